@@ -1,0 +1,77 @@
+# equinet-geo. Every target reads DATABASE_URL / REDIS_URL from the environment when set;
+# otherwise it starts project-local PostGIS and Redis (scripts/devstack.sh).
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+HOST ?= 127.0.0.1
+PORT ?= 8000
+WORKERS ?= 2
+N ?= 100000
+DEMO_PROVIDERS ?= 3000
+
+UV_VERSION := 0.13.8
+UV := .devstack/tools/bin/uv
+BIN := .venv/bin
+# Source the service URLs (and a local secret key unless one is set) into the recipe's shell.
+STACK := set -a && eval "$$(bash scripts/devstack.sh up)" \
+	&& SECRET_KEY=$${SECRET_KEY:-$$(bash scripts/devstack.sh secret-key)} && set +a
+
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := .venv
+
+.PHONY: help install services stop migrate seed serve run test lint bench
+
+help:
+	@echo "make run       venv, services, migrations, demo data, then serve the API"
+	@echo "make test      venv, services, then the whole test suite (throwaway database)"
+	@echo "make services  start local PostGIS + Redis and print DATABASE_URL / REDIS_URL"
+	@echo "make stop      stop the local services started by 'make services'"
+	@echo "make migrate   alembic upgrade head"
+	@echo "make seed N=…  replace all providers with N seeded ones (default $(N))"
+	@echo "make serve     granian on HOST:PORT with WORKERS workers"
+	@echo "make bench     nearby latency per strategy (see bench/README.md)"
+	@echo "make lint      ruff and mypy"
+
+$(UV):
+	$(PYTHON) -m venv .devstack/tools
+	.devstack/tools/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+.venv/.installed: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --python $(PYTHON)
+	touch $@
+
+install: .venv/.installed
+
+services:
+	@bash scripts/devstack.sh up
+
+stop:
+	@bash scripts/devstack.sh down
+
+migrate: install
+	@$(STACK) && $(BIN)/alembic upgrade head
+
+seed: migrate
+	@$(STACK) && $(BIN)/python -m db.seed $(N)
+
+serve: install
+	@$(STACK) && echo "equinet-geo: serving on http://$(HOST):$(PORT) (API docs at /schema)" \
+		&& exec $(BIN)/granian --interface asgi --factory --host $(HOST) --port $(PORT) \
+			--workers $(WORKERS) --log-level warning app.main:create_app
+
+run: migrate
+	@$(STACK) && $(BIN)/python -m db.seed $(DEMO_PROVIDERS) --if-empty
+	@$(MAKE) --no-print-directory serve
+
+test: install
+	@$(STACK) && $(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+bench: migrate
+	@$(STACK) && $(BIN)/python -m bench.nearby_latency

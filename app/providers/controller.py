@@ -1,0 +1,168 @@
+"""Public provider search: nearby, in view, clusters, and profiles."""
+
+from typing import Annotated, Any
+
+from litestar import Controller, Response, get
+from litestar.datastructures import CacheControlHeader
+from litestar.di import NamedDependency
+from litestar.exceptions import NotFoundException
+from litestar.params import FromPath, Parameter, QueryParameter
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.providers.schemas import (
+    ClusterList,
+    InViewPage,
+    NearbyPage,
+    ProviderProfile,
+    ResponseFormat,
+    ServiceSummary,
+)
+from app.settings import SEARCH_LIMITS as LIMITS
+from app.settings import Settings
+from db.models import ServiceCategory
+from db.providers import (
+    NearbyQuery,
+    ProviderHit,
+    SearchStrategy,
+    nearby_providers,
+    provider_clusters,
+    providers_in_view,
+    public_profile,
+)
+from geo.clusters import cell_count, cell_size_deg
+from geo.cursor import CursorCodec
+from geo.distance import Point
+from geo.geojson import feature_collection, point_feature
+from geo.viewport import InvalidViewportError, check_span, parse_viewport
+
+PUBLIC_CACHE = CacheControlHeader(public=True, max_age=LIMITS.cache_max_age_s)
+
+Latitude = Annotated[float, Parameter(ge=-90, le=90, description="WGS 84 latitude")]
+Longitude = Annotated[float, Parameter(ge=-180, le=180, description="WGS 84 longitude")]
+RadiusKm = Annotated[float, Parameter(gt=0, le=LIMITS.max_radius_km)]
+Limit = Annotated[int, Parameter(ge=1, le=LIMITS.max_limit)]
+BBox = Annotated[str, Parameter(description="minLng,minLat,maxLng,maxLat", max_length=200)]
+Zoom = Annotated[int, Parameter(ge=0, le=LIMITS.max_zoom)]
+Cursor = Annotated[str | None, Parameter(max_length=200)]
+Format = Annotated[ResponseFormat, QueryParameter(name="format")]
+Category = Annotated[ServiceCategory | None, QueryParameter()]
+Strategy = Annotated[SearchStrategy, QueryParameter(description="gist (default), bbox or naive")]
+
+
+def _as_geojson(items: list[ProviderHit], **foreign_members: Any) -> Response[dict[str, Any]]:
+    features = (
+        point_feature(
+            hit.id,
+            hit.latitude,
+            hit.longitude,
+            {
+                "business_name": hit.business_name,
+                "city": hit.city,
+                "distance_m": hit.distance_m,
+                "categories": hit.categories,
+            },
+        )
+        for hit in items
+    )
+    return Response(
+        feature_collection(features, **foreign_members),
+        media_type="application/geo+json",
+    )
+
+
+class ProviderSearchController(Controller):
+    path = "/api/providers"
+    tags = ["providers"]  # noqa: RUF012
+
+    @get("/nearby", cache_control=PUBLIC_CACHE)
+    async def nearby(
+        self,
+        db_session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        cursor_codec: NamedDependency[CursorCodec],
+        lat: Latitude,
+        lng: Longitude,
+        radius_km: RadiusKm = LIMITS.default_radius_km,
+        limit: Limit = LIMITS.default_limit,
+        category: Category = None,
+        cursor: Cursor = None,
+        strategy: Strategy = SearchStrategy.gist,
+        format_: Format = ResponseFormat.json,
+    ) -> Response[Any]:
+        """Active providers within `radius_km`, nearest first, ties by id."""
+        scope = f"nearby:{lat!r}:{lng!r}:{radius_km!r}:{category}"
+        query = NearbyQuery(
+            center=Point(lat, lng),
+            radius_m=radius_km * 1000,
+            limit=limit,
+            category=category,
+            after=cursor_codec.decode(cursor, scope) if cursor else None,
+        )
+        page = await nearby_providers(db_session, query, strategy, settings.db_statement_timeout_ms)
+        next_cursor = cursor_codec.encode(page.items[-1].key, scope) if page.has_more else None
+        if format_ is ResponseFormat.geojson:
+            return _as_geojson(page.items, next_cursor=next_cursor, strategy=strategy)
+        return Response(NearbyPage(page.items, next_cursor, strategy))
+
+    @get("/in-view", cache_control=PUBLIC_CACHE)
+    async def in_view(
+        self,
+        db_session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        bbox: BBox,
+        limit: Limit = LIMITS.max_limit,
+        category: Category = None,
+        format_: Format = ResponseFormat.json,
+    ) -> Response[Any]:
+        """Active providers inside a map viewport, nearest its center first (capped)."""
+        viewport = check_span(parse_viewport(bbox), LIMITS.viewport_max_span_deg)
+        page = await providers_in_view(
+            db_session, viewport, category, limit, settings.db_statement_timeout_ms
+        )
+        if format_ is ResponseFormat.geojson:
+            return _as_geojson(page.items, next_cursor=None, truncated=page.has_more)
+        return Response(InViewPage(page.items, next_cursor=None, truncated=page.has_more))
+
+    @get("/clusters", cache_control=PUBLIC_CACHE)
+    async def clusters(
+        self,
+        db_session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        bbox: BBox,
+        zoom: Zoom,
+        category: Category = None,
+    ) -> ClusterList:
+        """Counts and centroids of active providers per grid cell, for zoomed-out maps."""
+        viewport = parse_viewport(bbox)
+        if cell_count(viewport, zoom) > LIMITS.clusters_max_cells:
+            raise InvalidViewportError(
+                f"bbox holds more than {LIMITS.clusters_max_cells} cells at zoom {zoom}; "
+                "send the map's viewport and zoom"
+            )
+        items = await provider_clusters(
+            db_session, viewport, zoom, category, settings.db_statement_timeout_ms
+        )
+        return ClusterList(items, zoom, cell_size_deg(zoom))
+
+    @get("/{provider_id:int}")
+    async def profile(
+        self, db_session: NamedDependency[AsyncSession], provider_id: FromPath[int]
+    ) -> ProviderProfile:
+        """A provider's public profile with its active services (no personal data)."""
+        provider = await public_profile(db_session, provider_id)
+        if provider is None:
+            raise NotFoundException(f"provider {provider_id} not found")
+        return ProviderProfile(
+            id=provider.id,
+            business_name=provider.business_name,
+            description=provider.description,
+            city=provider.city,
+            latitude=provider.latitude,
+            longitude=provider.longitude,
+            service_radius_km=provider.service_radius_km,
+            categories=provider.categories,
+            services=[
+                ServiceSummary(s.id, s.name, s.category, s.duration_minutes, s.price)
+                for s in provider.services
+            ],
+        )

@@ -1,0 +1,1 @@
+"""Pure geospatial logic: no web framework, no database sessions."""

@@ -1,0 +1,59 @@
+"""Opaque, tamper-evident keyset cursors for distance-ordered pages.
+
+A cursor carries the last item's `(distance_m, id)` and a digest of the query it belongs
+to, signed with HMAC-SHA256, so that a client can neither forge a position nor reuse a
+cursor for another search.
+"""
+
+import base64
+import binascii
+import hashlib
+import hmac
+
+import msgspec
+
+_MAC_BYTES = 16
+
+
+class InvalidCursorError(ValueError):
+    """The cursor was not issued by us for this query."""
+
+
+class DistanceKey(msgspec.Struct, array_like=True, frozen=True):
+    distance_m: float
+    id: int
+
+
+class _Payload(msgspec.Struct, array_like=True):
+    key: DistanceKey
+    scope: bytes
+
+
+class CursorCodec:
+    def __init__(self, secret: bytes) -> None:
+        self._secret = secret
+
+    def encode(self, key: DistanceKey, scope: str) -> str:
+        body = msgspec.msgpack.encode(_Payload(key, _digest(scope)))
+        token = body + self._mac(body)
+        return base64.urlsafe_b64encode(token).rstrip(b"=").decode()
+
+    def decode(self, cursor: str, scope: str) -> DistanceKey:
+        try:
+            token = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        except (binascii.Error, ValueError):
+            raise InvalidCursorError("cursor is not valid") from None
+        body, mac = token[:-_MAC_BYTES], token[-_MAC_BYTES:]
+        if not body or not hmac.compare_digest(mac, self._mac(body)):
+            raise InvalidCursorError("cursor is not valid")
+        payload = msgspec.msgpack.decode(body, type=_Payload)
+        if not hmac.compare_digest(payload.scope, _digest(scope)):
+            raise InvalidCursorError("cursor belongs to a different search")
+        return payload.key
+
+    def _mac(self, body: bytes) -> bytes:
+        return hmac.new(self._secret, body, hashlib.sha256).digest()[:_MAC_BYTES]
+
+
+def _digest(scope: str) -> bytes:
+    return hashlib.sha256(scope.encode()).digest()[:8]

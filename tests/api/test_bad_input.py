@@ -1,0 +1,107 @@
+"""Every malformed or out-of-range parameter is a 400 with a clear detail, never a 500."""
+
+from typing import Any
+
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+Client = AsyncTestClient[Litestar]
+OK = {"lat": "59.33", "lng": "18.07"}
+
+NEARBY_CASES: list[tuple[dict[str, str], str]] = [
+    ({"lng": "18"}, "lat"),
+    ({"lat": "59"}, "lng"),
+    ({**OK, "lat": "abc"}, "lat"),
+    ({**OK, "lat": "NaN"}, "lat"),
+    ({**OK, "lat": "nan"}, "lat"),
+    ({**OK, "lat": "Infinity"}, "lat"),
+    ({**OK, "lng": "-inf"}, "lng"),
+    ({**OK, "lat": "90.0001"}, "lat"),
+    ({**OK, "lat": "-91"}, "lat"),
+    ({**OK, "lng": "180.5"}, "lng"),
+    ({**OK, "lng": ""}, "lng"),
+    ({**OK, "radius_km": "0"}, "radius_km"),
+    ({**OK, "radius_km": "-5"}, "radius_km"),
+    ({**OK, "radius_km": "100.001"}, "radius_km"),
+    ({**OK, "radius_km": "1e9"}, "radius_km"),
+    ({**OK, "radius_km": "NaN"}, "radius_km"),
+    ({**OK, "limit": "0"}, "limit"),
+    ({**OK, "limit": "101"}, "limit"),
+    ({**OK, "limit": "2.5"}, "limit"),
+    ({**OK, "limit": "ten"}, "limit"),
+    ({**OK, "strategy": "quadtree"}, "strategy"),
+    ({**OK, "format": "xml"}, "format"),
+    ({**OK, "category": "astrologer"}, "category"),
+    ({**OK, "cursor": "not-a-cursor"}, "cursor"),
+    ({**OK, "cursor": "A" * 201}, "cursor"),
+]
+
+
+@pytest.mark.parametrize(("params", "mentions"), NEARBY_CASES)
+async def test_nearby_rejects_bad_parameters(
+    client: Client, params: dict[str, str], mentions: str
+) -> None:
+    response = await client.get("/api/providers/nearby", params=params)
+    assert response.status_code == 400, response.text
+    body = response.json()
+    assert body["status_code"] == 400
+    assert mentions in response.text
+
+
+async def _first_cursor(client: Client, **params: Any) -> str:
+    response = await client.get("/api/providers/nearby", params={**OK, "limit": 2, **params})
+    cursor: str = response.json()["next_cursor"]
+    assert cursor
+    return cursor
+
+
+async def test_tampered_cursor_is_rejected(client: Client) -> None:
+    cursor = await _first_cursor(client)
+    flipped = cursor[:-3] + ("A" if cursor[-3] != "A" else "B") + cursor[-2:]
+    response = await client.get("/api/providers/nearby", params={**OK, "cursor": flipped})
+    assert response.status_code == 400
+    assert response.json()["detail"] == "cursor is not valid"
+
+
+async def test_cursor_of_another_search_is_rejected(client: Client) -> None:
+    cursor = await _first_cursor(client, radius_km=10)
+    response = await client.get(
+        "/api/providers/nearby", params={**OK, "radius_km": "20", "cursor": cursor}
+    )
+    assert response.status_code == 400
+    assert "different search" in response.json()["detail"]
+
+
+VIEWPORT_CASES = [
+    ("/api/providers/in-view", {"bbox": "0,50,30,70"}, "spans more than"),
+    ("/api/providers/in-view", {"bbox": "1,2,3"}, "four numbers"),
+    ("/api/providers/in-view", {"bbox": "a,b,c,d"}, "numbers"),
+    ("/api/providers/in-view", {"bbox": "nan,59,18,60"}, "finite"),
+    ("/api/providers/in-view", {"bbox": "18,60,19,59"}, "minLat"),
+    ("/api/providers/in-view", {"bbox": "18,59,181,60"}, "longitudes"),
+    ("/api/providers/in-view", {}, "bbox"),
+    ("/api/providers/in-view", {"bbox": "18,59,19,60", "limit": "101"}, "limit"),
+    ("/api/providers/clusters", {"bbox": "5,55,25,70"}, "zoom"),
+    ("/api/providers/clusters", {"bbox": "5,55,25,70", "zoom": "21"}, "zoom"),
+    ("/api/providers/clusters", {"bbox": "5,55,25,70", "zoom": "-1"}, "zoom"),
+    ("/api/providers/clusters", {"bbox": "-180,-90,180,90", "zoom": "12"}, "cells"),
+    ("/api/providers/clusters", {"bbox": "5,55", "zoom": "3"}, "four numbers"),
+]
+
+
+@pytest.mark.parametrize(("path", "params", "mentions"), VIEWPORT_CASES)
+async def test_viewport_endpoints_reject_bad_parameters(
+    client: Client, path: str, params: dict[str, str], mentions: str
+) -> None:
+    response = await client.get(path, params=params)
+    assert response.status_code == 400, response.text
+    assert mentions in response.text
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/providers/abc", "/api/providers/-1", "/api/providers/99999999999"]
+)
+async def test_unknown_provider_ids_are_404(client: Client, path: str) -> None:
+    response = await client.get(path)
+    assert response.status_code == 404

@@ -1,0 +1,186 @@
+"""Pure geospatial logic: no database, no server."""
+
+import math
+import random
+
+import pytest
+
+from geo.bbox import boxes_around
+from geo.clusters import cell_count, cell_size_deg
+from geo.cursor import CursorCodec, DistanceKey, InvalidCursorError
+from geo.distance import EARTH_RADIUS_M, Point, haversine_m
+from geo.geojson import feature_collection, point_feature
+from geo.viewport import InvalidViewportError, check_span, parse_viewport
+
+
+def _destination(origin: Point, bearing_deg: float, distance_m: float) -> Point:
+    """The point `distance_m` from `origin` along a great circle (spherical direct problem)."""
+    lat1, lng1 = math.radians(origin.latitude), math.radians(origin.longitude)
+    bearing, angular = math.radians(bearing_deg), distance_m / EARTH_RADIUS_M
+    lat2 = math.asin(
+        math.sin(lat1) * math.cos(angular) + math.cos(lat1) * math.sin(angular) * math.cos(bearing)
+    )
+    lng2 = lng1 + math.atan2(
+        math.sin(bearing) * math.sin(angular) * math.cos(lat1),
+        math.cos(angular) - math.sin(lat1) * math.sin(lat2),
+    )
+    return Point(math.degrees(lat2), (math.degrees(lng2) + 540) % 360 - 180)
+
+
+def test_haversine_stockholm_to_gothenburg_is_about_398_km() -> None:
+    distance = haversine_m(Point(59.3293, 18.0686), Point(57.7089, 11.9746))
+    assert distance == pytest.approx(397_900, rel=0.005)
+
+
+def test_haversine_is_zero_for_the_same_point_and_symmetric() -> None:
+    a, b = Point(60.1, 24.9), Point(-33.9, 151.2)
+    assert haversine_m(a, a) == 0
+    assert haversine_m(a, b) == pytest.approx(haversine_m(b, a))
+
+
+@pytest.mark.parametrize(
+    ("center", "radius_m"),
+    [
+        (Point(59.33, 18.07), 100_000),
+        (Point(65.0, 179.99), 50_000),
+        (Point(-10.0, -179.5), 100_000),
+        (Point(89.5, 10.0), 100_000),
+        (Point(-89.9, 0.0), 20_000),
+        (Point(0.0, 0.0), 1),
+    ],
+)
+def test_boxes_around_hold_every_point_on_the_circle(center: Point, radius_m: float) -> None:
+    boxes = boxes_around(center, radius_m)
+    for bearing in range(0, 360, 3):
+        point = _destination(center, bearing, radius_m)
+        assert any(
+            b.min_lat <= point.latitude <= b.max_lat and b.min_lng <= point.longitude <= b.max_lng
+            for b in boxes
+        ), (bearing, point, boxes)
+
+
+def test_boxes_split_at_the_antimeridian() -> None:
+    boxes = boxes_around(Point(65.0, 179.9), 20_000)
+    assert len(boxes) == 2
+    assert {(b.min_lng < 0, b.max_lng == 180.0) for b in boxes} == {(False, True), (True, False)}
+
+
+def test_boxes_take_every_longitude_around_a_pole() -> None:
+    [box] = boxes_around(Point(89.5, 0.0), 100_000)
+    assert (box.min_lng, box.max_lng, box.max_lat) == (-180.0, 180.0, 90.0)
+
+
+def test_boxes_are_tight_away_from_poles_and_antimeridian() -> None:
+    [box] = boxes_around(Point(59.33, 18.07), 10_000)
+    assert box.max_lat - box.min_lat == pytest.approx(2 * 10_000 / 111_195, rel=1e-3)
+
+
+def test_cursor_round_trip_keeps_the_exact_key() -> None:
+    codec = CursorCodec(b"k" * 32)
+    key = DistanceKey(1234.567891234567, 42)
+    assert codec.decode(codec.encode(key, "scope"), "scope") == key
+
+
+def test_cursor_is_opaque() -> None:
+    cursor = CursorCodec(b"k" * 32).encode(DistanceKey(1.5, 42), "scope")
+    assert "42" not in cursor
+
+
+@pytest.mark.parametrize("position", [0, 5, 10, -1])
+def test_cursor_tampering_is_detected(position: int) -> None:
+    codec = CursorCodec(b"k" * 32)
+    cursor = list(codec.encode(DistanceKey(100.0, 7), "scope"))
+    cursor[position] = "A" if cursor[position] != "A" else "B"
+    with pytest.raises(InvalidCursorError):
+        codec.decode("".join(cursor), "scope")
+
+
+@pytest.mark.parametrize("garbage", ["", "x", "!!!!", "a" * 50, "====", "AAAAAAAAAAAAAAAAAAAAAAAA"])
+def test_cursor_garbage_is_rejected(garbage: str) -> None:
+    with pytest.raises(InvalidCursorError):
+        CursorCodec(b"k" * 32).decode(garbage, "scope")
+
+
+def test_cursor_from_another_search_is_rejected() -> None:
+    codec = CursorCodec(b"k" * 32)
+    cursor = codec.encode(DistanceKey(100.0, 7), "nearby:59.0:18.0:25.0:None")
+    with pytest.raises(InvalidCursorError, match="different search"):
+        codec.decode(cursor, "nearby:59.0:18.0:50.0:None")
+
+
+def test_cursor_signed_with_another_key_is_rejected() -> None:
+    cursor = CursorCodec(b"a" * 32).encode(DistanceKey(100.0, 7), "scope")
+    with pytest.raises(InvalidCursorError):
+        CursorCodec(b"b" * 32).decode(cursor, "scope")
+
+
+def test_viewport_parses_rfc7946_order() -> None:
+    viewport = parse_viewport("17.9,59.2,18.2,59.4")
+    assert (viewport.min_lng, viewport.min_lat, viewport.max_lng, viewport.max_lat) == (
+        17.9,
+        59.2,
+        18.2,
+        59.4,
+    )
+    assert viewport.center == pytest.approx(Point(59.3, 18.05))
+
+
+def test_viewport_across_the_antimeridian() -> None:
+    viewport = parse_viewport("179,60,-179,61")
+    assert viewport.crosses_antimeridian
+    assert viewport.lng_span == pytest.approx(2)
+    assert abs(viewport.center.longitude) == pytest.approx(180)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "1,2,3",
+        "1,2,3,4,5",
+        "a,b,c,d",
+        "nan,1,2,3",
+        "inf,1,2,3",
+        "0,91,1,92",
+        "-181,0,1,1",
+        "0,10,1,5",
+        "5,0,5,1",
+    ],
+)
+def test_viewport_rejects_malformed_or_out_of_range(text: str) -> None:
+    with pytest.raises(InvalidViewportError):
+        parse_viewport(text)
+
+
+def test_viewport_span_limit() -> None:
+    assert check_span(parse_viewport("10,50,19,59"), 10)
+    with pytest.raises(InvalidViewportError, match="spans more than 10"):
+        check_span(parse_viewport("0,50,30,70"), 10)
+
+
+def test_enclosing_radius_holds_the_whole_rectangle() -> None:
+    rng = random.Random(3)
+    for text in ["17.9,59.2,18.2,59.4", "5,60,15,70", "179,60,-179,61", "-10,-5,0,5"]:
+        viewport = parse_viewport(text)
+        radius = viewport.enclosing_radius_m()
+        for _ in range(500):
+            lng = viewport.min_lng + rng.random() * viewport.lng_span
+            point = Point(
+                viewport.min_lat + rng.random() * viewport.lat_span,
+                lng - 360 if lng > 180 else lng,
+            )
+            assert haversine_m(viewport.center, point) <= radius
+
+
+def test_cluster_cells_halve_per_zoom_level() -> None:
+    assert cell_size_deg(0) == 90
+    assert cell_size_deg(5) == pytest.approx(cell_size_deg(4) / 2)
+    assert cell_count(parse_viewport("-180,-90,180,90"), 0) == 4 * 2
+
+
+def test_geojson_positions_are_longitude_first() -> None:
+    feature = point_feature(1, 59.3, 18.0, {"name": "x"})
+    assert feature["geometry"] == {"type": "Point", "coordinates": [18.0, 59.3]}
+    collection = feature_collection([feature], next_cursor=None)
+    assert collection["type"] == "FeatureCollection"
+    assert collection["next_cursor"] is None

@@ -13,7 +13,7 @@ target_metadata = IdentityAuditBase.metadata
 
 
 def database_url() -> str:
-    url = context.config.get_main_option("sqlalchemy.url") or os.environ.get("DATABASE_URL")
+    url = context.get_x_argument(as_dictionary=True).get("url") or os.environ.get("DATABASE_URL")
     if not url:
         raise SystemExit("DATABASE_URL is not set (run `make services` for a local one)")
     return url

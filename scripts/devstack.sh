@@ -72,6 +72,13 @@ pg_base() {
   fi
 }
 
+require_free_port() {  # another checkout's services (or anything else) may hold our port
+  if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then
+    say "port $1 is already in use by another process; set $2 to a free port"
+    exit 1
+  fi
+}
+
 secret() {  # a random value kept under .devstack, made once
   local file="$STATE/$1"
   [ -s "$file" ] || (umask 077; head -c 24 /dev/urandom | base64 | tr -d '/+=\n' >"$file")
@@ -100,6 +107,7 @@ start_postgres() {
       --auth-local=scram-sha-256 --auth-host=scram-sha-256 -E UTF8 --locale=C.UTF-8 >/dev/null
     rm -f "$pwfile"
   fi
+  require_free_port "$PG_PORT" DEVSTACK_PG_PORT
   say "starting postgres on 127.0.0.1:$PG_PORT"
   as_owner "$bindir/pg_ctl" -D "$data" -l "$base/postgres.log" -w -t 60 start \
     -o "-p $PG_PORT -c listen_addresses=127.0.0.1 -c unix_socket_directories=$base/socket" >/dev/null
@@ -115,6 +123,7 @@ start_redis() {
     say "redis already running on 127.0.0.1:$REDIS_PORT"
     return
   fi
+  require_free_port "$REDIS_PORT" DEVSTACK_REDIS_PORT
   say "starting redis on 127.0.0.1:$REDIS_PORT"
   mkdir -p "$STATE/redis"
   redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --daemonize yes --pidfile "$pidfile" \

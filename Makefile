@@ -31,7 +31,7 @@ help:
 	@echo "make migrate   alembic upgrade head"
 	@echo "make seed N=…  replace all providers with N seeded ones (default $(N))"
 	@echo "make serve     granian on HOST:PORT with WORKERS workers"
-	@echo "make bench     nearby latency per strategy (see bench/README.md)"
+	@echo "make bench     nearby latency per strategy at 100k and 1M providers (README: Measured)"
 	@echo "make lint      ruff and mypy"
 
 $(UV):

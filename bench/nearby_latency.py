@@ -1,0 +1,176 @@
+"""Nearby-search latency per strategy, sizes and radii, measured in one run.
+
+For each size it uses a database of its own next to DATABASE_URL's (`<name>_bench_<size>`),
+migrated and seeded once and reused by later runs. Queries are centred in the densest
+seeded areas and the strategies take turns on the same centers, so machine noise hits
+them alike; the table's ratios are the figures to compare. Every query also checks that
+all strategies returned the same page.
+
+    python -m bench.nearby_latency [--sizes 100000 1000000] [--samples 40]
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import random
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import asyncpg
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from db.databases import asyncpg_dsn, create_database, migrate, sibling_url
+from db.engine import make_engine
+from db.providers import NearbyQuery, SearchStrategy, nearby_providers
+from db.seed import seed
+from geo.distance import Point
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results" / "nearby_latency.json"
+RADII_KM = (10, 50, 100)
+LIMIT = 100
+DENSE_CENTERS = [  # the five biggest towns of the seed data
+    Point(59.3294, 18.0687),  # Stockholm
+    Point(55.6759, 12.5655),  # Copenhagen
+    Point(59.9127, 10.7461),  # Oslo
+    Point(60.1695, 24.9354),  # Helsinki
+    Point(57.7072, 11.9668),  # Gothenburg
+]
+# Loading every row into Python costs seconds at 1M, so the naive strategy gets fewer turns.
+NAIVE_SAMPLES = {100_000: 10, 1_000_000: 3}
+
+
+@dataclass
+class Row:
+    providers: int
+    radius_km: int
+    strategy: str
+    samples: int
+    p50_ms: float
+    p95_ms: float
+
+
+def log(message: str) -> None:
+    print(f"bench: {message}", file=sys.stderr, flush=True)
+
+
+async def prepare_database(admin_url: str, size: int) -> str:
+    name = f"{make_url(admin_url).database}_bench_{size}"
+    url = sibling_url(admin_url, name)
+    await create_database(admin_url, name)
+    await asyncio.to_thread(migrate, url)
+    connection = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        if await connection.fetchval("SELECT count(*) FROM providers") != size:
+            log(f"seeding {size:,} providers into {name} (once)")
+            await seed(connection, size, progress=log)
+    finally:
+        await connection.close()
+    return url
+
+
+def dense_center(i: int, rng: random.Random) -> Point:
+    base = DENSE_CENTERS[i % len(DENSE_CENTERS)]
+    return Point(base.latitude + rng.uniform(-0.05, 0.05), base.longitude + rng.uniform(-0.1, 0.1))
+
+
+async def timed_round(
+    engine: AsyncEngine, query: NearbyQuery, strategies: list[SearchStrategy]
+) -> dict[SearchStrategy, float]:
+    """Each strategy answers the same query once; they must agree on the page."""
+    timings, pages = {}, set()
+    for strategy in strategies:
+        async with AsyncSession(engine) as session:
+            started = time.perf_counter()
+            page = await nearby_providers(session, query, strategy, 60_000)
+            timings[strategy] = (time.perf_counter() - started) * 1000
+        pages.add(tuple(hit.id for hit in page.items))
+    if len(pages) != 1:
+        raise SystemExit(f"strategies disagree at {query.center} r={query.radius_m} m")
+    return timings
+
+
+async def measure(url: str, size: int, samples: int, rng: random.Random) -> list[Row]:
+    engine = make_engine(url)
+    rows = []
+    try:
+        for radius_km in RADII_KM:
+            timings: dict[SearchStrategy, list[float]] = {s: [] for s in SearchStrategy}
+            for i in range(samples):
+                strategies = [
+                    s
+                    for s in SearchStrategy
+                    if s is not SearchStrategy.naive or i < NAIVE_SAMPLES.get(size, samples)
+                ]
+                query = NearbyQuery(dense_center(i, rng), radius_km * 1000, LIMIT)
+                for strategy, elapsed_ms in (await timed_round(engine, query, strategies)).items():
+                    timings[strategy].append(elapsed_ms)
+            for strategy, samples_ms in timings.items():
+                row = Row(size, radius_km, strategy.value, len(samples_ms), *summary(samples_ms))
+                rows.append(row)
+                log(
+                    f"{size:,} providers, {radius_km} km, {strategy.value}: p95 {row.p95_ms:.2f} ms"
+                )
+    finally:
+        await engine.dispose()
+    return rows
+
+
+def summary(samples_ms: list[float]) -> tuple[float, float]:
+    """p50 and p95 (nearest rank)."""
+    ordered = sorted(samples_ms)
+
+    def rank(fraction: float) -> float:
+        return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+    return rank(0.5), rank(0.95)
+
+
+def table(rows: list[Row]) -> str:
+    p95 = {(r.providers, r.radius_km, r.strategy): r.p95_ms for r in rows}
+    lines = [
+        "| providers | radius | strategy | samples | p50 ms | p95 ms | p95 vs gist |",
+        "|---:|---:|---|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        ratio = r.p95_ms / p95[(r.providers, r.radius_km, "gist")]
+        lines.append(
+            f"| {r.providers:,} | {r.radius_km} km | {r.strategy} | {r.samples} | "
+            f"{r.p50_ms:.2f} | {r.p95_ms:.2f} | {ratio:.1f}x |"
+        )
+    return "\n".join(lines)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description="nearby latency per strategy")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--samples", type=int, default=40)
+    args = parser.parse_args()
+    admin_url = os.environ.get("DATABASE_URL") or sys.exit("DATABASE_URL is not set")
+    rng = random.Random(1)
+    rows: list[Row] = []
+    for size in args.sizes:
+        url = await prepare_database(admin_url, size)
+        rows += await measure(url, size, args.samples, rng)
+    print(table(rows))
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    machine = {
+        "cpus": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+    }
+    RESULTS.write_text(
+        json.dumps(
+            {"machine": machine, "limit": LIMIT, "rows": [asdict(r) for r in rows]}, indent=2
+        )
+    )
+    log(f"wrote {RESULTS.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -15,7 +15,7 @@ UV_VERSION := 0.13.8
 UV := .devstack/tools/bin/uv
 BIN := .venv/bin
 # Source the service URLs (and a local secret key unless one is set) into the recipe's shell.
-STACK := set -a && eval "$$(bash scripts/devstack.sh up)" \
+STACK := stack=$$(bash scripts/devstack.sh up) && set -a && eval "$$stack" \
 	&& SECRET_KEY=$${SECRET_KEY:-$$(bash scripts/devstack.sh secret-key)} && set +a
 
 export UV_PYTHON_DOWNLOADS := never

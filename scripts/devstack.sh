@@ -60,8 +60,8 @@ pg_owner() {
   fi
 }
 
-as_owner() {
-  if [ "$(id -u)" -eq 0 ]; then runuser -u "$(pg_owner)" -- "$@"; else "$@"; fi
+as_owner() {  # from /, which the owner can always enter (the checkout may be private)
+  if [ "$(id -u)" -eq 0 ]; then (cd / && runuser -u "$(pg_owner)" -- "$@"); else "$@"; fi
 }
 
 pg_base() {
@@ -98,7 +98,7 @@ start_postgres() {
   fi
   if [ ! -f "$data/PG_VERSION" ]; then
     say "creating cluster in $data"
-    as_root mkdir -p "$base/socket"
+    mkdir -p "$base/socket"
     [ "$(id -u)" -eq 0 ] && chown -R "$(pg_owner)" "$base"
     local pwfile="$base/pwfile"
     (umask 077; echo "$password" >"$pwfile")

@@ -38,10 +38,11 @@ async def drop_database(admin_url: str, name: str) -> None:
         await connection.close()
 
 
-def migrate(url: str) -> None:
-    """`alembic upgrade head` on `url`, in a process of its own (alembic runs its own loop)."""
+def migrate(url: str, *command: str) -> None:
+    """`alembic upgrade head` (or another command) on `url`, in a process of its own
+    (alembic's environment runs an event loop of its own)."""
     subprocess.run(
-        [sys.executable, "-m", "alembic", "-x", f"url={url}", "upgrade", "head"],
+        [sys.executable, "-m", "alembic", "-x", f"url={url}", *(command or ("upgrade", "head"))],
         cwd=ROOT,
         check=True,
         capture_output=True,

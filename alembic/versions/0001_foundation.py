@@ -134,6 +134,7 @@ UPGRADE = [
     """,
 ]
 
+# Extensions stay installed: other schemas in the database may use them.
 DOWNGRADE = [
     """
     DROP TABLE services

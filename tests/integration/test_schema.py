@@ -48,19 +48,15 @@ async def _categories(session: AsyncSession, provider_id: int) -> list[str]:
 
 async def test_categories_follow_the_active_services(db_session: AsyncSession) -> None:
     provider = await _new_provider(db_session)
-    vet = Service(
-        provider_id=provider.id,
-        name="Check",
-        category="vet",
-        duration_minutes=30,
-        price=Decimal(500),
-    )
-    farrier = Service(
-        provider_id=provider.id,
-        name="Shoe",
-        category="farrier",
-        duration_minutes=60,
-        price=Decimal(900),
+    vet, farrier = (
+        Service(
+            provider_id=provider.id,
+            name=category,
+            category=category,
+            duration_minutes=60,
+            price=Decimal(900),
+        )
+        for category in ("vet", "farrier")
     )
     db_session.add_all([vet, farrier])
     await db_session.flush()

@@ -1,0 +1,40 @@
+"""Migrations apply to an empty database, reverse completely, and apply again."""
+
+import asyncio
+import os
+import uuid
+
+import asyncpg
+
+from db.databases import asyncpg_dsn, create_database, drop_database, migrate, sibling_url
+
+
+async def _tables(url: str) -> set[str]:
+    connection = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        rows = await connection.fetch(
+            # Tables an extension owns (PostGIS's spatial_ref_sys) stay: downgrades leave
+            # extensions installed, as other schemas may use them.
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = 'public' AND c.relkind = 'r' AND c.relname <> 'alembic_version' "
+            "AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype = 'e')"
+        )
+    finally:
+        await connection.close()
+    return {row["relname"] for row in rows}
+
+
+def test_migrations_upgrade_downgrade_and_upgrade_again(database_url: str) -> None:
+    admin_url = os.environ["DATABASE_URL"]
+    name = f"equinet_migrations_{uuid.uuid4().hex[:12]}"
+    url = sibling_url(admin_url, name)
+    asyncio.run(create_database(admin_url, name))
+    try:
+        migrate(url)
+        assert {"users", "providers", "services"} <= asyncio.run(_tables(url))
+        migrate(url, "downgrade", "base")
+        assert asyncio.run(_tables(url)) == set()
+        migrate(url)
+        assert {"users", "providers", "services"} <= asyncio.run(_tables(url))
+    finally:
+        asyncio.run(drop_database(admin_url, name))

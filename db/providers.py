@@ -78,24 +78,25 @@ class SearchPage:
     items: list[ProviderHit]
     has_more: bool
 
+    @classmethod
+    def of(cls, hits: list[ProviderHit], limit: int) -> "SearchPage":
+        """A page from up to `limit + 1` hits: the extra one only says that more follow."""
+        return cls(hits[:limit], has_more=len(hits) > limit)
+
 
 # Planner settings for the length of one search transaction (PgBouncer-safe: no session
 # state survives the transaction). JIT compiles for tens of milliseconds, which only pays
-# off for queries far longer than a search. For the KNN strategy, bitmap scans and
+# off for queries far longer than a search. For index-ordered (KNN) statements, bitmap scans and
 # parallel plans are switched off: both return rows unordered, so the planner would sort
 # every point within the radius (≈130 ms at 50 km among 1M clustered points) instead of
 # streaming the nearest few straight out of the GiST index (≈2 ms at any radius). Full
 # sorts are off for the same reason (on small tables the planner otherwise prefers an
 # unordered index scan plus a sort); the incremental sort that breaks ties stays on.
 _COMMON_SETTINGS = {"jit": "off"}
-_STRATEGY_SETTINGS = {
-    SearchStrategy.gist: {
-        "enable_bitmapscan": "off",
-        "max_parallel_workers_per_gather": "0",
-        "enable_sort": "off",
-    },
-    SearchStrategy.bbox: {},
-    SearchStrategy.naive: {},
+_INDEX_ORDERED_SETTINGS = {
+    "enable_bitmapscan": "off",
+    "max_parallel_workers_per_gather": "0",
+    "enable_sort": "off",
 }
 
 # ST_DWithin only bounds the index scan; the exact `<->` test decides. The slack keeps
@@ -104,11 +105,12 @@ _INDEX_RADIUS_SLACK_M = 1.0
 
 
 async def apply_search_settings(
-    session: AsyncSession, strategy: SearchStrategy, statement_timeout_ms: int
+    session: AsyncSession, statement_timeout_ms: int, *, index_ordered: bool
 ) -> None:
+    """Settings for this transaction; `index_ordered` for statements built on a KNN scan."""
     settings = {
         **_COMMON_SETTINGS,
-        **_STRATEGY_SETTINGS[strategy],
+        **(_INDEX_ORDERED_SETTINGS if index_ordered else {}),
         "statement_timeout": str(statement_timeout_ms),
     }
     calls = [func.set_config(name, value, True) for name, value in settings.items()]
@@ -242,13 +244,15 @@ async def nearby_providers(
     session: AsyncSession, query: NearbyQuery, strategy: SearchStrategy, statement_timeout_ms: int
 ) -> SearchPage:
     """Active providers within the radius, nearest first (ties by id), one page."""
-    await apply_search_settings(session, strategy, statement_timeout_ms)
+    await apply_search_settings(
+        session, statement_timeout_ms, index_ordered=strategy is SearchStrategy.gist
+    )
     if strategy is SearchStrategy.naive:
         hits = await _nearby_naive(session, query)
     else:
         rows = await session.execute(nearby_statement(query, strategy))
         hits = [ProviderHit(*row) for row in rows]
-    return SearchPage(hits[: query.limit], has_more=len(hits) > query.limit)
+    return SearchPage.of(hits, query.limit)
 
 
 def in_view_statement(
@@ -269,10 +273,10 @@ async def providers_in_view(
     limit: int,
     statement_timeout_ms: int,
 ) -> SearchPage:
-    await apply_search_settings(session, SearchStrategy.gist, statement_timeout_ms)
+    await apply_search_settings(session, statement_timeout_ms, index_ordered=True)
     rows = await session.execute(in_view_statement(viewport, category, limit))
     hits = [ProviderHit(*row) for row in rows]
-    return SearchPage(hits[:limit], has_more=len(hits) > limit)
+    return SearchPage.of(hits, limit)
 
 
 async def provider_clusters(
@@ -283,7 +287,7 @@ async def provider_clusters(
     statement_timeout_ms: int,
 ) -> list[Cluster]:
     """Active providers in the viewport grouped into square grid cells, by PostGIS."""
-    await apply_search_settings(session, SearchStrategy.bbox, statement_timeout_ms)
+    await apply_search_settings(session, statement_timeout_ms, index_ordered=False)
     point = cast(Provider.location, Geometry)
     cell = func.ST_SnapToGrid(point, cell_size_deg(zoom))
     centroid = func.ST_Centroid(func.ST_Collect(point))

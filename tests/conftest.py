@@ -15,6 +15,7 @@ import asyncpg
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
+from redis import Redis as SyncRedis
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -89,12 +90,18 @@ def database_url() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def redis_url() -> str:
+    """The suite's own Redis database, emptied first: cached pages of an earlier run's
+    database must not answer for this one."""
     url = make_url(_require("REDIS_URL").replace("redis://", "postgresql://", 1))
-    return (
+    test_url = (
         url.set(database=str(REDIS_TEST_DB))
         .render_as_string(hide_password=False)
         .replace("postgresql://", "redis://", 1)
     )
+    client = SyncRedis.from_url(test_url)
+    client.flushdb()
+    client.close()
+    return test_url
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Provider, Service
-from db.seed import COUNTRIES, scandinavian_towns
+from db.places import COUNTRIES
+from db.seed import scandinavian_towns
 from geo.distance import Point, haversine_m
 
 

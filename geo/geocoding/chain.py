@@ -1,0 +1,130 @@
+"""The geocoder the API uses: Redis cache → paced, de-duplicated upstream → gazetteer.
+
+Without an upstream the offline gazetteer answers everything. With one:
+- a cached answer (place or "no such place") is returned without touching the upstream;
+- on a miss, one caller per query (single-flight) waits for an upstream turn (limiter),
+  asks, and caches the answer; concurrent callers of the same query take the cached one;
+- when the upstream fails, the gazetteer answers instead, and nothing long-lived is cached;
+- when Redis is down, the upstream is still paced (per process) and de-duplicated (per
+  process), nothing is cached, and a warning says so.
+"""
+
+import logging
+import time
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from geo.geocoding.base import (
+    Geocoded,
+    Geocoder,
+    GeocoderPolicy,
+    GeocoderUnavailableError,
+    Source,
+    UpstreamThrottledError,
+    normalize_query,
+    query_digest,
+)
+from geo.geocoding.cache import CacheEntry, GeocodeCache
+from geo.geocoding.limiter import UpstreamLimiter
+from geo.geocoding.single_flight import LocalSingleFlight, RedisSingleFlight
+
+logger = logging.getLogger(__name__)
+
+LIMITER_KEY = "geocode:upstream:next-slot"
+LOCK_PREFIX = "geocode:lock:"
+_WARN_EVERY_S = 60.0
+
+
+class GeocoderChain:
+    def __init__(
+        self,
+        redis: Redis,
+        gazetteer: Geocoder,
+        upstream: Geocoder | None,
+        policy: GeocoderPolicy,
+    ) -> None:
+        self._gazetteer = gazetteer
+        self._upstream = upstream
+        self._cache = GeocodeCache(redis, policy)
+        self._limiter = UpstreamLimiter(
+            redis,
+            LIMITER_KEY,
+            interval_s=policy.interval_s,
+            max_wait_s=policy.max_wait_s,
+            local_interval_s=policy.interval_s * policy.processes,
+        )
+        # The lock outlives the longest a leader can take (its wait for a turn, then the
+        # upstream's timeout), so it expires only when the leader is gone.
+        self._flight = RedisSingleFlight(
+            redis,
+            lock_ttl_s=policy.max_wait_s + policy.timeout_s + 5,
+            max_wait_s=policy.max_wait_s + policy.timeout_s,
+            poll_s=policy.poll_s,
+        )
+        self._local_flight = LocalSingleFlight[CacheEntry]()
+        self._last_warning = -_WARN_EVERY_S
+
+    async def geocode(self, query: str) -> Geocoded | None:
+        """The best match for a typed query, or None when the place is unknown.
+
+        Raises GeocoderBusyError when no upstream turn is free soon enough, and
+        GeocoderUnavailableError when the upstream failed and the gazetteer has no match.
+        """
+        normalized = normalize_query(query)
+        if self._upstream is None:
+            return await self._from_gazetteer(normalized)
+        try:
+            entry, source = await self._cached_or_upstream(normalized)
+        except RedisError as error:
+            self._warn(f"redis unavailable ({error}): geocoding without cache")
+            entry = await self._local_flight.run(normalized, lambda: self._ask_upstream(normalized))
+            source = Source.upstream
+        if entry.upstream_failed:
+            return await self._fallback(normalized)
+        return None if entry.place is None else Geocoded(entry.place, source)
+
+    async def _cached_or_upstream(self, normalized: str) -> tuple[CacheEntry, Source]:
+        key = self._cache.key(normalized)
+
+        async def lead() -> CacheEntry:
+            entry = await self._ask_upstream(normalized)
+            try:
+                await self._cache.put(key, entry)
+            except RedisError as error:
+                self._warn(f"redis unavailable ({error}): answer not cached")
+            return entry
+
+        entry, led = await self._flight.run(
+            LOCK_PREFIX + query_digest(normalized), lambda: self._cache.get(key), lead
+        )
+        return entry, Source.upstream if led else Source.cache
+
+    async def _ask_upstream(self, normalized: str) -> CacheEntry:
+        assert self._upstream is not None
+        await self._limiter.wait_turn()
+        try:
+            return CacheEntry(await self._upstream.geocode(normalized))
+        except UpstreamThrottledError as error:
+            logger.warning("upstream geocoder throttled us: backing off %s s", error.retry_after_s)
+            await self._limiter.defer(error.retry_after_s)
+        except GeocoderUnavailableError as error:
+            logger.warning("upstream geocoder failed: %s", error)
+        return CacheEntry(None, upstream_failed=True)
+
+    async def _fallback(self, normalized: str) -> Geocoded:
+        answer = await self._from_gazetteer(normalized)
+        if answer is None:
+            raise GeocoderUnavailableError("the upstream geocoder failed; no offline match")
+        return answer
+
+    async def _from_gazetteer(self, normalized: str) -> Geocoded | None:
+        place = await self._gazetteer.geocode(normalized)
+        return None if place is None else Geocoded(place, Source.gazetteer)
+
+    def _warn(self, message: str) -> None:
+        """Log degraded operation, at most once a minute per process, not once per call."""
+        now = time.monotonic()
+        if now - self._last_warning >= _WARN_EVERY_S:
+            self._last_warning = now
+            logger.warning(message)

@@ -1,9 +1,10 @@
 """The application factory (`granian --factory app.main:create_app`)."""
 
 import hashlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
+import httpx
 from advanced_alchemy.extensions.litestar import (
     AsyncSessionConfig,
     SQLAlchemyAsyncConfig,
@@ -16,17 +17,44 @@ from litestar.logging.config import LoggingConfig
 from litestar.openapi import OpenAPIConfig
 from redis.asyncio import Redis
 
+from app.accounts.auth import make_jwt_auth
+from app.accounts.controller import AuthController, MeController
 from app.errors import EXCEPTION_HANDLERS
+from app.geocode.controller import GeocodeController
 from app.ops.controller import HealthController
 from app.providers.controller import ProviderSearchController
-from app.settings import Settings, from_env
+from app.providers.management import ProviderProfileController
+from app.settings import SEARCH_LIMITS, GeocoderKind, Settings, from_env
 from db.engine import make_engine
+from db.places import GazetteerGeocoder
+from db.search_cache import SearchCache
 from geo.cursor import CursorCodec
+from geo.geocoding.chain import GeocoderChain
+from geo.geocoding.nominatim import NominatimGeocoder
 
 
 def _derived_key(secret_key: str, purpose: str) -> bytes:
     """Separate keys per purpose, so a cursor MAC can never double as anything else."""
     return hashlib.sha256(f"{purpose}:{secret_key}".encode()).digest()
+
+
+def _constant(value: object) -> Callable[[], object]:
+    return lambda: value
+
+
+def _geocoder(
+    settings: Settings, redis: Redis, gazetteer: GazetteerGeocoder, http: httpx.AsyncClient
+) -> GeocoderChain:
+    upstream = None
+    if settings.geocoder is GeocoderKind.nominatim:
+        upstream = NominatimGeocoder(
+            http,
+            settings.nominatim_url,
+            settings.nominatim_user_agent,
+            countrycodes=settings.geocoder_countrycodes,
+            accept_language=settings.geocoder_accept_language,
+        )
+    return GeocoderChain(redis, gazetteer, upstream, settings.geocoder_policy)
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -44,25 +72,47 @@ def create_app(settings: Settings | None = None) -> Litestar:
     )
     redis = Redis.from_url(settings.redis_url, socket_timeout=1.0, socket_connect_timeout=1.0)
     cursor_codec = CursorCodec(_derived_key(settings.secret_key, "search-cursor"))
+    jwt_auth = make_jwt_auth(
+        _derived_key(settings.secret_key, "access-token").hex(), settings.access_token_ttl_s
+    )
+    http = httpx.AsyncClient(timeout=settings.geocoder_policy.timeout_s)
+    geocoder = _geocoder(settings, redis, GazetteerGeocoder(engine), http)
+    search_cache = SearchCache(redis, SEARCH_LIMITS.server_cache_ttl_s)
 
     @asynccontextmanager
-    async def close_redis(_: Litestar) -> AsyncIterator[None]:
+    async def close_clients(_: Litestar) -> AsyncIterator[None]:
         try:
             yield
         finally:
+            await http.aclose()
             await redis.aclose()
 
+    singletons = {
+        "settings": settings,
+        "redis": redis,
+        "cursor_codec": cursor_codec,
+        "jwt_auth": jwt_auth,
+        "geocoder": geocoder,
+        "search_cache": search_cache,
+    }
     return Litestar(
-        route_handlers=[ProviderSearchController, HealthController],
+        route_handlers=[
+            ProviderSearchController,
+            ProviderProfileController,
+            GeocodeController,
+            AuthController,
+            MeController,
+            HealthController,
+        ],
         plugins=[SQLAlchemyPlugin(config=db_config)],
+        on_app_init=[jwt_auth.on_app_init],
         dependencies={
-            "settings": Provide(lambda: settings, sync_to_thread=False),
-            "redis": Provide(lambda: redis, sync_to_thread=False),
-            "cursor_codec": Provide(lambda: cursor_codec, sync_to_thread=False),
+            name: Provide(_constant(value), sync_to_thread=False)
+            for name, value in singletons.items()
         },
         exception_handlers=EXCEPTION_HANDLERS,
         logging_config=LoggingConfig(log_exceptions="always"),
-        lifespan=[close_redis],
+        lifespan=[close_clients],
         compression_config=CompressionConfig(backend="gzip", minimum_size=1024),
         openapi_config=OpenAPIConfig(title="equinet-geo", version="0.1.0", path="/schema"),
     )

@@ -1,9 +1,12 @@
 """Typed settings, read once from the environment (upper-case field names)."""
 
+import enum
 import os
 from typing import TypeVar
 
 import msgspec
+
+from geo.geocoding.base import GeocoderPolicy
 
 S = TypeVar("S", bound=msgspec.Struct)
 
@@ -19,6 +22,18 @@ class SearchLimits(msgspec.Struct, frozen=True):
     clusters_max_cells: int = 4096
     max_zoom: int = 20
     cache_max_age_s: int = 60
+    """How long clients and proxies may reuse a search response (Cache-Control)."""
+    server_cache_ttl_s: int = 300
+    """How long a search response stays in the Redis cache, unless a provider write ends it."""
+
+
+class GeocoderKind(enum.StrEnum):
+    gazetteer = "gazetteer"
+    nominatim = "nominatim"
+
+
+def _geocoder_policy() -> GeocoderPolicy:
+    return from_env(GeocoderPolicy, prefix="GEOCODER_")
 
 
 class Settings(msgspec.Struct, frozen=True):
@@ -29,6 +44,22 @@ class Settings(msgspec.Struct, frozen=True):
     db_max_overflow: int = 10
     db_pool_timeout_s: float = 5.0
     db_statement_timeout_ms: int = 10_000
+    access_token_ttl_s: int = 3600
+    geocoder: GeocoderKind = GeocoderKind.gazetteer
+    nominatim_url: str = "https://nominatim.openstreetmap.org"
+    nominatim_user_agent: str = ""
+    """Required with GEOCODER=nominatim: the usage policy asks for a contact in it."""
+    geocoder_countrycodes: str = "se,no,dk,fi"
+    geocoder_accept_language: str = "sv,nb,da,fi,en"
+    geocoder_query_max_length: int = 200
+    geocoder_policy: GeocoderPolicy = msgspec.field(default_factory=_geocoder_policy)
+
+    def __post_init__(self) -> None:
+        if self.geocoder is GeocoderKind.nominatim and not self.nominatim_user_agent:
+            raise ValueError(
+                "GEOCODER=nominatim needs NOMINATIM_USER_AGENT with a contact, "
+                'e.g. "equinet-geo/0.1 (ops@example.com)"'
+            )
 
 
 def from_env(struct: type[S], prefix: str = "") -> S:

@@ -12,6 +12,8 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.accounts.auth import PUBLIC
+
 CHECK_TIMEOUT_S = 2.0
 
 
@@ -38,6 +40,7 @@ async def _timed(probe: Callable[[], Awaitable[object]]) -> Check:
 class HealthController(Controller):
     path = "/health"
     tags = ["operations"]  # noqa: RUF012
+    opt = PUBLIC
 
     @get("/")
     async def alive(self) -> dict[str, str]:

@@ -1,21 +1,21 @@
-"""Public provider search: nearby, in view, clusters, and profiles."""
+"""Public provider search: nearby, in view and clusters."""
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
+import msgspec
 from litestar import Controller, Response, get
 from litestar.datastructures import CacheControlHeader
 from litestar.di import NamedDependency
-from litestar.exceptions import NotFoundException
-from litestar.params import FromPath, Parameter, QueryParameter
+from litestar.params import Parameter, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.accounts.auth import PUBLIC
 from app.providers.schemas import (
     ClusterList,
     InViewPage,
     NearbyPage,
-    ProviderProfile,
     ResponseFormat,
-    ServiceSummary,
 )
 from app.settings import SEARCH_LIMITS as LIMITS
 from app.settings import Settings
@@ -27,8 +27,8 @@ from db.providers import (
     nearby_providers,
     provider_clusters,
     providers_in_view,
-    public_profile,
 )
+from db.search_cache import CachedResponse, SearchCache
 from geo.clusters import cell_count, cell_size_deg
 from geo.cursor import CursorCodec
 from geo.distance import Point
@@ -49,7 +49,26 @@ Category = Annotated[ServiceCategory | None, QueryParameter()]
 Strategy = Annotated[SearchStrategy, QueryParameter(description="gist (default), bbox or naive")]
 
 
-def _as_geojson(items: list[ProviderHit], **foreign_members: Any) -> Response[dict[str, Any]]:
+JSON = "application/json"
+GEOJSON = "application/geo+json"
+
+
+async def _cached(
+    cache: SearchCache, identity: str, render: Callable[[], Awaitable[tuple[Any, str]]]
+) -> Response[bytes]:
+    """The response for `identity` from the search cache, or rendered and cached."""
+    key = cache.key(identity)
+    lookup = await cache.get(key)
+    if lookup.hit is not None:
+        return Response(lookup.hit.body, media_type=lookup.hit.media_type)
+    payload, media_type = await render()
+    body = msgspec.json.encode(payload)
+    if lookup.generation is not None:
+        await cache.put(key, CachedResponse(lookup.generation, media_type, body))
+    return Response(body, media_type=media_type)
+
+
+def _as_geojson(items: list[ProviderHit], **foreign_members: Any) -> dict[str, Any]:
     features = (
         point_feature(
             hit.id,
@@ -64,15 +83,13 @@ def _as_geojson(items: list[ProviderHit], **foreign_members: Any) -> Response[di
         )
         for hit in items
     )
-    return Response(
-        feature_collection(features, **foreign_members),
-        media_type="application/geo+json",
-    )
+    return feature_collection(features, **foreign_members)
 
 
 class ProviderSearchController(Controller):
     path = "/api/providers"
     tags = ["providers"]  # noqa: RUF012
+    opt = PUBLIC
 
     @get("/nearby", cache_control=PUBLIC_CACHE)
     async def nearby(
@@ -80,6 +97,7 @@ class ProviderSearchController(Controller):
         db_session: NamedDependency[AsyncSession],
         settings: NamedDependency[Settings],
         cursor_codec: NamedDependency[CursorCodec],
+        search_cache: NamedDependency[SearchCache],
         lat: Latitude,
         lng: Longitude,
         radius_km: RadiusKm = LIMITS.default_radius_km,
@@ -88,7 +106,7 @@ class ProviderSearchController(Controller):
         cursor: Cursor = None,
         strategy: Strategy = SearchStrategy.gist,
         format_: Format = ResponseFormat.json,
-    ) -> Response[Any]:
+    ) -> Response[bytes]:
         """Active providers within `radius_km`, nearest first, ties by id."""
         scope = f"nearby:{lat!r}:{lng!r}:{radius_km!r}:{category}"
         query = NearbyQuery(
@@ -98,40 +116,54 @@ class ProviderSearchController(Controller):
             category=category,
             after=cursor_codec.decode(cursor, scope) if cursor else None,
         )
-        page = await nearby_providers(db_session, query, strategy, settings.db_statement_timeout_ms)
-        next_cursor = cursor_codec.encode(page.items[-1].key, scope) if page.has_more else None
-        if format_ is ResponseFormat.geojson:
-            return _as_geojson(page.items, next_cursor=next_cursor, strategy=strategy)
-        return Response(NearbyPage(page.items, next_cursor, strategy))
+
+        async def render() -> tuple[Any, str]:
+            page = await nearby_providers(
+                db_session, query, strategy, settings.db_statement_timeout_ms
+            )
+            next_cursor = cursor_codec.encode(page.items[-1].key, scope) if page.has_more else None
+            if format_ is ResponseFormat.geojson:
+                return _as_geojson(page.items, next_cursor=next_cursor, strategy=strategy), GEOJSON
+            return NearbyPage(page.items, next_cursor, strategy), JSON
+
+        identity = f"{scope}:{limit}:{cursor}:{strategy}:{format_}"
+        return await _cached(search_cache, identity, render)
 
     @get("/in-view", cache_control=PUBLIC_CACHE)
     async def in_view(
         self,
         db_session: NamedDependency[AsyncSession],
         settings: NamedDependency[Settings],
+        search_cache: NamedDependency[SearchCache],
         bbox: BBox,
         limit: Limit = LIMITS.max_limit,
         category: Category = None,
         format_: Format = ResponseFormat.json,
-    ) -> Response[Any]:
+    ) -> Response[bytes]:
         """Active providers inside a map viewport, nearest its center first (capped)."""
         viewport = check_span(parse_viewport(bbox), LIMITS.viewport_max_span_deg)
-        page = await providers_in_view(
-            db_session, viewport, category, limit, settings.db_statement_timeout_ms
-        )
-        if format_ is ResponseFormat.geojson:
-            return _as_geojson(page.items, next_cursor=None, truncated=page.has_more)
-        return Response(InViewPage(page.items, next_cursor=None, truncated=page.has_more))
+
+        async def render() -> tuple[Any, str]:
+            page = await providers_in_view(
+                db_session, viewport, category, limit, settings.db_statement_timeout_ms
+            )
+            if format_ is ResponseFormat.geojson:
+                return _as_geojson(page.items, next_cursor=None, truncated=page.has_more), GEOJSON
+            return InViewPage(page.items, next_cursor=None, truncated=page.has_more), JSON
+
+        identity = f"in-view:{viewport!r}:{limit}:{category}:{format_}"
+        return await _cached(search_cache, identity, render)
 
     @get("/clusters", cache_control=PUBLIC_CACHE)
     async def clusters(
         self,
         db_session: NamedDependency[AsyncSession],
         settings: NamedDependency[Settings],
+        search_cache: NamedDependency[SearchCache],
         bbox: BBox,
         zoom: Zoom,
         category: Category = None,
-    ) -> ClusterList:
+    ) -> Response[bytes]:
         """Counts and centroids of active providers per grid cell, for zoomed-out maps."""
         viewport = parse_viewport(bbox)
         if cell_count(viewport, zoom) > LIMITS.clusters_max_cells:
@@ -139,30 +171,11 @@ class ProviderSearchController(Controller):
                 f"bbox holds more than {LIMITS.clusters_max_cells} cells at zoom {zoom}; "
                 "send the map's viewport and zoom"
             )
-        items = await provider_clusters(
-            db_session, viewport, zoom, category, settings.db_statement_timeout_ms
-        )
-        return ClusterList(items, zoom, cell_size_deg(zoom))
 
-    @get("/{provider_id:int}")
-    async def profile(
-        self, db_session: NamedDependency[AsyncSession], provider_id: FromPath[int]
-    ) -> ProviderProfile:
-        """A provider's public profile with its active services (no personal data)."""
-        provider = await public_profile(db_session, provider_id)
-        if provider is None:
-            raise NotFoundException(f"provider {provider_id} not found")
-        return ProviderProfile(
-            id=provider.id,
-            business_name=provider.business_name,
-            description=provider.description,
-            city=provider.city,
-            latitude=provider.latitude,
-            longitude=provider.longitude,
-            service_radius_km=provider.service_radius_km,
-            categories=provider.categories,
-            services=[
-                ServiceSummary(s.id, s.name, s.category, s.duration_minutes, s.price)
-                for s in provider.services
-            ],
-        )
+        async def render() -> tuple[Any, str]:
+            items = await provider_clusters(
+                db_session, viewport, zoom, category, settings.db_statement_timeout_ms
+            )
+            return ClusterList(items, zoom, cell_size_deg(zoom)), JSON
+
+        return await _cached(search_cache, f"clusters:{viewport!r}:{zoom}:{category}", render)

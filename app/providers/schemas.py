@@ -1,10 +1,16 @@
 """Response bodies of the provider endpoints."""
 
 import enum
+import itertools
+from datetime import time
 from decimal import Decimal
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 
+from db.models import Provider, Service, ServiceCategory
+from db.provider_profiles import OpeningHours, WeeklyHours
 from db.providers import Cluster, ProviderHit, SearchStrategy
 
 
@@ -39,6 +45,12 @@ class ServiceSummary(msgspec.Struct):
     duration_minutes: int
     price: Decimal
 
+    @classmethod
+    def of(cls, service: Service) -> "ServiceSummary":
+        return cls(
+            service.id, service.name, service.category, service.duration_minutes, service.price
+        )
+
 
 class ProviderProfile(msgspec.Struct):
     id: int
@@ -50,3 +62,159 @@ class ProviderProfile(msgspec.Struct):
     service_radius_km: float
     categories: list[str]
     services: list[ServiceSummary]
+
+    @classmethod
+    def of(cls, provider: Provider) -> "ProviderProfile":
+        """The public projection: no owner, no street address."""
+        return cls(
+            id=provider.id,
+            business_name=provider.business_name,
+            description=provider.description,
+            city=provider.city,
+            latitude=provider.latitude,
+            longitude=provider.longitude,
+            service_radius_km=provider.service_radius_km,
+            categories=provider.categories,
+            services=[ServiceSummary.of(s) for s in provider.services],
+        )
+
+
+Latitude = Annotated[float, msgspec.Meta(ge=-90, le=90)]
+Longitude = Annotated[float, msgspec.Meta(ge=-180, le=180)]
+BusinessName = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+Description = Annotated[str, msgspec.Meta(max_length=5000)]
+Address = Annotated[str, msgspec.Meta(min_length=1, max_length=300)]
+City = Annotated[str, msgspec.Meta(min_length=1, max_length=120)]
+PostalCode = Annotated[str, msgspec.Meta(min_length=1, max_length=20)]
+ServiceRadiusKm = Annotated[float, msgspec.Meta(gt=0, le=500)]
+
+
+def _check_coordinates(latitude: object, longitude: object) -> None:
+    if (latitude is None or latitude is msgspec.UNSET) != (
+        longitude is None or longitude is msgspec.UNSET
+    ):
+        raise ValueError("send latitude and longitude together")
+
+
+class ProviderDraft(msgspec.Struct, forbid_unknown_fields=True):
+    """A new provider. Without coordinates, the address (or city) is geocoded."""
+
+    business_name: BusinessName
+    description: Description = ""
+    address: Address | None = None
+    city: City | None = None
+    postal_code: PostalCode | None = None
+    latitude: Latitude | None = None
+    longitude: Longitude | None = None
+    service_radius_km: ServiceRadiusKm = 50.0
+
+    def __post_init__(self) -> None:
+        _check_coordinates(self.latitude, self.longitude)
+        if self.latitude is None and not (self.address or self.city):
+            raise ValueError("send latitude and longitude, or an address or city to locate")
+
+
+class ProviderChanges(msgspec.Struct, forbid_unknown_fields=True):
+    """A partial update. Changing the address without coordinates re-geocodes it."""
+
+    business_name: BusinessName | msgspec.UnsetType = msgspec.UNSET
+    description: Description | msgspec.UnsetType = msgspec.UNSET
+    address: Address | msgspec.UnsetType | None = msgspec.UNSET
+    city: City | msgspec.UnsetType | None = msgspec.UNSET
+    postal_code: PostalCode | msgspec.UnsetType | None = msgspec.UNSET
+    latitude: Latitude | msgspec.UnsetType = msgspec.UNSET
+    longitude: Longitude | msgspec.UnsetType = msgspec.UNSET
+    service_radius_km: ServiceRadiusKm | msgspec.UnsetType = msgspec.UNSET
+
+    def __post_init__(self) -> None:
+        _check_coordinates(self.latitude, self.longitude)
+
+    def values(self) -> dict[str, Any]:
+        """The fields that were sent, as column values."""
+        return {
+            name: value
+            for name in self.__struct_fields__
+            if (value := getattr(self, name)) is not msgspec.UNSET
+        }
+
+    @property
+    def moves_address(self) -> bool:
+        return any(
+            getattr(self, name) is not msgspec.UNSET for name in ("address", "city", "postal_code")
+        )
+
+
+ServiceName = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+DurationMinutes = Annotated[int, msgspec.Meta(ge=5, le=24 * 60)]
+Price = Annotated[Decimal, msgspec.Meta(ge=0, le=1_000_000)]
+
+
+class ServiceDraft(msgspec.Struct, forbid_unknown_fields=True):
+    name: ServiceName
+    category: ServiceCategory
+    duration_minutes: DurationMinutes
+    price: Price
+
+
+class ServiceChanges(msgspec.Struct, forbid_unknown_fields=True):
+    name: ServiceName | msgspec.UnsetType = msgspec.UNSET
+    category: ServiceCategory | msgspec.UnsetType = msgspec.UNSET
+    duration_minutes: DurationMinutes | msgspec.UnsetType = msgspec.UNSET
+    price: Price | msgspec.UnsetType = msgspec.UNSET
+
+    def values(self) -> dict[str, Any]:
+        return {
+            name: value
+            for name in self.__struct_fields__
+            if (value := getattr(self, name)) is not msgspec.UNSET
+        }
+
+
+ClockTime = Annotated[str, msgspec.Meta(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", examples=["08:00"])]
+
+
+class OpeningHoursBody(msgspec.Struct, forbid_unknown_fields=True):
+    weekday: Annotated[int, msgspec.Meta(ge=0, le=6, description="Monday = 0")]
+    opens: ClockTime
+    closes: ClockTime
+
+    def __post_init__(self) -> None:
+        if self.opens >= self.closes:
+            raise ValueError(f"opens ({self.opens}) must be before closes ({self.closes})")
+
+    def as_hours(self) -> OpeningHours:
+        return OpeningHours(
+            self.weekday, time.fromisoformat(self.opens), time.fromisoformat(self.closes)
+        )
+
+
+class WeeklyHoursBody(msgspec.Struct, forbid_unknown_fields=True):
+    """A provider's weekly hours as wall-clock times in `timezone` (an IANA zone name)."""
+
+    timezone: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] = "Europe/Stockholm"
+    weekly: Annotated[list[OpeningHoursBody], msgspec.Meta(max_length=7 * 6)] = msgspec.field(
+        default_factory=list
+    )
+
+    def __post_init__(self) -> None:
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {self.timezone!r}") from None
+        by_start = sorted(self.weekly, key=lambda h: (h.weekday, h.opens))
+        for earlier, later in itertools.pairwise(by_start):
+            if earlier.weekday == later.weekday and later.opens < earlier.closes:
+                raise ValueError(f"hours overlap on weekday {later.weekday}")
+
+    def as_weekly_hours(self) -> WeeklyHours:
+        return WeeklyHours(self.timezone, [h.as_hours() for h in self.weekly])
+
+    @classmethod
+    def of(cls, weekly: WeeklyHours) -> "WeeklyHoursBody":
+        return cls(
+            weekly.timezone,
+            [
+                OpeningHoursBody(h.weekday, h.opens.strftime("%H:%M"), h.closes.strftime("%H:%M"))
+                for h in weekly.hours
+            ],
+        )

@@ -1,0 +1,50 @@
+"""JWT bearer authentication and role guards.
+
+A token names its user and role, so a request is authenticated without a database round
+trip; tokens are short-lived (ACCESS_TOKEN_TTL_S) because a role change shows only in
+the next token.
+"""
+
+from datetime import timedelta
+from typing import Any
+
+import msgspec
+from litestar.connection import ASGIConnection
+from litestar.exceptions import PermissionDeniedException
+from litestar.handlers.base import BaseRouteHandler
+from litestar.security.jwt import JWTAuth, Token
+from litestar.types import Guard
+
+from db.models import Role
+
+# Route handlers (or controllers) with this in their opt answer without a token.
+PUBLIC = {"exclude_from_auth": True}
+
+
+class AuthUser(msgspec.Struct, frozen=True):
+    id: int
+    role: Role
+
+
+async def _user_from_token(token: Token, _: ASGIConnection[Any, Any, Any, Any]) -> AuthUser | None:
+    try:
+        return AuthUser(int(token.sub), Role(token.extras["role"]))
+    except (KeyError, ValueError):
+        return None
+
+
+def make_jwt_auth(signing_key: str, token_ttl_s: int) -> JWTAuth[AuthUser, Token]:
+    return JWTAuth[AuthUser, Token](
+        retrieve_user_handler=_user_from_token,
+        token_secret=signing_key,
+        default_token_expiration=timedelta(seconds=token_ttl_s),
+        exclude=["^/schema"],
+    )
+
+
+def requires_role(*roles: Role) -> Guard:
+    def guard(connection: ASGIConnection[Any, AuthUser, Any, Any], _: BaseRouteHandler) -> None:
+        if connection.user.role not in roles:
+            raise PermissionDeniedException(f"only for {' or '.join(roles)} accounts")
+
+    return guard

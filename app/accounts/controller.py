@@ -1,0 +1,60 @@
+"""Registration, login and the current account."""
+
+from typing import Any
+
+from litestar import Controller, Request, get, post
+from litestar.di import NamedDependency
+from litestar.exceptions import NotAuthorizedException, NotFoundException
+from litestar.params import JSONBody
+from litestar.security.jwt import JWTAuth, Token
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.accounts.auth import PUBLIC, AuthUser
+from app.accounts.schemas import AccessToken, AccountView, Credentials, Registration
+from app.settings import Settings
+from db import accounts
+from db.models import Role
+
+
+class AuthController(Controller):
+    path = "/api/auth"
+    tags = ["accounts"]  # noqa: RUF012
+    opt = PUBLIC
+
+    @post("/register", status_code=201)
+    async def register(
+        self, db_session: NamedDependency[AsyncSession], data: JSONBody[Registration]
+    ) -> AccountView:
+        """A new customer or provider account (409 when the email is taken)."""
+        account = await accounts.register(db_session, data.email, data.password, Role(data.role))
+        return AccountView(account.id, account.email, account.role)
+
+    @post("/login", status_code=200)
+    async def login(
+        self,
+        db_session: NamedDependency[AsyncSession],
+        jwt_auth: NamedDependency[JWTAuth[AuthUser, Token]],
+        settings: NamedDependency[Settings],
+        data: JSONBody[Credentials],
+    ) -> AccessToken:
+        """A bearer token for `Authorization: Bearer …`."""
+        account = await accounts.authenticate(db_session, data.email, data.password)
+        if account is None:
+            raise NotAuthorizedException("wrong email or password")
+        token = jwt_auth.create_token(str(account.id), token_extras={"role": account.role})
+        return AccessToken(token, expires_in=settings.access_token_ttl_s)
+
+
+class MeController(Controller):
+    path = "/api/me"
+    tags = ["accounts"]  # noqa: RUF012
+
+    @get("/")
+    async def me(
+        self, db_session: NamedDependency[AsyncSession], request: Request[AuthUser, Token, Any]
+    ) -> AccountView:
+        """The account the bearer token belongs to."""
+        account = await accounts.account(db_session, request.user.id)
+        if account is None:
+            raise NotFoundException("the account no longer exists")
+        return AccountView(account.id, account.email, account.role)

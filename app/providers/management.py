@@ -1,0 +1,229 @@
+"""Provider profiles: the public view, and the owner's writes to profile, services and hours.
+
+Someone else's provider (or a deleted one) is 404, as if it did not exist. Each write
+commits before it invalidates cached searches, so no search can cache what it replaced.
+"""
+
+from typing import Any
+
+from litestar import Controller, Request, delete, get, patch, post, put
+from litestar.di import NamedDependency
+from litestar.exceptions import HTTPException, NotFoundException
+from litestar.params import FromPath, JSONBody
+from litestar.security.jwt import Token
+from litestar.status_codes import HTTP_422_UNPROCESSABLE_ENTITY
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.accounts.auth import PUBLIC, AuthUser, requires_role
+from app.providers.schemas import (
+    ProviderChanges,
+    ProviderDraft,
+    ProviderProfile,
+    ServiceChanges,
+    ServiceDraft,
+    ServiceSummary,
+    WeeklyHoursBody,
+)
+from db import provider_profiles as profiles
+from db.models import Role
+from db.providers import public_profile
+from db.search_cache import SearchCache
+from geo.geocoding.base import address_query
+from geo.geocoding.chain import GeocoderChain
+
+Owner = Request[AuthUser, Token, Any]
+
+
+class AddressNotFoundError(HTTPException):
+    status_code = HTTP_422_UNPROCESSABLE_ENTITY
+
+
+async def _locate(
+    geocoder: GeocoderChain, address: str | None, postal_code: str | None, city: str | None
+) -> dict[str, float]:
+    query = address_query(address, postal_code, city)
+    answer = await geocoder.geocode(query) if query else None
+    if answer is None:
+        raise AddressNotFoundError(
+            "the address could not be located; send latitude and longitude instead"
+        )
+    return {"latitude": answer.place.latitude, "longitude": answer.place.longitude}
+
+
+def _not_found(provider_id: int) -> NotFoundException:
+    return NotFoundException(f"provider {provider_id} not found among your providers")
+
+
+async def _commit_provider_change(session: AsyncSession, search_cache: SearchCache) -> None:
+    await session.commit()
+    await search_cache.invalidate()
+
+
+async def _profile(session: AsyncSession, provider_id: int) -> ProviderProfile:
+    provider = await public_profile(session, provider_id)
+    if provider is None:
+        raise _not_found(provider_id)
+    return ProviderProfile.of(provider)
+
+
+class ProviderProfileController(Controller):
+    path = "/api/providers"
+    tags = ["provider profiles"]  # noqa: RUF012
+
+    @post("/", guards=[requires_role(Role.provider, Role.admin)])
+    async def create(
+        self,
+        request: Owner,
+        db_session: NamedDependency[AsyncSession],
+        geocoder: NamedDependency[GeocoderChain],
+        search_cache: NamedDependency[SearchCache],
+        data: JSONBody[ProviderDraft],
+    ) -> ProviderProfile:
+        """A provider owned by the caller; the address is geocoded unless coordinates are sent."""
+        values: dict[str, Any] = {
+            "business_name": data.business_name,
+            "description": data.description,
+            "address": data.address,
+            "city": data.city,
+            "postal_code": data.postal_code,
+            "service_radius_km": data.service_radius_km,
+            "latitude": data.latitude,
+            "longitude": data.longitude,
+        }
+        if data.latitude is None:
+            values |= await _locate(geocoder, data.address, data.postal_code, data.city)
+        provider_id = await profiles.create_provider(db_session, request.user.id, values)
+        await _commit_provider_change(db_session, search_cache)
+        return await _profile(db_session, provider_id)
+
+    @patch("/{provider_id:int}")
+    async def update(
+        self,
+        request: Owner,
+        db_session: NamedDependency[AsyncSession],
+        geocoder: NamedDependency[GeocoderChain],
+        search_cache: NamedDependency[SearchCache],
+        provider_id: FromPath[int],
+        data: JSONBody[ProviderChanges],
+    ) -> ProviderProfile:
+        """Change some fields; a changed address is geocoded again unless coordinates are sent."""
+        values = data.values()
+        if data.moves_address and "latitude" not in values:
+            current = await profiles.owned_provider(db_session, request.user.id, provider_id)
+            if current is None:
+                raise _not_found(provider_id)
+            merged = {
+                "address": current.address,
+                "postal_code": current.postal_code,
+                "city": current.city,
+            } | {k: v for k, v in values.items() if k in ("address", "postal_code", "city")}
+            values |= await _locate(geocoder, **merged)
+        if not await profiles.update_provider(db_session, request.user.id, provider_id, values):
+            raise _not_found(provider_id)
+        await _commit_provider_change(db_session, search_cache)
+        return await _profile(db_session, provider_id)
+
+    @delete("/{provider_id:int}")
+    async def deactivate(
+        self,
+        request: Owner,
+        db_session: NamedDependency[AsyncSession],
+        search_cache: NamedDependency[SearchCache],
+        provider_id: FromPath[int],
+    ) -> None:
+        """Take the provider off the map (soft delete: bookings keep their history)."""
+        if not await profiles.deactivate_provider(db_session, request.user.id, provider_id):
+            raise _not_found(provider_id)
+        await _commit_provider_change(db_session, search_cache)
+
+    @post("/{provider_id:int}/services")
+    async def add_service(
+        self,
+        request: Owner,
+        db_session: NamedDependency[AsyncSession],
+        search_cache: NamedDependency[SearchCache],
+        provider_id: FromPath[int],
+        data: JSONBody[ServiceDraft],
+    ) -> ServiceSummary:
+        """A new service; its category becomes searchable at once."""
+        values = {
+            "name": data.name,
+            "category": data.category.value,
+            "duration_minutes": data.duration_minutes,
+            "price": data.price,
+        }
+        service = await profiles.add_service(db_session, request.user.id, provider_id, values)
+        if service is None:
+            raise _not_found(provider_id)
+        await _commit_provider_change(db_session, search_cache)
+        return ServiceSummary.of(service)
+
+    @patch("/{provider_id:int}/services/{service_id:int}")
+    async def update_service(
+        self,
+        request: Owner,
+        db_session: NamedDependency[AsyncSession],
+        search_cache: NamedDependency[SearchCache],
+        provider_id: FromPath[int],
+        service_id: FromPath[int],
+        data: JSONBody[ServiceChanges],
+    ) -> ServiceSummary:
+        service = await profiles.update_service(
+            db_session, request.user.id, provider_id, service_id, data.values()
+        )
+        if service is None:
+            raise NotFoundException(f"service {service_id} not found among your services")
+        await _commit_provider_change(db_session, search_cache)
+        return ServiceSummary.of(service)
+
+    @delete("/{provider_id:int}/services/{service_id:int}")
+    async def deactivate_service(
+        self,
+        request: Owner,
+        db_session: NamedDependency[AsyncSession],
+        search_cache: NamedDependency[SearchCache],
+        provider_id: FromPath[int],
+        service_id: FromPath[int],
+    ) -> None:
+        """Stop offering a service (soft delete: past bookings still name it)."""
+        if not await profiles.deactivate_service(
+            db_session, request.user.id, provider_id, service_id
+        ):
+            raise NotFoundException(f"service {service_id} not found among your services")
+        await _commit_provider_change(db_session, search_cache)
+
+    @put("/{provider_id:int}/availability")
+    async def replace_hours(
+        self,
+        request: Owner,
+        db_session: NamedDependency[AsyncSession],
+        provider_id: FromPath[int],
+        data: JSONBody[WeeklyHoursBody],
+    ) -> WeeklyHoursBody:
+        """Replace the weekly hours (wall-clock times in `timezone`)."""
+        weekly = data.as_weekly_hours()
+        if not await profiles.replace_weekly_hours(
+            db_session, request.user.id, provider_id, weekly
+        ):
+            raise _not_found(provider_id)
+        return WeeklyHoursBody.of(weekly)
+
+    @get("/{provider_id:int}", opt=PUBLIC)
+    async def profile(
+        self, db_session: NamedDependency[AsyncSession], provider_id: FromPath[int]
+    ) -> ProviderProfile:
+        """A provider's public profile with its active services (no personal data)."""
+        provider = await public_profile(db_session, provider_id)
+        if provider is None:
+            raise NotFoundException(f"provider {provider_id} not found")
+        return ProviderProfile.of(provider)
+
+    @get("/{provider_id:int}/availability", opt=PUBLIC)
+    async def hours(
+        self, db_session: NamedDependency[AsyncSession], provider_id: FromPath[int]
+    ) -> WeeklyHoursBody:
+        """A provider's weekly hours, Monday = 0."""
+        weekly = await profiles.weekly_hours(db_session, provider_id)
+        if weekly is None:
+            raise NotFoundException(f"provider {provider_id} not found")
+        return WeeklyHoursBody.of(weekly)

@@ -16,8 +16,10 @@ from litestar.di import Provide
 from litestar.logging.config import LoggingConfig
 from litestar.openapi import OpenAPIConfig
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
-from app.accounts.auth import make_jwt_auth
+from app.accounts.auth import TokenIssuer, make_jwt_auth
 from app.accounts.controller import AuthController, MeController
 from app.errors import EXCEPTION_HANDLERS
 from app.geocode.controller import GeocodeController
@@ -36,6 +38,14 @@ from geo.geocoding.nominatim import NominatimGeocoder
 def _derived_key(secret_key: str, purpose: str) -> bytes:
     """Separate keys per purpose, so a cursor MAC can never double as anything else."""
     return hashlib.sha256(f"{purpose}:{secret_key}".encode()).digest()
+
+
+def make_redis(url: str) -> Redis:
+    """A client that fails fast: the cache and the limiter have fallbacks, and a request
+    should not sit through retries with backoff while Redis is down."""
+    return Redis.from_url(
+        url, socket_timeout=1.0, socket_connect_timeout=1.0, retry=Retry(NoBackoff(), retries=1)
+    )
 
 
 def _constant(value: object) -> Callable[[], object]:
@@ -70,7 +80,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         session_config=AsyncSessionConfig(expire_on_commit=False),
         before_send_handler="autocommit",
     )
-    redis = Redis.from_url(settings.redis_url, socket_timeout=1.0, socket_connect_timeout=1.0)
+    redis = make_redis(settings.redis_url)
     cursor_codec = CursorCodec(_derived_key(settings.secret_key, "search-cursor"))
     jwt_auth = make_jwt_auth(
         _derived_key(settings.secret_key, "access-token").hex(), settings.access_token_ttl_s
@@ -91,7 +101,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         "settings": settings,
         "redis": redis,
         "cursor_codec": cursor_codec,
-        "jwt_auth": jwt_auth,
+        "token_issuer": TokenIssuer(jwt_auth),
         "geocoder": geocoder,
         "search_cache": search_cache,
     }

@@ -133,3 +133,24 @@ async def db_session(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
     async with AsyncSession(engine, expire_on_commit=False) as session:
         yield session
         await session.rollback()
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    id: int
+    email: str
+    headers: dict[str, str]
+
+
+async def sign_up(client: AsyncTestClient[Litestar], role: str = "provider") -> SignedIn:
+    """A new account of `role`, logged in."""
+    email = f"{role}-{uuid.uuid4().hex[:10]}@example.com"
+    password = "correct horse battery"
+    registered = await client.post(
+        "/api/auth/register", json={"email": email, "password": password, "role": role}
+    )
+    assert registered.status_code == 201, registered.text
+    login = await client.post("/api/auth/login", json={"email": email, "password": password})
+    assert login.status_code == 200, login.text
+    token = login.json()["access_token"]
+    return SignedIn(registered.json()["id"], email, {"Authorization": f"Bearer {token}"})

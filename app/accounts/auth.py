@@ -42,6 +42,16 @@ def make_jwt_auth(signing_key: str, token_ttl_s: int) -> JWTAuth[AuthUser, Token
     )
 
 
+class TokenIssuer:
+    """Signs access tokens with the same key and lifetime the middleware checks."""
+
+    def __init__(self, jwt_auth: JWTAuth[AuthUser, Token]) -> None:
+        self._jwt_auth = jwt_auth
+
+    def issue(self, user_id: int, role: Role) -> str:
+        return self._jwt_auth.create_token(str(user_id), token_extras={"role": role.value})
+
+
 def requires_role(*roles: Role) -> Guard:
     def guard(connection: ASGIConnection[Any, AuthUser, Any, Any], _: BaseRouteHandler) -> None:
         if connection.user.role not in roles:

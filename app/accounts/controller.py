@@ -6,10 +6,10 @@ from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
 from litestar.exceptions import NotAuthorizedException, NotFoundException
 from litestar.params import JSONBody
-from litestar.security.jwt import JWTAuth, Token
+from litestar.security.jwt import Token
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.accounts.auth import PUBLIC, AuthUser
+from app.accounts.auth import PUBLIC, AuthUser, TokenIssuer
 from app.accounts.schemas import AccessToken, AccountView, Credentials, Registration
 from app.settings import Settings
 from db import accounts
@@ -33,7 +33,7 @@ class AuthController(Controller):
     async def login(
         self,
         db_session: NamedDependency[AsyncSession],
-        jwt_auth: NamedDependency[JWTAuth[AuthUser, Token]],
+        token_issuer: NamedDependency[TokenIssuer],
         settings: NamedDependency[Settings],
         data: JSONBody[Credentials],
     ) -> AccessToken:
@@ -41,7 +41,7 @@ class AuthController(Controller):
         account = await accounts.authenticate(db_session, data.email, data.password)
         if account is None:
             raise NotAuthorizedException("wrong email or password")
-        token = jwt_auth.create_token(str(account.id), token_extras={"role": account.role})
+        token = token_issuer.issue(account.id, account.role)
         return AccessToken(token, expires_in=settings.access_token_ttl_s)
 
 

@@ -146,7 +146,16 @@ class ProviderChanges(msgspec.Struct, forbid_unknown_fields=True):
 
 ServiceName = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 DurationMinutes = Annotated[int, msgspec.Meta(ge=5, le=24 * 60)]
-Price = Annotated[Decimal, msgspec.Meta(ge=0, le=1_000_000)]
+Price = Annotated[Decimal, msgspec.Meta(description="0 to 1000000, at most two decimals")]
+MAX_PRICE = Decimal(1_000_000)
+
+
+def _check_price(price: Decimal | msgspec.UnsetType) -> None:
+    # msgspec cannot bound a Decimal declaratively.
+    if isinstance(price, Decimal) and not (
+        price.is_finite() and 0 <= price <= MAX_PRICE and price == price.quantize(Decimal("0.01"))
+    ):
+        raise ValueError("price must be between 0 and 1000000 with at most two decimals")
 
 
 class ServiceDraft(msgspec.Struct, forbid_unknown_fields=True):
@@ -155,12 +164,18 @@ class ServiceDraft(msgspec.Struct, forbid_unknown_fields=True):
     duration_minutes: DurationMinutes
     price: Price
 
+    def __post_init__(self) -> None:
+        _check_price(self.price)
+
 
 class ServiceChanges(msgspec.Struct, forbid_unknown_fields=True):
     name: ServiceName | msgspec.UnsetType = msgspec.UNSET
     category: ServiceCategory | msgspec.UnsetType = msgspec.UNSET
     duration_minutes: DurationMinutes | msgspec.UnsetType = msgspec.UNSET
     price: Price | msgspec.UnsetType = msgspec.UNSET
+
+    def __post_init__(self) -> None:
+        _check_price(self.price)
 
     def values(self) -> dict[str, Any]:
         return {

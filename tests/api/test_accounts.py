@@ -1,0 +1,110 @@
+"""Registration, login and /api/me."""
+
+import uuid
+
+import jwt
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from tests.conftest import sign_up
+
+Client = AsyncTestClient[Litestar]
+PASSWORD = "correct horse battery"
+
+
+def new_email() -> str:
+    return f"rider-{uuid.uuid4().hex[:10]}@example.com"
+
+
+async def test_register_returns_the_account_without_secrets(client: Client) -> None:
+    email = new_email()
+    response = await client.post(
+        "/api/auth/register", json={"email": email, "password": PASSWORD, "role": "provider"}
+    )
+    assert response.status_code == 201
+    body = response.json()
+    assert set(body) == {"id", "email", "role"}
+    assert (body["email"], body["role"]) == (email, "provider")
+
+
+async def test_role_defaults_to_customer(client: Client) -> None:
+    response = await client.post(
+        "/api/auth/register", json={"email": new_email(), "password": PASSWORD}
+    )
+    assert response.json()["role"] == "customer"
+
+
+async def test_duplicate_email_in_any_case_is_409(client: Client) -> None:
+    email = new_email()
+    first = await client.post("/api/auth/register", json={"email": email, "password": PASSWORD})
+    again = await client.post(
+        "/api/auth/register", json={"email": email.upper(), "password": PASSWORD}
+    )
+    assert first.status_code == 201
+    assert again.status_code == 409
+    assert again.json()["detail"] == "an account with this email exists"
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ({"email": "not-an-email", "password": PASSWORD}, "malformed email"),
+        ({"email": "a@b", "password": PASSWORD}, "email without a domain"),
+        ({"email": "x@example.com", "password": "short1!"}, "password too short"),
+        ({"email": "x@example.com", "password": "aaaaaaaaaaaa"}, "one repeated character"),
+        ({"email": "x@example.com", "password": "1212121212"}, "too few different characters"),
+        ({"email": "stina@example.com", "password": "stina-2024!"}, "password holds the name"),
+        ({"email": "x@example.com", "password": "p" * 129 + "assword1"}, "password too long"),
+        ({"email": "x@example.com", "password": PASSWORD, "role": "admin"}, "admin self-signup"),
+        ({"email": "x@example.com", "password": PASSWORD, "is_admin": True}, "unknown field"),
+        ({"email": "x@example.com"}, "missing password"),
+    ],
+)
+async def test_bad_registrations_are_400(
+    client: Client, body: dict[str, object], reason: str
+) -> None:
+    response = await client.post("/api/auth/register", json=body)
+    assert response.status_code == 400, reason
+    assert response.json()["status_code"] == 400
+
+
+async def test_login_returns_a_bearer_token_for_me(client: Client) -> None:
+    account = await sign_up(client, "customer")
+    me = await client.get("/api/me", headers=account.headers)
+    assert me.status_code == 200
+    assert me.json() == {"id": account.id, "email": account.email, "role": "customer"}
+
+
+async def test_login_is_case_insensitive_in_the_email(client: Client) -> None:
+    account = await sign_up(client)
+    response = await client.post(
+        "/api/auth/login", json={"email": account.email.upper(), "password": PASSWORD}
+    )
+    assert response.status_code == 200
+    assert response.json()["token_type"] == "bearer"
+
+
+@pytest.mark.parametrize("wrong", ["password", "email"])
+async def test_wrong_credentials_are_401_and_do_not_say_which(client: Client, wrong: str) -> None:
+    account = await sign_up(client)
+    body = {"email": account.email, "password": PASSWORD, wrong: "wrong-but-long-enough"}
+    response = await client.post("/api/auth/login", json=body)
+    assert response.status_code == 401
+    assert response.json()["detail"] == "wrong email or password"
+
+
+async def test_me_without_or_with_a_forged_token_is_401(client: Client) -> None:
+    account = await sign_up(client)
+    forged = jwt.encode(
+        {"sub": str(account.id), "exp": 4102444800, "iat": 0},
+        "a-guessed-key-of-the-right-length!",
+        "HS256",
+    )
+    assert (await client.get("/api/me")).status_code == 401
+    assert (
+        await client.get("/api/me", headers={"Authorization": f"Bearer {forged}"})
+    ).status_code == 401
+    assert (
+        await client.get("/api/me", headers={"Authorization": "Bearer nonsense"})
+    ).status_code == 401

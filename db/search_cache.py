@@ -15,7 +15,10 @@ import msgspec
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from geo.log_throttle import ThrottledWarning
+
 logger = logging.getLogger(__name__)
+_warn = ThrottledWarning(logger)
 
 GENERATION_KEY = "search:generation"
 KEY_PREFIX = "search:page:"
@@ -47,7 +50,7 @@ class SearchCache:
         try:
             generation, raw = await self._redis.mget(GENERATION_KEY, key)
         except RedisError as error:
-            logger.warning("search cache unavailable: %s", error)
+            _warn("search cache unavailable: %s", error)
             return Lookup(hit=None, generation=None)
         current = int(generation or 0)
         entry = None if raw is None else self._decoder.decode(cast(bytes, raw))
@@ -59,7 +62,7 @@ class SearchCache:
         try:
             await self._redis.set(key, msgspec.msgpack.encode(entry), ex=self._ttl_s)
         except RedisError as error:
-            logger.warning("search cache unavailable: %s", error)
+            _warn("search cache unavailable: %s", error)
 
     async def invalidate(self) -> None:
         """Make every cached search stale. Call after the provider write has committed."""

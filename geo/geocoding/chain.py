@@ -10,7 +10,6 @@ Without an upstream the offline gazetteer answers everything. With one:
 """
 
 import logging
-import time
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -28,12 +27,12 @@ from geo.geocoding.base import (
 from geo.geocoding.cache import CacheEntry, GeocodeCache
 from geo.geocoding.limiter import UpstreamLimiter
 from geo.geocoding.single_flight import LocalSingleFlight, RedisSingleFlight
+from geo.log_throttle import ThrottledWarning
 
 logger = logging.getLogger(__name__)
 
 LIMITER_KEY = "geocode:upstream:next-slot"
 LOCK_PREFIX = "geocode:lock:"
-_WARN_EVERY_S = 60.0
 
 
 class GeocoderChain:
@@ -63,7 +62,7 @@ class GeocoderChain:
             poll_s=policy.poll_s,
         )
         self._local_flight = LocalSingleFlight[CacheEntry]()
-        self._last_warning = -_WARN_EVERY_S
+        self._warn = ThrottledWarning(logger)
 
     async def geocode(self, query: str) -> Geocoded | None:
         """The best match for a typed query, or None when the place is unknown.
@@ -77,7 +76,7 @@ class GeocoderChain:
         try:
             entry, source = await self._cached_or_upstream(normalized)
         except RedisError as error:
-            self._warn(f"redis unavailable ({error}): geocoding without cache")
+            self._warn("redis unavailable (%s): geocoding without cache", error)
             entry = await self._local_flight.run(normalized, lambda: self._ask_upstream(normalized))
             source = Source.upstream
         if entry.upstream_failed:
@@ -92,7 +91,7 @@ class GeocoderChain:
             try:
                 await self._cache.put(key, entry)
             except RedisError as error:
-                self._warn(f"redis unavailable ({error}): answer not cached")
+                self._warn("redis unavailable (%s): answer not cached", error)
             return entry
 
         entry, led = await self._flight.run(
@@ -121,10 +120,3 @@ class GeocoderChain:
     async def _from_gazetteer(self, normalized: str) -> Geocoded | None:
         place = await self._gazetteer.geocode(normalized)
         return None if place is None else Geocoded(place, Source.gazetteer)
-
-    def _warn(self, message: str) -> None:
-        """Log degraded operation, at most once a minute per process, not once per call."""
-        now = time.monotonic()
-        if now - self._last_warning >= _WARN_EVERY_S:
-            self._last_warning = now
-            logger.warning(message)

@@ -15,8 +15,10 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from geo.geocoding.base import GeocoderBusyError
+from geo.log_throttle import ThrottledWarning
 
 logger = logging.getLogger(__name__)
+_warn = ThrottledWarning(logger)
 
 # KEYS[1]: the next free slot (ms on Redis's clock). ARGV: interval ms, longest wait ms.
 # Returns the wait in ms before the caller's slot, or -(wait) when that is too long.
@@ -91,7 +93,7 @@ class UpstreamLimiter:
                 await self._reserve(keys=[self._key], args=[self._interval_ms, self._max_wait_ms])
             )
         except RedisError as error:
-            logger.warning("redis unavailable (%s): upstream limiter is per process", error)
+            _warn("redis unavailable (%s): upstream limiter is per process", error)
             await self._local.wait_turn()
             return
         if wait_ms < 0:
@@ -103,5 +105,5 @@ class UpstreamLimiter:
         self._local.defer(seconds)
         try:
             await self._defer(keys=[self._key], args=[round(seconds * 1000)])
-        except RedisError:
-            logger.warning("redis unavailable: upstream back-off is per process")
+        except RedisError as error:
+            _warn("redis unavailable (%s): upstream back-off is per process", error)

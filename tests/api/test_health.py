@@ -7,6 +7,7 @@ from litestar.testing import AsyncTestClient
 
 from app.main import create_app
 from app.settings import Settings
+from tests.conftest import sign_up
 
 
 def _closed_port() -> int:
@@ -34,16 +35,24 @@ async def test_ready_reports_round_trips_of_both_services(
         assert body["checks"][name]["latency_ms"] >= 0
 
 
-async def test_ready_is_503_when_redis_is_down(settings: Settings) -> None:
+async def test_ready_is_503_when_redis_is_down_but_search_and_login_still_work(
+    settings: Settings,
+) -> None:
     down = Settings(
         settings.database_url, f"redis://127.0.0.1:{_closed_port()}/0", settings.secret_key
     )
     async with AsyncTestClient(app=create_app(down)) as client:
         response = await client.get("/health/ready")
+        search = await client.get("/api/providers/nearby", params={"lat": 59.33, "lng": 18.07})
+        account = await sign_up(client, "customer")
+        me = await client.get("/api/me", headers=account.headers)
     assert response.status_code == 503
     body = response.json()
     assert body["checks"]["redis"]["ok"] is False
     assert body["checks"]["postgres"]["ok"] is True
+    assert search.status_code == 200
+    assert search.json()["items"]
+    assert me.status_code == 200
 
 
 async def test_database_down_is_503_not_500(settings: Settings) -> None:

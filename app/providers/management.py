@@ -54,6 +54,10 @@ def _not_found(provider_id: int) -> NotFoundException:
     return NotFoundException(f"provider {provider_id} not found among your providers")
 
 
+def _service_not_found(service_id: int) -> NotFoundException:
+    return NotFoundException(f"service {service_id} not found among your services")
+
+
 async def _commit_provider_change(session: AsyncSession, search_cache: SearchCache) -> None:
     await session.commit()
     await search_cache.invalidate()
@@ -172,7 +176,7 @@ class ProviderProfileController(Controller):
             db_session, request.user.id, provider_id, service_id, data.values()
         )
         if service is None:
-            raise NotFoundException(f"service {service_id} not found among your services")
+            raise _service_not_found(service_id)
         await _commit_provider_change(db_session, search_cache)
         return ServiceSummary.of(service)
 
@@ -189,7 +193,7 @@ class ProviderProfileController(Controller):
         if not await profiles.deactivate_service(
             db_session, request.user.id, provider_id, service_id
         ):
-            raise NotFoundException(f"service {service_id} not found among your services")
+            raise _service_not_found(service_id)
         await _commit_provider_change(db_session, search_cache)
 
     @put("/{provider_id:int}/availability")

@@ -89,6 +89,15 @@ PostalCode = Annotated[str, msgspec.Meta(min_length=1, max_length=20)]
 ServiceRadiusKm = Annotated[float, msgspec.Meta(gt=0, le=500)]
 
 
+def _sent_fields(changes: msgspec.Struct) -> dict[str, Any]:
+    """The fields a partial update sent, as column values."""
+    return {
+        name: value
+        for name in changes.__struct_fields__
+        if (value := getattr(changes, name)) is not msgspec.UNSET
+    }
+
+
 def _check_coordinates(latitude: object, longitude: object) -> None:
     if (latitude is None or latitude is msgspec.UNSET) != (
         longitude is None or longitude is msgspec.UNSET
@@ -130,12 +139,7 @@ class ProviderChanges(msgspec.Struct, forbid_unknown_fields=True):
         _check_coordinates(self.latitude, self.longitude)
 
     def values(self) -> dict[str, Any]:
-        """The fields that were sent, as column values."""
-        return {
-            name: value
-            for name in self.__struct_fields__
-            if (value := getattr(self, name)) is not msgspec.UNSET
-        }
+        return _sent_fields(self)
 
     @property
     def moves_address(self) -> bool:
@@ -178,11 +182,7 @@ class ServiceChanges(msgspec.Struct, forbid_unknown_fields=True):
         _check_price(self.price)
 
     def values(self) -> dict[str, Any]:
-        return {
-            name: value
-            for name in self.__struct_fields__
-            if (value := getattr(self, name)) is not msgspec.UNSET
-        }
+        return _sent_fields(self)
 
 
 ClockTime = Annotated[str, msgspec.Meta(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", examples=["08:00"])]

@@ -121,6 +121,8 @@ class ProviderProfileController(Controller):
                 "postal_code": current.postal_code,
                 "city": current.city,
             } | {k: v for k, v in values.items() if k in ("address", "postal_code", "city")}
+            # No connection should sit idle in a transaction while the geocoder waits its turn.
+            await db_session.rollback()
             values |= await _locate(geocoder, **merged)
         if not await profiles.update_provider(db_session, request.user.id, provider_id, values):
             raise _not_found(provider_id)

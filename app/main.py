@@ -12,6 +12,7 @@ from advanced_alchemy.extensions.litestar import (
 )
 from litestar import Litestar
 from litestar.config.compression import CompressionConfig
+from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.logging.config import LoggingConfig
 from litestar.openapi import OpenAPIConfig
@@ -26,6 +27,7 @@ from app.geocode.controller import GeocodeController
 from app.ops.controller import HealthController
 from app.providers.controller import ProviderSearchController
 from app.providers.management import ProviderProfileController
+from app.rate_limits import RateLimiter
 from app.settings import SEARCH_LIMITS, GeocoderKind, Settings, from_env
 from db.engine import make_engine
 from db.places import GazetteerGeocoder
@@ -116,6 +118,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ],
         plugins=[SQLAlchemyPlugin(config=db_config)],
         on_app_init=[jwt_auth.on_app_init],
+        state=State({"rate_limiter": RateLimiter(settings.redis_url, settings.rate_limits)}),
         dependencies={
             name: Provide(_constant(value), sync_to_thread=False)
             for name, value in singletons.items()

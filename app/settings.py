@@ -6,6 +6,7 @@ from typing import TypeVar
 
 import msgspec
 
+from app.rate_limits import RateLimits
 from geo.geocoding.base import GeocoderPolicy
 
 S = TypeVar("S", bound=msgspec.Struct)
@@ -36,6 +37,10 @@ def _geocoder_policy() -> GeocoderPolicy:
     return from_env(GeocoderPolicy, prefix="GEOCODER_")
 
 
+def _rate_limits() -> RateLimits:
+    return from_env(RateLimits, prefix="RATE_LIMIT_")
+
+
 class Settings(msgspec.Struct, frozen=True):
     database_url: str
     redis_url: str
@@ -53,6 +58,7 @@ class Settings(msgspec.Struct, frozen=True):
     geocoder_accept_language: str = "sv,nb,da,fi,en"
     geocoder_query_max_length: int = 200
     geocoder_policy: GeocoderPolicy = msgspec.field(default_factory=_geocoder_policy)
+    rate_limits: RateLimits = msgspec.field(default_factory=_rate_limits)
 
     def __post_init__(self) -> None:
         if self.geocoder is GeocoderKind.nominatim and not self.nominatim_user_agent:

@@ -7,6 +7,7 @@ and uses a Redis database number of its own.
 
 import asyncio
 import os
+import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -20,12 +21,15 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.main import create_app
+from app.rate_limits import RateLimits
 from app.settings import Settings
 from db.databases import asyncpg_dsn, create_database, drop_database, migrate, sibling_url
 from db.engine import make_engine
 from db.seed import seed
 
 SEEDED_PROVIDERS = 30_000
+# The suite signs up many accounts from one test client; tests of the limits set their own.
+UNLIMITED = RateLimits(login="10000/minute", register="10000/minute", geocode="10000/minute")
 REDIS_TEST_DB = 15
 
 
@@ -46,6 +50,13 @@ EDGE_PROVIDERS = [
     EdgeProvider("Chukotka West", 65.0, -179.95),
     EdgeProvider("Dateline Equator", 0.0, 180.0),
 ]
+
+
+def closed_port() -> int:
+    """A loopback port with nothing listening on it."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def _require(name: str) -> str:
@@ -106,7 +117,12 @@ def redis_url() -> str:
 
 @pytest.fixture(scope="session")
 def settings(database_url: str, redis_url: str) -> Settings:
-    return Settings(database_url=database_url, redis_url=redis_url, secret_key="test-secret")
+    return Settings(
+        database_url=database_url,
+        redis_url=redis_url,
+        secret_key="test-secret",
+        rate_limits=UNLIMITED,
+    )
 
 
 @pytest.fixture(scope="session")

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.auth import PUBLIC, AuthUser, TokenIssuer
 from app.accounts.schemas import AccessToken, AccountView, Credentials, Registration
+from app.rate_limits import rate_limited
 from app.settings import Settings
 from db import accounts
 from db.models import Role
@@ -21,7 +22,7 @@ class AuthController(Controller):
     tags = ["accounts"]  # noqa: RUF012
     opt = PUBLIC
 
-    @post("/register", status_code=201)
+    @post("/register", status_code=201, guards=[rate_limited("register")])
     async def register(
         self, db_session: NamedDependency[AsyncSession], data: JSONBody[Registration]
     ) -> AccountView:
@@ -29,7 +30,7 @@ class AuthController(Controller):
         account = await accounts.register(db_session, data.email, data.password, Role(data.role))
         return AccountView(account.id, account.email, account.role)
 
-    @post("/login", status_code=200)
+    @post("/login", status_code=200, guards=[rate_limited("login")])
     async def login(
         self,
         db_session: NamedDependency[AsyncSession],

@@ -9,6 +9,7 @@ from litestar.params import Parameter
 
 from app.accounts.auth import PUBLIC
 from app.geocode.schemas import GeocodeAnswer
+from app.rate_limits import rate_limited
 from app.settings import Settings
 from geo.geocoding.base import normalize_query
 from geo.geocoding.chain import GeocoderChain
@@ -19,7 +20,7 @@ class GeocodeController(Controller):
     tags = ["geocoding"]  # noqa: RUF012
     opt = PUBLIC
 
-    @get("/")
+    @get("/", guards=[rate_limited("geocode")])
     async def geocode(
         self,
         geocoder: NamedDependency[GeocoderChain],

@@ -1,20 +1,11 @@
 """Liveness and readiness, against the real services and against unreachable ones."""
 
-import socket
-
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from app.main import create_app
 from app.settings import Settings
-from tests.conftest import sign_up
-
-
-def _closed_port() -> int:
-    """A loopback port with nothing listening on it."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.conftest import closed_port, sign_up
 
 
 async def test_health_is_ok(client: AsyncTestClient[Litestar]) -> None:
@@ -39,7 +30,7 @@ async def test_ready_is_503_when_redis_is_down_but_search_and_login_still_work(
     settings: Settings,
 ) -> None:
     down = Settings(
-        settings.database_url, f"redis://127.0.0.1:{_closed_port()}/0", settings.secret_key
+        settings.database_url, f"redis://127.0.0.1:{closed_port()}/0", settings.secret_key
     )
     async with AsyncTestClient(app=create_app(down)) as client:
         response = await client.get("/health/ready")
@@ -56,7 +47,7 @@ async def test_ready_is_503_when_redis_is_down_but_search_and_login_still_work(
 
 
 async def test_database_down_is_503_not_500(settings: Settings) -> None:
-    url = f"postgresql+asyncpg://nobody:x@127.0.0.1:{_closed_port()}/nothing"
+    url = f"postgresql+asyncpg://nobody:x@127.0.0.1:{closed_port()}/nothing"
     down = Settings(url, settings.redis_url, settings.secret_key)
     async with AsyncTestClient(app=create_app(down)) as client:
         ready = await client.get("/health/ready")

@@ -1,0 +1,68 @@
+"""Login, registration and geocoding are limited per client, with or without Redis."""
+
+from collections.abc import AsyncIterator
+
+import msgspec
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+from redis.asyncio import Redis
+
+from app.main import create_app
+from app.rate_limits import RateLimits
+from app.settings import Settings
+from tests.conftest import closed_port
+
+Client = AsyncTestClient[Litestar]
+LOGIN = {"email": "nobody@example.com", "password": "wrong-but-long-enough"}
+
+
+@pytest.fixture
+async def limited(settings: Settings, redis_url: str) -> AsyncIterator[Client]:
+    """The app with the production limits and an empty Redis."""
+    redis = Redis.from_url(redis_url)
+    await redis.flushdb()
+    await redis.aclose()
+    app = create_app(msgspec.structs.replace(settings, rate_limits=RateLimits()))
+    async with AsyncTestClient(app=app) as client:
+        yield client
+
+
+async def test_the_sixth_login_in_15_minutes_is_429_with_retry_after(limited: Client) -> None:
+    statuses = [(await limited.post("/api/auth/login", json=LOGIN)).status_code for _ in range(5)]
+    refused = await limited.post("/api/auth/login", json=LOGIN)
+    assert statuses == [401] * 5
+    assert refused.status_code == 429
+    assert 1 <= int(refused.headers["Retry-After"]) <= 15 * 60
+    assert refused.json()["status_code"] == 429
+
+
+async def test_the_fourth_registration_in_an_hour_is_429(limited: Client) -> None:
+    bodies = [
+        {"email": f"limit-{n}@example.com", "password": "correct horse battery"} for n in range(4)
+    ]
+    statuses = [(await limited.post("/api/auth/register", json=b)).status_code for b in bodies]
+    assert statuses == [201, 201, 201, 429]
+
+
+async def test_geocoding_allows_30_a_minute(limited: Client) -> None:
+    statuses = [
+        (await limited.get("/api/geocode", params={"q": "Uppsala"})).status_code for _ in range(31)
+    ]
+    assert statuses == [200] * 30 + [429]
+
+
+async def test_limits_hold_per_process_when_redis_is_down(settings: Settings) -> None:
+    down = msgspec.structs.replace(
+        settings, redis_url=f"redis://127.0.0.1:{closed_port()}/0", rate_limits=RateLimits()
+    )
+    async with AsyncTestClient(app=create_app(down)) as client:
+        statuses = [
+            (await client.post("/api/auth/login", json=LOGIN)).status_code for _ in range(6)
+        ]
+    assert statuses == [401] * 5 + [429]
+
+
+def test_a_malformed_limit_is_a_configuration_error() -> None:
+    with pytest.raises(ValueError, match="fortnight"):
+        RateLimits(login="5 per fortnight")

@@ -90,6 +90,13 @@ start_postgres() {
   bindir=$(pg_bindir)
   base=$(pg_base)
   data="$base/data"
+  if [ ! -s "$STATE/pg_password" ] && [ -f "$data/PG_VERSION" ]; then
+    # A cluster without its password: left by an earlier checkout at this path (a cluster
+    # outside the checkout outlives it). Nobody can log in to it, so start afresh.
+    say "removing the cluster in $data: its password went with an earlier checkout"
+    as_owner "$bindir/pg_ctl" -D "$data" -m fast stop >/dev/null 2>&1 || true
+    rm -rf "$base"
+  fi
   password=$(secret pg_password)
   echo "$data" >"$STATE/pg.datadir"
   if as_owner "$bindir/pg_ctl" -D "$data" status >/dev/null 2>&1; then

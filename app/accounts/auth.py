@@ -12,13 +12,16 @@ import msgspec
 from litestar.connection import ASGIConnection
 from litestar.exceptions import PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
+from litestar.openapi.spec import SecurityRequirement
 from litestar.security.jwt import JWTAuth, Token
 from litestar.types import Guard
 
 from db.models import Role
 
-# Route handlers (or controllers) with this in their opt answer without a token.
+# Route handlers (or controllers) with this in their opt answer without a token, and
+# with ANONYMOUS as their security the OpenAPI document says so.
 PUBLIC = {"exclude_from_auth": True}
+ANONYMOUS: list[SecurityRequirement] = [{}]
 
 
 class AuthUser(msgspec.Struct, frozen=True):

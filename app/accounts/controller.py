@@ -9,7 +9,7 @@ from litestar.params import JSONBody
 from litestar.security.jwt import Token
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.accounts.auth import PUBLIC, AuthUser, TokenIssuer
+from app.accounts.auth import ANONYMOUS, PUBLIC, AuthUser, TokenIssuer
 from app.accounts.schemas import AccessToken, AccountView, Credentials, Registration
 from app.rate_limits import rate_limited
 from app.settings import Settings
@@ -21,6 +21,7 @@ class AuthController(Controller):
     path = "/api/auth"
     tags = ["accounts"]  # noqa: RUF012
     opt = PUBLIC
+    security = ANONYMOUS
 
     @post("/register", status_code=201, guards=[rate_limited("register")])
     async def register(

@@ -7,7 +7,7 @@ from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException, ValidationException
 from litestar.params import Parameter
 
-from app.accounts.auth import PUBLIC
+from app.accounts.auth import ANONYMOUS, PUBLIC
 from app.geocode.schemas import GeocodeAnswer
 from app.rate_limits import rate_limited
 from app.settings import Settings
@@ -19,6 +19,7 @@ class GeocodeController(Controller):
     path = "/api/geocode"
     tags = ["geocoding"]  # noqa: RUF012
     opt = PUBLIC
+    security = ANONYMOUS
 
     @get("/", guards=[rate_limited("geocode")])
     async def geocode(

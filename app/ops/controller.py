@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.accounts.auth import PUBLIC
+from app.accounts.auth import ANONYMOUS, PUBLIC
 
 CHECK_TIMEOUT_S = 2.0
 
@@ -41,6 +41,7 @@ class HealthController(Controller):
     path = "/health"
     tags = ["operations"]  # noqa: RUF012
     opt = PUBLIC
+    security = ANONYMOUS
 
     @get("/")
     async def alive(self) -> dict[str, str]:

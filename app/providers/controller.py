@@ -10,7 +10,7 @@ from litestar.di import NamedDependency
 from litestar.params import Parameter, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.accounts.auth import PUBLIC
+from app.accounts.auth import ANONYMOUS, PUBLIC
 from app.providers.schemas import (
     ClusterList,
     InViewPage,
@@ -90,6 +90,7 @@ class ProviderSearchController(Controller):
     path = "/api/providers"
     tags = ["providers"]  # noqa: RUF012
     opt = PUBLIC
+    security = ANONYMOUS
 
     @get("/nearby", cache_control=PUBLIC_CACHE)
     async def nearby(

@@ -14,7 +14,7 @@ from litestar.security.jwt import Token
 from litestar.status_codes import HTTP_422_UNPROCESSABLE_ENTITY
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.accounts.auth import PUBLIC, AuthUser, requires_role
+from app.accounts.auth import ANONYMOUS, PUBLIC, AuthUser, requires_role
 from app.providers.schemas import (
     ProviderChanges,
     ProviderDraft,
@@ -214,7 +214,7 @@ class ProviderProfileController(Controller):
             raise _not_found(provider_id)
         return WeeklyHoursBody.of(weekly)
 
-    @get("/{provider_id:int}", opt=PUBLIC)
+    @get("/{provider_id:int}", opt=PUBLIC, security=ANONYMOUS)
     async def profile(
         self, db_session: NamedDependency[AsyncSession], provider_id: FromPath[int]
     ) -> ProviderProfile:
@@ -224,7 +224,7 @@ class ProviderProfileController(Controller):
             raise NotFoundException(f"provider {provider_id} not found")
         return ProviderProfile.of(provider)
 
-    @get("/{provider_id:int}/availability", opt=PUBLIC)
+    @get("/{provider_id:int}/availability", opt=PUBLIC, security=ANONYMOUS)
     async def hours(
         self, db_session: NamedDependency[AsyncSession], provider_id: FromPath[int]
     ) -> WeeklyHoursBody:

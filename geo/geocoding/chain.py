@@ -31,7 +31,7 @@ from geo.log_throttle import ThrottledWarning
 
 logger = logging.getLogger(__name__)
 
-LIMITER_KEY = "geocode:upstream:next-slot"
+LIMITER_KEY = "geocode:upstream"
 LOCK_PREFIX = "geocode:lock:"
 
 

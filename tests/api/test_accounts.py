@@ -108,3 +108,11 @@ async def test_me_without_or_with_a_forged_token_is_401(client: Client) -> None:
     assert (
         await client.get("/api/me", headers={"Authorization": "Bearer nonsense"})
     ).status_code == 401
+
+
+async def test_openapi_says_which_endpoints_need_a_token(client: Client) -> None:
+    paths = (await client.get("/schema/openapi.json")).json()["paths"]
+    assert paths["/api/providers/nearby"]["get"]["security"] == [{}]
+    assert paths["/api/auth/login"]["post"]["security"] == [{}]
+    assert "security" not in paths["/api/me"]["get"]  # the document-wide bearer requirement
+    assert "security" not in paths["/api/providers"]["post"]

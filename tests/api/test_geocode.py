@@ -65,7 +65,7 @@ async def upstream_client(
                 geocoder=GeocoderKind.nominatim,
                 nominatim_url=stub.url,
                 nominatim_user_agent="equinet-geo-tests/1 (test@example.com)",
-                geocoder_policy=GeocoderPolicy(interval_s=1.1, max_wait_s=0.5),
+                geocoder_policy=GeocoderPolicy(interval_s=1.2, max_wait_s=0.5),
             )
         )
         async with AsyncTestClient(app=app) as test_client:

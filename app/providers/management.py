@@ -6,6 +6,7 @@ commits before it invalidates cached searches, so no search can cache what it re
 
 from typing import Any
 
+import msgspec
 from litestar import Controller, Request, delete, get, patch, post, put
 from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException, NotFoundException
@@ -16,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.auth import ANONYMOUS, PUBLIC, AuthUser, requires_role
 from app.providers.schemas import (
+    ADDRESS_FIELDS,
     ProviderChanges,
     ProviderDraft,
     ProviderProfile,
@@ -66,7 +68,7 @@ async def _commit_provider_change(session: AsyncSession, search_cache: SearchCac
 async def _profile(session: AsyncSession, provider_id: int) -> ProviderProfile:
     provider = await public_profile(session, provider_id)
     if provider is None:
-        raise _not_found(provider_id)
+        raise NotFoundException(f"provider {provider_id} not found")
     return ProviderProfile.of(provider)
 
 
@@ -84,16 +86,7 @@ class ProviderProfileController(Controller):
         data: JSONBody[ProviderDraft],
     ) -> ProviderProfile:
         """A provider owned by the caller; the address is geocoded unless coordinates are sent."""
-        values: dict[str, Any] = {
-            "business_name": data.business_name,
-            "description": data.description,
-            "address": data.address,
-            "city": data.city,
-            "postal_code": data.postal_code,
-            "service_radius_km": data.service_radius_km,
-            "latitude": data.latitude,
-            "longitude": data.longitude,
-        }
+        values = msgspec.structs.asdict(data)
         if data.latitude is None:
             values |= await _locate(geocoder, data.address, data.postal_code, data.city)
         provider_id = await profiles.create_provider(db_session, request.user.id, values)
@@ -116,11 +109,7 @@ class ProviderProfileController(Controller):
             current = await profiles.owned_provider(db_session, request.user.id, provider_id)
             if current is None:
                 raise _not_found(provider_id)
-            merged = {
-                "address": current.address,
-                "postal_code": current.postal_code,
-                "city": current.city,
-            } | {k: v for k, v in values.items() if k in ("address", "postal_code", "city")}
+            merged = {field: values.get(field, getattr(current, field)) for field in ADDRESS_FIELDS}
             # No connection should sit idle in a transaction while the geocoder waits its turn.
             await db_session.rollback()
             values |= await _locate(geocoder, **merged)
@@ -152,12 +141,7 @@ class ProviderProfileController(Controller):
         data: JSONBody[ServiceDraft],
     ) -> ServiceSummary:
         """A new service; its category becomes searchable at once."""
-        values = {
-            "name": data.name,
-            "category": data.category.value,
-            "duration_minutes": data.duration_minutes,
-            "price": data.price,
-        }
+        values = msgspec.structs.asdict(data)
         service = await profiles.add_service(db_session, request.user.id, provider_id, values)
         if service is None:
             raise _not_found(provider_id)
@@ -219,10 +203,7 @@ class ProviderProfileController(Controller):
         self, db_session: NamedDependency[AsyncSession], provider_id: FromPath[int]
     ) -> ProviderProfile:
         """A provider's public profile with its active services (no personal data)."""
-        provider = await public_profile(db_session, provider_id)
-        if provider is None:
-            raise NotFoundException(f"provider {provider_id} not found")
-        return ProviderProfile.of(provider)
+        return await _profile(db_session, provider_id)
 
     @get("/{provider_id:int}/availability", opt=PUBLIC, security=ANONYMOUS)
     async def hours(

@@ -89,13 +89,19 @@ PostalCode = Annotated[str, msgspec.Meta(min_length=1, max_length=20)]
 ServiceRadiusKm = Annotated[float, msgspec.Meta(gt=0, le=500)]
 
 
-def _sent_fields(changes: msgspec.Struct) -> dict[str, Any]:
-    """The fields a partial update sent, as column values."""
-    return {
-        name: value
-        for name in changes.__struct_fields__
-        if (value := getattr(changes, name)) is not msgspec.UNSET
-    }
+ADDRESS_FIELDS = ("address", "postal_code", "city")
+
+
+class PartialUpdate(msgspec.Struct, forbid_unknown_fields=True):
+    """A body whose unset fields stay as they are."""
+
+    def values(self) -> dict[str, Any]:
+        """The fields that were sent, as column values."""
+        return {
+            name: value
+            for name in self.__struct_fields__
+            if (value := getattr(self, name)) is not msgspec.UNSET
+        }
 
 
 def _check_coordinates(latitude: object, longitude: object) -> None:
@@ -123,7 +129,7 @@ class ProviderDraft(msgspec.Struct, forbid_unknown_fields=True):
             raise ValueError("send latitude and longitude, or an address or city to locate")
 
 
-class ProviderChanges(msgspec.Struct, forbid_unknown_fields=True):
+class ProviderChanges(PartialUpdate):
     """A partial update. Changing the address without coordinates re-geocodes it."""
 
     business_name: BusinessName | msgspec.UnsetType = msgspec.UNSET
@@ -138,14 +144,9 @@ class ProviderChanges(msgspec.Struct, forbid_unknown_fields=True):
     def __post_init__(self) -> None:
         _check_coordinates(self.latitude, self.longitude)
 
-    def values(self) -> dict[str, Any]:
-        return _sent_fields(self)
-
     @property
     def moves_address(self) -> bool:
-        return any(
-            getattr(self, name) is not msgspec.UNSET for name in ("address", "city", "postal_code")
-        )
+        return any(getattr(self, name) is not msgspec.UNSET for name in ADDRESS_FIELDS)
 
 
 ServiceName = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
@@ -172,7 +173,7 @@ class ServiceDraft(msgspec.Struct, forbid_unknown_fields=True):
         _check_price(self.price)
 
 
-class ServiceChanges(msgspec.Struct, forbid_unknown_fields=True):
+class ServiceChanges(PartialUpdate):
     name: ServiceName | msgspec.UnsetType = msgspec.UNSET
     category: ServiceCategory | msgspec.UnsetType = msgspec.UNSET
     duration_minutes: DurationMinutes | msgspec.UnsetType = msgspec.UNSET
@@ -180,9 +181,6 @@ class ServiceChanges(msgspec.Struct, forbid_unknown_fields=True):
 
     def __post_init__(self) -> None:
         _check_price(self.price)
-
-    def values(self) -> dict[str, Any]:
-        return _sent_fields(self)
 
 
 ClockTime = Annotated[str, msgspec.Meta(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", examples=["08:00"])]

@@ -24,6 +24,9 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+MAX_ROW_ID = 2**63 - 1
+"""Ids are bigint identities."""
+
 # lat/lng are the source of truth; the geography point is derived from them by the
 # database, so the two can never disagree.
 LOCATION_FROM_LAT_LNG = "(ST_SetSRID(ST_MakePoint(longitude, latitude), 4326)::geography)"

@@ -10,12 +10,13 @@ import msgspec
 from litestar import Controller, Request, delete, get, patch, post, put
 from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException, NotFoundException
-from litestar.params import FromPath, JSONBody
+from litestar.params import JSONBody
 from litestar.security.jwt import Token
 from litestar.status_codes import HTTP_422_UNPROCESSABLE_ENTITY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.auth import ANONYMOUS, PUBLIC, AuthUser, requires_role
+from app.params import RowId
 from app.providers.schemas import (
     ADDRESS_FIELDS,
     ProviderChanges,
@@ -100,7 +101,7 @@ class ProviderProfileController(Controller):
         db_session: NamedDependency[AsyncSession],
         geocoder: NamedDependency[GeocoderChain],
         search_cache: NamedDependency[SearchCache],
-        provider_id: FromPath[int],
+        provider_id: RowId,
         data: JSONBody[ProviderChanges],
     ) -> ProviderProfile:
         """Change some fields; a changed address is geocoded again unless coordinates are sent."""
@@ -124,7 +125,7 @@ class ProviderProfileController(Controller):
         request: Owner,
         db_session: NamedDependency[AsyncSession],
         search_cache: NamedDependency[SearchCache],
-        provider_id: FromPath[int],
+        provider_id: RowId,
     ) -> None:
         """Take the provider off the map (soft delete: bookings keep their history)."""
         if not await profiles.deactivate_provider(db_session, request.user.id, provider_id):
@@ -137,7 +138,7 @@ class ProviderProfileController(Controller):
         request: Owner,
         db_session: NamedDependency[AsyncSession],
         search_cache: NamedDependency[SearchCache],
-        provider_id: FromPath[int],
+        provider_id: RowId,
         data: JSONBody[ServiceDraft],
     ) -> ServiceSummary:
         """A new service; its category becomes searchable at once."""
@@ -154,8 +155,8 @@ class ProviderProfileController(Controller):
         request: Owner,
         db_session: NamedDependency[AsyncSession],
         search_cache: NamedDependency[SearchCache],
-        provider_id: FromPath[int],
-        service_id: FromPath[int],
+        provider_id: RowId,
+        service_id: RowId,
         data: JSONBody[ServiceChanges],
     ) -> ServiceSummary:
         service = await profiles.update_service(
@@ -172,8 +173,8 @@ class ProviderProfileController(Controller):
         request: Owner,
         db_session: NamedDependency[AsyncSession],
         search_cache: NamedDependency[SearchCache],
-        provider_id: FromPath[int],
-        service_id: FromPath[int],
+        provider_id: RowId,
+        service_id: RowId,
     ) -> None:
         """Stop offering a service (soft delete: past bookings still name it)."""
         if not await profiles.deactivate_service(
@@ -187,7 +188,7 @@ class ProviderProfileController(Controller):
         self,
         request: Owner,
         db_session: NamedDependency[AsyncSession],
-        provider_id: FromPath[int],
+        provider_id: RowId,
         data: JSONBody[WeeklyHoursBody],
     ) -> WeeklyHoursBody:
         """Replace the weekly hours (wall-clock times in `timezone`)."""
@@ -200,14 +201,14 @@ class ProviderProfileController(Controller):
 
     @get("/{provider_id:int}", opt=PUBLIC, security=ANONYMOUS)
     async def profile(
-        self, db_session: NamedDependency[AsyncSession], provider_id: FromPath[int]
+        self, db_session: NamedDependency[AsyncSession], provider_id: RowId
     ) -> ProviderProfile:
         """A provider's public profile with its active services (no personal data)."""
         return await _profile(db_session, provider_id)
 
     @get("/{provider_id:int}/availability", opt=PUBLIC, security=ANONYMOUS)
     async def hours(
-        self, db_session: NamedDependency[AsyncSession], provider_id: FromPath[int]
+        self, db_session: NamedDependency[AsyncSession], provider_id: RowId
     ) -> WeeklyHoursBody:
         """A provider's weekly hours, Monday = 0."""
         weekly = await profiles.weekly_hours(db_session, provider_id)

@@ -25,6 +25,7 @@ from app.accounts.controller import AuthController, MeController
 from app.errors import EXCEPTION_HANDLERS
 from app.geocode.controller import GeocodeController
 from app.ops.controller import HealthController
+from app.providers.availability import ProviderAvailabilityController
 from app.providers.controller import ProviderSearchController
 from app.providers.management import ProviderProfileController
 from app.rate_limits import RateLimiter
@@ -111,6 +112,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         route_handlers=[
             ProviderSearchController,
             ProviderProfileController,
+            ProviderAvailabilityController,
             GeocodeController,
             AuthController,
             MeController,

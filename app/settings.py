@@ -28,6 +28,15 @@ class SearchLimits(msgspec.Struct, frozen=True):
     """How long a search response stays in the Redis cache, unless a provider write ends it."""
 
 
+class PageLimits(msgspec.Struct, frozen=True):
+    """Page sizes of a user's own lists, bookings and notifications (env: PAGE_<FIELD>)."""
+
+    max_limit: int = 100
+    default_limit: int = 20
+    max_exceptions: int = 400
+    """How many upcoming exceptions to a provider's hours one listing returns."""
+
+
 class GeocoderKind(enum.StrEnum):
     gazetteer = "gazetteer"
     nominatim = "nominatim"
@@ -50,6 +59,8 @@ class Settings(msgspec.Struct, frozen=True):
     db_pool_timeout_s: float = 5.0
     db_statement_timeout_ms: int = 10_000
     access_token_ttl_s: int = 3600
+    booking_horizon_days: int = 365
+    """How far ahead visits can be booked, and exceptions to opening hours set."""
     geocoder: GeocoderKind = GeocoderKind.gazetteer
     nominatim_url: str = "https://nominatim.openstreetmap.org"
     nominatim_user_agent: str = ""
@@ -82,3 +93,4 @@ def from_env(struct: type[S], prefix: str = "") -> S:
 
 
 SEARCH_LIMITS = from_env(SearchLimits, prefix="SEARCH_")
+PAGE_LIMITS = from_env(PageLimits, prefix="PAGE_")

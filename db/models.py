@@ -1,14 +1,17 @@
 """SQLAlchemy models. The schema itself is owned by the alembic migrations; these map it."""
 
 import enum
-from datetime import time
+from datetime import date, datetime, time
 from decimal import Decimal
+from typing import Any
 
-from advanced_alchemy.base import IdentityAuditBase
+from advanced_alchemy.base import IdentityAuditBase, IdentityBase
+from advanced_alchemy.types import DateTimeUTC
 from geoalchemy2 import Geography
 from sqlalchemy import (
     Boolean,
     Computed,
+    Date,
     Enum,
     Float,
     ForeignKey,
@@ -19,9 +22,10 @@ from sqlalchemy import (
     String,
     Text,
     Time,
+    func,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSTZRANGE, Range
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 MAX_ROW_ID = 2**63 - 1
@@ -30,6 +34,11 @@ MAX_ROW_ID = 2**63 - 1
 # lat/lng are the source of truth; the geography point is derived from them by the
 # database, so the two can never disagree.
 LOCATION_FROM_LAT_LNG = "(ST_SetSRID(ST_MakePoint(longitude, latitude), 4326)::geography)"
+
+
+def _pg_enum(values: type[enum.StrEnum], name: str) -> Enum:
+    """A PostgreSQL enum type whose labels are the members' values."""
+    return Enum(values, name=name, values_callable=lambda members: [m.value for m in members])
 
 
 class Role(enum.StrEnum):
@@ -43,9 +52,7 @@ class User(IdentityAuditBase):
 
     email: Mapped[str] = mapped_column(String(320))
     password_hash: Mapped[str] = mapped_column(Text)
-    role: Mapped[Role] = mapped_column(
-        Enum(Role, name="user_role", values_callable=lambda e: [m.value for m in e])
-    )
+    role: Mapped[Role] = mapped_column(_pg_enum(Role, "user_role"))
 
     __table_args__ = (Index("users_email_lower_key", text("lower(email)"), unique=True),)
 
@@ -108,3 +115,51 @@ class ServiceCategory(enum.StrEnum):
     trainer = "trainer"
     dentist = "dentist"
     saddle_fitter = "saddle_fitter"
+
+
+class AvailabilityException(IdentityAuditBase):
+    """A date whose hours differ from the weekly ones: closed (no hours) or these hours."""
+
+    __tablename__ = "availability_exceptions"
+
+    provider_id: Mapped[int] = mapped_column(ForeignKey("providers.id", ondelete="CASCADE"))
+    date: Mapped[date] = mapped_column(Date)
+    opens: Mapped[time | None] = mapped_column(Time)
+    closes: Mapped[time | None] = mapped_column(Time)
+
+
+class BookingStatus(enum.StrEnum):
+    pending = "pending"
+    confirmed = "confirmed"
+    cancelled = "cancelled"
+    completed = "completed"
+
+
+# The statuses that hold a slot: exactly those of the partial exclusion constraint.
+ACTIVE_BOOKING = (BookingStatus.pending, BookingStatus.confirmed)
+
+
+class Booking(IdentityAuditBase):
+    __tablename__ = "bookings"
+
+    provider_id: Mapped[int] = mapped_column(ForeignKey("providers.id"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    service_id: Mapped[int] = mapped_column(ForeignKey("services.id"))
+    horse_name: Mapped[str] = mapped_column(String(100))
+    notes: Mapped[str] = mapped_column(Text, default="")
+    during: Mapped[Range[datetime]] = mapped_column(TSTZRANGE)
+    status: Mapped[BookingStatus] = mapped_column(
+        _pg_enum(BookingStatus, "booking_status"), default=BookingStatus.pending
+    )
+
+
+class Notification(IdentityBase):
+    __tablename__ = "notifications"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(40))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    is_read: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTimeUTC(timezone=True), server_default=func.now()
+    )

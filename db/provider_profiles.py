@@ -1,34 +1,20 @@
-"""Provider profiles, services and weekly hours: the owner's writes.
+"""Provider profiles and their services: the owner's writes.
 
 Every write names its owner in its own WHERE clause, so another user's id matches no row
 (the caller answers 404) and there is no gap between checking ownership and writing.
 """
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import time
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, insert, literal, select, update
+from sqlalchemy import ColumnElement, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import Availability, Provider, Service
+from db.models import Provider, Service
 
 
-@dataclass(frozen=True, slots=True)
-class OpeningHours:
-    weekday: int  # Monday = 0
-    opens: time
-    closes: time
-
-
-@dataclass(frozen=True, slots=True)
-class WeeklyHours:
-    timezone: str
-    hours: list[OpeningHours]
-
-
-def _owned(provider_id: int, owner_id: int) -> ColumnElement[bool]:
+def owned(provider_id: int, owner_id: int) -> ColumnElement[bool]:
+    """The provider `provider_id`, if `owner_id` owns it and it is active."""
     return (
         (Provider.id == provider_id) & (Provider.user_id == owner_id) & Provider.is_active.is_(True)
     )
@@ -41,7 +27,7 @@ async def create_provider(session: AsyncSession, owner_id: int, values: Mapping[
 
 async def owned_provider(session: AsyncSession, owner_id: int, provider_id: int) -> Provider | None:
     provider: Provider | None = await session.scalar(
-        select(Provider).where(_owned(provider_id, owner_id))
+        select(Provider).where(owned(provider_id, owner_id))
     )
     return provider
 
@@ -50,10 +36,7 @@ async def update_provider(
     session: AsyncSession, owner_id: int, provider_id: int, values: Mapping[str, Any]
 ) -> bool:
     statement = (
-        update(Provider)
-        .where(_owned(provider_id, owner_id))
-        .values(**values)
-        .returning(Provider.id)
+        update(Provider).where(owned(provider_id, owner_id)).values(**values).returning(Provider.id)
     )
     return (await session.execute(statement)).first() is not None
 
@@ -68,7 +51,7 @@ async def add_service(
     """Insert only if the provider is the owner's: one statement, INSERT … SELECT … WHERE."""
     columns = ["provider_id", *values]
     source = select(Provider.id, *(literal(v) for v in values.values())).where(
-        _owned(provider_id, owner_id)
+        owned(provider_id, owner_id)
     )
     statement = insert(Service).from_select(columns, source).returning(Service)
     service: Service | None = await session.scalar(statement)
@@ -80,7 +63,7 @@ def _owned_service(owner_id: int, provider_id: int, service_id: int) -> ColumnEl
         (Service.id == service_id)
         & (Service.provider_id == provider_id)
         & Service.is_active.is_(True)
-        & Service.provider_id.in_(select(Provider.id).where(_owned(provider_id, owner_id)))
+        & Service.provider_id.in_(select(Provider.id).where(owned(provider_id, owner_id)))
     )
 
 
@@ -106,46 +89,3 @@ async def deactivate_service(
 ) -> bool:
     changed = await update_service(session, owner_id, provider_id, service_id, {"is_active": False})
     return changed is not None
-
-
-async def replace_weekly_hours(
-    session: AsyncSession, owner_id: int, provider_id: int, weekly: WeeklyHours
-) -> bool:
-    """Set the time zone and replace every interval, atomically.
-
-    The ownership check is the UPDATE of the provider row, whose lock then holds off any
-    concurrent replacement until this transaction ends.
-    """
-    updated = await update_provider(session, owner_id, provider_id, {"timezone": weekly.timezone})
-    if not updated:
-        return False
-    await session.execute(delete(Availability).where(Availability.provider_id == provider_id))
-    if weekly.hours:
-        await session.execute(
-            insert(Availability),
-            [
-                {
-                    "provider_id": provider_id,
-                    "weekday": h.weekday,
-                    "opens": h.opens,
-                    "closes": h.closes,
-                }
-                for h in weekly.hours
-            ],
-        )
-    return True
-
-
-async def weekly_hours(session: AsyncSession, provider_id: int) -> WeeklyHours | None:
-    """An active provider's weekly hours, ordered by day and time, or None."""
-    timezone = await session.scalar(
-        select(Provider.timezone).where(Provider.id == provider_id, Provider.is_active)
-    )
-    if timezone is None:
-        return None
-    rows = await session.execute(
-        select(Availability.weekday, Availability.opens, Availability.closes)
-        .where(Availability.provider_id == provider_id)
-        .order_by(Availability.weekday, Availability.opens)
-    )
-    return WeeklyHours(timezone, [OpeningHours(*row) for row in rows])

@@ -1,18 +1,22 @@
-"""Opaque, tamper-evident keyset cursors for distance-ordered pages.
+"""Opaque, tamper-evident keyset cursors.
 
-A cursor carries the last item's `(distance_m, id)` and a digest of the query it belongs
-to, signed with HMAC-SHA256, so that a client can neither forge a position nor reuse a
-cursor for another search.
+A cursor carries the last item's sort key (`(distance_m, id)` for searches, `(time, id)`
+for a user's lists) and a digest of the query it belongs to, signed with HMAC-SHA256, so
+that a client can neither forge a position nor reuse a cursor for another query.
 """
 
 import base64
 import binascii
 import hashlib
 import hmac
+from datetime import datetime
+from typing import TypeVar
 
 import msgspec
 
 _MAC_BYTES = 16
+
+K = TypeVar("K", bound=msgspec.Struct)
 
 
 class InvalidCursorError(ValueError):
@@ -24,8 +28,13 @@ class DistanceKey(msgspec.Struct, array_like=True, frozen=True):
     id: int
 
 
+class TimeKey(msgspec.Struct, array_like=True, frozen=True):
+    at: datetime
+    id: int
+
+
 class _Payload(msgspec.Struct, array_like=True):
-    key: DistanceKey
+    key: msgspec.Raw
     scope: bytes
 
 
@@ -33,12 +42,14 @@ class CursorCodec:
     def __init__(self, secret: bytes) -> None:
         self._secret = secret
 
-    def encode(self, key: DistanceKey, scope: str) -> str:
-        body = msgspec.msgpack.encode(_Payload(key, _digest(scope)))
+    def encode(self, key: msgspec.Struct, scope: str) -> str:
+        body = msgspec.msgpack.encode(
+            _Payload(msgspec.Raw(msgspec.msgpack.encode(key)), _digest(scope))
+        )
         token = body + self._mac(body)
         return base64.urlsafe_b64encode(token).rstrip(b"=").decode()
 
-    def decode(self, cursor: str, scope: str) -> DistanceKey:
+    def decode(self, cursor: str, scope: str, key_type: type[K]) -> K:
         try:
             token = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         except (binascii.Error, ValueError):
@@ -47,9 +58,10 @@ class CursorCodec:
         if not body or not hmac.compare_digest(mac, self._mac(body)):
             raise InvalidCursorError("cursor is not valid")
         payload = msgspec.msgpack.decode(body, type=_Payload)
+        # The scope first: a cursor of another query may hold another kind of key.
         if not hmac.compare_digest(payload.scope, _digest(scope)):
-            raise InvalidCursorError("cursor belongs to a different search")
-        return payload.key
+            raise InvalidCursorError("cursor belongs to a different query")
+        return msgspec.msgpack.decode(payload.key, type=key_type)
 
     def _mac(self, body: bytes) -> bytes:
         return hmac.new(self._secret, body, hashlib.sha256).digest()[:_MAC_BYTES]

@@ -30,7 +30,7 @@ from db.providers import (
 )
 from db.search_cache import CachedResponse, SearchCache
 from geo.clusters import cell_count, cell_size_deg
-from geo.cursor import CursorCodec
+from geo.cursor import CursorCodec, DistanceKey
 from geo.distance import Point
 from geo.geojson import feature_collection, point_feature
 from geo.viewport import InvalidViewportError, check_span, parse_viewport
@@ -115,7 +115,7 @@ class ProviderSearchController(Controller):
             radius_m=radius_km * 1000,
             limit=limit,
             category=category,
-            after=cursor_codec.decode(cursor, scope) if cursor else None,
+            after=cursor_codec.decode(cursor, scope, DistanceKey) if cursor else None,
         )
 
         async def render() -> tuple[Any, str]:

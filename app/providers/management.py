@@ -1,4 +1,4 @@
-"""Provider profiles: the public view, and the owner's writes to profile, services and hours.
+"""Provider profiles: the public view, and the owner's writes to profile and services.
 
 Someone else's provider (or a deleted one) is 404, as if it did not exist. Each write
 commits before it invalidates cached searches, so no search can cache what it replaced.
@@ -7,7 +7,7 @@ commits before it invalidates cached searches, so no search can cache what it re
 from typing import Any
 
 import msgspec
-from litestar import Controller, Request, delete, get, patch, post, put
+from litestar import Controller, Request, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException, NotFoundException
 from litestar.params import JSONBody
@@ -25,7 +25,6 @@ from app.providers.schemas import (
     ServiceChanges,
     ServiceDraft,
     ServiceSummary,
-    WeeklyHoursBody,
 )
 from db import provider_profiles as profiles
 from db.models import Role
@@ -53,7 +52,7 @@ async def _locate(
     return {"latitude": answer.place.latitude, "longitude": answer.place.longitude}
 
 
-def _not_found(provider_id: int) -> NotFoundException:
+def not_yours(provider_id: int) -> NotFoundException:
     return NotFoundException(f"provider {provider_id} not found among your providers")
 
 
@@ -109,13 +108,13 @@ class ProviderProfileController(Controller):
         if data.moves_address and "latitude" not in values:
             current = await profiles.owned_provider(db_session, request.user.id, provider_id)
             if current is None:
-                raise _not_found(provider_id)
+                raise not_yours(provider_id)
             merged = {field: values.get(field, getattr(current, field)) for field in ADDRESS_FIELDS}
             # No connection should sit idle in a transaction while the geocoder waits its turn.
             await db_session.rollback()
             values |= await _locate(geocoder, **merged)
         if not await profiles.update_provider(db_session, request.user.id, provider_id, values):
-            raise _not_found(provider_id)
+            raise not_yours(provider_id)
         await _commit_provider_change(db_session, search_cache)
         return await _profile(db_session, provider_id)
 
@@ -129,7 +128,7 @@ class ProviderProfileController(Controller):
     ) -> None:
         """Take the provider off the map (soft delete: bookings keep their history)."""
         if not await profiles.deactivate_provider(db_session, request.user.id, provider_id):
-            raise _not_found(provider_id)
+            raise not_yours(provider_id)
         await _commit_provider_change(db_session, search_cache)
 
     @post("/{provider_id:int}/services")
@@ -145,7 +144,7 @@ class ProviderProfileController(Controller):
         values = msgspec.structs.asdict(data)
         service = await profiles.add_service(db_session, request.user.id, provider_id, values)
         if service is None:
-            raise _not_found(provider_id)
+            raise not_yours(provider_id)
         await _commit_provider_change(db_session, search_cache)
         return ServiceSummary.of(service)
 
@@ -183,35 +182,9 @@ class ProviderProfileController(Controller):
             raise _service_not_found(service_id)
         await _commit_provider_change(db_session, search_cache)
 
-    @put("/{provider_id:int}/availability")
-    async def replace_hours(
-        self,
-        request: Owner,
-        db_session: NamedDependency[AsyncSession],
-        provider_id: RowId,
-        data: JSONBody[WeeklyHoursBody],
-    ) -> WeeklyHoursBody:
-        """Replace the weekly hours (wall-clock times in `timezone`)."""
-        weekly = data.as_weekly_hours()
-        if not await profiles.replace_weekly_hours(
-            db_session, request.user.id, provider_id, weekly
-        ):
-            raise _not_found(provider_id)
-        return WeeklyHoursBody.of(weekly)
-
     @get("/{provider_id:int}", opt=PUBLIC, security=ANONYMOUS)
     async def profile(
         self, db_session: NamedDependency[AsyncSession], provider_id: RowId
     ) -> ProviderProfile:
         """A provider's public profile with its active services (no personal data)."""
         return await _profile(db_session, provider_id)
-
-    @get("/{provider_id:int}/availability", opt=PUBLIC, security=ANONYMOUS)
-    async def hours(
-        self, db_session: NamedDependency[AsyncSession], provider_id: RowId
-    ) -> WeeklyHoursBody:
-        """A provider's weekly hours, Monday = 0."""
-        weekly = await profiles.weekly_hours(db_session, provider_id)
-        if weekly is None:
-            raise NotFoundException(f"provider {provider_id} not found")
-        return WeeklyHoursBody.of(weekly)

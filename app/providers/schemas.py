@@ -1,8 +1,8 @@
 """Response bodies of the provider endpoints."""
 
+import datetime as dt
 import enum
 import itertools
-from datetime import time
 from decimal import Decimal
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import msgspec
 
 from db.models import Provider, Service, ServiceCategory
-from db.provider_profiles import OpeningHours, WeeklyHours
 from db.providers import Cluster, ProviderHit, SearchStrategy
+from geo.opening_hours import HoursException, OpeningHours, WeeklyHours
 
 
 class ResponseFormat(enum.StrEnum):
@@ -186,18 +186,26 @@ class ServiceChanges(PartialUpdate):
 ClockTime = Annotated[str, msgspec.Meta(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", examples=["08:00"])]
 
 
+def _check_interval(opens: str, closes: str) -> None:
+    if opens >= closes:
+        raise ValueError(f"opens ({opens}) must be before closes ({closes})")
+
+
+def _clock(value: dt.time) -> str:
+    return value.strftime("%H:%M")
+
+
 class OpeningHoursBody(msgspec.Struct, forbid_unknown_fields=True):
     weekday: Annotated[int, msgspec.Meta(ge=0, le=6, description="Monday = 0")]
     opens: ClockTime
     closes: ClockTime
 
     def __post_init__(self) -> None:
-        if self.opens >= self.closes:
-            raise ValueError(f"opens ({self.opens}) must be before closes ({self.closes})")
+        _check_interval(self.opens, self.closes)
 
     def as_hours(self) -> OpeningHours:
         return OpeningHours(
-            self.weekday, time.fromisoformat(self.opens), time.fromisoformat(self.closes)
+            self.weekday, dt.time.fromisoformat(self.opens), dt.time.fromisoformat(self.closes)
         )
 
 
@@ -226,8 +234,43 @@ class WeeklyHoursBody(msgspec.Struct, forbid_unknown_fields=True):
     def of(cls, weekly: WeeklyHours) -> "WeeklyHoursBody":
         return cls(
             weekly.timezone,
-            [
-                OpeningHoursBody(h.weekday, h.opens.strftime("%H:%M"), h.closes.strftime("%H:%M"))
-                for h in weekly.hours
-            ],
+            [OpeningHoursBody(h.weekday, _clock(h.opens), _clock(h.closes)) for h in weekly.hours],
         )
+
+
+class HoursExceptionBody(msgspec.Struct, forbid_unknown_fields=True):
+    """One date's hours instead of the weekly ones: `{"date", "closed": true}` for closed
+    all day, or `{"date", "opens", "closes"}` (local times, the provider's time zone)."""
+
+    date: dt.date
+    closed: bool = False
+    opens: ClockTime | None = None
+    closes: ClockTime | None = None
+
+    def __post_init__(self) -> None:
+        if self.closed:
+            if self.opens is not None or self.closes is not None:
+                raise ValueError("a closed date has no opens or closes")
+        elif self.opens is None or self.closes is None:
+            raise ValueError('send "closed": true, or both opens and closes')
+        else:
+            _check_interval(self.opens, self.closes)
+
+    def as_exception(self) -> HoursException:
+        if self.opens is None or self.closes is None:
+            return HoursException(self.date, None)
+        return HoursException(
+            self.date, (dt.time.fromisoformat(self.opens), dt.time.fromisoformat(self.closes))
+        )
+
+    @classmethod
+    def of(cls, exception: HoursException) -> "HoursExceptionBody":
+        if exception.hours is None:
+            return cls(exception.day, closed=True)
+        opens, closes = exception.hours
+        return cls(exception.day, opens=_clock(opens), closes=_clock(closes))
+
+
+class HoursExceptionList(msgspec.Struct):
+    items: list[HoursExceptionBody]
+    next_cursor: None = None

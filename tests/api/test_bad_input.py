@@ -70,7 +70,7 @@ async def test_cursor_of_another_search_is_rejected(client: Client) -> None:
         "/api/providers/nearby", params={**OK, "radius_km": "20", "cursor": cursor}
     )
     assert response.status_code == 400
-    assert "different search" in response.json()["detail"]
+    assert "different query" in response.json()["detail"]
 
 
 VIEWPORT_CASES = [

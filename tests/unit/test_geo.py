@@ -2,12 +2,13 @@
 
 import math
 import random
+from datetime import UTC, datetime
 
 import pytest
 
 from geo.bbox import boxes_around
 from geo.clusters import cell_count, cell_size_deg
-from geo.cursor import CursorCodec, DistanceKey, InvalidCursorError
+from geo.cursor import CursorCodec, DistanceKey, InvalidCursorError, TimeKey
 from geo.distance import EARTH_RADIUS_M, Point, haversine_m
 from geo.geojson import feature_collection, point_feature
 from geo.viewport import InvalidViewportError, check_span, parse_viewport
@@ -78,7 +79,20 @@ def test_boxes_are_tight_away_from_poles_and_antimeridian() -> None:
 def test_cursor_round_trip_keeps_the_exact_key() -> None:
     codec = CursorCodec(b"k" * 32)
     key = DistanceKey(1234.567891234567, 42)
-    assert codec.decode(codec.encode(key, "scope"), "scope") == key
+    assert codec.decode(codec.encode(key, "scope"), "scope", DistanceKey) == key
+
+
+def test_time_cursor_round_trip_keeps_microseconds_and_zone() -> None:
+    codec = CursorCodec(b"k" * 32)
+    key = TimeKey(datetime(2027, 3, 28, 0, 59, 59, 999_999, tzinfo=UTC), 42)
+    assert codec.decode(codec.encode(key, "scope"), "scope", TimeKey) == key
+
+
+def test_cursor_of_another_kind_of_list_is_rejected_not_misread() -> None:
+    codec = CursorCodec(b"k" * 32)
+    cursor = codec.encode(DistanceKey(100.0, 7), "nearby")
+    with pytest.raises(InvalidCursorError, match="different query"):
+        codec.decode(cursor, "bookings", TimeKey)
 
 
 def test_cursor_is_opaque() -> None:
@@ -92,26 +106,26 @@ def test_cursor_tampering_is_detected(position: int) -> None:
     cursor = list(codec.encode(DistanceKey(100.0, 7), "scope"))
     cursor[position] = "A" if cursor[position] != "A" else "B"
     with pytest.raises(InvalidCursorError):
-        codec.decode("".join(cursor), "scope")
+        codec.decode("".join(cursor), "scope", DistanceKey)
 
 
 @pytest.mark.parametrize("garbage", ["", "x", "!!!!", "a" * 50, "====", "AAAAAAAAAAAAAAAAAAAAAAAA"])
 def test_cursor_garbage_is_rejected(garbage: str) -> None:
     with pytest.raises(InvalidCursorError):
-        CursorCodec(b"k" * 32).decode(garbage, "scope")
+        CursorCodec(b"k" * 32).decode(garbage, "scope", DistanceKey)
 
 
 def test_cursor_from_another_search_is_rejected() -> None:
     codec = CursorCodec(b"k" * 32)
     cursor = codec.encode(DistanceKey(100.0, 7), "nearby:59.0:18.0:25.0:None")
-    with pytest.raises(InvalidCursorError, match="different search"):
-        codec.decode(cursor, "nearby:59.0:18.0:50.0:None")
+    with pytest.raises(InvalidCursorError, match="different query"):
+        codec.decode(cursor, "nearby:59.0:18.0:50.0:None", DistanceKey)
 
 
 def test_cursor_signed_with_another_key_is_rejected() -> None:
     cursor = CursorCodec(b"a" * 32).encode(DistanceKey(100.0, 7), "scope")
     with pytest.raises(InvalidCursorError):
-        CursorCodec(b"b" * 32).decode(cursor, "scope")
+        CursorCodec(b"b" * 32).decode(cursor, "scope", DistanceKey)
 
 
 def test_viewport_parses_rfc7946_order() -> None:

@@ -1,0 +1,111 @@
+"""A provider's working time: weekly hours, and exceptions for single dates.
+
+Reading is public (customers plan visits with it); writing is the owner's. Times are
+wall-clock times in the provider's time zone.
+"""
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from litestar import Controller, Request, delete, get, post, put
+from litestar.di import NamedDependency
+from litestar.exceptions import NotFoundException, ValidationException
+from litestar.params import FromPath, JSONBody
+from litestar.security.jwt import Token
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.accounts.auth import ANONYMOUS, PUBLIC, AuthUser
+from app.params import RowId
+from app.providers.management import not_yours
+from app.providers.schemas import HoursExceptionBody, HoursExceptionList, WeeklyHoursBody
+from app.settings import PAGE_LIMITS, Settings
+from db import availability
+
+Owner = Request[AuthUser, Token, Any]
+
+
+def _check_bookable(day: date, horizon_days: int) -> None:
+    # A day of slack on each side: "today" depends on the provider's time zone.
+    today = datetime.now(UTC).date()
+    if not today - timedelta(days=1) <= day <= today + timedelta(days=horizon_days):
+        raise ValidationException(
+            f"date must be between today and {horizon_days} days ahead, the booking horizon"
+        )
+
+
+def _unknown(provider_id: int) -> NotFoundException:
+    return NotFoundException(f"provider {provider_id} not found")
+
+
+class ProviderAvailabilityController(Controller):
+    path = "/api/providers/{provider_id:int}/availability"
+    tags = ["provider profiles"]  # noqa: RUF012
+
+    @put("/")
+    async def replace_hours(
+        self,
+        request: Owner,
+        db_session: NamedDependency[AsyncSession],
+        provider_id: RowId,
+        data: JSONBody[WeeklyHoursBody],
+    ) -> WeeklyHoursBody:
+        """Replace the weekly hours (wall-clock times in `timezone`)."""
+        weekly = data.as_weekly_hours()
+        if not await availability.replace_weekly_hours(
+            db_session, request.user.id, provider_id, weekly
+        ):
+            raise not_yours(provider_id)
+        return WeeklyHoursBody.of(weekly)
+
+    @get("/", opt=PUBLIC, security=ANONYMOUS)
+    async def hours(
+        self, db_session: NamedDependency[AsyncSession], provider_id: RowId
+    ) -> WeeklyHoursBody:
+        """A provider's weekly hours, Monday = 0."""
+        weekly = await availability.weekly_hours(db_session, provider_id)
+        if weekly is None:
+            raise _unknown(provider_id)
+        return WeeklyHoursBody.of(weekly)
+
+    @post("/exceptions")
+    async def set_exception(
+        self,
+        request: Owner,
+        db_session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        provider_id: RowId,
+        data: JSONBody[HoursExceptionBody],
+    ) -> HoursExceptionBody:
+        """Close a date, or give it other hours; replaces an earlier exception for the date.
+
+        Bookings already made that day stay: cancel them separately if needed."""
+        _check_bookable(data.date, settings.booking_horizon_days)
+        if not await availability.set_exception(
+            db_session, request.user.id, provider_id, data.as_exception()
+        ):
+            raise not_yours(provider_id)
+        return data
+
+    @get("/exceptions", opt=PUBLIC, security=ANONYMOUS)
+    async def exceptions(
+        self, db_session: NamedDependency[AsyncSession], provider_id: RowId
+    ) -> HoursExceptionList:
+        """The provider's exceptions from today on, by date (at most PAGE_MAX_EXCEPTIONS)."""
+        upcoming = await availability.upcoming_exceptions(
+            db_session, provider_id, PAGE_LIMITS.max_exceptions
+        )
+        if upcoming is None:
+            raise _unknown(provider_id)
+        return HoursExceptionList([HoursExceptionBody.of(exception) for exception in upcoming])
+
+    @delete("/exceptions/{day:date}")
+    async def remove_exception(
+        self,
+        request: Owner,
+        db_session: NamedDependency[AsyncSession],
+        provider_id: RowId,
+        day: FromPath[date],
+    ) -> None:
+        """Back to the weekly hours on that date."""
+        if not await availability.remove_exception(db_session, request.user.id, provider_id, day):
+            raise NotFoundException(f"no exception on {day} among your providers' hours")

@@ -22,8 +22,10 @@ from redis.backoff import NoBackoff
 
 from app.accounts.auth import TokenIssuer, make_jwt_auth
 from app.accounts.controller import AuthController, MeController
-from app.errors import EXCEPTION_HANDLERS
+from app.bookings.controller import BookingController
+from app.errors import EXCEPTION_HANDLERS, UNLOGGED_ERRORS
 from app.geocode.controller import GeocodeController
+from app.notifications.controller import NotificationController
 from app.ops.controller import HealthController
 from app.providers.availability import ProviderAvailabilityController
 from app.providers.controller import ProviderSearchController
@@ -114,6 +116,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ProviderProfileController,
             ProviderAvailabilityController,
             GeocodeController,
+            BookingController,
+            NotificationController,
             AuthController,
             MeController,
             HealthController,
@@ -126,7 +130,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             for name, value in singletons.items()
         },
         exception_handlers=EXCEPTION_HANDLERS,
-        logging_config=LoggingConfig(log_exceptions="always"),
+        logging_config=LoggingConfig(log_exceptions="always", disable_stack_trace=UNLOGGED_ERRORS),
         lifespan=[close_clients],
         compression_config=CompressionConfig(backend="gzip", minimum_size=1024),
         openapi_config=OpenAPIConfig(title="equinet-geo", version="0.1.0", path="/schema"),

@@ -1,13 +1,15 @@
-"""Per-client rate limits for the endpoints that are expensive or attractive to abuse.
+"""Rate limits for the endpoints that are expensive or attractive to abuse.
 
 Moving windows in Redis (the `limits` library's atomic Lua scripts), shared by every
 process. When Redis is down each process keeps its own windows in memory, so the limits
-still hold per process and the API keeps serving. The client is the socket's peer address.
+still hold per process and the API keeps serving. A client is the socket's peer address,
+or the signed-in user for writes that need an account.
 """
 
 import logging
 import math
 import time
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -27,11 +29,13 @@ _warn = ThrottledWarning(logger)
 
 
 class RateLimits(msgspec.Struct, frozen=True):
-    """Limits per client address, in the `limits` notation (env: RATE_LIMIT_<NAME>)."""
+    """Limits in the `limits` notation (env: RATE_LIMIT_<NAME>)."""
 
     login: str = "5/15 minutes"
     register: str = "3/hour"
     geocode: str = "30/minute"
+    booking: str = "10/hour"
+    """Per user, not per address."""
 
     def items(self) -> dict[str, RateLimitItem]:
         return {name: parse(getattr(self, name)) for name in self.__struct_fields__}
@@ -83,11 +87,21 @@ class RateLimiter:
         return max(1, math.ceil(stats.reset_time - time.time()))
 
 
-def rate_limited(name: str) -> Guard:
+Connection = ASGIConnection[Any, Any, Any, Any]
+
+
+def client_address(connection: Connection) -> str:
+    return connection.client.host if connection.client else "unknown"
+
+
+def signed_in_user(connection: Connection) -> str:
+    return f"user:{connection.user.id}"
+
+
+def rate_limited(name: str, client: Callable[[Connection], str] = client_address) -> Guard:
     """A guard that counts the request against limit `name` (RateLimiter in app state)."""
 
-    async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-        client = connection.client.host if connection.client else "unknown"
-        await connection.app.state.rate_limiter.hit(name, client)
+    async def guard(connection: Connection, _: BaseRouteHandler) -> None:
+        await connection.app.state.rate_limiter.hit(name, client(connection))
 
     return guard

@@ -14,6 +14,9 @@ def engine_options(pool_size: int, max_overflow: int, pool_timeout_s: float) -> 
     planned for its actual parameters, never with a generic plan.
     """
     return {
+        # Bookings rely on an exclusion constraint, not on serializable isolation: spelled
+        # out so that a server-wide default_transaction_isolation can't change it.
+        "isolation_level": "READ COMMITTED",
         "pool_size": pool_size,
         "max_overflow": max_overflow,
         "pool_timeout": pool_timeout_s,

@@ -3,7 +3,7 @@
 import enum
 from datetime import date, datetime, time
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from advanced_alchemy.base import IdentityAuditBase, IdentityBase
 from advanced_alchemy.types import DateTimeUTC
@@ -151,6 +151,15 @@ class Booking(IdentityAuditBase):
     status: Mapped[BookingStatus] = mapped_column(
         _pg_enum(BookingStatus, "booking_status"), default=BookingStatus.pending
     )
+
+    # `during` is bounded on both sides (a CHECK constraint), so neither bound is None.
+    @property
+    def start(self) -> datetime:
+        return cast(datetime, self.during.lower)
+
+    @property
+    def end(self) -> datetime:
+        return cast(datetime, self.during.upper)
 
 
 class Notification(IdentityBase):

@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from db.models import Provider, Service
+from db.pages import Page
 from geo.bbox import boxes_around
 from geo.clusters import cell_size_deg
 from geo.cursor import DistanceKey
@@ -71,17 +72,6 @@ class NearbyQuery:
     limit: int
     category: str | None = None
     after: DistanceKey | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class SearchPage:
-    items: list[ProviderHit]
-    has_more: bool
-
-    @classmethod
-    def of(cls, hits: list[ProviderHit], limit: int) -> "SearchPage":
-        """A page from up to `limit + 1` hits: the extra one only says that more follow."""
-        return cls(hits[:limit], has_more=len(hits) > limit)
 
 
 # Planner settings for the length of one search transaction (PgBouncer-safe: no session
@@ -242,7 +232,7 @@ async def _nearby_naive(session: AsyncSession, query: NearbyQuery) -> list[Provi
 
 async def nearby_providers(
     session: AsyncSession, query: NearbyQuery, strategy: SearchStrategy, statement_timeout_ms: int
-) -> SearchPage:
+) -> Page[ProviderHit]:
     """Active providers within the radius, nearest first (ties by id), one page."""
     await apply_search_settings(
         session, statement_timeout_ms, index_ordered=strategy is SearchStrategy.gist
@@ -252,7 +242,7 @@ async def nearby_providers(
     else:
         rows = await session.execute(nearby_statement(query, strategy))
         hits = [ProviderHit(*row) for row in rows]
-    return SearchPage.of(hits, query.limit)
+    return Page.of(hits, query.limit)
 
 
 def in_view_statement(
@@ -272,11 +262,11 @@ async def providers_in_view(
     category: str | None,
     limit: int,
     statement_timeout_ms: int,
-) -> SearchPage:
+) -> Page[ProviderHit]:
     await apply_search_settings(session, statement_timeout_ms, index_ordered=True)
     rows = await session.execute(in_view_statement(viewport, category, limit))
     hits = [ProviderHit(*row) for row in rows]
-    return SearchPage.of(hits, limit)
+    return Page.of(hits, limit)
 
 
 async def provider_clusters(

@@ -11,6 +11,7 @@ from litestar.params import Parameter, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.auth import ANONYMOUS, PUBLIC
+from app.params import Cursor
 from app.providers.schemas import (
     ClusterList,
     InViewPage,
@@ -43,7 +44,6 @@ RadiusKm = Annotated[float, Parameter(gt=0, le=LIMITS.max_radius_km)]
 Limit = Annotated[int, Parameter(ge=1, le=LIMITS.max_limit)]
 BBox = Annotated[str, Parameter(description="minLng,minLat,maxLng,maxLat", max_length=200)]
 Zoom = Annotated[int, Parameter(ge=0, le=LIMITS.max_zoom)]
-Cursor = Annotated[str | None, Parameter(max_length=200)]
 Format = Annotated[ResponseFormat, QueryParameter(name="format")]
 Category = Annotated[ServiceCategory | None, QueryParameter()]
 Strategy = Annotated[SearchStrategy, QueryParameter(description="gist (default), bbox or naive")]

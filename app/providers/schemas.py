@@ -238,7 +238,7 @@ class WeeklyHoursBody(msgspec.Struct, forbid_unknown_fields=True):
         )
 
 
-class HoursExceptionBody(msgspec.Struct, forbid_unknown_fields=True):
+class HoursExceptionBody(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     """One date's hours instead of the weekly ones: `{"date", "closed": true}` for closed
     all day, or `{"date", "opens", "closes"}` (local times, the provider's time zone)."""
 

@@ -1,0 +1,63 @@
+"""Request and response bodies of the booking endpoints."""
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+import msgspec
+
+from app.params import RowIdField
+from db.bookings import BookingRequest
+from db.models import Booking, BookingStatus
+
+
+class BookingDraft(msgspec.Struct, forbid_unknown_fields=True):
+    """A visit to book. Its length is the service's duration."""
+
+    provider_id: RowIdField
+    service_id: RowIdField
+    start: Annotated[
+        datetime, msgspec.Meta(tz=True, description="ISO 8601 with offset, on a whole minute")
+    ]
+    horse_name: Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=r"\S")]
+    notes: Annotated[str, msgspec.Meta(max_length=2000)] = ""
+
+    def __post_init__(self) -> None:
+        utc = self.start.astimezone(UTC)
+        if utc.second or utc.microsecond:
+            raise ValueError("start must be on a whole minute")
+
+    def as_request(self) -> BookingRequest:
+        return BookingRequest(
+            self.provider_id, self.service_id, self.start, self.horse_name.strip(), self.notes
+        )
+
+
+class BookingDetails(msgspec.Struct):
+    id: int
+    provider_id: int
+    service_id: int
+    customer_id: int
+    start: datetime
+    end: datetime
+    status: BookingStatus
+    horse_name: str
+    notes: str
+
+    @classmethod
+    def of(cls, booking: Booking) -> "BookingDetails":
+        return cls(
+            id=booking.id,
+            provider_id=booking.provider_id,
+            service_id=booking.service_id,
+            customer_id=booking.customer_id,
+            start=booking.start,
+            end=booking.end,
+            status=booking.status,
+            horse_name=booking.horse_name,
+            notes=booking.notes,
+        )
+
+
+class BookingList(msgspec.Struct):
+    items: list[BookingDetails]
+    next_cursor: str | None

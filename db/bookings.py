@@ -1,0 +1,296 @@
+"""Bookings: visits that no other active booking of the same provider may overlap.
+
+The guarantee is the table's exclusion constraint, not this code. Two transactions that
+insert overlapping active bookings cannot both commit: the second waits for the first
+and fails with SQLSTATE 23P01. So a booking is a plain INSERT under READ COMMITTED, with
+no lock taken beforehand and no retry loop. Each change notifies the other party in the
+same transaction.
+"""
+
+import enum
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import ColumnElement, Select, func, insert, literal, or_, select, tuple_, update
+from sqlalchemy.dialects.postgresql import Range
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.availability import opening_intervals
+from db.models import ACTIVE_BOOKING, Booking, BookingStatus, Provider, Service
+from db.notifications import NotificationKind, notify
+from db.pages import Page
+from geo.cursor import TimeKey
+from geo.opening_hours import LocalVisit
+
+EXCLUSION_VIOLATION = "23P01"
+
+
+class BookingRuleError(Exception):
+    """The booking breaks a business rule (unknown service, outside hours, in the past)."""
+
+
+class BookingConflictError(Exception):
+    """The booking's state or the provider's calendar does not allow the change."""
+
+
+class SlotTakenError(BookingConflictError):
+    pass
+
+
+class BookingNotFoundError(Exception):
+    pass
+
+
+class NotTheProviderError(Exception):
+    pass
+
+
+class Side(enum.StrEnum):
+    """Which side of their bookings a user looks at."""
+
+    customer = "customer"
+    provider = "provider"
+
+
+@dataclass(frozen=True, slots=True)
+class BookingRequest:
+    provider_id: int
+    service_id: int
+    start: datetime
+    horse_name: str
+    notes: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Offer:
+    duration: timedelta
+    timezone: str
+    provider_user_id: int
+
+
+def _clock(hours: list[tuple[time, time]]) -> str:
+    if not hours:
+        return "closed"
+    return ", ".join(f"{opens:%H:%M}-{closes:%H:%M}" for opens, closes in hours)
+
+
+def _check_lead_time(start: datetime, horizon: timedelta) -> None:
+    now = datetime.now(UTC)
+    if start <= now:
+        raise BookingRuleError("start is in the past")
+    if start > now + horizon:
+        raise BookingRuleError(f"bookings open at most {horizon.days} days ahead")
+
+
+async def _offer(session: AsyncSession, provider_id: int, service_id: int) -> _Offer:
+    row = (
+        await session.execute(
+            select(Service.duration_minutes, Provider.timezone, Provider.user_id)
+            .join(Provider, Provider.id == Service.provider_id)
+            .where(
+                Service.id == service_id,
+                Service.provider_id == provider_id,
+                Service.is_active,
+                Provider.is_active,
+            )
+        )
+    ).first()
+    if row is None:
+        raise BookingRuleError(f"provider {provider_id} offers no service {service_id}")
+    return _Offer(timedelta(minutes=row.duration_minutes), row.timezone, row.user_id)
+
+
+async def _check_opening_hours(
+    session: AsyncSession, provider_id: int, start: datetime, end: datetime, timezone: str
+) -> None:
+    visit = LocalVisit.of(start, end, ZoneInfo(timezone))
+    if visit is None:
+        raise BookingRuleError(f"the visit would run past midnight ({timezone})")
+    hours = await opening_intervals(session, provider_id, visit.day)
+    if not visit.fits(hours):
+        raise BookingRuleError(
+            f"{visit.starts:%H:%M}-{visit.ends:%H:%M} on {visit.day} is outside the provider's"
+            f" hours that day: {_clock(hours)} ({timezone})"
+        )
+
+
+async def _notify(
+    session: AsyncSession, user_id: int, kind: NotificationKind, booking: Booking
+) -> None:
+    await notify(session, user_id, kind, _payload(booking))
+
+
+def _payload(booking: Booking) -> dict[str, Any]:
+    return {
+        "booking_id": booking.id,
+        "provider_id": booking.provider_id,
+        "service_id": booking.service_id,
+        "start": booking.start.isoformat(),
+        "end": booking.end.isoformat(),
+        "horse_name": booking.horse_name,
+        "status": booking.status.value,
+    }
+
+
+async def book(
+    session: AsyncSession, customer_id: int, request: BookingRequest, horizon: timedelta
+) -> Booking:
+    """Book the visit and notify the provider; SlotTakenError if it overlaps another."""
+    _check_lead_time(request.start, horizon)
+    offer = await _offer(session, request.provider_id, request.service_id)
+    end = request.start + offer.duration
+    await _check_opening_hours(session, request.provider_id, request.start, end, offer.timezone)
+    statement = (
+        insert(Booking)
+        .values(
+            provider_id=request.provider_id,
+            customer_id=customer_id,
+            service_id=request.service_id,
+            horse_name=request.horse_name,
+            notes=request.notes,
+            during=Range(request.start, end, bounds="[)"),
+        )
+        .returning(Booking)
+    )
+    try:
+        booking: Booking = (await session.scalars(statement)).one()
+    except IntegrityError as error:
+        if getattr(error.orig, "sqlstate", None) == EXCLUSION_VIOLATION:
+            raise SlotTakenError(
+                f"the provider already has a booking overlapping {request.start.isoformat()}"
+                f" to {end.isoformat()}; choose another time"
+            ) from None
+        raise
+    await notify(
+        session, offer.provider_user_id, NotificationKind.booking_requested, _payload(booking)
+    )
+    return booking
+
+
+def _provider_owner() -> Any:
+    return select(Provider.user_id).where(Provider.id == Booking.provider_id).scalar_subquery()
+
+
+def _involves(user_id: int) -> ColumnElement[bool]:
+    """The user is the booking's customer or owns its provider."""
+    return or_(Booking.customer_id == user_id, _provider_owner() == user_id)
+
+
+@dataclass(frozen=True, slots=True)
+class _Involvement:
+    status: BookingStatus
+    started: bool
+    as_provider: bool
+
+
+async def _involvement(session: AsyncSession, user_id: int, booking_id: int) -> _Involvement:
+    """How the user stands to a booking that a change of theirs did not match: asked only
+    after the change, to explain it. BookingNotFoundError if it is not theirs at all."""
+    row = (
+        await session.execute(
+            select(
+                Booking.status,
+                func.lower(Booking.during) <= func.now(),
+                _provider_owner() == user_id,
+            ).where(Booking.id == booking_id, _involves(user_id))
+        )
+    ).first()
+    if row is None:
+        raise BookingNotFoundError(f"booking {booking_id} not found among your bookings")
+    return _Involvement(*row)
+
+
+async def cancel(session: AsyncSession, user_id: int, booking_id: int) -> Booking:
+    """Cancel an active booking that has not started, as its customer or provider; this
+    frees the slot. The other party is notified."""
+    statement = (
+        update(Booking)
+        .where(
+            Booking.id == booking_id,
+            _involves(user_id),
+            Booking.status.in_(ACTIVE_BOOKING),
+            func.lower(Booking.during) > func.now(),
+        )
+        .values(status=BookingStatus.cancelled, updated_at=func.now())
+        .returning(Booking, _provider_owner())
+    )
+    row = (await session.execute(statement)).first()
+    if row is None:
+        involvement = await _involvement(session, user_id, booking_id)
+        if involvement.status in ACTIVE_BOOKING:
+            raise BookingConflictError(f"booking {booking_id} has started: it can't be cancelled")
+        raise BookingConflictError(f"booking {booking_id} is already {involvement.status}")
+    booking: Booking = row[0]
+    provider_user_id: int = row[1]
+    other = provider_user_id if user_id == booking.customer_id else booking.customer_id
+    await _notify(session, other, NotificationKind.booking_cancelled, booking)
+    return booking
+
+
+async def confirm(session: AsyncSession, user_id: int, booking_id: int) -> Booking:
+    """Confirm a pending booking of the user's provider; the customer is notified."""
+    statement = (
+        update(Booking)
+        .where(
+            Booking.id == booking_id,
+            _provider_owner() == user_id,
+            Booking.status == BookingStatus.pending,
+        )
+        .values(status=BookingStatus.confirmed, updated_at=func.now())
+        .returning(Booking)
+    )
+    booking = (await session.scalars(statement)).one_or_none()
+    if booking is None:
+        involvement = await _involvement(session, user_id, booking_id)
+        if not involvement.as_provider:
+            raise NotTheProviderError("only the provider confirms a booking")
+        raise BookingConflictError(
+            f"booking {booking_id} is {involvement.status}: only pending bookings are confirmed"
+        )
+    await notify(
+        session, booking.customer_id, NotificationKind.booking_confirmed, _payload(booking)
+    )
+    return booking
+
+
+def bookings_statement(
+    user_id: int,
+    side: Side,
+    status: BookingStatus | None,
+    starts_from: datetime | None,
+    after: TimeKey | None,
+    limit: int,
+) -> Select[tuple[Booking]]:
+    """The user's bookings on one side, by start then id; `after` is the last item of the
+    previous page."""
+    start = func.lower(Booking.during)
+    if side is Side.customer:
+        statement = select(Booking).where(Booking.customer_id == user_id)
+    else:
+        owned = select(Provider.id).where(Provider.user_id == user_id)
+        statement = select(Booking).where(Booking.provider_id.in_(owned))
+    if status is not None:
+        statement = statement.where(Booking.status == status)
+    if starts_from is not None:
+        statement = statement.where(start >= starts_from)
+    if after is not None:
+        statement = statement.where(
+            tuple_(start, Booking.id) > tuple_(literal(after.at), literal(after.id))
+        )
+    return statement.order_by(start, Booking.id).limit(limit)
+
+
+async def bookings_page(
+    session: AsyncSession,
+    user_id: int,
+    side: Side,
+    status: BookingStatus | None,
+    starts_from: datetime | None,
+    after: TimeKey | None,
+    limit: int,
+) -> Page[Booking]:
+    statement = bookings_statement(user_id, side, status, starts_from, after, limit + 1)
+    return Page.of((await session.scalars(statement)).all(), limit)

@@ -1,0 +1,73 @@
+"""A user's notifications, newest first.
+
+They are written by the change they report, in its transaction: a booking and the
+provider's notice of it commit together or not at all.
+"""
+
+import enum
+from collections.abc import Mapping
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, Select, insert, literal, select, tuple_, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.models import Notification
+from db.pages import Page
+from geo.cursor import TimeKey
+
+
+class NotificationKind(enum.StrEnum):
+    booking_requested = "booking_requested"
+    booking_confirmed = "booking_confirmed"
+    booking_cancelled = "booking_cancelled"
+
+
+async def notify(
+    session: AsyncSession, user_id: int, kind: NotificationKind, payload: Mapping[str, Any]
+) -> None:
+    await session.execute(
+        insert(Notification).values(user_id=user_id, kind=kind, payload=dict(payload))
+    )
+
+
+def notifications_statement(
+    user_id: int, unread_only: bool, after: TimeKey | None, limit: int
+) -> Select[tuple[Notification]]:
+    """Newest first, then by id; `after` is the last item of the previous page."""
+    statement = select(Notification).where(Notification.user_id == user_id)
+    if unread_only:
+        statement = statement.where(Notification.is_read.is_(False))
+    if after is not None:
+        statement = statement.where(
+            tuple_(Notification.created_at, Notification.id)
+            < tuple_(literal(after.at), literal(after.id))
+        )
+    return statement.order_by(Notification.created_at.desc(), Notification.id.desc()).limit(limit)
+
+
+async def notifications_page(
+    session: AsyncSession, user_id: int, unread_only: bool, after: TimeKey | None, limit: int
+) -> Page[Notification]:
+    statement = notifications_statement(user_id, unread_only, after, limit + 1)
+    return Page.of((await session.scalars(statement)).all(), limit)
+
+
+async def mark_read(session: AsyncSession, user_id: int, notification_id: int) -> bool:
+    """False if the user has no such notification."""
+    statement = (
+        update(Notification)
+        .where(Notification.id == notification_id, Notification.user_id == user_id)
+        .values(is_read=True)
+        .returning(Notification.id)
+    )
+    return (await session.execute(statement)).first() is not None
+
+
+async def mark_all_read(session: AsyncSession, user_id: int) -> int:
+    """How many were unread."""
+    result = await session.execute(
+        update(Notification)
+        .where(Notification.user_id == user_id, Notification.is_read.is_(False))
+        .values(is_read=True)
+    )
+    return cast(CursorResult[Any], result).rowcount

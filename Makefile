@@ -32,7 +32,7 @@ help:
 	@echo "make seed N=…  replace all providers with N seeded ones (default $(N))"
 	@echo "make serve     granian on HOST:PORT with WORKERS workers"
 	@echo "make bench     nearby latency per strategy at 100k and 1M providers (README: Measured)"
-	@echo "make lint      ruff and mypy"
+	@echo "make lint      ruff, mypy, and no serializable transactions"
 
 $(UV):
 	$(PYTHON) -m venv .devstack/tools
@@ -73,6 +73,10 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	@# Overlapping bookings are refused by an exclusion constraint; no code may fall back
+	@# on serializable transactions (the docs may discuss them).
+	@if git grep -n -i 'serializable' -- . ':!*.md' ':!Makefile'; then \
+		echo "lint: serializable isolation is not used in this code base"; exit 1; fi
 
 bench: migrate
 	@$(STACK) && $(BIN)/python -m bench.nearby_latency

@@ -14,8 +14,8 @@ def engine_options(pool_size: int, max_overflow: int, pool_timeout_s: float) -> 
     planned for its actual parameters, never with a generic plan.
     """
     return {
-        # Bookings rely on an exclusion constraint, not on serializable isolation: spelled
-        # out so that a server-wide default_transaction_isolation can't change it.
+        # Bookings rely on an exclusion constraint, not on a stricter isolation level:
+        # spelled out so that a server-wide default_transaction_isolation can't change it.
         "isolation_level": "READ COMMITTED",
         "pool_size": pool_size,
         "max_overflow": max_overflow,

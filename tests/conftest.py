@@ -29,7 +29,11 @@ from db.seed import seed
 
 SEEDED_PROVIDERS = 30_000
 # The suite signs up many accounts from one test client; tests of the limits set their own.
-UNLIMITED = RateLimits(login="10000/minute", register="10000/minute", geocode="10000/minute")
+UNLIMITED = RateLimits(
+    login="10000/minute", register="10000/minute", geocode="10000/minute", booking="10000/minute"
+)
+# Far enough ahead for the next spring and autumn clock changes, whatever today is.
+BOOKING_HORIZON_DAYS = 400
 REDIS_TEST_DB = 15
 
 
@@ -122,6 +126,7 @@ def settings(database_url: str, redis_url: str) -> Settings:
         redis_url=redis_url,
         secret_key="test-secret",
         rate_limits=UNLIMITED,
+        booking_horizon_days=BOOKING_HORIZON_DAYS,
     )
 
 

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
 from litestar.exceptions import ValidationException
-from litestar.params import JSONBody, QueryParameter
+from litestar.params import FromQuery, JSONBody, QueryParameter
 from litestar.security.jwt import Token
 from litestar.status_codes import HTTP_200_OK
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -63,7 +63,7 @@ class BookingController(Controller):
         db_session: NamedDependency[AsyncSession],
         cursor_codec: NamedDependency[CursorCodec],
         side: SideParam = None,
-        status: BookingStatus | None = None,
+        status: FromQuery[BookingStatus | None] = None,
         starts_from: StartsFrom = None,
         limit: PageLimit = PAGE_LIMITS.default_limit,
         cursor: Cursor = None,

@@ -5,6 +5,7 @@ from typing import Any
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
+from litestar.params import FromQuery
 from litestar.security.jwt import Token
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,7 +30,7 @@ class NotificationController(Controller):
         request: Caller,
         db_session: NamedDependency[AsyncSession],
         cursor_codec: NamedDependency[CursorCodec],
-        unread: bool = False,
+        unread: FromQuery[bool] = False,
         limit: PageLimit = PAGE_LIMITS.default_limit,
         cursor: Cursor = None,
     ) -> NotificationList:

@@ -1,6 +1,8 @@
-"""Login, registration and geocoding are limited per client, with or without Redis."""
+"""Login, registration and geocoding are limited per client, bookings per user, with or
+without Redis."""
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import msgspec
 import pytest
@@ -11,20 +13,30 @@ from redis.asyncio import Redis
 from app.main import create_app
 from app.rate_limits import RateLimits
 from app.settings import Settings
-from tests.conftest import closed_port
+from tests.conftest import UNLIMITED, closed_port, sign_up
+from tests.support.bookings import days_ahead, open_provider, stockholm
 
 Client = AsyncTestClient[Litestar]
 LOGIN = {"email": "nobody@example.com", "password": "wrong-but-long-enough"}
 
 
-@pytest.fixture
-async def limited(settings: Settings, redis_url: str) -> AsyncIterator[Client]:
-    """The app with the production limits and an empty Redis."""
+@asynccontextmanager
+async def app_limited_by(
+    settings: Settings, redis_url: str, limits: RateLimits
+) -> AsyncIterator[Client]:
+    """The app with these limits and an empty Redis."""
     redis = Redis.from_url(redis_url)
     await redis.flushdb()
     await redis.aclose()
-    app = create_app(msgspec.structs.replace(settings, rate_limits=RateLimits()))
+    app = create_app(msgspec.structs.replace(settings, rate_limits=limits))
     async with AsyncTestClient(app=app) as client:
+        yield client
+
+
+@pytest.fixture
+async def limited(settings: Settings, redis_url: str) -> AsyncIterator[Client]:
+    """The app with the production limits."""
+    async with app_limited_by(settings, redis_url, RateLimits()) as client:
         yield client
 
 
@@ -50,6 +62,29 @@ async def test_geocoding_allows_30_a_minute(limited: Client) -> None:
         (await limited.get("/api/geocode", params={"q": "Uppsala"})).status_code for _ in range(31)
     ]
     assert statuses == [200] * 30 + [429]
+
+
+async def test_the_eleventh_booking_in_an_hour_is_429_for_that_user_only(
+    settings: Settings, redis_url: str
+) -> None:
+    limits = msgspec.structs.replace(UNLIMITED, booking=RateLimits().booking)
+    async with app_limited_by(settings, redis_url, limits) as client:
+        provider = await open_provider(client, duration_minutes=30)
+        eager, patient = [await sign_up(client, "customer") for _ in range(2)]
+        starts = [stockholm(days_ahead(7), 8 + n // 2, 30 * (n % 2)) for n in range(12)]
+        statuses = [
+            (
+                await client.post(
+                    "/api/bookings", json=provider.booking(start), headers=eager.headers
+                )
+            ).status_code
+            for start in starts[:11]
+        ]
+        other = await client.post(
+            "/api/bookings", json=provider.booking(starts[11]), headers=patient.headers
+        )
+    assert statuses == [201] * 10 + [429]
+    assert other.status_code == 201
 
 
 async def test_limits_hold_per_process_when_redis_is_down(settings: Settings) -> None:

@@ -8,6 +8,18 @@ import asyncpg
 
 from db.databases import asyncpg_dsn, create_database, drop_database, migrate, sibling_url
 
+TABLES = {
+    "users",
+    "providers",
+    "services",
+    "availability",
+    "availability_exceptions",
+    "bookings",
+    "notifications",
+    "places",
+    "place_names",
+}
+
 
 async def _tables(url: str) -> set[str]:
     connection = await asyncpg.connect(asyncpg_dsn(url))
@@ -31,10 +43,10 @@ def test_migrations_upgrade_downgrade_and_upgrade_again(database_url: str) -> No
     asyncio.run(create_database(admin_url, name))
     try:
         migrate(url)
-        assert {"users", "providers", "services"} <= asyncio.run(_tables(url))
+        assert TABLES <= asyncio.run(_tables(url))
         migrate(url, "downgrade", "base")
         assert asyncio.run(_tables(url)) == set()
         migrate(url)
-        assert {"users", "providers", "services"} <= asyncio.run(_tables(url))
+        assert TABLES <= asyncio.run(_tables(url))
     finally:
         asyncio.run(drop_database(admin_url, name))

@@ -1,11 +1,8 @@
 """The gist strategy is an index-ordered KNN scan at every radius, as EXPLAIN shows."""
 
-import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.providers import (
@@ -18,29 +15,10 @@ from db.providers import (
 from geo.cursor import DistanceKey
 from geo.distance import Point
 from geo.viewport import parse_viewport
+from tests.support.plans import explain, nodes
 
 DENSEST = Point(59.3294, 18.0687)  # Stockholm: the biggest town, so the densest cluster
 UNORDERED = {"Bitmap Heap Scan", "Bitmap Index Scan", "Sort", "Gather", "Gather Merge", "Seq Scan"}
-
-
-async def explain(session: AsyncSession, statement: Select[Any]) -> dict[str, Any]:
-    """EXPLAIN ANALYZE the statement exactly as the application sends it (same binds)."""
-    connection = await session.connection()
-    compiled = statement.compile(dialect=connection.dialect)
-    params = [compiled.params[name] for name in compiled.positiontup or []]
-    raw = (await connection.get_raw_connection()).driver_connection
-    assert raw is not None
-    plan = await raw.fetchval("EXPLAIN (ANALYZE, FORMAT JSON) " + compiled.string, *params)
-    if isinstance(plan, str):  # the pool's connections may already decode JSON
-        plan = json.loads(plan)
-    root: dict[str, Any] = plan[0]["Plan"]
-    return root
-
-
-def nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    yield plan
-    for child in plan.get("Plans", []):
-        yield from nodes(child)
 
 
 def assert_index_ordered(plan: dict[str, Any], max_rows_read: int) -> None:

@@ -1,0 +1,158 @@
+"""Notifications: written with the booking change they report, listed newest first."""
+
+from typing import Any
+
+import pytest
+
+from tests.conftest import SignedIn, sign_up
+from tests.support.bookings import Client, OpenProvider, days_ahead, open_provider, stockholm
+
+DAY = days_ahead(20)
+
+
+@pytest.fixture
+async def provider(client: Client) -> OpenProvider:
+    return await open_provider(client)
+
+
+@pytest.fixture
+async def customer(client: Client) -> SignedIn:
+    return await sign_up(client, "customer")
+
+
+async def notifications(
+    client: Client, user: SignedIn, **params: str | int
+) -> list[dict[str, Any]]:
+    """Every page, following the cursor."""
+    items: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        query = {**params, **({"cursor": cursor} if cursor else {})}
+        page = await client.get("/api/notifications", params=query, headers=user.headers)
+        assert page.status_code == 200, page.text
+        items += page.json()["items"]
+        cursor = page.json()["next_cursor"]
+        if cursor is None:
+            return items
+
+
+async def book(client: Client, customer: SignedIn, provider: OpenProvider, hour: int) -> int:
+    response = await client.post(
+        "/api/bookings", json=provider.booking(stockholm(DAY, hour)), headers=customer.headers
+    )
+    assert response.status_code == 201, response.text
+    booking_id: int = response.json()["id"]
+    return booking_id
+
+
+async def test_each_booking_change_notifies_the_other_party(
+    client: Client, provider: OpenProvider, customer: SignedIn
+) -> None:
+    booking_id = await book(client, customer, provider, 10)
+    [requested] = await notifications(client, provider.owner)
+    assert requested["kind"] == "booking_requested"
+    assert requested["is_read"] is False
+    assert requested["payload"]["booking_id"] == booking_id
+    assert requested["payload"]["horse_name"] == "Blixten"
+    assert await notifications(client, customer) == []
+
+    await client.post(f"/api/bookings/{booking_id}/confirm", headers=provider.owner.headers)
+    await client.post(f"/api/bookings/{booking_id}/cancel", headers=customer.headers)
+    assert [n["kind"] for n in await notifications(client, customer)] == ["booking_confirmed"]
+    assert [n["kind"] for n in await notifications(client, provider.owner)] == [
+        "booking_cancelled",
+        "booking_requested",
+    ]
+
+
+async def test_a_provider_cancelling_notifies_the_customer(
+    client: Client, provider: OpenProvider, customer: SignedIn
+) -> None:
+    booking_id = await book(client, customer, provider, 10)
+    await client.post(f"/api/bookings/{booking_id}/cancel", headers=provider.owner.headers)
+    [cancelled] = await notifications(client, customer)
+    assert cancelled["kind"] == "booking_cancelled"
+    assert cancelled["payload"]["status"] == "cancelled"
+
+
+async def test_pages_run_newest_first_without_gaps_or_repeats(
+    client: Client, provider: OpenProvider, customer: SignedIn
+) -> None:
+    booking_ids = [await book(client, customer, provider, hour) for hour in range(8, 15)]
+    listed = await notifications(client, provider.owner, limit=2)
+    assert [n["payload"]["booking_id"] for n in listed] == booking_ids[::-1]
+    created = [n["created_at"] for n in listed]
+    assert created == sorted(created, reverse=True)
+
+
+async def test_unread_filter_mark_one_and_mark_all(
+    client: Client, provider: OpenProvider, customer: SignedIn
+) -> None:
+    for hour in (9, 10, 11):
+        await book(client, customer, provider, hour)
+    newest, *older = await notifications(client, provider.owner)
+    read = await client.post(
+        f"/api/notifications/{newest['id']}/read", headers=provider.owner.headers
+    )
+    assert read.status_code == 204
+    unread = await notifications(client, provider.owner, unread="true")
+    assert [n["id"] for n in unread] == [n["id"] for n in older]
+
+    marked = await client.post("/api/notifications/read-all", headers=provider.owner.headers)
+    assert marked.status_code == 200
+    assert marked.json() == {"updated": 2}
+    assert await notifications(client, provider.owner, unread="true") == []
+    assert len(await notifications(client, provider.owner)) == 3
+
+
+async def test_someone_elses_notification_is_404_and_stays_unread(
+    client: Client, provider: OpenProvider, customer: SignedIn
+) -> None:
+    await book(client, customer, provider, 10)
+    [notice] = await notifications(client, provider.owner)
+    taken = await client.post(f"/api/notifications/{notice['id']}/read", headers=customer.headers)
+    assert taken.status_code == 404
+    assert (await client.post("/api/notifications/read-all", headers=customer.headers)).json() == {
+        "updated": 0
+    }
+    [still] = await notifications(client, provider.owner, unread="true")
+    assert still["id"] == notice["id"]
+
+
+@pytest.mark.parametrize(
+    "params", [{"limit": 0}, {"limit": 101}, {"cursor": "forged"}, {"unread": "maybe"}]
+)
+async def test_bad_list_parameters_are_400(
+    client: Client, customer: SignedIn, params: dict[str, str | int]
+) -> None:
+    response = await client.get("/api/notifications", params=params, headers=customer.headers)
+    assert response.status_code == 400, response.text
+
+
+async def test_a_cursor_of_the_unread_list_is_not_one_of_the_full_list(
+    client: Client, provider: OpenProvider, customer: SignedIn
+) -> None:
+    for hour in (9, 10):
+        await book(client, customer, provider, hour)
+    page = await client.get(
+        "/api/notifications", params={"unread": "true", "limit": 1}, headers=provider.owner.headers
+    )
+    response = await client.get(
+        "/api/notifications",
+        params={"cursor": page.json()["next_cursor"]},
+        headers=provider.owner.headers,
+    )
+    assert response.status_code == 400
+
+
+async def test_notifications_need_an_account(client: Client) -> None:
+    assert (await client.get("/api/notifications")).status_code == 401
+
+
+async def test_a_notification_never_names_the_customer_by_email(
+    client: Client, provider: OpenProvider, customer: SignedIn
+) -> None:
+    await book(client, customer, provider, 10)
+    [notice] = await notifications(client, provider.owner)
+    assert customer.email not in str(notice)
+    assert set(notice) == {"id", "kind", "payload", "is_read", "created_at"}

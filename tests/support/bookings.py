@@ -1,0 +1,82 @@
+"""A bookable provider, and times on its clock, for the booking tests."""
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from tests.conftest import SignedIn, sign_up
+
+Client = AsyncTestClient[Litestar]
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
+
+
+@dataclass(frozen=True)
+class OpenProvider:
+    owner: SignedIn
+    id: int
+    service_id: int
+
+    def booking(self, start: datetime, **fields: Any) -> dict[str, Any]:
+        return {
+            "provider_id": self.id,
+            "service_id": self.service_id,
+            "start": start.isoformat(),
+            "horse_name": "Blixten",
+            **fields,
+        }
+
+
+async def open_provider(
+    client: Client, duration_minutes: int = 60, opens: str = "08:00", closes: str = "17:00"
+) -> OpenProvider:
+    """A new provider with one service, open every day at these hours, Stockholm time."""
+    owner = await sign_up(client, "provider")
+    created = await client.post(
+        "/api/providers",
+        json={"business_name": "Bokbar", "latitude": 61.5, "longitude": 19.5},
+        headers=owner.headers,
+    )
+    assert created.status_code == 201, created.text
+    provider_id = created.json()["id"]
+    service = await client.post(
+        f"/api/providers/{provider_id}/services",
+        json={
+            "name": "Skoning",
+            "category": "farrier",
+            "duration_minutes": duration_minutes,
+            "price": "900",
+        },
+        headers=owner.headers,
+    )
+    assert service.status_code == 201, service.text
+    weekly = [{"weekday": day, "opens": opens, "closes": closes} for day in range(7)]
+    hours = await client.put(
+        f"/api/providers/{provider_id}/availability",
+        json={"timezone": "Europe/Stockholm", "weekly": weekly},
+        headers=owner.headers,
+    )
+    assert hours.status_code == 200, hours.text
+    return OpenProvider(owner, provider_id, service.json()["id"])
+
+
+def stockholm(day: date, hour: int, minute: int = 0) -> datetime:
+    return datetime.combine(day, time(hour, minute), STOCKHOLM)
+
+
+def days_ahead(days: int) -> date:
+    return datetime.now(STOCKHOLM).date() + timedelta(days=days)
+
+
+def next_dst_change(forward: bool) -> date:
+    """The next date (from two days ahead) on which Stockholm's clocks go forward (a 23-hour
+    day), or back (a 25-hour day)."""
+    day = days_ahead(2)
+    while True:
+        length_s = stockholm(day + timedelta(days=1), 0).timestamp() - stockholm(day, 0).timestamp()
+        if (length_s < 86_400) if forward else (length_s > 86_400):
+            return day
+        day += timedelta(days=1)

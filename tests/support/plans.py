@@ -1,0 +1,30 @@
+"""EXPLAIN a statement exactly as the application sends it, and walk the plan."""
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy import ClauseElement
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.compiler import SQLCompiler
+
+
+async def explain(session: AsyncSession, statement: ClauseElement) -> dict[str, Any]:
+    """EXPLAIN ANALYZE the statement with the application's own binds; the plan's root."""
+    connection = await session.connection()
+    compiled = statement.compile(dialect=connection.dialect)
+    assert isinstance(compiled, SQLCompiler)
+    params = [compiled.params[name] for name in compiled.positiontup or []]
+    raw = (await connection.get_raw_connection()).driver_connection
+    assert raw is not None
+    plan = await raw.fetchval("EXPLAIN (ANALYZE, FORMAT JSON) " + compiled.string, *params)
+    if isinstance(plan, str):  # the pool's connections may already decode JSON
+        plan = json.loads(plan)
+    root: dict[str, Any] = plan[0]["Plan"]
+    return root
+
+
+def nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    yield plan
+    for child in plan.get("Plans", []):
+        yield from nodes(child)

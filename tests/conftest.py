@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
 import asyncpg
+import httpx
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
@@ -163,7 +164,7 @@ class SignedIn:
     headers: dict[str, str]
 
 
-async def sign_up(client: AsyncTestClient[Litestar], role: str = "provider") -> SignedIn:
+async def sign_up(client: httpx.AsyncClient, role: str = "provider") -> SignedIn:
     """A new account of `role`, logged in."""
     email = f"{role}-{uuid.uuid4().hex[:10]}@example.com"
     password = "correct horse battery"

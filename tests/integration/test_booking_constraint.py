@@ -1,5 +1,6 @@
 """The double-booking guarantee lives in the schema: checked here with plain SQL."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -27,8 +28,7 @@ async def connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
         await transaction.rollback()
 
 
-@pytest.fixture
-async def slot(connection: AsyncConnection) -> Slot:
+async def _first_slot(connection: AsyncConnection) -> Slot:
     row = (
         await connection.execute(
             text(
@@ -38,6 +38,11 @@ async def slot(connection: AsyncConnection) -> Slot:
         )
     ).one()
     return Slot(*row)
+
+
+@pytest.fixture
+async def slot(connection: AsyncConnection) -> Slot:
+    return await _first_slot(connection)
 
 
 async def insert(
@@ -124,3 +129,30 @@ async def test_ranges_are_half_open_and_bounded(
     connection: AsyncConnection, slot: Slot, during: str
 ) -> None:
     assert await refused_with(connection, slot, during) == "23514"  # check_violation
+
+
+@pytest.mark.parametrize(
+    ("first_commits", "sqlstate"), [(True, EXCLUSION_VIOLATION), (False, None)]
+)
+async def test_an_overlapping_insert_waits_for_the_one_in_flight(
+    engine: AsyncEngine, first_commits: bool, sqlstate: str | None
+) -> None:
+    """The race the API relies on: the second INSERT blocks until the first transaction
+    ends, then fails only if that one committed."""
+    during = "[2031-05-05 10:00+00, 2031-05-05 11:00+00)"
+    async with engine.connect() as first, engine.connect() as second:
+        slot = await _first_slot(first)
+        try:
+            await insert(first, slot, during)
+            attempt = asyncio.create_task(refused_with(second, slot, during))
+            await asyncio.sleep(0.5)
+            assert not attempt.done(), "the second insert should wait for the first"
+            await (first.commit() if first_commits else first.rollback())
+            assert await asyncio.wait_for(attempt, timeout=10) == sqlstate
+            await second.rollback()
+        finally:
+            async with engine.begin() as cleanup:
+                await cleanup.execute(
+                    text("DELETE FROM bookings WHERE during = CAST(CAST(:d AS text) AS tstzrange)"),
+                    {"d": during},
+                )

@@ -1,0 +1,59 @@
+"""The API served by granian on a loopback port, as `make serve` runs it, for tests that
+need requests to really run at the same time (the in-process test client handles one
+request at a time)."""
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from tests.conftest import closed_port
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+START_TIMEOUT_S = 30.0
+
+
+def _wait_until_healthy(url: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the server exited with {process.returncode}")
+        try:
+            if httpx.get(f"{url}/health", timeout=1.0).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"the server did not answer within {START_TIMEOUT_S} s")
+
+
+@contextmanager
+def live_server(environment: dict[str, str], workers: int = 2) -> Iterator[str]:
+    """Serve the app with `workers` processes configured by `environment`; yields its URL."""
+    port = closed_port()
+    granian = Path(sys.executable).with_name("granian")
+    process = subprocess.Popen(
+        [
+            str(granian),
+            *("--interface", "asgi", "--factory", "--host", "127.0.0.1", "--port", str(port)),
+            *("--workers", str(workers), "--log-level", "warning", "app.main:create_app"),
+        ],
+        cwd=REPOSITORY,
+        env={**os.environ, **environment},
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_healthy(url, process)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

@@ -8,15 +8,27 @@ same transaction.
 """
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Select, func, insert, literal, or_, select, tuple_, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    true,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects.postgresql import Range
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from db.availability import opening_intervals
 from db.models import ACTIVE_BOOKING, Booking, BookingStatus, Provider, Service
@@ -256,41 +268,63 @@ async def confirm(session: AsyncSession, user_id: int, booking_id: int) -> Booki
     return booking
 
 
-def bookings_statement(
-    user_id: int,
-    side: Side,
-    status: BookingStatus | None,
-    starts_from: datetime | None,
-    after: TimeKey | None,
-    limit: int,
-) -> Select[tuple[Booking]]:
-    """The user's bookings on one side, by start then id; `after` is the last item of the
-    previous page."""
-    start = func.lower(Booking.during)
-    if side is Side.customer:
-        statement = select(Booking).where(Booking.customer_id == user_id)
-    else:
-        owned = select(Provider.id).where(Provider.user_id == user_id)
-        statement = select(Booking).where(Booking.provider_id.in_(owned))
-    if status is not None:
-        statement = statement.where(Booking.status == status)
-    if starts_from is not None:
-        statement = statement.where(start >= starts_from)
-    if after is not None:
-        statement = statement.where(
-            tuple_(start, Booking.id) > tuple_(literal(after.at), literal(after.id))
+@dataclass(frozen=True, slots=True)
+class BookingsQuery:
+    """A page of a user's bookings on one side, by start then id."""
+
+    side: Side
+    limit: int
+    status: BookingStatus | None = None
+    starts_from: datetime | None = None
+    after: TimeKey | None = None
+    """The last item of the previous page."""
+
+    def filters(self) -> list[ColumnElement[bool]]:
+        start = func.lower(Booking.during)
+        clauses = []
+        if self.status is not None:
+            clauses.append(Booking.status == self.status)
+        if self.starts_from is not None:
+            clauses.append(start >= self.starts_from)
+        if self.after is not None:
+            key = tuple_(literal(self.after.at), literal(self.after.id))
+            clauses.append(tuple_(start, Booking.id) > key)
+        return clauses
+
+
+def _by_start(booking: type[Booking]) -> tuple[ColumnElement[Any], ColumnElement[int]]:
+    return func.lower(booking.during), booking.id.expression
+
+
+def bookings_statement(user_id: int, query: BookingsQuery) -> Select[tuple[Booking]]:
+    if query.side is Side.customer:
+        return (
+            select(Booking)
+            .where(Booking.customer_id == user_id, *query.filters())
+            .order_by(*_by_start(Booking))
+            .limit(query.limit)
         )
-    return statement.order_by(start, Booking.id).limit(limit)
+    # One index-ordered scan per provider the user owns, each stopping after a page, then
+    # a sort of those few rows: the same cost for an owner of one provider or of many.
+    owned = select(Provider.id).where(Provider.user_id == user_id).subquery()
+    page_per_provider = (
+        select(Booking)
+        .where(Booking.provider_id == owned.c.id, *query.filters())
+        .order_by(*_by_start(Booking))
+        .limit(query.limit)
+        .lateral()
+    )
+    booking = aliased(Booking, page_per_provider)
+    return (
+        select(booking)
+        .select_from(owned)
+        .join(page_per_provider, true())
+        .order_by(*_by_start(booking))
+        .limit(query.limit)
+    )
 
 
-async def bookings_page(
-    session: AsyncSession,
-    user_id: int,
-    side: Side,
-    status: BookingStatus | None,
-    starts_from: datetime | None,
-    after: TimeKey | None,
-    limit: int,
-) -> Page[Booking]:
-    statement = bookings_statement(user_id, side, status, starts_from, after, limit + 1)
-    return Page.of((await session.scalars(statement)).all(), limit)
+async def bookings_page(session: AsyncSession, user_id: int, query: BookingsQuery) -> Page[Booking]:
+    one_more = replace(query, limit=query.limit + 1)
+    rows = (await session.scalars(bookings_statement(user_id, one_more))).all()
+    return Page.of(rows, query.limit)

@@ -21,7 +21,7 @@ from app.params import Cursor, PageLimit, RowId
 from app.rate_limits import rate_limited, signed_in_user
 from app.settings import PAGE_LIMITS, Settings
 from db import bookings
-from db.bookings import Side
+from db.bookings import BookingsQuery, Side
 from db.models import BookingStatus, Role
 from geo.cursor import CursorCodec, TimeKey
 
@@ -75,9 +75,8 @@ class BookingController(Controller):
             side = Side.provider if request.user.role is Role.provider else Side.customer
         scope = f"bookings:{request.user.id}:{side}:{status}:{starts_from}"
         after = cursor_codec.decode(cursor, scope, TimeKey) if cursor else None
-        page = await bookings.bookings_page(
-            db_session, request.user.id, side, status, starts_from, after, limit
-        )
+        query = BookingsQuery(side, limit, status, starts_from, after)
+        page = await bookings.bookings_page(db_session, request.user.id, query)
         last = page.items[-1] if page.has_more else None
         return BookingList(
             [BookingDetails.of(booking) for booking in page.items],

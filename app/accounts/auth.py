@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 import msgspec
+from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.exceptions import PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
@@ -27,6 +28,10 @@ ANONYMOUS: list[SecurityRequirement] = [{}]
 class AuthUser(msgspec.Struct, frozen=True):
     id: int
     role: Role
+
+
+SignedInRequest = Request[AuthUser, Token, Any]
+"""The request of a handler that needs an account."""
 
 
 async def _user_from_token(token: Token, _: ASGIConnection[Any, Any, Any, Any]) -> AuthUser | None:

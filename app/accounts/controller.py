@@ -1,15 +1,12 @@
 """Registration, login and the current account."""
 
-from typing import Any
-
-from litestar import Controller, Request, get, post
+from litestar import Controller, get, post
 from litestar.di import NamedDependency
 from litestar.exceptions import NotAuthorizedException, NotFoundException
 from litestar.params import JSONBody
-from litestar.security.jwt import Token
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.accounts.auth import ANONYMOUS, PUBLIC, AuthUser, TokenIssuer
+from app.accounts.auth import ANONYMOUS, PUBLIC, SignedInRequest, TokenIssuer
 from app.accounts.schemas import AccessToken, AccountView, Credentials, Registration
 from app.rate_limits import rate_limited
 from app.settings import Settings
@@ -53,7 +50,7 @@ class MeController(Controller):
 
     @get("/")
     async def me(
-        self, db_session: NamedDependency[AsyncSession], request: Request[AuthUser, Token, Any]
+        self, db_session: NamedDependency[AsyncSession], request: SignedInRequest
     ) -> AccountView:
         """The account the bearer token belongs to."""
         account = await accounts.account(db_session, request.user.id)

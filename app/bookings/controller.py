@@ -5,18 +5,18 @@ for a slot gets 409, never a 5xx, and needs no retry on the server.
 """
 
 from datetime import datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, get, post
 from litestar.di import NamedDependency
 from litestar.exceptions import ValidationException
 from litestar.params import FromQuery, JSONBody, QueryParameter
-from litestar.security.jwt import Token
 from litestar.status_codes import HTTP_200_OK
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.accounts.auth import AuthUser
+from app.accounts.auth import SignedInRequest
 from app.bookings.schemas import BookingDetails, BookingDraft, BookingList
+from app.paging import next_cursor, start_after
 from app.params import Cursor, PageLimit, RowId
 from app.rate_limits import rate_limited, signed_in_user
 from app.settings import PAGE_LIMITS, Settings
@@ -25,7 +25,6 @@ from db.bookings import BookingsQuery, Side
 from db.models import BookingStatus, Role
 from geo.cursor import CursorCodec, TimeKey
 
-Caller = Request[AuthUser, Token, Any]
 SideParam = Annotated[
     Side | None,
     QueryParameter(
@@ -44,7 +43,7 @@ class BookingController(Controller):
     @post("/", guards=[rate_limited("booking", signed_in_user)])
     async def book(
         self,
-        request: Caller,
+        request: SignedInRequest,
         db_session: NamedDependency[AsyncSession],
         settings: NamedDependency[Settings],
         data: JSONBody[BookingDraft],
@@ -59,7 +58,7 @@ class BookingController(Controller):
     @get("/")
     async def mine(
         self,
-        request: Caller,
+        request: SignedInRequest,
         db_session: NamedDependency[AsyncSession],
         cursor_codec: NamedDependency[CursorCodec],
         side: SideParam = None,
@@ -74,18 +73,17 @@ class BookingController(Controller):
         if side is None:
             side = Side.provider if request.user.role is Role.provider else Side.customer
         scope = f"bookings:{request.user.id}:{side}:{status}:{starts_from}"
-        after = cursor_codec.decode(cursor, scope, TimeKey) if cursor else None
+        after = start_after(cursor_codec, cursor, scope, TimeKey)
         query = BookingsQuery(side, limit, status, starts_from, after)
         page = await bookings.bookings_page(db_session, request.user.id, query)
-        last = page.items[-1] if page.has_more else None
         return BookingList(
             [BookingDetails.of(booking) for booking in page.items],
-            cursor_codec.encode(TimeKey(last.start, last.id), scope) if last else None,
+            next_cursor(cursor_codec, page, scope, lambda last: TimeKey(last.start, last.id)),
         )
 
     @post("/{booking_id:int}/cancel", status_code=HTTP_200_OK)
     async def cancel(
-        self, request: Caller, db_session: NamedDependency[AsyncSession], booking_id: RowId
+        self, request: SignedInRequest, db_session: NamedDependency[AsyncSession], booking_id: RowId
     ) -> BookingDetails:
         """Cancel, as customer or provider, before the visit starts; frees the slot and
         notifies the other party."""
@@ -95,7 +93,7 @@ class BookingController(Controller):
 
     @post("/{booking_id:int}/confirm", status_code=HTTP_200_OK)
     async def confirm(
-        self, request: Caller, db_session: NamedDependency[AsyncSession], booking_id: RowId
+        self, request: SignedInRequest, db_session: NamedDependency[AsyncSession], booking_id: RowId
     ) -> BookingDetails:
         """Confirm a pending booking of one's own provider; notifies the customer."""
         booking = await bookings.confirm(db_session, request.user.id, booking_id)

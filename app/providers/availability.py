@@ -5,23 +5,19 @@ wall-clock times in the provider's time zone.
 """
 
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
 
-from litestar import Controller, Request, delete, get, post, put
+from litestar import Controller, delete, get, post, put
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException, ValidationException
 from litestar.params import FromPath, JSONBody
-from litestar.security.jwt import Token
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.accounts.auth import ANONYMOUS, PUBLIC, AuthUser
+from app.accounts.auth import ANONYMOUS, PUBLIC, SignedInRequest
 from app.params import RowId
-from app.providers.management import not_yours
+from app.providers.management import not_yours, unknown_provider
 from app.providers.schemas import HoursExceptionBody, HoursExceptionList, WeeklyHoursBody
 from app.settings import PAGE_LIMITS, Settings
 from db import availability
-
-Owner = Request[AuthUser, Token, Any]
 
 
 def _check_bookable(day: date, horizon_days: int) -> None:
@@ -33,10 +29,6 @@ def _check_bookable(day: date, horizon_days: int) -> None:
         )
 
 
-def _unknown(provider_id: int) -> NotFoundException:
-    return NotFoundException(f"provider {provider_id} not found")
-
-
 class ProviderAvailabilityController(Controller):
     path = "/api/providers/{provider_id:int}/availability"
     tags = ["provider profiles"]  # noqa: RUF012
@@ -44,7 +36,7 @@ class ProviderAvailabilityController(Controller):
     @put("/")
     async def replace_hours(
         self,
-        request: Owner,
+        request: SignedInRequest,
         db_session: NamedDependency[AsyncSession],
         provider_id: RowId,
         data: JSONBody[WeeklyHoursBody],
@@ -64,13 +56,13 @@ class ProviderAvailabilityController(Controller):
         """A provider's weekly hours, Monday = 0."""
         weekly = await availability.weekly_hours(db_session, provider_id)
         if weekly is None:
-            raise _unknown(provider_id)
+            raise unknown_provider(provider_id)
         return WeeklyHoursBody.of(weekly)
 
     @post("/exceptions")
     async def set_exception(
         self,
-        request: Owner,
+        request: SignedInRequest,
         db_session: NamedDependency[AsyncSession],
         settings: NamedDependency[Settings],
         provider_id: RowId,
@@ -95,13 +87,13 @@ class ProviderAvailabilityController(Controller):
             db_session, provider_id, PAGE_LIMITS.max_exceptions
         )
         if upcoming is None:
-            raise _unknown(provider_id)
+            raise unknown_provider(provider_id)
         return HoursExceptionList([HoursExceptionBody.of(exception) for exception in upcoming])
 
     @delete("/exceptions/{day:date}")
     async def remove_exception(
         self,
-        request: Owner,
+        request: SignedInRequest,
         db_session: NamedDependency[AsyncSession],
         provider_id: RowId,
         day: FromPath[date],

@@ -11,6 +11,7 @@ from litestar.params import Parameter, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.auth import ANONYMOUS, PUBLIC
+from app.paging import next_cursor, start_after
 from app.params import Cursor
 from app.providers.schemas import (
     ClusterList,
@@ -115,17 +116,17 @@ class ProviderSearchController(Controller):
             radius_m=radius_km * 1000,
             limit=limit,
             category=category,
-            after=cursor_codec.decode(cursor, scope, DistanceKey) if cursor else None,
+            after=start_after(cursor_codec, cursor, scope, DistanceKey),
         )
 
         async def render() -> tuple[Any, str]:
             page = await nearby_providers(
                 db_session, query, strategy, settings.db_statement_timeout_ms
             )
-            next_cursor = cursor_codec.encode(page.items[-1].key, scope) if page.has_more else None
+            next_page = next_cursor(cursor_codec, page, scope, lambda last: last.key)
             if format_ is ResponseFormat.geojson:
-                return _as_geojson(page.items, next_cursor=next_cursor, strategy=strategy), GEOJSON
-            return NearbyPage(page.items, next_cursor, strategy), JSON
+                return _as_geojson(page.items, next_cursor=next_page, strategy=strategy), GEOJSON
+            return NearbyPage(page.items, next_page, strategy), JSON
 
         identity = f"{scope}:{limit}:{cursor}:{strategy}:{format_}"
         return await _cached(search_cache, identity, render)

@@ -4,18 +4,15 @@ Someone else's provider (or a deleted one) is 404, as if it did not exist. Each 
 commits before it invalidates cached searches, so no search can cache what it replaced.
 """
 
-from typing import Any
-
 import msgspec
-from litestar import Controller, Request, delete, get, patch, post
+from litestar import Controller, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException, NotFoundException
 from litestar.params import JSONBody
-from litestar.security.jwt import Token
 from litestar.status_codes import HTTP_422_UNPROCESSABLE_ENTITY
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.accounts.auth import ANONYMOUS, PUBLIC, AuthUser, requires_role
+from app.accounts.auth import ANONYMOUS, PUBLIC, SignedInRequest, requires_role
 from app.params import RowId
 from app.providers.schemas import (
     ADDRESS_FIELDS,
@@ -32,8 +29,6 @@ from db.providers import public_profile
 from db.search_cache import SearchCache
 from geo.geocoding.base import address_query
 from geo.geocoding.chain import GeocoderChain
-
-Owner = Request[AuthUser, Token, Any]
 
 
 class AddressNotFoundError(HTTPException):
@@ -52,6 +47,10 @@ async def _locate(
     return {"latitude": answer.place.latitude, "longitude": answer.place.longitude}
 
 
+def unknown_provider(provider_id: int) -> NotFoundException:
+    return NotFoundException(f"provider {provider_id} not found")
+
+
 def not_yours(provider_id: int) -> NotFoundException:
     return NotFoundException(f"provider {provider_id} not found among your providers")
 
@@ -68,7 +67,7 @@ async def _commit_provider_change(session: AsyncSession, search_cache: SearchCac
 async def _profile(session: AsyncSession, provider_id: int) -> ProviderProfile:
     provider = await public_profile(session, provider_id)
     if provider is None:
-        raise NotFoundException(f"provider {provider_id} not found")
+        raise unknown_provider(provider_id)
     return ProviderProfile.of(provider)
 
 
@@ -79,7 +78,7 @@ class ProviderProfileController(Controller):
     @post("/", guards=[requires_role(Role.provider, Role.admin)])
     async def create(
         self,
-        request: Owner,
+        request: SignedInRequest,
         db_session: NamedDependency[AsyncSession],
         geocoder: NamedDependency[GeocoderChain],
         search_cache: NamedDependency[SearchCache],
@@ -96,7 +95,7 @@ class ProviderProfileController(Controller):
     @patch("/{provider_id:int}")
     async def update(
         self,
-        request: Owner,
+        request: SignedInRequest,
         db_session: NamedDependency[AsyncSession],
         geocoder: NamedDependency[GeocoderChain],
         search_cache: NamedDependency[SearchCache],
@@ -121,7 +120,7 @@ class ProviderProfileController(Controller):
     @delete("/{provider_id:int}")
     async def deactivate(
         self,
-        request: Owner,
+        request: SignedInRequest,
         db_session: NamedDependency[AsyncSession],
         search_cache: NamedDependency[SearchCache],
         provider_id: RowId,
@@ -134,7 +133,7 @@ class ProviderProfileController(Controller):
     @post("/{provider_id:int}/services")
     async def add_service(
         self,
-        request: Owner,
+        request: SignedInRequest,
         db_session: NamedDependency[AsyncSession],
         search_cache: NamedDependency[SearchCache],
         provider_id: RowId,
@@ -151,7 +150,7 @@ class ProviderProfileController(Controller):
     @patch("/{provider_id:int}/services/{service_id:int}")
     async def update_service(
         self,
-        request: Owner,
+        request: SignedInRequest,
         db_session: NamedDependency[AsyncSession],
         search_cache: NamedDependency[SearchCache],
         provider_id: RowId,
@@ -169,7 +168,7 @@ class ProviderProfileController(Controller):
     @delete("/{provider_id:int}/services/{service_id:int}")
     async def deactivate_service(
         self,
-        request: Owner,
+        request: SignedInRequest,
         db_session: NamedDependency[AsyncSession],
         search_cache: NamedDependency[SearchCache],
         provider_id: RowId,

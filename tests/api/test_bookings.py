@@ -19,9 +19,11 @@ from tests.conftest import BOOKING_HORIZON_DAYS, SignedIn, sign_up
 from tests.support.bookings import (
     Client,
     OpenProvider,
+    booked,
     days_ahead,
     next_dst_change,
     open_provider,
+    request_booking,
     stockholm,
 )
 from tests.support.live_server import live_server
@@ -30,22 +32,9 @@ DAY = days_ahead(30)
 RACERS = 50
 
 
-@pytest.fixture
-async def provider(client: Client) -> OpenProvider:
-    return await open_provider(client)
-
-
-@pytest.fixture
-async def customer(client: Client) -> SignedIn:
-    return await sign_up(client, "customer")
-
-
 async def book(client: Client, customer: SignedIn, provider: OpenProvider, start: datetime) -> int:
     """The status of booking the provider's service at `start`."""
-    response = await client.post(
-        "/api/bookings", json=provider.booking(start), headers=customer.headers
-    )
-    return response.status_code
+    return (await request_booking(client, customer, provider, start)).status_code
 
 
 async def active_bookings(engine: AsyncEngine, provider_id: int) -> int:
@@ -166,13 +155,9 @@ async def test_other_providers_are_not_blocked_by_a_booking(
 async def test_a_cancelled_booking_frees_its_slot(
     client: Client, provider: OpenProvider, customer: SignedIn, engine: AsyncEngine
 ) -> None:
-    booked = await client.post(
-        "/api/bookings", json=provider.booking(stockholm(DAY, 10)), headers=customer.headers
-    )
+    booking_id = await booked(client, customer, provider, stockholm(DAY, 10))
     assert await book(client, customer, provider, stockholm(DAY, 10)) == 409
-    cancelled = await client.post(
-        f"/api/bookings/{booked.json()['id']}/cancel", headers=customer.headers
-    )
+    cancelled = await client.post(f"/api/bookings/{booking_id}/cancel", headers=customer.headers)
     assert cancelled.status_code == 200, cancelled.text
     assert cancelled.json()["status"] == "cancelled"
     assert await book(client, customer, provider, stockholm(DAY, 10)) == 201
@@ -182,11 +167,9 @@ async def test_a_cancelled_booking_frees_its_slot(
 async def test_a_confirmed_booking_still_holds_its_slot(
     client: Client, provider: OpenProvider, customer: SignedIn
 ) -> None:
-    booked = await client.post(
-        "/api/bookings", json=provider.booking(stockholm(DAY, 10)), headers=customer.headers
-    )
+    booking_id = await booked(client, customer, provider, stockholm(DAY, 10))
     confirmed = await client.post(
-        f"/api/bookings/{booked.json()['id']}/confirm", headers=provider.owner.headers
+        f"/api/bookings/{booking_id}/confirm", headers=provider.owner.headers
     )
     assert confirmed.status_code == 200, confirmed.text
     assert confirmed.json()["status"] == "confirmed"
@@ -435,10 +418,7 @@ async def test_someone_elses_cursor_is_400(
 async def test_other_peoples_bookings_are_404_and_stay_as_they_were(
     client: Client, engine: AsyncEngine, provider: OpenProvider, customer: SignedIn
 ) -> None:
-    booked = await client.post(
-        "/api/bookings", json=provider.booking(stockholm(DAY, 10)), headers=customer.headers
-    )
-    booking_id = booked.json()["id"]
+    booking_id = await booked(client, customer, provider, stockholm(DAY, 10))
     stranger = await sign_up(client, "customer")
     other_provider = await open_provider(client)
     for user, action in [
@@ -457,10 +437,8 @@ async def test_other_peoples_bookings_are_404_and_stay_as_they_were(
 async def test_only_the_provider_confirms_and_only_pending_bookings(
     client: Client, provider: OpenProvider, customer: SignedIn
 ) -> None:
-    booked = await client.post(
-        "/api/bookings", json=provider.booking(stockholm(DAY, 10)), headers=customer.headers
-    )
-    path = f"/api/bookings/{booked.json()['id']}"
+    booking_id = await booked(client, customer, provider, stockholm(DAY, 10))
+    path = f"/api/bookings/{booking_id}"
     assert (await client.post(f"{path}/confirm", headers=customer.headers)).status_code == 403
     assert (await client.post(f"{path}/confirm", headers=provider.owner.headers)).status_code == 200
     assert (await client.post(f"{path}/confirm", headers=provider.owner.headers)).status_code == 409
@@ -473,10 +451,7 @@ async def test_only_the_provider_confirms_and_only_pending_bookings(
 async def test_a_started_visit_cannot_be_cancelled(
     client: Client, engine: AsyncEngine, provider: OpenProvider, customer: SignedIn
 ) -> None:
-    booked = await client.post(
-        "/api/bookings", json=provider.booking(stockholm(DAY, 10)), headers=customer.headers
-    )
-    booking_id = booked.json()["id"]
+    booking_id = await booked(client, customer, provider, stockholm(DAY, 10))
     async with engine.begin() as connection:  # as if the visit's time had come
         await connection.execute(
             text(

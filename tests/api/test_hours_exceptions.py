@@ -6,14 +6,9 @@ from typing import Any
 import pytest
 
 from tests.conftest import BOOKING_HORIZON_DAYS, sign_up
-from tests.support.bookings import Client, OpenProvider, days_ahead, open_provider
+from tests.support.bookings import Client, OpenProvider, days_ahead
 
 DAY = days_ahead(10)
-
-
-@pytest.fixture
-async def provider(client: Client) -> OpenProvider:
-    return await open_provider(client)
 
 
 def _path(provider: OpenProvider) -> str:

@@ -4,20 +4,10 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import SignedIn, sign_up
-from tests.support.bookings import Client, OpenProvider, days_ahead, open_provider, stockholm
+from tests.conftest import SignedIn
+from tests.support.bookings import Client, OpenProvider, booked, days_ahead, stockholm
 
 DAY = days_ahead(20)
-
-
-@pytest.fixture
-async def provider(client: Client) -> OpenProvider:
-    return await open_provider(client)
-
-
-@pytest.fixture
-async def customer(client: Client) -> SignedIn:
-    return await sign_up(client, "customer")
 
 
 async def notifications(
@@ -37,12 +27,7 @@ async def notifications(
 
 
 async def book(client: Client, customer: SignedIn, provider: OpenProvider, hour: int) -> int:
-    response = await client.post(
-        "/api/bookings", json=provider.booking(stockholm(DAY, hour)), headers=customer.headers
-    )
-    assert response.status_code == 201, response.text
-    booking_id: int = response.json()["id"]
-    return booking_id
+    return await booked(client, customer, provider, stockholm(DAY, hour))
 
 
 async def test_each_booking_change_notifies_the_other_party(

@@ -5,6 +5,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import httpx
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
@@ -63,6 +64,24 @@ async def open_provider(
     )
     assert hours.status_code == 200, hours.text
     return OpenProvider(owner, provider_id, service.json()["id"])
+
+
+async def request_booking(
+    client: Client, customer: SignedIn, provider: OpenProvider, start: datetime
+) -> httpx.Response:
+    return await client.post(
+        "/api/bookings", json=provider.booking(start), headers=customer.headers
+    )
+
+
+async def booked(
+    client: Client, customer: SignedIn, provider: OpenProvider, start: datetime
+) -> int:
+    """The id of a new booking that must succeed."""
+    response = await request_booking(client, customer, provider, start)
+    assert response.status_code == 201, response.text
+    booking_id: int = response.json()["id"]
+    return booking_id
 
 
 def stockholm(day: date, hour: int, minute: int = 0) -> datetime:

@@ -6,8 +6,9 @@ from typing import Annotated
 import msgspec
 
 from app.params import RowIdField
+from app.views import View
 from db.bookings import BookingRequest
-from db.models import Booking, BookingStatus
+from db.models import BookingStatus
 
 
 class BookingDraft(msgspec.Struct, forbid_unknown_fields=True):
@@ -32,7 +33,7 @@ class BookingDraft(msgspec.Struct, forbid_unknown_fields=True):
         )
 
 
-class BookingDetails(msgspec.Struct):
+class BookingDetails(View):
     id: int
     provider_id: int
     service_id: int
@@ -42,20 +43,6 @@ class BookingDetails(msgspec.Struct):
     status: BookingStatus
     horse_name: str
     notes: str
-
-    @classmethod
-    def of(cls, booking: Booking) -> "BookingDetails":
-        return cls(
-            id=booking.id,
-            provider_id=booking.provider_id,
-            service_id=booking.service_id,
-            customer_id=booking.customer_id,
-            start=booking.start,
-            end=booking.end,
-            status=booking.status,
-            horse_name=booking.horse_name,
-            notes=booking.notes,
-        )
 
 
 class BookingList(msgspec.Struct):

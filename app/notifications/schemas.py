@@ -5,25 +5,15 @@ from typing import Any
 
 import msgspec
 
-from db.models import Notification
+from app.views import View
 
 
-class NotificationDetails(msgspec.Struct):
+class NotificationDetails(View):
     id: int
     kind: str
     payload: dict[str, Any]
     is_read: bool
     created_at: datetime
-
-    @classmethod
-    def of(cls, notification: Notification) -> "NotificationDetails":
-        return cls(
-            notification.id,
-            notification.kind,
-            notification.payload,
-            notification.is_read,
-            notification.created_at,
-        )
 
 
 class NotificationList(msgspec.Struct):

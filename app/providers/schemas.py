@@ -9,7 +9,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 
-from db.models import Provider, Service, ServiceCategory
+from app.views import View
+from db.models import ServiceCategory
 from db.providers import Cluster, ProviderHit, SearchStrategy
 from geo.opening_hours import HoursException, OpeningHours, WeeklyHours
 
@@ -38,21 +39,17 @@ class ClusterList(msgspec.Struct):
     cell_size_deg: float
 
 
-class ServiceSummary(msgspec.Struct):
+class ServiceSummary(View):
     id: int
     name: str
     category: str
     duration_minutes: int
     price: Decimal
 
-    @classmethod
-    def of(cls, service: Service) -> "ServiceSummary":
-        return cls(
-            service.id, service.name, service.category, service.duration_minutes, service.price
-        )
 
+class ProviderProfile(View):
+    """The public projection: no owner, no street address."""
 
-class ProviderProfile(msgspec.Struct):
     id: int
     business_name: str
     description: str
@@ -62,21 +59,6 @@ class ProviderProfile(msgspec.Struct):
     service_radius_km: float
     categories: list[str]
     services: list[ServiceSummary]
-
-    @classmethod
-    def of(cls, provider: Provider) -> "ProviderProfile":
-        """The public projection: no owner, no street address."""
-        return cls(
-            id=provider.id,
-            business_name=provider.business_name,
-            description=provider.description,
-            city=provider.city,
-            latitude=provider.latitude,
-            longitude=provider.longitude,
-            service_radius_km=provider.service_radius_km,
-            categories=provider.categories,
-            services=[ServiceSummary.of(s) for s in provider.services],
-        )
 
 
 Latitude = Annotated[float, msgspec.Meta(ge=-90, le=90)]

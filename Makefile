@@ -63,7 +63,7 @@ serve: install
 			--workers $(WORKERS) --log-level warning app.main:create_app
 
 run: migrate
-	@$(STACK) && $(BIN)/python -m db.seed $(DEMO_PROVIDERS) --if-empty
+	@$(STACK) && $(BIN)/python -m db.seed $(DEMO_PROVIDERS) --if-empty --weekday-hours
 	@$(MAKE) --no-print-directory serve
 
 test: install

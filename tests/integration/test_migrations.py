@@ -1,4 +1,5 @@
-"""Migrations apply to an empty database, reverse completely, and apply again."""
+"""Migrations apply to an empty database, reverse completely, and apply again; the demo
+seed loads into a fresh one."""
 
 import asyncio
 import os
@@ -7,6 +8,7 @@ import uuid
 import asyncpg
 
 from db.databases import asyncpg_dsn, create_database, drop_database, migrate, sibling_url
+from db.seed import seed
 
 TABLES = {
     "users",
@@ -48,5 +50,30 @@ def test_migrations_upgrade_downgrade_and_upgrade_again(database_url: str) -> No
         assert asyncio.run(_tables(url)) == set()
         migrate(url)
         assert asyncio.run(_tables(url)) == TABLES
+    finally:
+        asyncio.run(drop_database(admin_url, name))
+
+
+async def _seed_with_hours(url: str) -> list[tuple[int, int]]:
+    connection = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        await seed(connection, 40, weekday_hours=True)
+        rows = await connection.fetch(
+            "SELECT weekday, count(*) FROM availability"
+            " WHERE opens = '08:00' AND closes = '17:00' GROUP BY weekday ORDER BY weekday"
+        )
+    finally:
+        await connection.close()
+    return [(row[0], row[1]) for row in rows]
+
+
+def test_demo_seed_opens_every_provider_on_weekdays(database_url: str) -> None:
+    admin_url = os.environ["DATABASE_URL"]
+    name = f"equinet_seed_{uuid.uuid4().hex[:12]}"
+    url = sibling_url(admin_url, name)
+    asyncio.run(create_database(admin_url, name))
+    try:
+        migrate(url)
+        assert asyncio.run(_seed_with_hours(url)) == [(day, 40) for day in range(5)]
     finally:
         asyncio.run(drop_database(admin_url, name))

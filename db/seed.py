@@ -122,7 +122,7 @@ async def seed(
     """Replace all providers (and their owner accounts and services) with `count` new ones.
 
     With `weekday_hours`, each is open 08:00-17:00 Monday to Friday (Stockholm time), so
-    that it can be booked; that takes about as long again as the rest at a million."""
+    that it can be booked; at a million providers that takes twice as long as the rest."""
     rng = random.Random(rng_seed)
     generated = generate_providers(count, rng)
     async with connection.transaction():

@@ -463,3 +463,30 @@ async def test_a_started_visit_cannot_be_cancelled(
     response = await client.post(f"/api/bookings/{booking_id}/cancel", headers=customer.headers)
     assert response.status_code == 409
     assert "started" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"limit": 0},
+        {"limit": 101},
+        {"cursor": "forged"},
+        {"status": "lost"},
+        {"as": "admin"},
+        {"starts_from": "2030-01-01T10:00:00"},
+        {"starts_from": "soon"},
+    ],
+)
+async def test_bad_list_parameters_are_400(
+    client: Client, customer: SignedIn, params: dict[str, str | int]
+) -> None:
+    response = await client.get("/api/bookings", params=params, headers=customer.headers)
+    assert response.status_code == 400, response.text
+
+
+@pytest.mark.parametrize("booking_id", ["0", "-3", str(2**63)])
+async def test_booking_ids_outside_the_bigint_range_are_400(
+    client: Client, customer: SignedIn, booking_id: str
+) -> None:
+    response = await client.post(f"/api/bookings/{booking_id}/cancel", headers=customer.headers)
+    assert response.status_code == 400, response.text

@@ -7,7 +7,7 @@ clause, like every other write to a provider (see db.provider_profiles).
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Result, Time, delete, exists, func, insert, literal, select, union_all
+from sqlalchemy import Result, delete, exists, func, insert, select, union_all
 from sqlalchemy.dialects.postgresql import insert as upsert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,7 +29,7 @@ async def replace_weekly_hours(
     """Set the time zone and replace every interval, atomically.
 
     The ownership check is the UPDATE of the provider row, whose lock then holds off any
-    concurrent replacement until this transaction ends.
+    concurrent replacement, and any booking being checked, until this transaction ends.
     """
     updated = await update_provider(session, owner_id, provider_id, {"timezone": weekly.timezone})
     if not updated:
@@ -64,16 +64,22 @@ async def weekly_hours(session: AsyncSession, provider_id: int) -> WeeklyHours |
     return WeeklyHours(timezone, [OpeningHours(*row) for row in rows])
 
 
+async def _lock_owned(session: AsyncSession, owner_id: int, provider_id: int) -> bool:
+    """Lock the owner's provider row before changing its hours: bookings hold it shared
+    while they check the hours (see db.bookings). False if it isn't the owner's."""
+    statement = select(Provider.id).where(owned(provider_id, owner_id)).with_for_update()
+    return await session.scalar(statement) is not None
+
+
 async def set_exception(
     session: AsyncSession, owner_id: int, provider_id: int, exception: HoursException
 ) -> bool:
     """Add the exception, or replace the one of its date, if the provider is the owner's."""
+    if not await _lock_owned(session, owner_id, provider_id):
+        return False
     opens, closes = exception.hours or (None, None)
-    source = select(
-        Provider.id, literal(exception.day), literal(opens, Time), literal(closes, Time)
-    ).where(owned(provider_id, owner_id))
-    insert_new = upsert(AvailabilityException).from_select(
-        ["provider_id", "date", "opens", "closes"], source
+    insert_new = upsert(AvailabilityException).values(
+        provider_id=provider_id, date=exception.day, opens=opens, closes=closes
     )
     statement = insert_new.on_conflict_do_update(
         constraint="availability_exceptions_provider_date_key",
@@ -82,21 +88,20 @@ async def set_exception(
             "closes": insert_new.excluded.closes,
             "updated_at": func.now(),
         },
-    ).returning(AvailabilityException.id)
-    return (await session.execute(statement)).first() is not None
+    )
+    await session.execute(statement)
+    return True
 
 
 async def remove_exception(
     session: AsyncSession, owner_id: int, provider_id: int, day: date
 ) -> bool:
     """Back to the weekly hours on `day`; False if there was no such exception of the owner's."""
+    if not await _lock_owned(session, owner_id, provider_id):
+        return False
     statement = (
         delete(AvailabilityException)
-        .where(
-            AvailabilityException.provider_id == provider_id,
-            AvailabilityException.date == day,
-            exists().where(owned(provider_id, owner_id)),
-        )
+        .where(AvailabilityException.provider_id == provider_id, AvailabilityException.date == day)
         .returning(AvailabilityException.id)
     )
     return (await session.execute(statement)).first() is not None

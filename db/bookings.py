@@ -98,6 +98,13 @@ def _check_lead_time(start: datetime, horizon: timedelta) -> None:
 
 
 async def _offer(session: AsyncSession, provider_id: int, service_id: int) -> _Offer:
+    """The service's terms, read under a share lock on its row and its provider's.
+
+    Changes to a provider's hours lock the provider row first (db.availability), so a
+    change in flight holds a booking back until it commits, and the booking is checked
+    against the hours it commits under; bookings in flight likewise hold a change back.
+    Share locks don't conflict, so bookings of one provider never wait for each other.
+    """
     row = (
         await session.execute(
             select(Service.duration_minutes, Provider.timezone, Provider.user_id)
@@ -108,6 +115,7 @@ async def _offer(session: AsyncSession, provider_id: int, service_id: int) -> _O
                 Service.is_active,
                 Provider.is_active,
             )
+            .with_for_update(read=True, of=[Service, Provider])
         )
     ).first()
     if row is None:

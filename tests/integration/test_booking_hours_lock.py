@@ -1,0 +1,63 @@
+"""A booking is checked against the hours it commits under, even while they change."""
+
+import asyncio
+from collections.abc import Callable, Coroutine
+from datetime import time, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from db import availability, bookings
+from db.bookings import BookingRequest, BookingRuleError
+from geo.opening_hours import HoursException, OpeningHours, WeeklyHours
+from tests.support.bookings import Client, OpenProvider, days_ahead, open_provider, stockholm
+
+DAY = days_ahead(33)
+HORIZON = timedelta(days=400)
+
+Closing = Callable[[AsyncSession, OpenProvider], Coroutine[Any, Any, bool]]
+
+
+async def close_the_day(session: AsyncSession, provider: OpenProvider) -> bool:
+    closed = HoursException(DAY, None)
+    return await availability.set_exception(session, provider.owner.id, provider.id, closed)
+
+
+async def close_every_day_but_the_day_after(session: AsyncSession, provider: OpenProvider) -> bool:
+    weekday = (DAY + timedelta(days=1)).weekday()
+    weekly = WeeklyHours("Europe/Stockholm", [OpeningHours(weekday, time(8), time(17))])
+    return await availability.replace_weekly_hours(session, provider.owner.id, provider.id, weekly)
+
+
+@pytest.mark.parametrize("close", [close_the_day, close_every_day_but_the_day_after])
+async def test_a_booking_waits_for_an_hours_change_in_flight_and_obeys_it(
+    client: Client, engine: AsyncEngine, close: Closing
+) -> None:
+    provider = await open_provider(client)
+    request = BookingRequest(provider.id, provider.service_id, stockholm(DAY, 10), "Blixten", "")
+    async with AsyncSession(engine) as changer, AsyncSession(engine) as booker:
+        assert await close(changer, provider)
+        attempt = asyncio.create_task(bookings.book(booker, provider.owner.id, request, HORIZON))
+        await asyncio.sleep(0.5)
+        assert not attempt.done(), "the booking should wait for the change to end"
+        await changer.commit()
+        with pytest.raises(BookingRuleError, match="closed"):
+            await asyncio.wait_for(attempt, timeout=10)
+        await booker.rollback()
+
+
+@pytest.mark.parametrize("close", [close_the_day, close_every_day_but_the_day_after])
+async def test_an_hours_change_waits_for_bookings_in_flight(
+    client: Client, engine: AsyncEngine, close: Closing
+) -> None:
+    provider = await open_provider(client)
+    request = BookingRequest(provider.id, provider.service_id, stockholm(DAY, 10), "Blixten", "")
+    async with AsyncSession(engine) as booker, AsyncSession(engine) as changer:
+        await bookings.book(booker, provider.owner.id, request, HORIZON)
+        change = asyncio.create_task(close(changer, provider))
+        await asyncio.sleep(0.5)
+        assert not change.done(), "the change should wait for the booking to end"
+        await booker.rollback()
+        assert await asyncio.wait_for(change, timeout=10)
+        await changer.rollback()

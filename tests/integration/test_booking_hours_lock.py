@@ -30,12 +30,16 @@ async def close_every_day_but_the_day_after(session: AsyncSession, provider: Ope
     return await availability.replace_weekly_hours(session, provider.owner.id, provider.id, weekly)
 
 
+def visit_on_the_day(provider: OpenProvider) -> BookingRequest:
+    return BookingRequest(provider.id, provider.service_id, stockholm(DAY, 10), "Blixten", "")
+
+
 @pytest.mark.parametrize("close", [close_the_day, close_every_day_but_the_day_after])
 async def test_a_booking_waits_for_an_hours_change_in_flight_and_obeys_it(
     client: Client, engine: AsyncEngine, close: Closing
 ) -> None:
     provider = await open_provider(client)
-    request = BookingRequest(provider.id, provider.service_id, stockholm(DAY, 10), "Blixten", "")
+    request = visit_on_the_day(provider)
     async with AsyncSession(engine) as changer, AsyncSession(engine) as booker:
         assert await close(changer, provider)
         attempt = asyncio.create_task(bookings.book(booker, provider.owner.id, request, HORIZON))
@@ -52,7 +56,7 @@ async def test_an_hours_change_waits_for_bookings_in_flight(
     client: Client, engine: AsyncEngine, close: Closing
 ) -> None:
     provider = await open_provider(client)
-    request = BookingRequest(provider.id, provider.service_id, stockholm(DAY, 10), "Blixten", "")
+    request = visit_on_the_day(provider)
     async with AsyncSession(engine) as booker, AsyncSession(engine) as changer:
         await bookings.book(booker, provider.owner.id, request, HORIZON)
         change = asyncio.create_task(close(changer, provider))

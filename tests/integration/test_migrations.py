@@ -4,6 +4,8 @@ seed loads into a fresh one."""
 import asyncio
 import os
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import asyncpg
 
@@ -38,20 +40,26 @@ async def _tables(url: str) -> set[str]:
     return {row["relname"] for row in rows}
 
 
-def test_migrations_upgrade_downgrade_and_upgrade_again(database_url: str) -> None:
+@contextmanager
+def empty_database(purpose: str) -> Iterator[str]:
+    """A new, empty database beside the suite's; dropped afterwards. Yields its URL."""
     admin_url = os.environ["DATABASE_URL"]
-    name = f"equinet_migrations_{uuid.uuid4().hex[:12]}"
-    url = sibling_url(admin_url, name)
+    name = f"equinet_{purpose}_{uuid.uuid4().hex[:12]}"
     asyncio.run(create_database(admin_url, name))
     try:
+        yield sibling_url(admin_url, name)
+    finally:
+        asyncio.run(drop_database(admin_url, name))
+
+
+def test_migrations_upgrade_downgrade_and_upgrade_again(database_url: str) -> None:
+    with empty_database("migrations") as url:
         migrate(url)
         assert asyncio.run(_tables(url)) == TABLES
         migrate(url, "downgrade", "base")
         assert asyncio.run(_tables(url)) == set()
         migrate(url)
         assert asyncio.run(_tables(url)) == TABLES
-    finally:
-        asyncio.run(drop_database(admin_url, name))
 
 
 async def _seed_with_hours(url: str) -> list[tuple[int, int]]:
@@ -68,12 +76,6 @@ async def _seed_with_hours(url: str) -> list[tuple[int, int]]:
 
 
 def test_demo_seed_opens_every_provider_on_weekdays(database_url: str) -> None:
-    admin_url = os.environ["DATABASE_URL"]
-    name = f"equinet_seed_{uuid.uuid4().hex[:12]}"
-    url = sibling_url(admin_url, name)
-    asyncio.run(create_database(admin_url, name))
-    try:
+    with empty_database("seed") as url:
         migrate(url)
         assert asyncio.run(_seed_with_hours(url)) == [(day, 40) for day in range(5)]
-    finally:
-        asyncio.run(drop_database(admin_url, name))

@@ -3,8 +3,9 @@
 The guarantee is the table's exclusion constraint, not this code. Two transactions that
 insert overlapping active bookings cannot both commit: the second waits for the first
 and fails with SQLSTATE 23P01. So a booking is a plain INSERT under READ COMMITTED, with
-no lock taken beforehand and no retry loop. Each change notifies the other party in the
-same transaction.
+no check for overlaps beforehand and no retry loop. (The provider row is read FOR SHARE,
+but only to hold its opening hours still; see _offer.) Each change notifies the other
+party in the same transaction.
 """
 
 import enum

@@ -185,9 +185,7 @@ async def book(
                 f" to {end.isoformat()}; choose another time"
             ) from None
         raise
-    await notify(
-        session, offer.provider_user_id, NotificationKind.booking_requested, _payload(booking)
-    )
+    await _notify(session, offer.provider_user_id, NotificationKind.booking_requested, booking)
     return booking
 
 
@@ -203,7 +201,6 @@ def _involves(user_id: int) -> ColumnElement[bool]:
 @dataclass(frozen=True, slots=True)
 class _Involvement:
     status: BookingStatus
-    started: bool
     as_provider: bool
 
 
@@ -212,11 +209,9 @@ async def _involvement(session: AsyncSession, user_id: int, booking_id: int) -> 
     after the change, to explain it. BookingNotFoundError if it is not theirs at all."""
     row = (
         await session.execute(
-            select(
-                Booking.status,
-                func.lower(Booking.during) <= func.now(),
-                _provider_owner() == user_id,
-            ).where(Booking.id == booking_id, _involves(user_id))
+            select(Booking.status, _provider_owner() == user_id).where(
+                Booking.id == booking_id, _involves(user_id)
+            )
         )
     ).first()
     if row is None:
@@ -241,6 +236,7 @@ async def cancel(session: AsyncSession, user_id: int, booking_id: int) -> Bookin
     row = (await session.execute(statement)).first()
     if row is None:
         involvement = await _involvement(session, user_id, booking_id)
+        # Still active, so the start is what stopped it.
         if involvement.status in ACTIVE_BOOKING:
             raise BookingConflictError(f"booking {booking_id} has started: it can't be cancelled")
         raise BookingConflictError(f"booking {booking_id} is already {involvement.status}")

@@ -61,10 +61,6 @@ def database_unavailable(
     return _error(HTTP_503_SERVICE_UNAVAILABLE, "database unavailable, try again shortly", 5)
 
 
-def email_taken(_: Request[Any, Any, Any], error: Exception) -> Response[dict[str, object]]:
-    return _error(HTTP_409_CONFLICT, "an account with this email exists")
-
-
 def geocoder_busy(_: Request[Any, Any, Any], error: Exception) -> Response[dict[str, object]]:
     assert isinstance(error, GeocoderBusyError)
     return _error(HTTP_503_SERVICE_UNAVAILABLE, str(error), error.retry_after_s)
@@ -89,7 +85,6 @@ CLIENT_ERRORS: dict[type[Exception], int] = {
 
 EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     **{error: _status(status_code) for error, status_code in CLIENT_ERRORS.items()},
-    DuplicateEmailError: email_taken,
     GeocoderBusyError: geocoder_busy,
     GeocoderUnavailableError: geocoder_unavailable,
     OperationalError: database_unavailable,

@@ -43,7 +43,7 @@ async def register(session: AsyncSession, email: str, password: str, role: Role)
     )
     user_id = (await session.execute(statement)).scalar_one_or_none()
     if user_id is None:
-        raise DuplicateEmailError(email)
+        raise DuplicateEmailError("an account with this email exists")
     return Account(user_id, email, role)
 
 

@@ -21,6 +21,7 @@ from tests.support.bookings import (
     OpenProvider,
     booked,
     days_ahead,
+    every_page,
     next_dst_change,
     open_provider,
     request_booking,
@@ -387,19 +388,7 @@ async def test_the_list_filters_by_status_and_start(
 async def _all_pages(
     client: Client, user: SignedIn, params: dict[str, str | int]
 ) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = []
-    cursor = None
-    while True:
-        page = await client.get(
-            "/api/bookings",
-            params={**params, **({"cursor": cursor} if cursor else {})},
-            headers=user.headers,
-        )
-        assert page.status_code == 200, page.text
-        items += page.json()["items"]
-        cursor = page.json()["next_cursor"]
-        if cursor is None:
-            return items
+    return await every_page(client, user, "/api/bookings", params)
 
 
 async def test_someone_elses_cursor_is_400(

@@ -5,7 +5,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import SignedIn
-from tests.support.bookings import Client, OpenProvider, booked, days_ahead, stockholm
+from tests.support.bookings import Client, OpenProvider, booked, days_ahead, every_page, stockholm
 
 DAY = days_ahead(20)
 
@@ -13,17 +13,7 @@ DAY = days_ahead(20)
 async def notifications(
     client: Client, user: SignedIn, **params: str | int
 ) -> list[dict[str, Any]]:
-    """Every page, following the cursor."""
-    items: list[dict[str, Any]] = []
-    cursor = None
-    while True:
-        query = {**params, **({"cursor": cursor} if cursor else {})}
-        page = await client.get("/api/notifications", params=query, headers=user.headers)
-        assert page.status_code == 200, page.text
-        items += page.json()["items"]
-        cursor = page.json()["next_cursor"]
-        if cursor is None:
-            return items
+    return await every_page(client, user, "/api/notifications", params)
 
 
 async def book(client: Client, customer: SignedIn, provider: OpenProvider, hour: int) -> int:

@@ -84,6 +84,22 @@ async def booked(
     return booking_id
 
 
+async def every_page(
+    client: Client, user: SignedIn, path: str, params: dict[str, str | int]
+) -> list[dict[str, Any]]:
+    """The items of every page of a user's list, following its cursor."""
+    items: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        query = {**params, **({"cursor": cursor} if cursor else {})}
+        page = await client.get(path, params=query, headers=user.headers)
+        assert page.status_code == 200, page.text
+        items += page.json()["items"]
+        cursor = page.json()["next_cursor"]
+        if cursor is None:
+            return items
+
+
 def stockholm(day: date, hour: int, minute: int = 0) -> datetime:
     return datetime.combine(day, time(hour, minute), STOCKHOLM)
 

@@ -24,16 +24,16 @@ from app.accounts.auth import TokenIssuer, make_jwt_auth
 from app.accounts.controller import AuthController, MeController
 from app.bookings.controller import BookingController
 from app.errors import EXCEPTION_HANDLERS, UNLOGGED_ERRORS
-from app.geocode.controller import GeocodeController
+from app.geocoding.controller import GeocodeController
+from app.hours.controller import HoursController
 from app.notifications.controller import NotificationController
 from app.ops.controller import HealthController
-from app.providers.availability import ProviderAvailabilityController
-from app.providers.controller import ProviderSearchController
-from app.providers.management import ProviderProfileController
+from app.profiles.controller import ProfileController
 from app.rate_limits import RateLimiter
+from app.search.controller import SearchController
 from app.settings import SEARCH_LIMITS, GeocoderKind, Settings, from_env
 from db.engine import make_engine
-from db.places import GazetteerGeocoder
+from db.geocoding import GazetteerGeocoder
 from db.search_cache import SearchCache
 from geo.cursor import CursorCodec
 from geo.geocoding.chain import GeocoderChain
@@ -112,9 +112,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
     }
     return Litestar(
         route_handlers=[
-            ProviderSearchController,
-            ProviderProfileController,
-            ProviderAvailabilityController,
+            SearchController,
+            ProfileController,
+            HoursController,
             GeocodeController,
             BookingController,
             NotificationController,

@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from db.databases import asyncpg_dsn, create_database, migrate, sibling_url
 from db.engine import make_engine
-from db.providers import NearbyQuery, SearchStrategy, nearby_providers
+from db.search import NearbyQuery, SearchStrategy, nearby_providers
 from db.seed import seed
 from geo.distance import Point
 

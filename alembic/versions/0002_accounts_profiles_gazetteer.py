@@ -8,7 +8,7 @@ Create Date: 2026-11-22
 import sqlalchemy as sa
 from alembic import op
 
-from db.places import gazetteer_rows
+from db.geocoding import gazetteer_rows
 
 revision = "0002"
 down_revision = "0001"

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from db import availability, bookings
+from db import bookings, hours
 from db.bookings import BookingRequest, BookingRuleError
 from geo.opening_hours import HoursException, OpeningHours, WeeklyHours
 from tests.support.bookings import Client, OpenProvider, days_ahead, open_provider, stockholm
@@ -21,13 +21,13 @@ Closing = Callable[[AsyncSession, OpenProvider], Coroutine[Any, Any, bool]]
 
 async def close_the_day(session: AsyncSession, provider: OpenProvider) -> bool:
     closed = HoursException(DAY, None)
-    return await availability.set_exception(session, provider.owner.id, provider.id, closed)
+    return await hours.set_exception(session, provider.owner.id, provider.id, closed)
 
 
 async def close_every_day_but_the_day_after(session: AsyncSession, provider: OpenProvider) -> bool:
     weekday = (DAY + timedelta(days=1)).weekday()
     weekly = WeeklyHours("Europe/Stockholm", [OpeningHours(weekday, time(8), time(17))])
-    return await availability.replace_weekly_hours(session, provider.owner.id, provider.id, weekly)
+    return await hours.replace_weekly_hours(session, provider.owner.id, provider.id, weekly)
 
 
 def visit_on_the_day(provider: OpenProvider) -> BookingRequest:

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.main import make_redis
 from db.databases import ROOT
-from db.places import GazetteerGeocoder
+from db.geocoding import GazetteerGeocoder
 from geo.geocoding.base import (
     GeocoderBusyError,
     GeocoderPolicy,

@@ -7,8 +7,8 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from db.geocoding import COUNTRIES
 from db.models import Provider, Service
-from db.places import COUNTRIES
 from db.seed import scandinavian_towns
 from geo.distance import Point, haversine_m
 from tests.conftest import SEEDED_PROVIDERS

@@ -5,7 +5,7 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.providers import (
+from db.search import (
     NearbyQuery,
     SearchStrategy,
     apply_search_settings,

@@ -8,7 +8,7 @@ from litestar.exceptions import NotFoundException, ValidationException
 from litestar.params import Parameter
 
 from app.accounts.auth import ANONYMOUS, PUBLIC
-from app.geocode.schemas import GeocodeAnswer
+from app.geocoding.schemas import GeocodeAnswer
 from app.rate_limits import rate_limited
 from app.settings import Settings
 from geo.geocoding.base import normalize_query

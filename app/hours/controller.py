@@ -13,11 +13,11 @@ from litestar.params import FromPath, JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.auth import ANONYMOUS, PUBLIC, SignedInRequest
+from app.hours.schemas import HoursExceptionBody, HoursExceptionList, WeeklyHoursBody
 from app.params import RowId
-from app.providers.management import not_yours, unknown_provider
-from app.providers.schemas import HoursExceptionBody, HoursExceptionList, WeeklyHoursBody
+from app.profiles.controller import not_yours, unknown_provider
 from app.settings import PAGE_LIMITS, Settings
-from db import availability
+from db import hours
 
 
 def _check_bookable(day: date, horizon_days: int) -> None:
@@ -29,7 +29,7 @@ def _check_bookable(day: date, horizon_days: int) -> None:
         )
 
 
-class ProviderAvailabilityController(Controller):
+class HoursController(Controller):
     path = "/api/providers/{provider_id:int}/availability"
     tags = ["provider profiles"]  # noqa: RUF012
 
@@ -43,18 +43,16 @@ class ProviderAvailabilityController(Controller):
     ) -> WeeklyHoursBody:
         """Replace the weekly hours (wall-clock times in `timezone`)."""
         weekly = data.as_weekly_hours()
-        if not await availability.replace_weekly_hours(
-            db_session, request.user.id, provider_id, weekly
-        ):
+        if not await hours.replace_weekly_hours(db_session, request.user.id, provider_id, weekly):
             raise not_yours(provider_id)
         return WeeklyHoursBody.of(weekly)
 
     @get("/", opt=PUBLIC, security=ANONYMOUS)
-    async def hours(
+    async def weekly_hours(
         self, db_session: NamedDependency[AsyncSession], provider_id: RowId
     ) -> WeeklyHoursBody:
         """A provider's weekly hours, Monday = 0."""
-        weekly = await availability.weekly_hours(db_session, provider_id)
+        weekly = await hours.weekly_hours(db_session, provider_id)
         if weekly is None:
             raise unknown_provider(provider_id)
         return WeeklyHoursBody.of(weekly)
@@ -72,7 +70,7 @@ class ProviderAvailabilityController(Controller):
 
         Bookings already made that day stay: cancel them separately if needed."""
         _check_bookable(data.date, settings.booking_horizon_days)
-        if not await availability.set_exception(
+        if not await hours.set_exception(
             db_session, request.user.id, provider_id, data.as_exception()
         ):
             raise not_yours(provider_id)
@@ -83,7 +81,7 @@ class ProviderAvailabilityController(Controller):
         self, db_session: NamedDependency[AsyncSession], provider_id: RowId
     ) -> HoursExceptionList:
         """The provider's exceptions from today on, by date (at most PAGE_MAX_EXCEPTIONS)."""
-        upcoming = await availability.upcoming_exceptions(
+        upcoming = await hours.upcoming_exceptions(
             db_session, provider_id, PAGE_LIMITS.max_exceptions
         )
         if upcoming is None:
@@ -99,5 +97,5 @@ class ProviderAvailabilityController(Controller):
         day: FromPath[date],
     ) -> None:
         """Back to the weekly hours on that date."""
-        if not await availability.remove_exception(db_session, request.user.id, provider_id, day):
+        if not await hours.remove_exception(db_session, request.user.id, provider_id, day):
             raise NotFoundException(f"no exception on {day} among your providers' hours")

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.auth import ANONYMOUS, PUBLIC, SignedInRequest, requires_role
 from app.params import RowId
-from app.providers.schemas import (
+from app.profiles.schemas import (
     ADDRESS_FIELDS,
     ProviderChanges,
     ProviderDraft,
@@ -23,9 +23,9 @@ from app.providers.schemas import (
     ServiceDraft,
     ServiceSummary,
 )
-from db import provider_profiles as profiles
+from db import profiles
 from db.models import Role
-from db.providers import public_profile
+from db.profiles import public_profile
 from db.search_cache import SearchCache
 from geo.geocoding.base import address_query
 from geo.geocoding.chain import GeocoderChain
@@ -71,7 +71,7 @@ async def _profile(session: AsyncSession, provider_id: int) -> ProviderProfile:
     return ProviderProfile.of(provider)
 
 
-class ProviderProfileController(Controller):
+class ProfileController(Controller):
     path = "/api/providers"
     tags = ["provider profiles"]  # noqa: RUF012
 

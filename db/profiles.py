@@ -1,4 +1,4 @@
-"""Provider profiles and their services: the owner's writes.
+"""Provider profiles and their services: the public profile, and the owner's writes.
 
 Every write names its owner in its own WHERE clause, so another user's id matches no row
 (the caller answers 404) and there is no gap between checking ownership and writing.
@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
 
 from db.models import Provider, Service
 
@@ -89,3 +90,13 @@ async def deactivate_service(
 ) -> bool:
     changed = await update_service(session, owner_id, provider_id, service_id, {"is_active": False})
     return changed is not None
+
+
+async def public_profile(session: AsyncSession, provider_id: int) -> Provider | None:
+    """An active provider with its active services, or None."""
+    statement = (
+        select(Provider)
+        .where(Provider.id == provider_id, Provider.is_active)
+        .options(selectinload(Provider.services.and_(Service.is_active)))
+    )
+    return (await session.execute(statement)).scalar_one_or_none()

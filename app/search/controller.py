@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.accounts.auth import ANONYMOUS, PUBLIC
 from app.paging import next_cursor, start_after
 from app.params import Cursor
-from app.providers.schemas import (
+from app.search.schemas import (
     ClusterList,
     InViewPage,
     NearbyPage,
@@ -22,7 +22,7 @@ from app.providers.schemas import (
 from app.settings import SEARCH_LIMITS as LIMITS
 from app.settings import Settings
 from db.models import ServiceCategory
-from db.providers import (
+from db.search import (
     NearbyQuery,
     ProviderHit,
     SearchStrategy,
@@ -87,7 +87,7 @@ def _as_geojson(items: list[ProviderHit], **foreign_members: Any) -> dict[str, A
     return feature_collection(features, **foreign_members)
 
 
-class ProviderSearchController(Controller):
+class SearchController(Controller):
     path = "/api/providers"
     tags = ["providers"]  # noqa: RUF012
     opt = PUBLIC

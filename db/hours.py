@@ -1,7 +1,7 @@
 """When a provider works: weekly hours, and exceptions for single dates.
 
 An exception replaces the weekly hours of its date. Writes name the owner in their WHERE
-clause, like every other write to a provider (see db.provider_profiles).
+clause, like every other write to a provider (see db.profiles).
 """
 
 from datetime import date, datetime, time
@@ -12,7 +12,7 @@ from sqlalchemy.dialects.postgresql import insert as upsert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Availability, AvailabilityException, Provider
-from db.provider_profiles import owned, update_provider
+from db.profiles import owned, update_provider
 from geo.opening_hours import HoursException, OpeningHours, WeeklyHours
 
 

@@ -1,4 +1,4 @@
-"""Provider search: the SQL behind nearby, in-view, clusters and public profiles.
+"""Provider search: the SQL behind nearby, in-view and clusters.
 
 All strategies share one distance metric, `location <-> center`: PostGIS's sphere
 distance for geography. The same expression filters (`<= radius`), orders and is
@@ -26,9 +26,8 @@ from sqlalchemy import (
     tuple_,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
 
-from db.models import Provider, Service
+from db.models import Provider
 from db.pages import Page
 from geo.bbox import boxes_around
 from geo.clusters import cell_size_deg
@@ -288,13 +287,3 @@ async def provider_clusters(
         .order_by(func.count().desc())
     )
     return [Cluster(*row) for row in await session.execute(statement)]
-
-
-async def public_profile(session: AsyncSession, provider_id: int) -> Provider | None:
-    """An active provider with its active services, or None."""
-    statement = (
-        select(Provider)
-        .where(Provider.id == provider_id, Provider.is_active)
-        .options(selectinload(Provider.services.and_(Service.is_active)))
-    )
-    return (await session.execute(statement)).scalar_one_or_none()

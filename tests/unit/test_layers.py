@@ -1,0 +1,47 @@
+"""Dependencies point one way, app → db → geo, and geo/ knows no web framework or database."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+
+# What each layer must not import (top-level package names).
+FORBIDDEN = {
+    "geo": {"app", "db", "litestar", "sqlalchemy", "advanced_alchemy", "geoalchemy2", "asyncpg"},
+    "db": {"app", "litestar"},
+}
+
+
+def imported_packages(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+@pytest.mark.parametrize("layer", sorted(FORBIDDEN))
+def test_layer_imports_only_what_it_may(layer: str) -> None:
+    modules = sorted((REPOSITORY / layer).rglob("*.py"))
+    assert modules
+    offending = {
+        str(module.relative_to(REPOSITORY)): sorted(imported_packages(module) & FORBIDDEN[layer])
+        for module in modules
+    }
+    assert {module: names for module, names in offending.items() if names} == {}
+
+
+def test_every_app_domain_has_its_sql_twin_in_db() -> None:
+    """Rooms pair up by name: the SQL behind app/<domain>/ is db/<domain>.py."""
+    without_sql = {"ops"}  # health checks ask the engine and Redis directly
+    domains = {
+        package.name
+        for package in (REPOSITORY / "app").iterdir()
+        if (package / "controller.py").exists()
+    }
+    assert domains - without_sql <= {module.stem for module in (REPOSITORY / "db").glob("*.py")}

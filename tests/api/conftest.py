@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.conftest import SignedIn, sign_up
+from tests.support.accounts import SignedIn, sign_up
 from tests.support.bookings import Client, OpenProvider, open_provider
 
 

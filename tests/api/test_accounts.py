@@ -7,7 +7,7 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from tests.conftest import sign_up
+from tests.support.accounts import sign_up
 
 Client = AsyncTestClient[Litestar]
 PASSWORD = "correct horse battery"

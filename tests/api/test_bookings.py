@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.rate_limits import RateLimits
 from app.settings import Settings
-from tests.conftest import BOOKING_HORIZON_DAYS, SignedIn, sign_up
+from tests.support.accounts import SignedIn, sign_up
 from tests.support.bookings import (
     Client,
     OpenProvider,
@@ -28,6 +28,7 @@ from tests.support.bookings import (
     stockholm,
 )
 from tests.support.live_server import live_server
+from tests.support.suite import BOOKING_HORIZON_DAYS
 
 DAY = days_ahead(30)
 RACERS = 50

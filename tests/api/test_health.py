@@ -5,7 +5,8 @@ from litestar.testing import AsyncTestClient
 
 from app.main import create_app
 from app.settings import Settings
-from tests.conftest import closed_port, sign_up
+from tests.support.accounts import sign_up
+from tests.support.ports import closed_port
 
 
 async def test_health_is_ok(client: AsyncTestClient[Litestar]) -> None:

@@ -5,8 +5,9 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import BOOKING_HORIZON_DAYS, sign_up
+from tests.support.accounts import sign_up
 from tests.support.bookings import Client, OpenProvider, days_ahead
+from tests.support.suite import BOOKING_HORIZON_DAYS
 
 DAY = days_ahead(10)
 

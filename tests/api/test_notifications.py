@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import SignedIn
+from tests.support.accounts import SignedIn
 from tests.support.bookings import Client, OpenProvider, booked, days_ahead, every_page, stockholm
 
 DAY = days_ahead(20)

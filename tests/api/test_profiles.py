@@ -8,7 +8,7 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.conftest import SignedIn, sign_up
+from tests.support.accounts import SignedIn, sign_up
 
 Client = AsyncTestClient[Litestar]
 UPPSALA = (59.85882, 17.63889)

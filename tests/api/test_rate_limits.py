@@ -13,8 +13,10 @@ from redis.asyncio import Redis
 from app.main import create_app
 from app.rate_limits import RateLimits
 from app.settings import Settings
-from tests.conftest import UNLIMITED, closed_port, sign_up
+from tests.support.accounts import sign_up
 from tests.support.bookings import days_ahead, open_provider, stockholm
+from tests.support.ports import closed_port
+from tests.support.suite import UNLIMITED
 
 Client = AsyncTestClient[Litestar]
 LOGIN = {"email": "nobody@example.com", "password": "wrong-but-long-enough"}

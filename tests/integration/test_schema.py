@@ -11,7 +11,7 @@ from db.geocoding import COUNTRIES
 from db.models import Provider, Service
 from db.seed import scandinavian_towns
 from geo.distance import Point, haversine_m
-from tests.conftest import SEEDED_PROVIDERS
+from tests.support.suite import SEEDED_PROVIDERS
 
 
 async def _new_provider(session: AsyncSession, lat: float = 59.0, lng: float = 18.0) -> Provider:

@@ -9,7 +9,7 @@ import httpx
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from tests.conftest import SignedIn, sign_up
+from tests.support.accounts import SignedIn, sign_up
 
 Client = AsyncTestClient[Litestar]
 STOCKHOLM = ZoneInfo("Europe/Stockholm")

@@ -1,0 +1,56 @@
+"""What the suite's own database holds, and how the suite's app is configured."""
+
+from dataclasses import dataclass
+
+import asyncpg
+
+from app.rate_limits import RateLimits
+from db.databases import asyncpg_dsn
+from db.seed import seed
+
+SEEDED_PROVIDERS = 30_000
+# The suite signs up many accounts from one test client; tests of the limits set their own.
+UNLIMITED = RateLimits(
+    login="10000/minute", register="10000/minute", geocode="10000/minute", booking="10000/minute"
+)
+# Far enough ahead for the next spring and autumn clock changes, whatever today is.
+BOOKING_HORIZON_DAYS = 400
+REDIS_TEST_DB = 15
+
+
+@dataclass(frozen=True)
+class EdgeProvider:
+    name: str
+    latitude: float
+    longitude: float
+
+
+# Hand-placed providers where coordinates get awkward, next to the seeded ones.
+EDGE_PROVIDERS = [
+    EdgeProvider("North Pole A", 90.0, 0.0),
+    EdgeProvider("North Pole B", 90.0, 120.0),
+    EdgeProvider("Near North Pole", 89.95, -60.0),
+    EdgeProvider("South Pole", -90.0, 45.0),
+    EdgeProvider("Chukotka East", 65.0, 179.95),
+    EdgeProvider("Chukotka West", 65.0, -179.95),
+    EdgeProvider("Dateline Equator", 0.0, 180.0),
+]
+
+
+async def load_suite_data(url: str) -> None:
+    """The seeded providers, then the edge providers under an owner of their own."""
+    connection = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        await seed(connection, SEEDED_PROVIDERS, rng_seed=7)
+        owner = await connection.fetchval(
+            "INSERT INTO users (email, password_hash, role) "
+            "VALUES ('edge@example.invalid', '!', 'provider') RETURNING id"
+        )
+        await connection.executemany(
+            "INSERT INTO providers (user_id, business_name, city, latitude, longitude, categories)"
+            " VALUES ($1, $2, 'Edge', $3, $4, '{farrier}')",
+            [(owner, p.name, p.latitude, p.longitude) for p in EDGE_PROVIDERS],
+        )
+        await connection.execute("ANALYZE providers")
+    finally:
+        await connection.close()

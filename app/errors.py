@@ -1,14 +1,31 @@
-"""Domain errors become HTTP errors here, and only here."""
+"""How a failure becomes an HTTP answer: one convention, followed by every domain.
+
+- **No such row of yours.** db/ returns None (or False for a write that matched nothing)
+  when the row asked for does not exist, is inactive, or belongs to someone else; the
+  three are one answer. The controller raises `not_yours()` or `not_found()` from here:
+  404, and nothing said about whose the row is.
+- **An answer that must say why.** db/ and geo/ raise a domain error of their own (a
+  booking outside the hours, a slot taken, a forged cursor). `CLIENT_ERRORS` below maps
+  each to its status, once; controllers neither catch nor translate them.
+- **Controllers raise only Litestar's HTTP exceptions** (and the two it lacks, defined
+  here: 409 and 422), never an error class of their own and never a hand-built response.
+- **Dependencies that are down** (the database, the upstream geocoder) answer 503 with
+  `Retry-After`, here.
+
+Every error body has one shape, `ErrorBody`: Litestar's `{"status_code", "detail"}`, plus
+`extra` on validation errors, naming the offending parameters or fields.
+"""
 
 import logging
 from collections.abc import Callable
 from typing import Any
 
+import msgspec
 from litestar import Request, Response
+from litestar.exceptions import HTTPException, NotFoundException
 from litestar.status_codes import (
     HTTP_400_BAD_REQUEST,
     HTTP_403_FORBIDDEN,
-    HTTP_404_NOT_FOUND,
     HTTP_409_CONFLICT,
     HTTP_422_UNPROCESSABLE_ENTITY,
     HTTP_503_SERVICE_UNAVAILABLE,
@@ -17,12 +34,7 @@ from litestar.types import ExceptionHandlersMap
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from db.accounts import DuplicateEmailError
-from db.bookings import (
-    BookingConflictError,
-    BookingNotFoundError,
-    BookingRuleError,
-    NotTheProviderError,
-)
+from db.bookings import BookingConflictError, BookingRuleError, NotTheProviderError
 from geo.cursor import InvalidCursorError
 from geo.geocoding.base import GeocoderBusyError, GeocoderUnavailableError
 from geo.viewport import InvalidViewportError
@@ -30,45 +42,67 @@ from geo.viewport import InvalidViewportError
 logger = logging.getLogger(__name__)
 
 
-Handler = Callable[[Request[Any, Any, Any], Exception], Response[dict[str, object]]]
+class ConflictException(HTTPException):
+    """409: the request collides with the current state (a taken email, a taken slot)."""
+
+    status_code = HTTP_409_CONFLICT
+
+
+class UnprocessableException(HTTPException):
+    """422: well-formed, but the domain can't act on it (an address nobody can locate)."""
+
+    status_code = HTTP_422_UNPROCESSABLE_ENTITY
+
+
+def not_found(kind: str, row_id: object) -> NotFoundException:
+    return NotFoundException(f"{kind} {row_id} not found")
+
+
+def not_yours(kind: str, row_id: object) -> NotFoundException:
+    """404 for a row the caller may not change: missing, inactive or someone else's."""
+    return NotFoundException(f"{kind} {row_id} not found among your {kind}s")
+
+
+class ErrorBody(msgspec.Struct, omit_defaults=True):
+    """The body of every error answer."""
+
+    status_code: int
+    detail: str
+    extra: list[dict[str, Any]] | dict[str, Any] | None = None
+    """On validation errors: each offending parameter or field, and what is wrong with it."""
+
+
+Handler = Callable[[Request[Any, Any, Any], Exception], Response[ErrorBody]]
 
 # How long a client should wait after the upstream geocoder failed us.
 GEOCODER_RETRY_AFTER_S = 30
 
 
-def _error(
-    status_code: int, detail: str, retry_after_s: int | None = None
-) -> Response[dict[str, object]]:
+def _error(status_code: int, detail: str, retry_after_s: int | None = None) -> Response[ErrorBody]:
     headers = {} if retry_after_s is None else {"Retry-After": str(retry_after_s)}
-    return Response(
-        {"status_code": status_code, "detail": detail}, status_code=status_code, headers=headers
-    )
+    return Response(ErrorBody(status_code, detail), status_code=status_code, headers=headers)
 
 
 def _status(status_code: int) -> Handler:
     """A handler answering `status_code` with the error's message as the detail."""
 
-    def handler(_: Request[Any, Any, Any], error: Exception) -> Response[dict[str, object]]:
+    def handler(_: Request[Any, Any, Any], error: Exception) -> Response[ErrorBody]:
         return _error(status_code, str(error))
 
     return handler
 
 
-def database_unavailable(
-    request: Request[Any, Any, Any], error: Exception
-) -> Response[dict[str, object]]:
+def database_unavailable(request: Request[Any, Any, Any], error: Exception) -> Response[ErrorBody]:
     logger.warning("database unavailable during %s: %s", request.url.path, type(error).__name__)
     return _error(HTTP_503_SERVICE_UNAVAILABLE, "database unavailable, try again shortly", 5)
 
 
-def geocoder_busy(_: Request[Any, Any, Any], error: Exception) -> Response[dict[str, object]]:
+def geocoder_busy(_: Request[Any, Any, Any], error: Exception) -> Response[ErrorBody]:
     assert isinstance(error, GeocoderBusyError)
     return _error(HTTP_503_SERVICE_UNAVAILABLE, str(error), error.retry_after_s)
 
 
-def geocoder_unavailable(
-    _: Request[Any, Any, Any], error: Exception
-) -> Response[dict[str, object]]:
+def geocoder_unavailable(_: Request[Any, Any, Any], error: Exception) -> Response[ErrorBody]:
     return _error(HTTP_503_SERVICE_UNAVAILABLE, str(error), GEOCODER_RETRY_AFTER_S)
 
 
@@ -78,7 +112,6 @@ CLIENT_ERRORS: dict[type[Exception], int] = {
     InvalidViewportError: HTTP_400_BAD_REQUEST,
     BookingRuleError: HTTP_422_UNPROCESSABLE_ENTITY,
     BookingConflictError: HTTP_409_CONFLICT,
-    BookingNotFoundError: HTTP_404_NOT_FOUND,
     NotTheProviderError: HTTP_403_FORBIDDEN,
     DuplicateEmailError: HTTP_409_CONFLICT,
 }

@@ -9,6 +9,7 @@ from advanced_alchemy.extensions.litestar import (
     AsyncSessionConfig,
     SQLAlchemyAsyncConfig,
     SQLAlchemyPlugin,
+    async_default_before_send_handler,
 )
 from litestar import Litestar
 from litestar.config.compression import CompressionConfig
@@ -80,10 +81,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
         max_overflow=settings.db_max_overflow,
         pool_timeout_s=settings.db_pool_timeout_s,
     )
+    # One way to end a transaction: a write handler commits before it returns, so a failed
+    # COMMIT raises in the handler and is answered as an error. The plugin only closes the
+    # session, rolling back whatever was not committed; it never commits on its own.
     db_config = SQLAlchemyAsyncConfig(
         engine_instance=engine,
         session_config=AsyncSessionConfig(expire_on_commit=False),
-        before_send_handler="autocommit",
+        before_send_handler=async_default_before_send_handler,
     )
     redis = make_redis(settings.redis_url)
     cursor_codec = CursorCodec(_derived_key(settings.secret_key, "search-cursor"))

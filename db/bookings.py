@@ -53,10 +53,6 @@ class SlotTakenError(BookingConflictError):
     pass
 
 
-class BookingNotFoundError(Exception):
-    pass
-
-
 class NotTheProviderError(Exception):
     pass
 
@@ -204,9 +200,9 @@ class _Involvement:
     as_provider: bool
 
 
-async def _involvement(session: AsyncSession, user_id: int, booking_id: int) -> _Involvement:
+async def _involvement(session: AsyncSession, user_id: int, booking_id: int) -> _Involvement | None:
     """How the user stands to a booking that a change of theirs did not match: asked only
-    after the change, to explain it. BookingNotFoundError if it is not theirs at all."""
+    after the change, to explain it. None if it is not theirs at all."""
     row = (
         await session.execute(
             select(Booking.status, _provider_owner() == user_id).where(
@@ -214,14 +210,12 @@ async def _involvement(session: AsyncSession, user_id: int, booking_id: int) -> 
             )
         )
     ).first()
-    if row is None:
-        raise BookingNotFoundError(f"booking {booking_id} not found among your bookings")
-    return _Involvement(*row)
+    return None if row is None else _Involvement(*row)
 
 
-async def cancel(session: AsyncSession, user_id: int, booking_id: int) -> Booking:
+async def cancel(session: AsyncSession, user_id: int, booking_id: int) -> Booking | None:
     """Cancel an active booking that has not started, as its customer or provider; this
-    frees the slot. The other party is notified."""
+    frees the slot. The other party is notified. None if the booking is not the user's."""
     statement = (
         update(Booking)
         .where(
@@ -236,6 +230,8 @@ async def cancel(session: AsyncSession, user_id: int, booking_id: int) -> Bookin
     row = (await session.execute(statement)).first()
     if row is None:
         involvement = await _involvement(session, user_id, booking_id)
+        if involvement is None:
+            return None
         # Still active, so the start is what stopped it.
         if involvement.status in ACTIVE_BOOKING:
             raise BookingConflictError(f"booking {booking_id} has started: it can't be cancelled")
@@ -247,8 +243,9 @@ async def cancel(session: AsyncSession, user_id: int, booking_id: int) -> Bookin
     return booking
 
 
-async def confirm(session: AsyncSession, user_id: int, booking_id: int) -> Booking:
-    """Confirm a pending booking of the user's provider; the customer is notified."""
+async def confirm(session: AsyncSession, user_id: int, booking_id: int) -> Booking | None:
+    """Confirm a pending booking of the user's provider; the customer is notified. None if
+    the booking is not the user's."""
     statement = (
         update(Booking)
         .where(
@@ -262,6 +259,8 @@ async def confirm(session: AsyncSession, user_id: int, booking_id: int) -> Booki
     booking = (await session.scalars(statement)).one_or_none()
     if booking is None:
         involvement = await _involvement(session, user_id, booking_id)
+        if involvement is None:
+            return None
         if not involvement.as_provider:
             raise NotTheProviderError("only the provider confirms a booking")
         raise BookingConflictError(

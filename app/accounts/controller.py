@@ -26,6 +26,7 @@ class AuthController(Controller):
     ) -> AccountView:
         """A new customer or provider account (409 when the email is taken)."""
         account = await accounts.register(db_session, data.email, data.password, Role(data.role))
+        await db_session.commit()
         return AccountView(account.id, account.email, account.role)
 
     @post("/login", status_code=200, guards=[rate_limited("login")])
@@ -40,6 +41,7 @@ class AuthController(Controller):
         account = await accounts.authenticate(db_session, data.email, data.password)
         if account is None:
             raise NotAuthorizedException("wrong email or password")
+        await db_session.commit()  # a rehashed password, if its hash was outdated
         token = token_issuer.issue(account.id, account.role)
         return AccessToken(token, expires_in=settings.access_token_ttl_s)
 

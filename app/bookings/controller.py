@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.auth import SignedInRequest
 from app.bookings.schemas import BookingDetails, BookingDraft, BookingList
+from app.errors import not_yours
 from app.paging import next_cursor, start_after
 from app.params import Cursor, PageLimit, RowId
 from app.rate_limits import rate_limited, signed_in_user
@@ -88,6 +89,8 @@ class BookingController(Controller):
         """Cancel, as customer or provider, before the visit starts; frees the slot and
         notifies the other party."""
         booking = await bookings.cancel(db_session, request.user.id, booking_id)
+        if booking is None:
+            raise not_yours("booking", booking_id)
         await db_session.commit()
         return BookingDetails.of(booking)
 
@@ -97,5 +100,7 @@ class BookingController(Controller):
     ) -> BookingDetails:
         """Confirm a pending booking of one's own provider; notifies the customer."""
         booking = await bookings.confirm(db_session, request.user.id, booking_id)
+        if booking is None:
+            raise not_yours("booking", booking_id)
         await db_session.commit()
         return BookingDetails.of(booking)

@@ -13,9 +13,9 @@ from litestar.params import FromPath, JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.auth import ANONYMOUS, PUBLIC, SignedInRequest
+from app.errors import not_found, not_yours
 from app.hours.schemas import HoursExceptionBody, HoursExceptionList, WeeklyHoursBody
 from app.params import RowId
-from app.profiles.controller import not_yours, unknown_provider
 from app.settings import PAGE_LIMITS, Settings
 from db import hours
 
@@ -44,7 +44,8 @@ class HoursController(Controller):
         """Replace the weekly hours (wall-clock times in `timezone`)."""
         weekly = data.as_weekly_hours()
         if not await hours.replace_weekly_hours(db_session, request.user.id, provider_id, weekly):
-            raise not_yours(provider_id)
+            raise not_yours("provider", provider_id)
+        await db_session.commit()
         return WeeklyHoursBody.of(weekly)
 
     @get("/", opt=PUBLIC, security=ANONYMOUS)
@@ -54,7 +55,7 @@ class HoursController(Controller):
         """A provider's weekly hours, Monday = 0."""
         weekly = await hours.weekly_hours(db_session, provider_id)
         if weekly is None:
-            raise unknown_provider(provider_id)
+            raise not_found("provider", provider_id)
         return WeeklyHoursBody.of(weekly)
 
     @post("/exceptions")
@@ -73,7 +74,8 @@ class HoursController(Controller):
         if not await hours.set_exception(
             db_session, request.user.id, provider_id, data.as_exception()
         ):
-            raise not_yours(provider_id)
+            raise not_yours("provider", provider_id)
+        await db_session.commit()
         return data
 
     @get("/exceptions", opt=PUBLIC, security=ANONYMOUS)
@@ -85,7 +87,7 @@ class HoursController(Controller):
             db_session, provider_id, PAGE_LIMITS.max_exceptions
         )
         if upcoming is None:
-            raise unknown_provider(provider_id)
+            raise not_found("provider", provider_id)
         return HoursExceptionList([HoursExceptionBody.of(exception) for exception in upcoming])
 
     @delete("/exceptions/{day:date}")
@@ -99,3 +101,4 @@ class HoursController(Controller):
         """Back to the weekly hours on that date."""
         if not await hours.remove_exception(db_session, request.user.id, provider_id, day):
             raise NotFoundException(f"no exception on {day} among your providers' hours")
+        await db_session.commit()

@@ -2,12 +2,12 @@
 
 from litestar import Controller, get, post
 from litestar.di import NamedDependency
-from litestar.exceptions import NotFoundException
 from litestar.params import FromQuery
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.auth import SignedInRequest
+from app.errors import not_yours
 from app.notifications.schemas import MarkedRead, NotificationDetails, NotificationList
 from app.paging import next_cursor, start_after
 from app.params import Cursor, PageLimit, RowId
@@ -49,10 +49,13 @@ class NotificationController(Controller):
         notification_id: RowId,
     ) -> None:
         if not await notifications.mark_read(db_session, request.user.id, notification_id):
-            raise NotFoundException(f"notification {notification_id} not found")
+            raise not_yours("notification", notification_id)
+        await db_session.commit()
 
     @post("/read-all", status_code=HTTP_200_OK)
     async def mark_all_read(
         self, request: SignedInRequest, db_session: NamedDependency[AsyncSession]
     ) -> MarkedRead:
-        return MarkedRead(await notifications.mark_all_read(db_session, request.user.id))
+        marked = MarkedRead(await notifications.mark_all_read(db_session, request.user.id))
+        await db_session.commit()
+        return marked

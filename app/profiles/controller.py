@@ -7,12 +7,11 @@ commits before it invalidates cached searches, so no search can cache what it re
 import msgspec
 from litestar import Controller, delete, get, patch, post
 from litestar.di import NamedDependency
-from litestar.exceptions import HTTPException, NotFoundException
 from litestar.params import JSONBody
-from litestar.status_codes import HTTP_422_UNPROCESSABLE_ENTITY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.auth import ANONYMOUS, PUBLIC, SignedInRequest, requires_role
+from app.errors import UnprocessableException, not_found, not_yours
 from app.params import RowId
 from app.profiles.schemas import (
     ADDRESS_FIELDS,
@@ -31,32 +30,16 @@ from geo.geocoding.base import address_query
 from geo.geocoding.chain import GeocoderChain
 
 
-class AddressNotFoundError(HTTPException):
-    status_code = HTTP_422_UNPROCESSABLE_ENTITY
-
-
 async def _locate(
     geocoder: GeocoderChain, address: str | None, postal_code: str | None, city: str | None
 ) -> dict[str, float]:
     query = address_query(address, postal_code, city)
     answer = await geocoder.geocode(query) if query else None
     if answer is None:
-        raise AddressNotFoundError(
+        raise UnprocessableException(
             "the address could not be located; send latitude and longitude instead"
         )
     return {"latitude": answer.place.latitude, "longitude": answer.place.longitude}
-
-
-def unknown_provider(provider_id: int) -> NotFoundException:
-    return NotFoundException(f"provider {provider_id} not found")
-
-
-def not_yours(provider_id: int) -> NotFoundException:
-    return NotFoundException(f"provider {provider_id} not found among your providers")
-
-
-def _service_not_found(service_id: int) -> NotFoundException:
-    return NotFoundException(f"service {service_id} not found among your services")
 
 
 async def _commit_provider_change(session: AsyncSession, search_cache: SearchCache) -> None:
@@ -67,7 +50,7 @@ async def _commit_provider_change(session: AsyncSession, search_cache: SearchCac
 async def _profile(session: AsyncSession, provider_id: int) -> ProviderProfile:
     provider = await public_profile(session, provider_id)
     if provider is None:
-        raise unknown_provider(provider_id)
+        raise not_found("provider", provider_id)
     return ProviderProfile.of(provider)
 
 
@@ -107,13 +90,13 @@ class ProfileController(Controller):
         if data.moves_address and "latitude" not in values:
             current = await profiles.owned_provider(db_session, request.user.id, provider_id)
             if current is None:
-                raise not_yours(provider_id)
+                raise not_yours("provider", provider_id)
             merged = {field: values.get(field, getattr(current, field)) for field in ADDRESS_FIELDS}
             # No connection should sit idle in a transaction while the geocoder waits its turn.
             await db_session.rollback()
             values |= await _locate(geocoder, **merged)
         if not await profiles.update_provider(db_session, request.user.id, provider_id, values):
-            raise not_yours(provider_id)
+            raise not_yours("provider", provider_id)
         await _commit_provider_change(db_session, search_cache)
         return await _profile(db_session, provider_id)
 
@@ -127,7 +110,7 @@ class ProfileController(Controller):
     ) -> None:
         """Take the provider off the map (soft delete: bookings keep their history)."""
         if not await profiles.deactivate_provider(db_session, request.user.id, provider_id):
-            raise not_yours(provider_id)
+            raise not_yours("provider", provider_id)
         await _commit_provider_change(db_session, search_cache)
 
     @post("/{provider_id:int}/services")
@@ -143,7 +126,7 @@ class ProfileController(Controller):
         values = msgspec.structs.asdict(data)
         service = await profiles.add_service(db_session, request.user.id, provider_id, values)
         if service is None:
-            raise not_yours(provider_id)
+            raise not_yours("provider", provider_id)
         await _commit_provider_change(db_session, search_cache)
         return ServiceSummary.of(service)
 
@@ -161,7 +144,7 @@ class ProfileController(Controller):
             db_session, request.user.id, provider_id, service_id, data.values()
         )
         if service is None:
-            raise _service_not_found(service_id)
+            raise not_yours("service", service_id)
         await _commit_provider_change(db_session, search_cache)
         return ServiceSummary.of(service)
 
@@ -178,7 +161,7 @@ class ProfileController(Controller):
         if not await profiles.deactivate_service(
             db_session, request.user.id, provider_id, service_id
         ):
-            raise _service_not_found(service_id)
+            raise not_yours("service", service_id)
         await _commit_provider_change(db_session, search_cache)
 
     @get("/{provider_id:int}", opt=PUBLIC, security=ANONYMOUS)

@@ -31,11 +31,11 @@ from db.search import (
     providers_in_view,
 )
 from db.search_cache import CachedResponse, SearchCache
-from geo.clusters import cell_count, cell_size_deg
+from geo.clusters import cell_size_deg, check_cell_count
 from geo.cursor import CursorCodec, DistanceKey
 from geo.distance import Point
 from geo.geojson import feature_collection, point_feature
-from geo.viewport import InvalidViewportError, check_span, parse_viewport
+from geo.viewport import check_span, parse_viewport
 
 PUBLIC_CACHE = CacheControlHeader(public=True, max_age=LIMITS.cache_max_age_s)
 
@@ -167,12 +167,7 @@ class SearchController(Controller):
         category: Category = None,
     ) -> Response[bytes]:
         """Counts and centroids of active providers per grid cell, for zoomed-out maps."""
-        viewport = parse_viewport(bbox)
-        if cell_count(viewport, zoom) > LIMITS.clusters_max_cells:
-            raise InvalidViewportError(
-                f"bbox holds more than {LIMITS.clusters_max_cells} cells at zoom {zoom}; "
-                "send the map's viewport and zoom"
-            )
+        viewport = check_cell_count(parse_viewport(bbox), zoom, LIMITS.clusters_max_cells)
 
         async def render() -> tuple[Any, str]:
             items = await provider_clusters(

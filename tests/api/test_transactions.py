@@ -1,0 +1,204 @@
+"""A write whose COMMIT fails is never answered 2xx, and leaves nothing behind.
+
+Each case makes every transaction that writes one table fail at COMMIT (a deferred
+constraint trigger, checked only then), sends one write request, and checks that the
+answer is an error and that the table is exactly as it was.
+"""
+
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import httpx
+import pytest
+from argon2 import PasswordHasher
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tests.support.accounts import PASSWORD, SignedIn, sign_up
+from tests.support.bookings import Client, OpenProvider, booked, days_ahead, stockholm
+
+
+@dataclass(frozen=True)
+class Scene:
+    """Rows every case may write to: a provider with a pending booking, its notification,
+    an exception to its hours, and an account whose password hash is out of date."""
+
+    client: Client
+    provider: OpenProvider
+    customer: SignedIn
+    booking_id: int
+    notification_id: int
+    outdated_email: str
+
+
+async def _scene(client: Client, engine: AsyncEngine, provider: OpenProvider) -> Scene:
+    customer = await sign_up(client, "customer")
+    booking_id = await booked(client, customer, provider, stockholm(days_ahead(20), 10))
+    exception = {"date": days_ahead(21).isoformat(), "closed": True}
+    path = f"/api/providers/{provider.id}/availability/exceptions"
+    response = await client.post(path, json=exception, headers=provider.owner.headers)
+    assert response.status_code == 201, response.text
+    outdated_email = f"outdated-{uuid.uuid4().hex[:10]}@example.com"
+    async with engine.begin() as connection:
+        notification_id = await connection.scalar(
+            text("SELECT id FROM notifications WHERE user_id = :user ORDER BY id DESC LIMIT 1"),
+            {"user": provider.owner.id},
+        )
+        await connection.execute(
+            text(
+                "INSERT INTO users (email, password_hash, role) VALUES (:email, :hash, 'customer')"
+            ),
+            {"email": outdated_email, "hash": PasswordHasher(time_cost=1).hash(PASSWORD)},
+        )
+    return Scene(client, provider, customer, booking_id, notification_id, outdated_email)
+
+
+@dataclass(frozen=True)
+class Write:
+    name: str
+    table: str
+    """The table whose COMMIT fails."""
+    method: str
+    path: str
+    """Formatted with the scene's provider `p` and the scene `s`."""
+    body: Callable[[Scene], object] | None = None
+    caller: str = "owner"
+    """Whose token goes with it: the provider's owner, the customer, or nobody."""
+
+    async def send(self, scene: Scene) -> httpx.Response:
+        who = {"owner": scene.provider.owner, "customer": scene.customer}.get(self.caller)
+        return await scene.client.request(
+            self.method,
+            self.path.format(p=scene.provider, s=scene),
+            json=None if self.body is None else self.body(scene),
+            headers=who.headers if who else None,
+        )
+
+
+def _new_account(_: Scene) -> dict[str, str]:
+    email = f"lost-{uuid.uuid4().hex[:10]}@example.com"
+    return {"email": email, "password": PASSWORD, "role": "customer"}
+
+
+def _booking(scene: Scene) -> dict[str, object]:
+    return scene.provider.booking(stockholm(days_ahead(20), 14))
+
+
+PROVIDER = "/api/providers/{p.id}"
+SERVICE = "/api/providers/{p.id}/services/{p.service_id}"
+HOURS = "/api/providers/{p.id}/availability"
+BOOKING = "/api/bookings/{s.booking_id}"
+WEEKLY = {"weekly": [{"weekday": 0, "opens": "07:00", "closes": "09:00"}]}
+SERVICE_DRAFT = {"name": "Verkning", "category": "farrier", "duration_minutes": 30, "price": "500"}
+NEW_PROVIDER = {"business_name": "X", "latitude": 67.1, "longitude": 5.1}
+
+WRITES = [
+    Write("register", "users", "POST", "/api/auth/register", _new_account, caller=""),
+    Write(
+        "login rehashing an outdated hash",
+        "users",
+        "POST",
+        "/api/auth/login",
+        lambda s: {"email": s.outdated_email, "password": PASSWORD},
+        caller="",
+    ),
+    Write("create provider", "providers", "POST", "/api/providers", lambda _: NEW_PROVIDER),
+    Write("update provider", "providers", "PATCH", PROVIDER, lambda _: {"business_name": "New"}),
+    Write("deactivate provider", "providers", "DELETE", PROVIDER),
+    Write("add service", "services", "POST", PROVIDER + "/services", lambda _: SERVICE_DRAFT),
+    Write("update service", "services", "PATCH", SERVICE, lambda _: {"price": "1"}),
+    Write("deactivate service", "services", "DELETE", SERVICE),
+    Write("replace weekly hours", "availability", "PUT", HOURS, lambda _: WEEKLY),
+    Write(
+        "set an exception",
+        "availability_exceptions",
+        "POST",
+        HOURS + "/exceptions",
+        lambda _: {"date": days_ahead(22).isoformat(), "closed": True},
+    ),
+    Write(
+        "remove an exception",
+        "availability_exceptions",
+        "DELETE",
+        HOURS + "/exceptions/" + days_ahead(21).isoformat(),
+    ),
+    Write("book", "bookings", "POST", "/api/bookings", _booking, caller="customer"),
+    Write("cancel", "bookings", "POST", BOOKING + "/cancel", caller="customer"),
+    Write("confirm", "bookings", "POST", BOOKING + "/confirm"),
+    Write("mark one read", "notifications", "POST", "/api/notifications/{s.notification_id}/read"),
+    Write("mark all read", "notifications", "POST", "/api/notifications/read-all"),
+]
+WRITE_IDS = [write.name for write in WRITES]
+
+
+async def table_digest(engine: AsyncEngine, table: str) -> tuple[int, str]:
+    """The number of rows and a digest of their contents."""
+    async with engine.connect() as connection:
+        row = (
+            await connection.execute(
+                text(
+                    f"SELECT count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY t.id), ''))"
+                    f" FROM {table} t"
+                )
+            )
+        ).one()
+    return row[0], row[1]
+
+
+@pytest.fixture(scope="module")
+async def fail_at_commit(engine: AsyncEngine) -> AsyncIterator[None]:
+    async with engine.begin() as connection:
+        await connection.execute(
+            text(
+                "CREATE FUNCTION fail_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$"
+                " BEGIN RAISE EXCEPTION 'refused at commit' USING ERRCODE = 'check_violation';"
+                " END $$"
+            )
+        )
+    yield
+    async with engine.begin() as connection:
+        await connection.execute(text("DROP FUNCTION fail_at_commit()"))
+
+
+@asynccontextmanager
+async def failing_commits(engine: AsyncEngine, table: str) -> AsyncIterator[None]:
+    """Every transaction that writes `table` fails at COMMIT, not at its statement."""
+    async with engine.begin() as connection:
+        await connection.execute(
+            text(
+                f"CREATE CONSTRAINT TRIGGER fail_at_commit AFTER INSERT OR UPDATE OR DELETE"
+                f" ON {table} DEFERRABLE INITIALLY DEFERRED"
+                f" FOR EACH ROW EXECUTE FUNCTION fail_at_commit()"
+            )
+        )
+    try:
+        yield
+    finally:
+        async with engine.begin() as connection:
+            await connection.execute(text(f"DROP TRIGGER fail_at_commit ON {table}"))
+
+
+@pytest.mark.usefixtures("fail_at_commit")
+@pytest.mark.parametrize("write", WRITES, ids=WRITE_IDS)
+async def test_a_write_that_fails_at_commit_is_an_error_and_leaves_its_table_as_it_was(
+    client: Client, engine: AsyncEngine, provider: OpenProvider, write: Write
+) -> None:
+    scene = await _scene(client, engine, provider)
+    before = await table_digest(engine, write.table)
+    async with failing_commits(engine, write.table):
+        response = await write.send(scene)
+    assert response.status_code == 500, response.text
+    assert await table_digest(engine, write.table) == before
+
+
+@pytest.mark.parametrize("write", WRITES, ids=WRITE_IDS)
+async def test_the_same_writes_change_their_table_when_commits_work(
+    client: Client, engine: AsyncEngine, provider: OpenProvider, write: Write
+) -> None:
+    scene = await _scene(client, engine, provider)
+    before = await table_digest(engine, write.table)
+    response = await write.send(scene)
+    assert response.is_success, response.text
+    assert await table_digest(engine, write.table) != before

@@ -29,12 +29,15 @@ from app.geocoding.controller import GeocodeController
 from app.hours.controller import HoursController
 from app.notifications.controller import NotificationController
 from app.ops.controller import HealthController
+from app.paging import list_page_dependency
 from app.profiles.controller import ProfileController
 from app.rate_limits import RateLimiter
 from app.search.controller import SearchController
-from app.settings import SEARCH_LIMITS, GeocoderKind, Settings, from_env
+from app.search.queries import search_requests
+from app.settings import GeocoderKind, Settings, from_env
 from db.engine import make_engine
 from db.geocoding import GazetteerGeocoder
+from db.search import ProviderSearch
 from db.search_cache import SearchCache
 from geo.cursor import CursorCodec
 from geo.geocoding.chain import GeocoderChain
@@ -74,7 +77,7 @@ def _geocoder(
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
-    settings = settings or from_env(Settings)
+    settings = settings or from_env()
     engine = make_engine(
         settings.database_url,
         pool_size=settings.db_pool_size,
@@ -96,7 +99,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     )
     http = httpx.AsyncClient(timeout=settings.geocoder_policy.timeout_s)
     geocoder = _geocoder(settings, redis, GazetteerGeocoder(engine), http)
-    search_cache = SearchCache(redis, SEARCH_LIMITS.server_cache_ttl_s)
+    search_cache = SearchCache(redis, settings.search.server_cache_ttl_s)
 
     @asynccontextmanager
     async def close_clients(_: Litestar) -> AsyncIterator[None]:
@@ -113,6 +116,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         "token_issuer": TokenIssuer(jwt_auth),
         "geocoder": geocoder,
         "search_cache": search_cache,
+        "provider_search": ProviderSearch(settings.db_statement_timeout_ms),
     }
     return Litestar(
         route_handlers=[
@@ -130,8 +134,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
         on_app_init=[jwt_auth.on_app_init],
         state=State({"rate_limiter": RateLimiter(settings.redis_url, settings.rate_limits)}),
         dependencies={
-            name: Provide(_constant(value), sync_to_thread=False)
-            for name, value in singletons.items()
+            **{
+                name: Provide(_constant(value), sync_to_thread=False)
+                for name, value in singletons.items()
+            },
+            **search_requests(settings.search),
+            "list_page": list_page_dependency(settings.pages),
         },
         exception_handlers=EXCEPTION_HANDLERS,
         logging_config=LoggingConfig(log_exceptions="always", disable_stack_trace=UNLOGGED_ERRORS),

@@ -5,7 +5,6 @@ from typing import Annotated, TypeAlias
 import msgspec
 from litestar.params import Parameter, PathParameter
 
-from app.settings import PAGE_LIMITS
 from db.models import MAX_ROW_ID
 
 RowId: TypeAlias = Annotated[int, PathParameter(ge=1, le=MAX_ROW_ID)]
@@ -14,5 +13,8 @@ RowId: TypeAlias = Annotated[int, PathParameter(ge=1, le=MAX_ROW_ID)]
 RowIdField: TypeAlias = Annotated[int, msgspec.Meta(ge=1, le=MAX_ROW_ID)]
 """A row id in a request body."""
 
-PageLimit: TypeAlias = Annotated[int, Parameter(ge=1, le=PAGE_LIMITS.max_limit)]
-Cursor: TypeAlias = Annotated[str | None, Parameter(max_length=200)]
+Latitude: TypeAlias = Annotated[float, Parameter(ge=-90, le=90, description="WGS 84 latitude")]
+Longitude: TypeAlias = Annotated[float, Parameter(ge=-180, le=180, description="WGS 84 longitude")]
+Cursor: TypeAlias = Annotated[
+    str | None, Parameter(max_length=200, description="next_cursor of the previous page")
+]

@@ -1,19 +1,23 @@
-"""Typed settings, read once from the environment (upper-case field names)."""
+"""Typed settings. The environment is read in one place, `from_env`.
+
+A field is read from its upper-cased name (`SECRET_KEY`), a group's fields from the
+group's prefix and theirs (`SEARCH_MAX_RADIUS_KM`, `GEOCODER_INTERVAL_S`). A `Settings`
+built by hand, as the tests build theirs, reads nothing from the environment.
+"""
 
 import enum
 import os
-from typing import TypeVar
+from collections.abc import Mapping
+from typing import Any, get_type_hints
 
 import msgspec
 
 from app.rate_limits import RateLimits
 from geo.geocoding.base import GeocoderPolicy
 
-S = TypeVar("S", bound=msgspec.Struct)
-
 
 class SearchLimits(msgspec.Struct, frozen=True):
-    """The one source of every limit a search client controls (env: SEARCH_<FIELD>)."""
+    """The one source of every limit a search client controls."""
 
     max_radius_km: float = 100.0
     default_radius_km: float = 25.0
@@ -29,7 +33,7 @@ class SearchLimits(msgspec.Struct, frozen=True):
 
 
 class PageLimits(msgspec.Struct, frozen=True):
-    """Page sizes of a user's own lists, bookings and notifications (env: PAGE_<FIELD>)."""
+    """Page sizes of a user's own lists, bookings and notifications."""
 
     max_limit: int = 100
     default_limit: int = 20
@@ -40,14 +44,6 @@ class PageLimits(msgspec.Struct, frozen=True):
 class GeocoderKind(enum.StrEnum):
     gazetteer = "gazetteer"
     nominatim = "nominatim"
-
-
-def _geocoder_policy() -> GeocoderPolicy:
-    return from_env(GeocoderPolicy, prefix="GEOCODER_")
-
-
-def _rate_limits() -> RateLimits:
-    return from_env(RateLimits, prefix="RATE_LIMIT_")
 
 
 class Settings(msgspec.Struct, frozen=True):
@@ -68,8 +64,10 @@ class Settings(msgspec.Struct, frozen=True):
     geocoder_countrycodes: str = "se,no,dk,fi"
     geocoder_accept_language: str = "sv,nb,da,fi,en"
     geocoder_query_max_length: int = 200
-    geocoder_policy: GeocoderPolicy = msgspec.field(default_factory=_geocoder_policy)
-    rate_limits: RateLimits = msgspec.field(default_factory=_rate_limits)
+    search: SearchLimits = SearchLimits()
+    pages: PageLimits = PageLimits()
+    geocoder_policy: GeocoderPolicy = GeocoderPolicy()
+    rate_limits: RateLimits = RateLimits()
 
     def __post_init__(self) -> None:
         if self.geocoder is GeocoderKind.nominatim and not self.nominatim_user_agent:
@@ -79,18 +77,27 @@ class Settings(msgspec.Struct, frozen=True):
             )
 
 
-def from_env(struct: type[S], prefix: str = "") -> S:
-    """Build `struct` from environment variables, converting strings to the field types."""
-    values = {
-        field: os.environ[prefix + field.upper()]
-        for field in struct.__struct_fields__
-        if prefix + field.upper() in os.environ
-    }
+# The groups of settings, by the prefix of their variables.
+GROUP_PREFIXES = {
+    "search": "SEARCH_",
+    "pages": "PAGE_",
+    "geocoder_policy": "GEOCODER_",
+    "rate_limits": "RATE_LIMIT_",
+}
+
+
+def from_env(environ: Mapping[str, str] = os.environ) -> Settings:
+    """Settings from environment variables, converting strings to the field types."""
+
+    def variables(struct: type[msgspec.Struct], prefix: str) -> dict[str, Any]:
+        names = {field: prefix + field.upper() for field in struct.__struct_fields__}
+        return {field: environ[name] for field, name in names.items() if name in environ}
+
+    groups = get_type_hints(Settings)
+    values = variables(Settings, "")
+    for group, prefix in GROUP_PREFIXES.items():
+        values[group] = variables(groups[group], prefix)
     try:
-        return msgspec.convert(values, struct, strict=False)
-    except msgspec.ValidationError as error:
+        return msgspec.convert(values, Settings, strict=False)
+    except (msgspec.ValidationError, ValueError) as error:
         raise SystemExit(f"configuration error: {error}") from None
-
-
-SEARCH_LIMITS = from_env(SearchLimits, prefix="SEARCH_")
-PAGE_LIMITS = from_env(PageLimits, prefix="PAGE_")

@@ -93,19 +93,6 @@ _INDEX_ORDERED_SETTINGS = {
 _INDEX_RADIUS_SLACK_M = 1.0
 
 
-async def apply_search_settings(
-    session: AsyncSession, statement_timeout_ms: int, *, index_ordered: bool
-) -> None:
-    """Settings for this transaction; `index_ordered` for statements built on a KNN scan."""
-    settings = {
-        **_COMMON_SETTINGS,
-        **(_INDEX_ORDERED_SETTINGS if index_ordered else {}),
-        "statement_timeout": str(statement_timeout_ms),
-    }
-    calls = [func.set_config(name, value, True) for name, value in settings.items()]
-    await session.execute(select(*calls))
-
-
 def _center(point: Point) -> ColumnElement[object]:
     return cast(
         func.ST_SetSRID(
@@ -229,21 +216,6 @@ async def _nearby_naive(session: AsyncSession, query: NearbyQuery) -> list[Provi
     return hits[: query.limit + 1]
 
 
-async def nearby_providers(
-    session: AsyncSession, query: NearbyQuery, strategy: SearchStrategy, statement_timeout_ms: int
-) -> Page[ProviderHit]:
-    """Active providers within the radius, nearest first (ties by id), one page."""
-    await apply_search_settings(
-        session, statement_timeout_ms, index_ordered=strategy is SearchStrategy.gist
-    )
-    if strategy is SearchStrategy.naive:
-        hits = await _nearby_naive(session, query)
-    else:
-        rows = await session.execute(nearby_statement(query, strategy))
-        hits = [ProviderHit(*row) for row in rows]
-    return Page.of(hits, query.limit)
-
-
 def in_view_statement(
     viewport: Viewport, category: str | None, limit: int
 ) -> Select[tuple[object, ...]]:
@@ -255,35 +227,55 @@ def in_view_statement(
     )
 
 
-async def providers_in_view(
-    session: AsyncSession,
-    viewport: Viewport,
-    category: str | None,
-    limit: int,
-    statement_timeout_ms: int,
-) -> Page[ProviderHit]:
-    await apply_search_settings(session, statement_timeout_ms, index_ordered=True)
-    rows = await session.execute(in_view_statement(viewport, category, limit))
-    hits = [ProviderHit(*row) for row in rows]
-    return Page.of(hits, limit)
+class ProviderSearch:
+    """The search statements, each run with this deployment's statement timeout and the
+    planner settings its plan needs, for the length of its transaction only."""
 
+    def __init__(self, statement_timeout_ms: int) -> None:
+        self._statement_timeout_ms = statement_timeout_ms
 
-async def provider_clusters(
-    session: AsyncSession,
-    viewport: Viewport,
-    zoom: int,
-    category: str | None,
-    statement_timeout_ms: int,
-) -> list[Cluster]:
-    """Active providers in the viewport grouped into square grid cells, by PostGIS."""
-    await apply_search_settings(session, statement_timeout_ms, index_ordered=False)
-    point = cast(Provider.location, Geometry)
-    cell = func.ST_SnapToGrid(point, cell_size_deg(zoom))
-    centroid = func.ST_Centroid(func.ST_Collect(point))
-    statement = (
-        select(func.ST_Y(centroid), func.ST_X(centroid), func.count())
-        .where(Provider.is_active, *_viewport_filters(viewport, category))
-        .group_by(cell)
-        .order_by(func.count().desc())
-    )
-    return [Cluster(*row) for row in await session.execute(statement)]
+    async def apply_settings(self, session: AsyncSession, *, index_ordered: bool) -> None:
+        """Settings for this transaction; `index_ordered` for statements on a KNN scan."""
+        settings = {
+            **_COMMON_SETTINGS,
+            **(_INDEX_ORDERED_SETTINGS if index_ordered else {}),
+            "statement_timeout": str(self._statement_timeout_ms),
+        }
+        calls = [func.set_config(name, value, True) for name, value in settings.items()]
+        await session.execute(select(*calls))
+
+    async def nearby(
+        self, session: AsyncSession, query: NearbyQuery, strategy: SearchStrategy
+    ) -> Page[ProviderHit]:
+        """Active providers within the radius, nearest first (ties by id), one page."""
+        await self.apply_settings(session, index_ordered=strategy is SearchStrategy.gist)
+        if strategy is SearchStrategy.naive:
+            hits = await _nearby_naive(session, query)
+        else:
+            rows = await session.execute(nearby_statement(query, strategy))
+            hits = [ProviderHit(*row) for row in rows]
+        return Page.of(hits, query.limit)
+
+    async def in_view(
+        self, session: AsyncSession, viewport: Viewport, category: str | None, limit: int
+    ) -> Page[ProviderHit]:
+        """Active providers inside the viewport, nearest its center first, one page."""
+        await self.apply_settings(session, index_ordered=True)
+        rows = await session.execute(in_view_statement(viewport, category, limit))
+        return Page.of([ProviderHit(*row) for row in rows], limit)
+
+    async def clusters(
+        self, session: AsyncSession, viewport: Viewport, zoom: int, category: str | None
+    ) -> list[Cluster]:
+        """Active providers in the viewport grouped into square grid cells, by PostGIS."""
+        await self.apply_settings(session, index_ordered=False)
+        point = cast(Provider.location, Geometry)
+        cell = func.ST_SnapToGrid(point, cell_size_deg(zoom))
+        centroid = func.ST_Centroid(func.ST_Collect(point))
+        statement = (
+            select(func.ST_Y(centroid), func.ST_X(centroid), func.count())
+            .where(Provider.is_active, *_viewport_filters(viewport, category))
+            .group_by(cell)
+            .order_by(func.count().desc())
+        )
+        return [Cluster(*row) for row in await session.execute(statement)]

@@ -7,7 +7,6 @@ never store a page that outlives it: it stores the generation it saw before read
 Entries hold public search responses only.
 """
 
-import hashlib
 import logging
 from typing import cast
 
@@ -15,6 +14,7 @@ import msgspec
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from geo.keys import digest
 from geo.log_throttle import ThrottledWarning
 
 logger = logging.getLogger(__name__)
@@ -43,8 +43,9 @@ class SearchCache:
         self._decoder = msgspec.msgpack.Decoder(CachedResponse)
 
     @staticmethod
-    def key(request_identity: str) -> str:
-        return KEY_PREFIX + hashlib.sha256(request_identity.encode()).hexdigest()
+    def key(query: msgspec.Struct) -> str:
+        """The entry of a search, named by its whole query value (see geo.keys)."""
+        return KEY_PREFIX + digest(query).hex()
 
     async def get(self, key: str) -> Lookup:
         try:

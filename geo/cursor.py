@@ -1,8 +1,10 @@
 """Opaque, tamper-evident keyset cursors.
 
 A cursor carries the last item's sort key (`(distance_m, id)` for searches, `(time, id)`
-for a user's lists) and a digest of the query it belongs to, signed with HMAC-SHA256, so
-that a client can neither forge a position nor reuse a cursor for another query.
+for a user's lists) and a digest of its scope, signed with HMAC-SHA256, so that a client
+can neither forge a position nor reuse a cursor for another query. The scope is the query
+value's filters (what the pages are pages of), so a cursor outlives a change of page
+size but not of anything that changes the results.
 """
 
 import base64
@@ -13,6 +15,8 @@ from datetime import datetime
 from typing import TypeVar
 
 import msgspec
+
+from geo.keys import digest
 
 _MAC_BYTES = 16
 
@@ -42,14 +46,14 @@ class CursorCodec:
     def __init__(self, secret: bytes) -> None:
         self._secret = secret
 
-    def encode(self, key: msgspec.Struct, scope: str) -> str:
+    def encode(self, key: msgspec.Struct, scope: msgspec.Struct) -> str:
         body = msgspec.msgpack.encode(
-            _Payload(msgspec.Raw(msgspec.msgpack.encode(key)), _digest(scope))
+            _Payload(msgspec.Raw(msgspec.msgpack.encode(key)), _scope_digest(scope))
         )
         token = body + self._mac(body)
         return base64.urlsafe_b64encode(token).rstrip(b"=").decode()
 
-    def decode(self, cursor: str, scope: str, key_type: type[K]) -> K:
+    def decode(self, cursor: str, scope: msgspec.Struct, key_type: type[K]) -> K:
         try:
             token = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         except (binascii.Error, ValueError):
@@ -59,7 +63,7 @@ class CursorCodec:
             raise InvalidCursorError("cursor is not valid")
         payload = msgspec.msgpack.decode(body, type=_Payload)
         # The scope first: a cursor of another query may hold another kind of key.
-        if not hmac.compare_digest(payload.scope, _digest(scope)):
+        if not hmac.compare_digest(payload.scope, _scope_digest(scope)):
             raise InvalidCursorError("cursor belongs to a different query")
         return msgspec.msgpack.decode(payload.key, type=key_type)
 
@@ -67,5 +71,5 @@ class CursorCodec:
         return hmac.new(self._secret, body, hashlib.sha256).digest()[:_MAC_BYTES]
 
 
-def _digest(scope: str) -> bytes:
-    return hashlib.sha256(scope.encode()).digest()[:8]
+def _scope_digest(scope: msgspec.Struct) -> bytes:
+    return digest(scope)[:8]

@@ -4,26 +4,28 @@ Overlaps are refused by the database (see db.bookings): a request that loses the
 for a slot gets 409, never a 5xx, and needs no retry on the server.
 """
 
+from collections.abc import Awaitable
 from datetime import datetime, timedelta
 from typing import Annotated
 
 from litestar import Controller, get, post
-from litestar.di import NamedDependency
+from litestar.di import NamedDependency, Provide
 from litestar.exceptions import ValidationException
 from litestar.params import FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.auth import SignedInRequest
-from app.bookings.schemas import BookingDetails, BookingDraft, BookingList
+from app.bookings.schemas import BookingDetails, BookingDraft, BookingList, BookingsFilters
 from app.errors import not_yours
-from app.paging import next_cursor, start_after
-from app.params import Cursor, PageLimit, RowId
+from app.paging import ListPage, keyset_page
+from app.params import RowId
 from app.rate_limits import rate_limited, signed_in_user
-from app.settings import PAGE_LIMITS, Settings
+from app.settings import Settings
 from db import bookings
 from db.bookings import BookingsQuery, Side
-from db.models import BookingStatus, Role
+from db.models import Booking, BookingStatus, Role
+from db.pages import Page
 from geo.cursor import CursorCodec, TimeKey
 
 SideParam = Annotated[
@@ -35,6 +37,19 @@ SideParam = Annotated[
 StartsFrom = Annotated[
     datetime | None, QueryParameter(description="only visits starting then or later (ISO 8601)")
 ]
+
+
+def bookings_filters(
+    request: SignedInRequest,
+    side: SideParam = None,
+    status: FromQuery[BookingStatus | None] = None,
+    starts_from: StartsFrom = None,
+) -> BookingsFilters:
+    if starts_from is not None and starts_from.tzinfo is None:
+        raise ValidationException("starts_from needs a UTC offset, e.g. 2027-01-01T00:00Z")
+    if side is None:
+        side = Side.provider if request.user.role is Role.provider else Side.customer
+    return BookingsFilters(request.user.id, side, status, starts_from)
 
 
 class BookingController(Controller):
@@ -56,31 +71,32 @@ class BookingController(Controller):
         await db_session.commit()
         return BookingDetails.of(booking)
 
-    @get("/")
+    @get("/", dependencies={"bookings_filters": Provide(bookings_filters, sync_to_thread=False)})
     async def mine(
         self,
-        request: SignedInRequest,
         db_session: NamedDependency[AsyncSession],
         cursor_codec: NamedDependency[CursorCodec],
-        side: SideParam = None,
-        status: FromQuery[BookingStatus | None] = None,
-        starts_from: StartsFrom = None,
-        limit: PageLimit = PAGE_LIMITS.default_limit,
-        cursor: Cursor = None,
+        bookings_filters: NamedDependency[BookingsFilters],
+        list_page: NamedDependency[ListPage],
     ) -> BookingList:
         """The caller's bookings as customer or as provider, by start time."""
-        if starts_from is not None and starts_from.tzinfo is None:
-            raise ValidationException("starts_from needs a UTC offset, e.g. 2027-01-01T00:00Z")
-        if side is None:
-            side = Side.provider if request.user.role is Role.provider else Side.customer
-        scope = f"bookings:{request.user.id}:{side}:{status}:{starts_from}"
-        after = start_after(cursor_codec, cursor, scope, TimeKey)
-        query = BookingsQuery(side, limit, status, starts_from, after)
-        page = await bookings.bookings_page(db_session, request.user.id, query)
-        return BookingList(
-            [BookingDetails.of(booking) for booking in page.items],
-            next_cursor(cursor_codec, page, scope, lambda last: TimeKey(last.start, last.id)),
+        filters = bookings_filters
+
+        def page_after(after: TimeKey | None) -> Awaitable[Page[Booking]]:
+            query = BookingsQuery(
+                filters.side, list_page.limit, filters.status, filters.starts_from, after
+            )
+            return bookings.bookings_page(db_session, filters.user_id, query)
+
+        items, next_cursor = await keyset_page(
+            cursor_codec,
+            filters,
+            list_page.cursor,
+            TimeKey,
+            fetch=page_after,
+            key_of=lambda b: TimeKey(b.start, b.id),
         )
+        return BookingList([BookingDetails.of(booking) for booking in items], next_cursor)
 
     @post("/{booking_id:int}/cancel", status_code=HTTP_200_OK)
     async def cancel(

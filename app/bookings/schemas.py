@@ -7,7 +7,7 @@ import msgspec
 
 from app.params import RowIdField
 from app.views import View
-from db.bookings import BookingRequest
+from db.bookings import BookingRequest, Side
 from db.models import BookingStatus
 
 
@@ -48,3 +48,12 @@ class BookingDetails(View):
 class BookingList(msgspec.Struct):
     items: list[BookingDetails]
     next_cursor: str | None
+
+
+class BookingsFilters(msgspec.Struct, frozen=True, tag=True):
+    """Whose bookings, from which side, which ones: a cursor of the list belongs to these."""
+
+    user_id: int
+    side: Side
+    status: BookingStatus | None
+    starts_from: datetime | None

@@ -16,7 +16,7 @@ from app.accounts.auth import ANONYMOUS, PUBLIC, SignedInRequest
 from app.errors import not_found, not_yours
 from app.hours.schemas import HoursExceptionBody, HoursExceptionList, WeeklyHoursBody
 from app.params import RowId
-from app.settings import PAGE_LIMITS, Settings
+from app.settings import Settings
 from db import hours
 
 
@@ -80,11 +80,14 @@ class HoursController(Controller):
 
     @get("/exceptions", opt=PUBLIC, security=ANONYMOUS)
     async def exceptions(
-        self, db_session: NamedDependency[AsyncSession], provider_id: RowId
+        self,
+        db_session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        provider_id: RowId,
     ) -> HoursExceptionList:
         """The provider's exceptions from today on, by date (at most PAGE_MAX_EXCEPTIONS)."""
         upcoming = await hours.upcoming_exceptions(
-            db_session, provider_id, PAGE_LIMITS.max_exceptions
+            db_session, provider_id, settings.pages.max_exceptions
         )
         if upcoming is None:
             raise not_found("provider", provider_id)

@@ -1,5 +1,7 @@
 """The caller's notifications: what happened to their bookings, newest first."""
 
+from collections.abc import Awaitable
+
 from litestar import Controller, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromQuery
@@ -8,11 +10,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.auth import SignedInRequest
 from app.errors import not_yours
-from app.notifications.schemas import MarkedRead, NotificationDetails, NotificationList
-from app.paging import next_cursor, start_after
-from app.params import Cursor, PageLimit, RowId
-from app.settings import PAGE_LIMITS
+from app.notifications.schemas import (
+    MarkedRead,
+    NotificationDetails,
+    NotificationList,
+    NotificationsFilters,
+)
+from app.paging import ListPage, keyset_page
+from app.params import RowId
 from db import notifications
+from db.models import Notification
+from db.pages import Page
 from geo.cursor import CursorCodec, TimeKey
 
 
@@ -26,20 +34,26 @@ class NotificationController(Controller):
         request: SignedInRequest,
         db_session: NamedDependency[AsyncSession],
         cursor_codec: NamedDependency[CursorCodec],
+        list_page: NamedDependency[ListPage],
         unread: FromQuery[bool] = False,
-        limit: PageLimit = PAGE_LIMITS.default_limit,
-        cursor: Cursor = None,
     ) -> NotificationList:
         """Newest first; `unread=true` for the unread ones only."""
-        scope = f"notifications:{request.user.id}:{unread}"
-        after = start_after(cursor_codec, cursor, scope, TimeKey)
-        page = await notifications.notifications_page(
-            db_session, request.user.id, unread, after, limit
+        filters = NotificationsFilters(request.user.id, unread)
+
+        def page_after(after: TimeKey | None) -> Awaitable[Page[Notification]]:
+            return notifications.notifications_page(
+                db_session, filters.user_id, filters.unread, after, list_page.limit
+            )
+
+        items, next_cursor = await keyset_page(
+            cursor_codec,
+            filters,
+            list_page.cursor,
+            TimeKey,
+            fetch=page_after,
+            key_of=lambda n: TimeKey(n.created_at, n.id),
         )
-        return NotificationList(
-            [NotificationDetails.of(n) for n in page.items],
-            next_cursor(cursor_codec, page, scope, lambda last: TimeKey(last.created_at, last.id)),
-        )
+        return NotificationList([NotificationDetails.of(n) for n in items], next_cursor)
 
     @post("/{notification_id:int}/read", status_code=HTTP_204_NO_CONTENT)
     async def mark_read(

@@ -24,3 +24,10 @@ class NotificationList(msgspec.Struct):
 class MarkedRead(msgspec.Struct):
     updated: int
     """How many notifications were unread."""
+
+
+class NotificationsFilters(msgspec.Struct, frozen=True, tag=True):
+    """Whose notifications, all or unread: a cursor of the list belongs to these."""
+
+    user_id: int
+    unread: bool

@@ -4,6 +4,7 @@ import math
 import random
 from datetime import UTC, datetime
 
+import msgspec
 import pytest
 
 from geo.bbox import boxes_around
@@ -12,6 +13,19 @@ from geo.cursor import CursorCodec, DistanceKey, InvalidCursorError, TimeKey
 from geo.distance import EARTH_RADIUS_M, Point, haversine_m
 from geo.geojson import feature_collection, point_feature
 from geo.viewport import InvalidViewportError, check_span, parse_viewport
+
+
+class Search(msgspec.Struct, frozen=True, tag=True):
+    """A scope, as query values are: the filters a page belongs to."""
+
+    radius_km: float = 25.0
+
+
+class Bookings(msgspec.Struct, frozen=True, tag=True):
+    radius_km: float = 25.0
+
+
+SCOPE = Search()
 
 
 def _destination(origin: Point, bearing_deg: float, distance_m: float) -> Point:
@@ -79,53 +93,53 @@ def test_boxes_are_tight_away_from_poles_and_antimeridian() -> None:
 def test_cursor_round_trip_keeps_the_exact_key() -> None:
     codec = CursorCodec(b"k" * 32)
     key = DistanceKey(1234.567891234567, 42)
-    assert codec.decode(codec.encode(key, "scope"), "scope", DistanceKey) == key
+    assert codec.decode(codec.encode(key, SCOPE), SCOPE, DistanceKey) == key
 
 
 def test_time_cursor_round_trip_keeps_microseconds_and_zone() -> None:
     codec = CursorCodec(b"k" * 32)
     key = TimeKey(datetime(2027, 3, 28, 0, 59, 59, 999_999, tzinfo=UTC), 42)
-    assert codec.decode(codec.encode(key, "scope"), "scope", TimeKey) == key
+    assert codec.decode(codec.encode(key, SCOPE), SCOPE, TimeKey) == key
 
 
 def test_cursor_of_another_kind_of_list_is_rejected_not_misread() -> None:
     codec = CursorCodec(b"k" * 32)
-    cursor = codec.encode(DistanceKey(100.0, 7), "nearby")
+    cursor = codec.encode(DistanceKey(100.0, 7), Search())
     with pytest.raises(InvalidCursorError, match="different query"):
-        codec.decode(cursor, "bookings", TimeKey)
+        codec.decode(cursor, Bookings(), TimeKey)
 
 
 def test_cursor_is_opaque() -> None:
-    cursor = CursorCodec(b"k" * 32).encode(DistanceKey(1.5, 42), "scope")
+    cursor = CursorCodec(b"k" * 32).encode(DistanceKey(1.5, 42), SCOPE)
     assert "42" not in cursor
 
 
 @pytest.mark.parametrize("position", [0, 5, 10, -1])
 def test_cursor_tampering_is_detected(position: int) -> None:
     codec = CursorCodec(b"k" * 32)
-    cursor = list(codec.encode(DistanceKey(100.0, 7), "scope"))
+    cursor = list(codec.encode(DistanceKey(100.0, 7), SCOPE))
     cursor[position] = "A" if cursor[position] != "A" else "B"
     with pytest.raises(InvalidCursorError):
-        codec.decode("".join(cursor), "scope", DistanceKey)
+        codec.decode("".join(cursor), SCOPE, DistanceKey)
 
 
 @pytest.mark.parametrize("garbage", ["", "x", "!!!!", "a" * 50, "====", "AAAAAAAAAAAAAAAAAAAAAAAA"])
 def test_cursor_garbage_is_rejected(garbage: str) -> None:
     with pytest.raises(InvalidCursorError):
-        CursorCodec(b"k" * 32).decode(garbage, "scope", DistanceKey)
+        CursorCodec(b"k" * 32).decode(garbage, SCOPE, DistanceKey)
 
 
 def test_cursor_from_another_search_is_rejected() -> None:
     codec = CursorCodec(b"k" * 32)
-    cursor = codec.encode(DistanceKey(100.0, 7), "nearby:59.0:18.0:25.0:None")
+    cursor = codec.encode(DistanceKey(100.0, 7), Search(radius_km=25.0))
     with pytest.raises(InvalidCursorError, match="different query"):
-        codec.decode(cursor, "nearby:59.0:18.0:50.0:None", DistanceKey)
+        codec.decode(cursor, Search(radius_km=50.0), DistanceKey)
 
 
 def test_cursor_signed_with_another_key_is_rejected() -> None:
-    cursor = CursorCodec(b"a" * 32).encode(DistanceKey(100.0, 7), "scope")
+    cursor = CursorCodec(b"a" * 32).encode(DistanceKey(100.0, 7), SCOPE)
     with pytest.raises(InvalidCursorError):
-        CursorCodec(b"b" * 32).decode(cursor, "scope", DistanceKey)
+        CursorCodec(b"b" * 32).decode(cursor, SCOPE, DistanceKey)
 
 
 def test_viewport_parses_rfc7946_order() -> None:

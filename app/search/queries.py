@@ -1,0 +1,93 @@
+"""The search endpoints' query parameters, bounded by this deployment's limits, as values.
+
+Each endpoint gets its parameters as one frozen request value from a dependency declared
+here. The response cache keys the whole value, and a nearby cursor is bound to its
+filters, so a parameter added here is part of both without anyone writing a key by hand.
+"""
+
+from typing import Annotated
+
+import msgspec
+from litestar.di import Provide
+from litestar.params import Parameter, QueryParameter
+
+from app.params import Cursor, Latitude, Longitude
+from app.search.schemas import ResponseFormat
+from app.settings import SearchLimits
+from db.models import ServiceCategory
+from db.search import SearchStrategy
+from geo.clusters import check_cell_count
+from geo.viewport import Viewport, check_span, parse_viewport
+
+BBox = Annotated[str, Parameter(description="minLng,minLat,maxLng,maxLat", max_length=200)]
+Format = Annotated[ResponseFormat, QueryParameter(name="format")]
+Category = Annotated[ServiceCategory | None, QueryParameter()]
+Strategy = Annotated[SearchStrategy, QueryParameter(description="gist (default), bbox or naive")]
+
+
+class NearbyFilters(msgspec.Struct, frozen=True, tag=True):
+    """What a nearby page is a page of: its cursor belongs to these."""
+
+    latitude: float
+    longitude: float
+    radius_km: float
+    category: ServiceCategory | None
+
+
+class NearbyRequest(msgspec.Struct, frozen=True, tag=True):
+    filters: NearbyFilters
+    limit: int
+    cursor: str | None
+    strategy: SearchStrategy
+    format: ResponseFormat
+
+
+class InViewRequest(msgspec.Struct, frozen=True, tag=True):
+    viewport: Viewport
+    limit: int
+    category: ServiceCategory | None
+    format: ResponseFormat
+
+
+class ClustersRequest(msgspec.Struct, frozen=True, tag=True):
+    viewport: Viewport
+    zoom: int
+    category: ServiceCategory | None
+
+
+def search_requests(limits: SearchLimits) -> dict[str, Provide]:
+    """Dependencies that turn each search endpoint's query parameters into its request."""
+    RadiusKm = Annotated[float, Parameter(gt=0, le=limits.max_radius_km)]
+    Limit = Annotated[int, Parameter(ge=1, le=limits.max_limit)]
+    Zoom = Annotated[int, Parameter(ge=0, le=limits.max_zoom)]
+
+    def nearby_request(
+        lat: Latitude,
+        lng: Longitude,
+        radius_km: RadiusKm = limits.default_radius_km,
+        limit: Limit = limits.default_limit,
+        category: Category = None,
+        cursor: Cursor = None,
+        strategy: Strategy = SearchStrategy.gist,
+        format_: Format = ResponseFormat.json,
+    ) -> NearbyRequest:
+        filters = NearbyFilters(lat, lng, radius_km, category)
+        return NearbyRequest(filters, limit, cursor, strategy, format_)
+
+    def in_view_request(
+        bbox: BBox,
+        limit: Limit = limits.max_limit,
+        category: Category = None,
+        format_: Format = ResponseFormat.json,
+    ) -> InViewRequest:
+        viewport = check_span(parse_viewport(bbox), limits.viewport_max_span_deg)
+        return InViewRequest(viewport, limit, category, format_)
+
+    def clusters_request(bbox: BBox, zoom: Zoom, category: Category = None) -> ClustersRequest:
+        viewport = check_cell_count(parse_viewport(bbox), zoom, limits.clusters_max_cells)
+        return ClustersRequest(viewport, zoom, category)
+
+    return {
+        provider.__name__: Provide(provider, sync_to_thread=False)
+        for provider in (nearby_request, in_view_request, clusters_request)
+    }

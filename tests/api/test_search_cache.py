@@ -1,0 +1,229 @@
+"""The search cache: keyed by every query parameter, a hit is a hit, and never stale."""
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import msgspec
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+from redis.asyncio import Redis
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.main import create_app
+from app.settings import SearchLimits, Settings
+from db.search_cache import GENERATION_KEY, KEY_PREFIX
+from tests.support.accounts import SignedIn, sign_up
+
+Client = AsyncTestClient[Litestar]
+NEARBY = "/api/providers/nearby"
+# A patch of the Gulf of Bothnia where no seeded provider lives: only the tests' own show.
+SPOT = {"lat": 62.7, "lng": 20.3}
+
+# Each cached endpoint's parameters: a base query, and for every parameter a value that
+# differs from the base (a callable takes the base's answer, for cursors).
+BASES: dict[str, dict[str, Any]] = {
+    NEARBY: {"lat": 59.3311, "lng": 18.0601, "limit": 3},
+    "/api/providers/in-view": {"bbox": "17.91,59.21,18.21,59.41"},
+    "/api/providers/clusters": {"bbox": "4.5,54.5,31.5,70.5", "zoom": 4},
+}
+VARIANTS: dict[str, dict[str, Any]] = {
+    NEARBY: {
+        "lat": 59.3312,
+        "lng": 18.0602,
+        "radius_km": 30,
+        "limit": 4,
+        "category": "vet",
+        "cursor": lambda base: base["next_cursor"],
+        "strategy": "bbox",
+        "format": "geojson",
+    },
+    "/api/providers/in-view": {
+        "bbox": "17.91,59.21,18.21,59.42",
+        "limit": 7,
+        "category": "vet",
+        "format": "geojson",
+    },
+    "/api/providers/clusters": {
+        "bbox": "4.5,54.5,31.5,70.6",
+        "zoom": 5,
+        "category": "vet",
+    },
+}
+# What a nearby cursor belongs to, and what may change from one page to the next.
+NEARBY_FILTERS: dict[str, Any] = {
+    "lat": 59.3312,
+    "lng": 18.0602,
+    "radius_km": 30,
+    "category": "vet",
+}
+NEARBY_PAGE_FIELDS: dict[str, Any] = {"limit": 4, "strategy": "bbox", "format": "geojson"}
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[Redis]:
+    client = Redis.from_url(redis_url)
+    yield client
+    await client.aclose()
+
+
+async def cached_pages(redis: Redis) -> int:
+    return len(await redis.keys(KEY_PREFIX + "*"))
+
+
+def query_parameters(app: Litestar, path: str) -> set[str]:
+    """The query parameters the OpenAPI document gives the GET of `path`."""
+    operation = app.openapi_schema.to_schema()["paths"][path]["get"]
+    return {p["name"] for p in operation.get("parameters", []) if p["in"] == "query"}
+
+
+@pytest.mark.parametrize("path", sorted(BASES))
+async def test_every_query_parameter_of_a_cached_search_is_part_of_its_key(
+    client: Client, app: Litestar, redis: Redis, path: str
+) -> None:
+    assert query_parameters(app, path) == set(VARIANTS[path]), "give each parameter a variant"
+    base = await client.get(path, params=BASES[path])
+    assert base.status_code == 200, base.text
+    for name, variant in VARIANTS[path].items():
+        value = variant(base.json()) if callable(variant) else variant
+        before = await cached_pages(redis)
+        response = await client.get(path, params={**BASES[path], name: value})
+        assert response.status_code == 200, (name, response.text)
+        assert response.content != base.content, name
+        assert await cached_pages(redis) == before + 1, f"{name} is not part of the key"
+    before = await cached_pages(redis)
+    again = await client.get(path, params=BASES[path])
+    assert (again.content, await cached_pages(redis)) == (base.content, before)
+
+
+def test_nearby_parameters_are_either_filters_or_page_fields(app: Litestar) -> None:
+    assert query_parameters(app, NEARBY) == {*NEARBY_FILTERS, *NEARBY_PAGE_FIELDS, "cursor"}
+
+
+async def test_a_nearby_cursor_belongs_to_its_filters_and_outlives_page_fields(
+    client: Client,
+) -> None:
+    base = BASES[NEARBY]
+    cursor = (await client.get(NEARBY, params=base)).json()["next_cursor"]
+    for name, value in NEARBY_FILTERS.items():
+        response = await client.get(NEARBY, params={**base, name: value, "cursor": cursor})
+        assert response.status_code == 400, name
+        assert "different query" in response.json()["detail"]
+    for name, value in NEARBY_PAGE_FIELDS.items():
+        response = await client.get(NEARBY, params={**base, name: value, "cursor": cursor})
+        assert response.status_code == 200, (name, response.text)
+
+
+async def _names_near_spot(client: Client, **params: Any) -> list[str]:
+    response = await client.get(NEARBY, params={**SPOT, "radius_km": 20, **params})
+    assert response.status_code == 200, response.text
+    return [item["business_name"] for item in response.json()["items"]]
+
+
+async def test_a_repeated_search_is_answered_from_the_cache_until_the_generation_moves(
+    client: Client, engine: AsyncEngine, redis: Redis
+) -> None:
+    owner = await sign_up(client, "provider")
+    created = await client.post(
+        "/api/providers",
+        json={"business_name": "Före", "latitude": SPOT["lat"], "longitude": SPOT["lng"]},
+        headers=owner.headers,
+    )
+    assert created.status_code == 201
+    assert "Före" in await _names_near_spot(client)
+    # Behind the API's back, so nothing tells the cache.
+    async with engine.begin() as connection:
+        await connection.execute(
+            text("UPDATE providers SET business_name = 'Efter' WHERE id = :id"),
+            {"id": created.json()["id"]},
+        )
+    assert "Före" in await _names_near_spot(client)
+    await redis.incr(GENERATION_KEY)
+    assert "Efter" in await _names_near_spot(client)
+
+
+async def test_cached_searches_live_for_the_server_ttl_and_tell_clients_max_age(
+    settings: Settings, redis: Redis
+) -> None:
+    limits = SearchLimits(cache_max_age_s=17, server_cache_ttl_s=123)
+    app = create_app(msgspec.structs.replace(settings, search=limits))
+    async with AsyncTestClient(app=app) as client:
+        before = set(await redis.keys(KEY_PREFIX + "*"))
+        response = await client.get(NEARBY, params={"lat": 59.3313, "lng": 18.0603})
+        [key] = set(await redis.keys(KEY_PREFIX + "*")) - before
+        assert response.headers["cache-control"] == "public, max-age=17"
+        assert 113 <= await redis.ttl(key) <= 123
+        hit = await client.get(NEARBY, params={"lat": 59.3313, "lng": 18.0603})
+        assert hit.headers["cache-control"] == "public, max-age=17"
+
+
+# Provider writes, each with the search around SPOT whose answer it must change.
+Write = Callable[[Client, SignedIn, dict[str, Any]], Awaitable[Any]]
+
+
+async def _patch(client: Client, owner: SignedIn, path: str, body: dict[str, Any]) -> None:
+    response = await client.patch(path, json=body, headers=owner.headers)
+    assert response.status_code == 200, response.text
+
+
+async def _delete(client: Client, owner: SignedIn, path: str) -> None:
+    response = await client.delete(path, headers=owner.headers)
+    assert response.status_code == 204, response.text
+
+
+WRITES: dict[str, tuple[dict[str, Any], Write]] = {
+    "rename": (
+        {},
+        lambda c, o, p: _patch(c, o, f"/api/providers/{p['id']}", {"business_name": "Omdöpt"}),
+    ),
+    "move away": (
+        {},
+        lambda c, o, p: _patch(
+            c, o, f"/api/providers/{p['id']}", {"latitude": 65.0, "longitude": 22.0}
+        ),
+    ),
+    "deactivate": ({}, lambda c, o, p: _delete(c, o, f"/api/providers/{p['id']}")),
+    "add a service": (
+        {"category": "dentist"},
+        lambda c, o, p: c.post(
+            f"/api/providers/{p['id']}/services",
+            json={"name": "Tänder", "category": "dentist", "duration_minutes": 30, "price": "1"},
+            headers=o.headers,
+        ),
+    ),
+    "change a service's category": (
+        {"category": "farrier"},
+        lambda c, o, p: _patch(
+            c, o, f"/api/providers/{p['id']}/services/{p['service_id']}", {"category": "vet"}
+        ),
+    ),
+    "deactivate a service": (
+        {"category": "farrier"},
+        lambda c, o, p: _delete(c, o, f"/api/providers/{p['id']}/services/{p['service_id']}"),
+    ),
+}
+
+
+@pytest.mark.parametrize("write", sorted(WRITES))
+async def test_every_kind_of_provider_write_ends_the_cached_searches_it_changes(
+    client: Client, write: str
+) -> None:
+    params, change = WRITES[write]
+    owner = await sign_up(client, "provider")
+    created = await client.post(
+        "/api/providers",
+        json={"business_name": f"Cache {write}", "latitude": SPOT["lat"], "longitude": 20.31},
+        headers=owner.headers,
+    )
+    provider = created.json()
+    service = await client.post(
+        f"/api/providers/{provider['id']}/services",
+        json={"name": "Skoning", "category": "farrier", "duration_minutes": 60, "price": "900"},
+        headers=owner.headers,
+    )
+    provider["service_id"] = service.json()["id"]
+    before = await _names_near_spot(client, **params)
+    assert before == await _names_near_spot(client, **params)  # cached now
+    await change(client, owner, provider)
+    assert await _names_near_spot(client, **params) != before

@@ -23,6 +23,7 @@ from typing import Any
 import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, NotFoundException
+from litestar.openapi import ResponseSpec
 from litestar.status_codes import (
     HTTP_400_BAD_REQUEST,
     HTTP_403_FORBIDDEN,
@@ -70,6 +71,27 @@ class ErrorBody(msgspec.Struct, omit_defaults=True):
     detail: str
     extra: list[dict[str, Any]] | dict[str, Any] | None = None
     """On validation errors: each offending parameter or field, and what is wrong with it."""
+
+
+# What each error status means, wherever it is answered (the OpenAPI document says it).
+ERROR_MEANINGS = {
+    400: "A parameter or field is malformed or out of range; `extra` names each one.",
+    401: "No valid bearer token.",
+    403: "The account's role does not allow this.",
+    404: "No such row, or not one the caller may see or change.",
+    409: "The request collides with the current state (a taken email or slot, a wrong status).",
+    422: "Well-formed, but against a business rule; `detail` says which.",
+    429: "Rate limited: retry after the seconds in the Retry-After header.",
+    503: "The database or the upstream geocoder is unavailable: retry after Retry-After.",
+}
+
+
+def error_responses(*statuses: int) -> dict[int, ResponseSpec]:
+    """The OpenAPI `responses` of a handler that may answer these error statuses."""
+    return {
+        status: ResponseSpec(ErrorBody, description=ERROR_MEANINGS[status], generate_examples=False)
+        for status in statuses
+    }
 
 
 Handler = Callable[[Request[Any, Any, Any], Exception], Response[ErrorBody]]

@@ -266,9 +266,7 @@ async def confirm(session: AsyncSession, user_id: int, booking_id: int) -> Booki
         raise BookingConflictError(
             f"booking {booking_id} is {involvement.status}: only pending bookings are confirmed"
         )
-    await notify(
-        session, booking.customer_id, NotificationKind.booking_confirmed, _payload(booking)
-    )
+    await _notify(session, booking.customer_id, NotificationKind.booking_confirmed, booking)
     return booking
 
 

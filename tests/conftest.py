@@ -11,6 +11,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
+import httpx
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
@@ -22,6 +23,7 @@ from app.main import create_app
 from app.settings import Settings
 from db.databases import create_database, drop_database, migrate, sibling_url
 from db.engine import make_engine
+from tests.support.openapi import DocumentedResponses
 from tests.support.suite import BOOKING_HORIZON_DAYS, REDIS_TEST_DB, UNLIMITED, load_suite_data
 
 
@@ -81,7 +83,17 @@ def app(settings: Settings) -> Litestar:
 
 @pytest.fixture(scope="session")
 async def client(app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
+    """The app's test client. Every answer it gets is checked against the OpenAPI
+    document: a status or body the document does not promise fails the test at once."""
+    documented = DocumentedResponses(app.openapi_schema.to_schema())
+
+    async def check(response: httpx.Response) -> None:
+        await response.aread()
+        problems = documented.problems(response)
+        assert not problems, problems
+
     async with AsyncTestClient(app=app) as test_client:
+        test_client.event_hooks["response"].append(check)
         yield test_client
 
 

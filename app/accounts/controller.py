@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.auth import ANONYMOUS, PUBLIC, SignedInRequest, TokenIssuer
 from app.accounts.schemas import AccessToken, AccountView, Credentials, Registration
+from app.errors import error_responses
 from app.rate_limits import rate_limited
 from app.settings import Settings
 from db import accounts
@@ -20,7 +21,13 @@ class AuthController(Controller):
     opt = PUBLIC
     security = ANONYMOUS
 
-    @post("/register", status_code=201, guards=[rate_limited("register")])
+    @post(
+        "/register",
+        status_code=201,
+        guards=[rate_limited("register")],
+        operation_id="registerAccount",
+        responses=error_responses(400, 409, 429, 503),
+    )
     async def register(
         self, db_session: NamedDependency[AsyncSession], data: JSONBody[Registration]
     ) -> AccountView:
@@ -29,7 +36,13 @@ class AuthController(Controller):
         await db_session.commit()
         return AccountView(account.id, account.email, account.role)
 
-    @post("/login", status_code=200, guards=[rate_limited("login")])
+    @post(
+        "/login",
+        status_code=200,
+        guards=[rate_limited("login")],
+        operation_id="logIn",
+        responses=error_responses(400, 401, 429, 503),
+    )
     async def login(
         self,
         db_session: NamedDependency[AsyncSession],
@@ -50,7 +63,7 @@ class MeController(Controller):
     path = "/api/me"
     tags = ["accounts"]  # noqa: RUF012
 
-    @get("/")
+    @get("/", operation_id="getMyAccount", responses=error_responses(401, 404, 503))
     async def me(
         self, db_session: NamedDependency[AsyncSession], request: SignedInRequest
     ) -> AccountView:

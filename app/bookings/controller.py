@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.auth import SignedInRequest
 from app.bookings.schemas import BookingDetails, BookingDraft, BookingList, BookingsFilters
-from app.errors import not_yours
+from app.errors import error_responses, not_yours
 from app.paging import ListPage, keyset_page
 from app.params import RowId
 from app.rate_limits import rate_limited, signed_in_user
@@ -56,7 +56,12 @@ class BookingController(Controller):
     path = "/api/bookings"
     tags = ["bookings"]  # noqa: RUF012
 
-    @post("/", guards=[rate_limited("booking", signed_in_user)])
+    @post(
+        "/",
+        guards=[rate_limited("booking", signed_in_user)],
+        operation_id="createBooking",
+        responses=error_responses(400, 401, 409, 422, 429, 503),
+    )
     async def book(
         self,
         request: SignedInRequest,
@@ -71,7 +76,12 @@ class BookingController(Controller):
         await db_session.commit()
         return BookingDetails.of(booking)
 
-    @get("/", dependencies={"bookings_filters": Provide(bookings_filters, sync_to_thread=False)})
+    @get(
+        "/",
+        dependencies={"bookings_filters": Provide(bookings_filters, sync_to_thread=False)},
+        operation_id="listMyBookings",
+        responses=error_responses(400, 401, 503),
+    )
     async def mine(
         self,
         db_session: NamedDependency[AsyncSession],
@@ -98,7 +108,12 @@ class BookingController(Controller):
         )
         return BookingList([BookingDetails.of(booking) for booking in items], next_cursor)
 
-    @post("/{booking_id:int}/cancel", status_code=HTTP_200_OK)
+    @post(
+        "/{booking_id:int}/cancel",
+        status_code=HTTP_200_OK,
+        operation_id="cancelBooking",
+        responses=error_responses(400, 401, 404, 409, 503),
+    )
     async def cancel(
         self, request: SignedInRequest, db_session: NamedDependency[AsyncSession], booking_id: RowId
     ) -> BookingDetails:
@@ -110,7 +125,12 @@ class BookingController(Controller):
         await db_session.commit()
         return BookingDetails.of(booking)
 
-    @post("/{booking_id:int}/confirm", status_code=HTTP_200_OK)
+    @post(
+        "/{booking_id:int}/confirm",
+        status_code=HTTP_200_OK,
+        operation_id="confirmBooking",
+        responses=error_responses(400, 401, 403, 404, 409, 503),
+    )
     async def confirm(
         self, request: SignedInRequest, db_session: NamedDependency[AsyncSession], booking_id: RowId
     ) -> BookingDetails:

@@ -8,6 +8,7 @@ from litestar.exceptions import NotFoundException, ValidationException
 from litestar.params import Parameter
 
 from app.accounts.auth import ANONYMOUS, PUBLIC
+from app.errors import error_responses
 from app.geocoding.schemas import GeocodeAnswer
 from app.rate_limits import rate_limited
 from app.settings import Settings
@@ -21,7 +22,12 @@ class GeocodeController(Controller):
     opt = PUBLIC
     security = ANONYMOUS
 
-    @get("/", guards=[rate_limited("geocode")])
+    @get(
+        "/",
+        guards=[rate_limited("geocode")],
+        operation_id="geocodeAddress",
+        responses=error_responses(400, 404, 429, 503),
+    )
     async def geocode(
         self,
         geocoder: NamedDependency[GeocoderChain],

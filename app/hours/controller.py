@@ -13,7 +13,7 @@ from litestar.params import FromPath, JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.auth import ANONYMOUS, PUBLIC, SignedInRequest
-from app.errors import not_found, not_yours
+from app.errors import error_responses, not_found, not_yours
 from app.hours.schemas import HoursExceptionBody, HoursExceptionList, WeeklyHoursBody
 from app.params import RowId
 from app.settings import Settings
@@ -33,7 +33,7 @@ class HoursController(Controller):
     path = "/api/providers/{provider_id:int}/availability"
     tags = ["provider profiles"]  # noqa: RUF012
 
-    @put("/")
+    @put("/", operation_id="replaceWeeklyHours", responses=error_responses(400, 401, 404, 503))
     async def replace_hours(
         self,
         request: SignedInRequest,
@@ -48,7 +48,13 @@ class HoursController(Controller):
         await db_session.commit()
         return WeeklyHoursBody.of(weekly)
 
-    @get("/", opt=PUBLIC, security=ANONYMOUS)
+    @get(
+        "/",
+        opt=PUBLIC,
+        security=ANONYMOUS,
+        operation_id="getWeeklyHours",
+        responses=error_responses(400, 404, 503),
+    )
     async def weekly_hours(
         self, db_session: NamedDependency[AsyncSession], provider_id: RowId
     ) -> WeeklyHoursBody:
@@ -58,7 +64,11 @@ class HoursController(Controller):
             raise not_found("provider", provider_id)
         return WeeklyHoursBody.of(weekly)
 
-    @post("/exceptions")
+    @post(
+        "/exceptions",
+        operation_id="setHoursException",
+        responses=error_responses(400, 401, 404, 503),
+    )
     async def set_exception(
         self,
         request: SignedInRequest,
@@ -78,7 +88,13 @@ class HoursController(Controller):
         await db_session.commit()
         return data
 
-    @get("/exceptions", opt=PUBLIC, security=ANONYMOUS)
+    @get(
+        "/exceptions",
+        opt=PUBLIC,
+        security=ANONYMOUS,
+        operation_id="listHoursExceptions",
+        responses=error_responses(400, 404, 503),
+    )
     async def exceptions(
         self,
         db_session: NamedDependency[AsyncSession],
@@ -93,7 +109,11 @@ class HoursController(Controller):
             raise not_found("provider", provider_id)
         return HoursExceptionList([HoursExceptionBody.of(exception) for exception in upcoming])
 
-    @delete("/exceptions/{day:date}")
+    @delete(
+        "/exceptions/{day:date}",
+        operation_id="removeHoursException",
+        responses=error_responses(400, 401, 404, 503),
+    )
     async def remove_exception(
         self,
         request: SignedInRequest,

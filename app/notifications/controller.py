@@ -9,7 +9,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.auth import SignedInRequest
-from app.errors import not_yours
+from app.errors import error_responses, not_yours
 from app.notifications.schemas import (
     MarkedRead,
     NotificationDetails,
@@ -28,7 +28,7 @@ class NotificationController(Controller):
     path = "/api/notifications"
     tags = ["notifications"]  # noqa: RUF012
 
-    @get("/")
+    @get("/", operation_id="listMyNotifications", responses=error_responses(400, 401, 503))
     async def mine(
         self,
         request: SignedInRequest,
@@ -55,7 +55,12 @@ class NotificationController(Controller):
         )
         return NotificationList([NotificationDetails.of(n) for n in items], next_cursor)
 
-    @post("/{notification_id:int}/read", status_code=HTTP_204_NO_CONTENT)
+    @post(
+        "/{notification_id:int}/read",
+        status_code=HTTP_204_NO_CONTENT,
+        operation_id="markNotificationRead",
+        responses=error_responses(400, 401, 404, 503),
+    )
     async def mark_read(
         self,
         request: SignedInRequest,
@@ -66,7 +71,12 @@ class NotificationController(Controller):
             raise not_yours("notification", notification_id)
         await db_session.commit()
 
-    @post("/read-all", status_code=HTTP_200_OK)
+    @post(
+        "/read-all",
+        status_code=HTTP_200_OK,
+        operation_id="markAllNotificationsRead",
+        responses=error_responses(401, 503),
+    )
     async def mark_all_read(
         self, request: SignedInRequest, db_session: NamedDependency[AsyncSession]
     ) -> MarkedRead:

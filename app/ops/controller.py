@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 import msgspec
 from litestar import Controller, Response, get
 from litestar.di import NamedDependency
+from litestar.openapi import ResponseSpec
 from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
 from redis.asyncio import Redis
 from sqlalchemy import text
@@ -43,12 +44,20 @@ class HealthController(Controller):
     opt = PUBLIC
     security = ANONYMOUS
 
-    @get("/")
+    @get("/", operation_id="checkLiveness")
     async def alive(self) -> dict[str, str]:
         """The process is up and serving."""
         return {"status": "ok"}
 
-    @get("/ready")
+    @get(
+        "/ready",
+        operation_id="checkReadiness",
+        responses={
+            HTTP_503_SERVICE_UNAVAILABLE: ResponseSpec(
+                Readiness, description="PostgreSQL or Redis failed its check."
+            )
+        },
+    )
     async def ready(
         self, db_engine: NamedDependency[AsyncEngine], redis: NamedDependency[Redis]
     ) -> Response[Readiness]:

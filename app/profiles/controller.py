@@ -11,7 +11,7 @@ from litestar.params import JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.auth import ANONYMOUS, PUBLIC, SignedInRequest, requires_role
-from app.errors import UnprocessableException, not_found, not_yours
+from app.errors import UnprocessableException, error_responses, not_found, not_yours
 from app.params import RowId
 from app.profiles.schemas import (
     ADDRESS_FIELDS,
@@ -58,7 +58,12 @@ class ProfileController(Controller):
     path = "/api/providers"
     tags = ["provider profiles"]  # noqa: RUF012
 
-    @post("/", guards=[requires_role(Role.provider, Role.admin)])
+    @post(
+        "/",
+        guards=[requires_role(Role.provider, Role.admin)],
+        operation_id="createProvider",
+        responses=error_responses(400, 401, 403, 422, 503),
+    )
     async def create(
         self,
         request: SignedInRequest,
@@ -75,7 +80,11 @@ class ProfileController(Controller):
         await _commit_provider_change(db_session, search_cache)
         return await _profile(db_session, provider_id)
 
-    @patch("/{provider_id:int}")
+    @patch(
+        "/{provider_id:int}",
+        operation_id="updateProvider",
+        responses=error_responses(400, 401, 404, 422, 503),
+    )
     async def update(
         self,
         request: SignedInRequest,
@@ -100,7 +109,11 @@ class ProfileController(Controller):
         await _commit_provider_change(db_session, search_cache)
         return await _profile(db_session, provider_id)
 
-    @delete("/{provider_id:int}")
+    @delete(
+        "/{provider_id:int}",
+        operation_id="deactivateProvider",
+        responses=error_responses(400, 401, 404, 503),
+    )
     async def deactivate(
         self,
         request: SignedInRequest,
@@ -113,7 +126,11 @@ class ProfileController(Controller):
             raise not_yours("provider", provider_id)
         await _commit_provider_change(db_session, search_cache)
 
-    @post("/{provider_id:int}/services")
+    @post(
+        "/{provider_id:int}/services",
+        operation_id="addService",
+        responses=error_responses(400, 401, 404, 503),
+    )
     async def add_service(
         self,
         request: SignedInRequest,
@@ -130,7 +147,11 @@ class ProfileController(Controller):
         await _commit_provider_change(db_session, search_cache)
         return ServiceSummary.of(service)
 
-    @patch("/{provider_id:int}/services/{service_id:int}")
+    @patch(
+        "/{provider_id:int}/services/{service_id:int}",
+        operation_id="updateService",
+        responses=error_responses(400, 401, 404, 503),
+    )
     async def update_service(
         self,
         request: SignedInRequest,
@@ -148,7 +169,11 @@ class ProfileController(Controller):
         await _commit_provider_change(db_session, search_cache)
         return ServiceSummary.of(service)
 
-    @delete("/{provider_id:int}/services/{service_id:int}")
+    @delete(
+        "/{provider_id:int}/services/{service_id:int}",
+        operation_id="deactivateService",
+        responses=error_responses(400, 401, 404, 503),
+    )
     async def deactivate_service(
         self,
         request: SignedInRequest,
@@ -164,7 +189,13 @@ class ProfileController(Controller):
             raise not_yours("service", service_id)
         await _commit_provider_change(db_session, search_cache)
 
-    @get("/{provider_id:int}", opt=PUBLIC, security=ANONYMOUS)
+    @get(
+        "/{provider_id:int}",
+        opt=PUBLIC,
+        security=ANONYMOUS,
+        operation_id="getProviderProfile",
+        responses=error_responses(400, 404, 503),
+    )
     async def profile(
         self, db_session: NamedDependency[AsyncSession], provider_id: RowId
     ) -> ProviderProfile:

@@ -10,12 +10,24 @@ from typing import Any
 import msgspec
 from litestar import Controller, Response, get
 from litestar.di import NamedDependency
+from litestar.openapi import ResponseSpec
+from litestar.openapi.spec import Example
+from litestar.status_codes import HTTP_200_OK
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.auth import ANONYMOUS, PUBLIC
+from app.errors import error_responses
 from app.paging import keyset_page
 from app.search.queries import ClustersRequest, InViewRequest, NearbyRequest
-from app.search.schemas import ClusterList, InViewPage, NearbyPage, ResponseFormat
+from app.search.schemas import (
+    CLUSTERS_EXAMPLE,
+    IN_VIEW_EXAMPLE,
+    NEARBY_EXAMPLE,
+    ClusterList,
+    InViewPage,
+    NearbyPage,
+    ResponseFormat,
+)
 from app.settings import Settings
 from db.pages import Page
 from db.search import NearbyQuery, ProviderHit, ProviderSearch
@@ -49,6 +61,15 @@ async def _cached(
     return Response(body, media_type=media_type, headers=headers)
 
 
+def _documented(body: type[msgspec.Struct], example: Example) -> ResponseSpec:
+    """The 200 answer as the document shows it (the handlers send encoded bytes)."""
+    return ResponseSpec(
+        body,
+        description="With format=geojson: an RFC 7946 FeatureCollection (application/geo+json).",
+        examples=[example],
+    )
+
+
 def _as_geojson(items: list[ProviderHit], **foreign_members: Any) -> dict[str, Any]:
     features = (
         point_feature(
@@ -73,7 +94,14 @@ class SearchController(Controller):
     opt = PUBLIC
     security = ANONYMOUS
 
-    @get("/nearby")
+    @get(
+        "/nearby",
+        operation_id="searchNearbyProviders",
+        responses={
+            HTTP_200_OK: _documented(NearbyPage, NEARBY_EXAMPLE),
+            **error_responses(400, 503),
+        },
+    )
     async def nearby(
         self,
         db_session: NamedDependency[AsyncSession],
@@ -113,7 +141,14 @@ class SearchController(Controller):
 
         return await _cached(search_cache, request, settings.search.cache_max_age_s, render)
 
-    @get("/in-view")
+    @get(
+        "/in-view",
+        operation_id="searchProvidersInView",
+        responses={
+            HTTP_200_OK: _documented(InViewPage, IN_VIEW_EXAMPLE),
+            **error_responses(400, 503),
+        },
+    )
     async def in_view(
         self,
         db_session: NamedDependency[AsyncSession],
@@ -131,11 +166,18 @@ class SearchController(Controller):
             )
             if request.format is ResponseFormat.geojson:
                 return _as_geojson(page.items, next_cursor=None, truncated=page.has_more), GEOJSON
-            return InViewPage(page.items, next_cursor=None, truncated=page.has_more), JSON
+            return InViewPage(page.items, truncated=page.has_more), JSON
 
         return await _cached(search_cache, request, settings.search.cache_max_age_s, render)
 
-    @get("/clusters")
+    @get(
+        "/clusters",
+        operation_id="clusterProviders",
+        responses={
+            HTTP_200_OK: _documented(ClusterList, CLUSTERS_EXAMPLE),
+            **error_responses(400, 503),
+        },
+    )
     async def clusters(
         self,
         db_session: NamedDependency[AsyncSession],

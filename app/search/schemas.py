@@ -1,8 +1,9 @@
-"""Response bodies of the search endpoints."""
+"""Response bodies of the search endpoints, with the examples the OpenAPI document shows."""
 
 import enum
 
 import msgspec
+from litestar.openapi.spec import Example
 
 from db.search import Cluster, ProviderHit, SearchStrategy
 
@@ -20,12 +21,40 @@ class NearbyPage(msgspec.Struct):
 
 class InViewPage(msgspec.Struct):
     items: list[ProviderHit]
-    next_cursor: None
     truncated: bool
     """More providers are in the viewport than were returned (nearest its center first)."""
+    next_cursor: None = None
+    """Always null: a viewport is one page."""
 
 
 class ClusterList(msgspec.Struct):
     items: list[Cluster]
     zoom: int
     cell_size_deg: float
+
+
+_HIT = {
+    "id": 1713,
+    "business_name": "Stockholm hästtjänst 1713",
+    "city": "Stockholm",
+    "latitude": 59.3301,
+    "longitude": 18.0702,
+    "distance_m": 112.4,
+    "categories": ["farrier", "vet"],
+}
+NEARBY_EXAMPLE = Example(
+    summary="The nearest providers, and the cursor of the next page",
+    value={"items": [_HIT], "next_cursor": "kpLLQFAJomyWdibOAA5z…", "strategy": "gist"},
+)
+IN_VIEW_EXAMPLE = Example(
+    summary="Providers in a viewport, nearest its center first",
+    value={"items": [_HIT], "next_cursor": None, "truncated": True},
+)
+CLUSTERS_EXAMPLE = Example(
+    summary="Counts and centroids per grid cell",
+    value={
+        "items": [{"latitude": 59.41, "longitude": 17.93, "count": 812}],
+        "zoom": 5,
+        "cell_size_deg": 2.8125,
+    },
+)

@@ -21,7 +21,7 @@ STACK := stack=$$(bash scripts/devstack.sh up) && set -a && eval "$$stack" \
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := .venv
 
-.PHONY: help install services stop migrate seed serve run test lint bench
+.PHONY: help install services stop migrate seed serve run test lint bench check-docs
 
 help:
 	@echo "make run       venv, services, migrations, demo data, then serve the API"
@@ -31,7 +31,8 @@ help:
 	@echo "make migrate   alembic upgrade head"
 	@echo "make seed N=…  replace all providers with N seeded ones (default $(N))"
 	@echo "make serve     granian on HOST:PORT with WORKERS workers"
-	@echo "make bench     nearby latency per strategy at 100k and 1M providers (README: Measured)"
+	@echo "make check-docs  run docs/api.md's curl examples against http://HOST:PORT"
+	@echo "make bench     nearby latency per strategy at 100k and 1M providers (docs/benchmarks.md)"
 	@echo "make lint      ruff, mypy, and no serializable transactions"
 
 $(UV):
@@ -77,6 +78,9 @@ lint: install
 	@# on serializable transactions (the docs may discuss them).
 	@if git grep -n -i 'serializable' -- . ':!*.md' ':!Makefile'; then \
 		echo "lint: serializable isolation is not used in this code base"; exit 1; fi
+
+check-docs: install
+	$(BIN)/python -m tests.support.doc_examples docs/api.md http://$(HOST):$(PORT)
 
 bench: migrate
 	@$(STACK) && $(BIN)/python -m bench.nearby_latency

@@ -13,7 +13,6 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.rate_limits import RateLimits
 from app.settings import Settings
 from tests.support.accounts import SignedIn, sign_up
 from tests.support.bookings import (
@@ -27,7 +26,7 @@ from tests.support.bookings import (
     request_booking,
     stockholm,
 )
-from tests.support.live_server import live_server
+from tests.support.live_server import live_server, settings_environment
 from tests.support.suite import BOOKING_HORIZON_DAYS
 
 DAY = days_ahead(30)
@@ -75,17 +74,7 @@ async def test_a_booking_lasts_the_service_duration_and_is_pending(
 @pytest.fixture(scope="module")
 def server_url(settings: Settings) -> Iterator[str]:
     """The app under granian with two worker processes, on the suite's database."""
-    environment = {
-        "DATABASE_URL": settings.database_url,
-        "REDIS_URL": settings.redis_url,
-        "SECRET_KEY": settings.secret_key,
-        "BOOKING_HORIZON_DAYS": str(settings.booking_horizon_days),
-        **{
-            f"RATE_LIMIT_{name.upper()}": getattr(settings.rate_limits, name)
-            for name in RateLimits.__struct_fields__
-        },
-    }
-    with live_server(environment, workers=2) as url:
+    with live_server(settings_environment(settings), workers=2) as url:
         yield url
 
 

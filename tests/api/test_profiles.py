@@ -1,5 +1,6 @@
 """Provider profiles, services and weekly hours: owner-only writes, geocoding, search freshness."""
 
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from tests.support.accounts import SignedIn, sign_up
 
 Client = AsyncTestClient[Litestar]
+CLOSED_TOMORROW = {"date": (date.today() + timedelta(days=1)).isoformat(), "closed": True}
 UPPSALA = (59.85882, 17.63889)
 # A spot in the Bothnian Sea with no seeded provider near it, so searches see only ours.
 OPEN_SEA = (61.5, 19.5)
@@ -310,9 +312,7 @@ async def _snapshot(engine: AsyncEngine, provider_id: int) -> tuple[Any, ...]:
     return provider, services, hours
 
 
-async def test_every_write_on_someone_elses_provider_is_404_and_changes_nothing(
-    client: Client, owner: SignedIn, intruder: SignedIn, engine: AsyncEngine
-) -> None:
+async def _provider_with_service_and_hours(client: Client, owner: SignedIn) -> tuple[int, int]:
     provider = await create_provider(client, owner, latitude=UPPSALA[0], longitude=UPPSALA[1])
     pid = provider["id"]
     service = await client.post(
@@ -321,9 +321,11 @@ async def test_every_write_on_someone_elses_provider_is_404_and_changes_nothing(
         headers=owner.headers,
     )
     await client.put(f"/api/providers/{pid}/availability", json=WEEKLY, headers=owner.headers)
-    sid = service.json()["id"]
-    before = await _snapshot(engine, pid)
-    attempts = [
+    return pid, service.json()["id"]
+
+
+def _every_write(pid: int, sid: int) -> list[tuple[str, str, dict[str, Any] | None]]:
+    return [
         ("PATCH", f"/api/providers/{pid}", {"business_name": "Stolen"}),
         ("PATCH", f"/api/providers/{pid}", {"address": "Storgatan 1", "city": "Uppsala"}),
         ("DELETE", f"/api/providers/{pid}", None),
@@ -335,10 +337,44 @@ async def test_every_write_on_someone_elses_provider_is_404_and_changes_nothing(
         ("PATCH", f"/api/providers/{pid}/services/{sid}", {"price": "1"}),
         ("DELETE", f"/api/providers/{pid}/services/{sid}", None),
         ("PUT", f"/api/providers/{pid}/availability", {"timezone": "UTC", "weekly": []}),
+        ("POST", f"/api/providers/{pid}/availability/exceptions", CLOSED_TOMORROW),
     ]
-    for method, url, body in attempts:
+
+
+async def test_every_write_on_someone_elses_provider_is_404_and_changes_nothing(
+    client: Client, owner: SignedIn, intruder: SignedIn, engine: AsyncEngine
+) -> None:
+    pid, sid = await _provider_with_service_and_hours(client, owner)
+    before = await _snapshot(engine, pid)
+    for method, url, body in _every_write(pid, sid):
         response = await client.request(method, url, json=body, headers=intruder.headers)
         assert response.status_code == 404, (method, url, response.text)
+    assert await _snapshot(engine, pid) == before
+
+
+async def test_a_deactivated_provider_takes_no_writes_and_no_bookings(
+    client: Client, owner: SignedIn, engine: AsyncEngine
+) -> None:
+    pid, sid = await _provider_with_service_and_hours(client, owner)
+    deleted = await client.delete(f"/api/providers/{pid}", headers=owner.headers)
+    assert deleted.status_code == 204
+    before = await _snapshot(engine, pid)
+    for method, url, body in _every_write(pid, sid):
+        response = await client.request(method, url, json=body, headers=owner.headers)
+        assert response.status_code == 404, (method, url, response.text)
+    for url in (f"/api/providers/{pid}", f"/api/providers/{pid}/availability"):
+        assert (await client.get(url)).status_code == 404, url
+    customer = await sign_up(client, "customer")
+    monday = date.today() + timedelta(days=7 - date.today().weekday())
+    booking = {
+        "provider_id": pid,
+        "service_id": sid,
+        "start": f"{monday.isoformat()}T10:00:00+01:00",
+        "horse_name": "Blixten",
+    }
+    refused = await client.post("/api/bookings", json=booking, headers=customer.headers)
+    assert refused.status_code == 422, refused.text
+    assert "offers no service" in refused.json()["detail"]
     assert await _snapshot(engine, pid) == before
 
 

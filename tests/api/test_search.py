@@ -1,5 +1,6 @@
 """Search endpoints through the HTTP app, against the seeded PostGIS database."""
 
+import math
 import random
 from typing import Any
 
@@ -11,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from db.models import Provider
 from geo.distance import Point, haversine_m
+from tests.support.accounts import SignedIn, sign_up
 
 Client = AsyncTestClient[Litestar]
 STOCKHOLM = Point(59.3294, 18.0687)
@@ -263,3 +265,69 @@ async def test_geojson_cursor_walks_like_json(client: Client) -> None:
     json_page = await nearby(client, lat=STOCKHOLM.latitude, lng=STOCKHOLM.longitude, limit=6)
     ids = [f["id"] for f in first["features"] + second["features"]]
     assert ids == [item["id"] for item in json_page["items"]]
+
+
+# An empty stretch of the Norwegian Sea, for providers placed by the tests below.
+EDGE_SPOT = Point(66.2, 2.5)
+
+
+async def _provider_at(client: Client, owner: SignedIn, point: Point, name: str) -> int:
+    body = {"business_name": name, "latitude": point.latitude, "longitude": point.longitude}
+    response = await client.post("/api/providers", json=body, headers=owner.headers)
+    assert response.status_code == 201, response.text
+    provider_id: int = response.json()["id"]
+    return provider_id
+
+
+def _radius_km_of_exactly(distance_m: float) -> float:
+    """A radius in km that the API turns into exactly `distance_m` metres."""
+    radius_km = distance_m / 1000
+    while radius_km * 1000 != distance_m:
+        radius_km = math.nextafter(radius_km, math.inf if radius_km * 1000 < distance_m else 0)
+    return radius_km
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+async def test_a_provider_exactly_on_the_radius_is_found_and_one_just_inside_it_is_not(
+    client: Client, strategy: str
+) -> None:
+    owner = await sign_up(client, "provider")
+    point = Point(EDGE_SPOT.latitude + 0.05, EDGE_SPOT.longitude + 0.03)
+    provider_id = await _provider_at(client, owner, point, f"On the edge {strategy}")
+    center = {"lat": EDGE_SPOT.latitude, "lng": EDGE_SPOT.longitude, "strategy": strategy}
+    [hit] = [
+        i for i in (await nearby(client, **center, radius_km=50))["items"] if i["id"] == provider_id
+    ]
+    on_the_edge = _radius_km_of_exactly(hit["distance_m"])
+    just_short = on_the_edge
+    while just_short * 1000 >= hit["distance_m"]:
+        just_short = math.nextafter(just_short, 0)
+    found = await nearby(client, **center, radius_km=on_the_edge, limit=100)
+    missed = await nearby(client, **center, radius_km=just_short, limit=100)
+    assert provider_id in {item["id"] for item in found["items"]}
+    assert provider_id not in {item["id"] for item in missed["items"]}
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+async def test_providers_at_one_distance_come_in_id_order_across_pages(
+    client: Client, strategy: str
+) -> None:
+    owner = await sign_up(client, "provider")
+    point = Point(
+        EDGE_SPOT.latitude - 0.05, EDGE_SPOT.longitude - 0.03 + STRATEGIES.index(strategy)
+    )
+    ids = [await _provider_at(client, owner, point, f"Twin {n}") for n in range(5)]
+    params: dict[str, Any] = {"lat": point.latitude + 0.01, "lng": point.longitude, "radius_km": 5}
+    seen: list[int] = []
+    distances: set[float] = set()
+    cursor = None
+    for _ in range(3):
+        page = await nearby(
+            client, **params, limit=2, strategy=strategy, **({"cursor": cursor} if cursor else {})
+        )
+        seen += [item["id"] for item in page["items"]]
+        distances |= {item["distance_m"] for item in page["items"]}
+        cursor = page["next_cursor"]
+    assert seen == sorted(ids)
+    assert len(distances) == 1
+    assert cursor is None

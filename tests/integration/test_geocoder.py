@@ -6,6 +6,7 @@ import logging
 import os
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator, Iterator
 
 import httpx
@@ -20,6 +21,7 @@ from geo.geocoding.base import (
     GeocoderBusyError,
     GeocoderPolicy,
     GeocoderUnavailableError,
+    Place,
     Source,
     UpstreamThrottledError,
     normalize_query,
@@ -181,6 +183,33 @@ async def test_failing_upstream_without_offline_match_is_unavailable(
         await chain(redis, gazetteer, nominatim).geocode("Qwxz 12")
 
 
+async def test_an_upstream_failure_is_remembered_for_the_failure_ttl_then_forgotten(
+    redis: Redis, gazetteer: GazetteerGeocoder, nominatim: NominatimGeocoder, stub: NominatimStub
+) -> None:
+    policy = GeocoderPolicy(interval_s=0.05, max_wait_s=5, failure_ttl_s=1)
+    geocoder = chain(redis, gazetteer, nominatim, policy)
+    stub.status = 503
+    stub.places["storgatan 1, uppsala"] = (59.8, 17.6, "Storgatan 1, Uppsala (upstream)")
+    first = await geocoder.geocode("Storgatan 1, Uppsala")
+    stub.status = 200
+    remembered = await geocoder.geocode("Storgatan 1, Uppsala")
+    key = f"geocode:{query_digest('storgatan 1, uppsala')}"
+    assert 0 < await redis.pttl(key) <= 1000
+    assert (first and first.source, remembered and remembered.source) == (
+        Source.gazetteer,
+        Source.gazetteer,
+    )
+    assert len(stub.calls) == 1
+    await asyncio.sleep(1.1)
+    recovered = await geocoder.geocode("Storgatan 1, Uppsala")
+    assert recovered is not None
+    assert (recovered.source, recovered.place.display_name) == (
+        Source.upstream,
+        "Storgatan 1, Uppsala (upstream)",
+    )
+    assert len(stub.calls) == 2
+
+
 async def test_a_429_holds_every_caller_back(
     redis: Redis, gazetteer: GazetteerGeocoder, nominatim: NominatimGeocoder, stub: NominatimStub
 ) -> None:
@@ -224,6 +253,30 @@ async def test_twenty_misses_from_two_processes_reach_the_upstream_at_most_once_
     assert len(arrivals) == 20
     gaps = [later - earlier for earlier, later in itertools.pairwise(arrivals)]
     assert min(gaps) >= 1.0, f"upstream calls {min(gaps):.3f} s apart"
+
+
+class StartTimes:
+    """An upstream that notes when each call starts, as its caller sees it, and knows nothing."""
+
+    def __init__(self) -> None:
+        self.starts: list[float] = []
+
+    async def geocode(self, query: str) -> Place | None:
+        self.starts.append(time.monotonic())
+        return None
+
+
+async def test_calls_start_one_interval_apart_no_sooner_and_not_much_later(
+    redis: Redis, gazetteer: GazetteerGeocoder
+) -> None:
+    upstream = StartTimes()
+    policy = GeocoderPolicy(interval_s=0.25, max_wait_s=10)
+    geocoder = GeocoderChain(redis, gazetteer, upstream, policy)
+    await asyncio.gather(*(geocoder.geocode(f"Okänd gata {n}") for n in range(8)))
+    gaps = [later - earlier for earlier, later in itertools.pairwise(sorted(upstream.starts))]
+    assert len(gaps) == 7
+    assert min(gaps) >= 0.25 - 0.005, f"calls started {min(gaps):.3f} s apart"
+    assert max(gaps) <= 0.25 + 0.15, f"a call waited {max(gaps):.3f} s for its turn"
 
 
 async def test_fifty_concurrent_identical_misses_make_one_upstream_call(

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import httpx
 
+from app.rate_limits import RateLimits
+from app.settings import Settings
 from tests.support.ports import closed_port
 
 REPOSITORY = Path(__file__).resolve().parents[2]
@@ -30,6 +32,20 @@ def _wait_until_healthy(url: str, process: subprocess.Popen[bytes]) -> None:
             pass
         time.sleep(0.1)
     raise RuntimeError(f"the server did not answer within {START_TIMEOUT_S} s")
+
+
+def settings_environment(settings: Settings) -> dict[str, str]:
+    """The environment that makes a served app use these settings (those the tests set)."""
+    return {
+        "DATABASE_URL": settings.database_url,
+        "REDIS_URL": settings.redis_url,
+        "SECRET_KEY": settings.secret_key,
+        "BOOKING_HORIZON_DAYS": str(settings.booking_horizon_days),
+        **{
+            f"RATE_LIMIT_{name.upper()}": getattr(settings.rate_limits, name)
+            for name in RateLimits.__struct_fields__
+        },
+    }
 
 
 @contextmanager

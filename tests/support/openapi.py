@@ -29,6 +29,7 @@ class DocumentedResponses:
             DOCUMENT_URI, Resource.from_contents(document, default_specification=DRAFT202012)
         )
         self._registry = registry
+        self._validators: dict[str, Draft202012Validator] = {}
 
     def operation(self, method: str, path: str) -> tuple[str, dict[str, Any]] | None:
         """The path template and operation that answer `method path`, static paths first."""
@@ -61,8 +62,10 @@ class DocumentedResponses:
     def schema_errors(self, method: str, template: str, status: int, body: Any) -> list[str]:
         """How `body` departs from the JSON schema of that operation's `status` answer."""
         pointer = f"/paths/{_escape(template)}/{method.lower()}/responses/{status}"
-        schema = {"$ref": f"{DOCUMENT_URI}#{pointer}/content/application~1json/schema"}
-        validator = Draft202012Validator(schema, registry=self._registry)
+        ref = f"{DOCUMENT_URI}#{pointer}/content/application~1json/schema"
+        if ref not in self._validators:
+            self._validators[ref] = Draft202012Validator({"$ref": ref}, registry=self._registry)
+        validator = self._validators[ref]
         return [error.message for error in validator.iter_errors(body)]
 
 

@@ -9,6 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 WORKERS ?= 2
 N ?= 100000
+MUTANTS ?=
 DEMO_PROVIDERS ?= 3000
 
 UV_VERSION := 0.13.8
@@ -21,7 +22,7 @@ STACK := stack=$$(bash scripts/devstack.sh up) && set -a && eval "$$stack" \
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := .venv
 
-.PHONY: help install services stop migrate seed serve run test lint bench check-docs
+.PHONY: help install services stop migrate seed serve run test lint bench check-docs mutation
 
 help:
 	@echo "make run       venv, services, migrations, demo data, then serve the API"
@@ -33,6 +34,7 @@ help:
 	@echo "make serve     granian on HOST:PORT with WORKERS workers"
 	@echo "make check-docs  run docs/api.md's curl examples against http://HOST:PORT"
 	@echo "make bench     nearby latency per strategy at 100k and 1M providers (docs/benchmarks.md)"
+	@echo "make mutation  mutation testing of db/ and geo/ (slow, not in CI; MUTANTS='db.search.*')"
 	@echo "make lint      ruff, mypy, and no serializable transactions"
 
 $(UV):
@@ -81,6 +83,14 @@ lint: install
 
 check-docs: install
 	$(BIN)/python -m tests.support.doc_examples docs/api.md http://$(HOST):$(PORT)
+
+# The suite's database is made once and copied for each mutant's run; one mutant at a
+# time, since every run empties the suite's Redis database.
+MUTATION_TEMPLATE := equinet_mutation_template
+mutation: install
+	@$(STACK) && $(BIN)/python -m tests.support.suite $(MUTATION_TEMPLATE) \
+		&& TEST_DATABASE_TEMPLATE=$(MUTATION_TEMPLATE) $(BIN)/mutmut run --max-children 1 $(MUTANTS)
+	$(BIN)/python -m tests.support.mutation_report
 
 bench: migrate
 	@$(STACK) && $(BIN)/python -m bench.nearby_latency

@@ -20,12 +20,14 @@ def sibling_url(url: str, database: str) -> str:
     return make_url(url).set(database=database).render_as_string(hide_password=False)
 
 
-async def create_database(admin_url: str, name: str) -> None:
-    """Create `name` unless it exists (the server needs CREATEDB for this role)."""
+async def create_database(admin_url: str, name: str, template: str | None = None) -> None:
+    """Create `name` unless it exists, as a copy of `template` if one is named (the server
+    needs CREATEDB for this role, and nobody may be connected to the template)."""
     connection = await asyncpg.connect(asyncpg_dsn(admin_url))
     try:
         if not await connection.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
-            await connection.execute(f'CREATE DATABASE "{name}"')
+            copy = f' TEMPLATE "{template}"' if template else ""
+            await connection.execute(f'CREATE DATABASE "{name}"{copy}')
     finally:
         await connection.close()
 

@@ -40,10 +40,14 @@ def database_url() -> Iterator[str]:
     admin_url = _require("DATABASE_URL")
     name = f"equinet_test_{uuid.uuid4().hex[:12]}"
     url = sibling_url(admin_url, name)
-    asyncio.run(create_database(admin_url, name))
+    # A run that repeats the suite many times (mutation testing) prepares the migrated and
+    # seeded database once, and names it here to be copied.
+    template = os.environ.get("TEST_DATABASE_TEMPLATE")
+    asyncio.run(create_database(admin_url, name, template))
     try:
-        migrate(url)
-        asyncio.run(load_suite_data(url))
+        if not template:
+            migrate(url)
+            asyncio.run(load_suite_data(url))
         yield url
     finally:
         asyncio.run(drop_database(admin_url, name))

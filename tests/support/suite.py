@@ -1,11 +1,14 @@
 """What the suite's own database holds, and how the suite's app is configured."""
 
+import asyncio
+import os
+import sys
 from dataclasses import dataclass
 
 import asyncpg
 
 from app.rate_limits import RateLimits
-from db.databases import asyncpg_dsn
+from db.databases import asyncpg_dsn, create_database, drop_database, migrate, sibling_url
 from db.seed import seed
 
 SEEDED_PROVIDERS = 30_000
@@ -54,3 +57,17 @@ async def load_suite_data(url: str) -> None:
         await connection.execute("ANALYZE providers")
     finally:
         await connection.close()
+
+
+async def _prepare_template(admin_url: str, name: str) -> None:
+    await drop_database(admin_url, name)
+    await create_database(admin_url, name)
+    url = sibling_url(admin_url, name)
+    migrate(url)
+    await load_suite_data(url)
+
+
+if __name__ == "__main__":
+    # python -m tests.support.suite TEMPLATE: the suite's database, made once under that
+    # name, for runs that set TEST_DATABASE_TEMPLATE to it (mutation testing).
+    asyncio.run(_prepare_template(os.environ["DATABASE_URL"], sys.argv[1]))

@@ -49,6 +49,7 @@ ensure_packages() {
     apt_install "postgresql-$major-postgis-3"
   fi
   command -v redis-server >/dev/null || apt_install redis-server
+  command -v curl >/dev/null || apt_install curl  # the docs' examples are curl commands
 }
 
 # initdb and postgres refuse to run as root: then the cluster belongs to an unprivileged

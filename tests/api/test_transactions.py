@@ -162,10 +162,16 @@ async def fail_at_commit(engine: AsyncEngine) -> AsyncIterator[None]:
         await connection.execute(text("DROP FUNCTION fail_at_commit()"))
 
 
+# A trigger needs its table to itself for a moment: a connection someone left idle in a
+# transaction on it should fail the test, not hang it.
+LOCK_TIMEOUT = "SET LOCAL lock_timeout = '10s'"
+
+
 @asynccontextmanager
 async def failing_commits(engine: AsyncEngine, table: str) -> AsyncIterator[None]:
     """Every transaction that writes `table` fails at COMMIT, not at its statement."""
     async with engine.begin() as connection:
+        await connection.execute(text(LOCK_TIMEOUT))
         await connection.execute(
             text(
                 f"CREATE CONSTRAINT TRIGGER fail_at_commit AFTER INSERT OR UPDATE OR DELETE"
@@ -177,6 +183,7 @@ async def failing_commits(engine: AsyncEngine, table: str) -> AsyncIterator[None
         yield
     finally:
         async with engine.begin() as connection:
+            await connection.execute(text(LOCK_TIMEOUT))
             await connection.execute(text(f"DROP TRIGGER fail_at_commit ON {table}"))
 
 

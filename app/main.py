@@ -9,7 +9,6 @@ from advanced_alchemy.extensions.litestar import (
     AsyncSessionConfig,
     SQLAlchemyAsyncConfig,
     SQLAlchemyPlugin,
-    async_default_before_send_handler,
 )
 from litestar import Litestar
 from litestar.config.compression import CompressionConfig
@@ -85,12 +84,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
         pool_timeout_s=settings.db_pool_timeout_s,
     )
     # One way to end a transaction: a write handler commits before it returns, so a failed
-    # COMMIT raises in the handler and is answered as an error. The plugin only closes the
-    # session, rolling back whatever was not committed; it never commits on its own.
+    # COMMIT raises in the handler and is answered as an error. The plugin's default
+    # before-send handler only closes the session, rolling back whatever was not committed;
+    # it never commits on its own. (It is made for this config's own session key.)
     db_config = SQLAlchemyAsyncConfig(
-        engine_instance=engine,
-        session_config=AsyncSessionConfig(expire_on_commit=False),
-        before_send_handler=async_default_before_send_handler,
+        engine_instance=engine, session_config=AsyncSessionConfig(expire_on_commit=False)
     )
     redis = make_redis(settings.redis_url)
     cursor_codec = CursorCodec(_derived_key(settings.secret_key, "search-cursor"))

@@ -13,9 +13,12 @@ from dataclasses import dataclass
 import httpx
 import pytest
 from argon2 import PasswordHasher
+from litestar.testing import AsyncTestClient
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.main import create_app
+from app.settings import Settings
 from tests.support.accounts import PASSWORD, SignedIn, sign_up
 from tests.support.bookings import Client, OpenProvider, booked, days_ahead, stockholm
 
@@ -209,3 +212,22 @@ async def test_the_same_writes_change_their_table_when_commits_work(
     response = await write.send(scene)
     assert response.is_success, response.text
     assert await table_digest(engine, write.table) != before
+
+
+async def test_every_app_in_a_process_closes_its_sessions(
+    settings: Settings, engine: AsyncEngine
+) -> None:
+    """Each app's database config gets a session key of its own; the handler that closes
+    sessions must be the one made for that key, or every app but the first leaks them."""
+    for _ in range(2):
+        async with AsyncTestClient(app=create_app(settings)) as client:
+            response = await client.get("/api/providers/1")
+            assert response.status_code == 200
+            async with engine.connect() as connection:
+                left_open = await connection.scalar(
+                    text(
+                        "SELECT count(*) FROM pg_stat_activity"
+                        " WHERE datname = current_database() AND state = 'idle in transaction'"
+                    )
+                )
+            assert left_open == 0

@@ -2,6 +2,7 @@
 
 import math
 import random
+import string
 from datetime import UTC, datetime
 
 import msgspec
@@ -109,9 +110,13 @@ def test_cursor_of_another_kind_of_list_is_rejected_not_misread() -> None:
         codec.decode(cursor, Bookings(), TimeKey)
 
 
-def test_cursor_is_opaque() -> None:
-    cursor = CursorCodec(b"k" * 32).encode(DistanceKey(1.5, 42), SCOPE)
-    assert "42" not in cursor
+def test_cursor_is_opaque_and_needs_no_escaping_in_a_query_string() -> None:
+    codec = CursorCodec(b"k" * 32)
+    cursors = [codec.encode(DistanceKey(1.5, n), SCOPE) for n in (42, 10**6, 10**12, 2**62)]
+    assert "42" not in cursors[0]
+    for cursor in cursors:
+        assert set(cursor) <= set(string.ascii_letters + string.digits + "-_"), cursor
+        assert codec.decode(cursor, SCOPE, DistanceKey).distance_m == 1.5
 
 
 @pytest.mark.parametrize("position", [0, 5, 10, -1])

@@ -38,6 +38,19 @@ def test_place_candidates_keep_multiword_names_and_pairs() -> None:
     assert "väsby" in candidates
 
 
+def test_place_candidates_are_the_part_then_its_words_then_its_word_pairs() -> None:
+    assert place_name_candidates("norra stora gatan 4, ed") == [
+        "norra stora gatan",
+        "norra",
+        "stora",
+        "gatan",
+        "norra stora",
+        "stora gatan",
+        "ed",  # two letters make a town (Ed, in Dalsland); one does not
+    ]
+    assert place_name_candidates("x, ed") == ["ed"]
+
+
 def test_place_candidates_are_bounded_and_skip_numbers() -> None:
     assert place_name_candidates("12345 678") == []
     assert len(place_name_candidates(" ".join(f"ord{'a' * n}" for n in range(50)))) == 16

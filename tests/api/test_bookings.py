@@ -78,6 +78,7 @@ def server_url(settings: Settings) -> Iterator[str]:
         yield url
 
 
+@pytest.mark.live_server
 async def test_fifty_concurrent_requests_for_one_slot_make_exactly_one_booking(
     client: Client, engine: AsyncEngine, provider: OpenProvider, server_url: str
 ) -> None:

@@ -61,13 +61,14 @@ async def _cached(
     return Response(body, media_type=media_type, headers=headers)
 
 
-def _documented(body: type[msgspec.Struct], example: Example) -> ResponseSpec:
+GEOJSON_TOO = "With format=geojson: an RFC 7946 FeatureCollection (application/geo+json)."
+
+
+def _documented(
+    body: type[msgspec.Struct], example: Example, description: str = GEOJSON_TOO
+) -> ResponseSpec:
     """The 200 answer as the document shows it (the handlers send encoded bytes)."""
-    return ResponseSpec(
-        body,
-        description="With format=geojson: an RFC 7946 FeatureCollection (application/geo+json).",
-        examples=[example],
-    )
+    return ResponseSpec(body, description=description, examples=[example])
 
 
 def _as_geojson(items: list[ProviderHit], **foreign_members: Any) -> dict[str, Any]:
@@ -174,7 +175,7 @@ class SearchController(Controller):
         "/clusters",
         operation_id="clusterProviders",
         responses={
-            HTTP_200_OK: _documented(ClusterList, CLUSTERS_EXAMPLE),
+            HTTP_200_OK: _documented(ClusterList, CLUSTERS_EXAMPLE, "Clusters as JSON."),
             **error_responses(400, 503),
         },
     )

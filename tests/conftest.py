@@ -3,7 +3,7 @@ database, the app and a client. Helpers live in tests/support/ (nothing imports 
 
 `make test` provides DATABASE_URL and REDIS_URL (local services or the ones you set); the
 suite creates its own database next to the one in DATABASE_URL and drops it afterwards,
-and uses a Redis database number of its own.
+and uses a Redis database number no other running suite holds.
 """
 
 import asyncio
@@ -24,7 +24,12 @@ from app.settings import Settings
 from db.databases import create_database, drop_database, migrate, sibling_url
 from db.engine import make_engine
 from tests.support.openapi import DocumentedResponses
-from tests.support.suite import BOOKING_HORIZON_DAYS, REDIS_TEST_DB, UNLIMITED, load_suite_data
+from tests.support.suite import (
+    BOOKING_HORIZON_DAYS,
+    UNLIMITED,
+    claimed_redis_database,
+    load_suite_data,
+)
 
 
 def _require(name: str) -> str:
@@ -54,19 +59,20 @@ def database_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def redis_url() -> str:
+def redis_url() -> Iterator[str]:
     """The suite's own Redis database, emptied first: cached pages of an earlier run's
     database must not answer for this one."""
     url = make_url(_require("REDIS_URL").replace("redis://", "postgresql://", 1))
-    test_url = (
-        url.set(database=str(REDIS_TEST_DB))
-        .render_as_string(hide_password=False)
-        .replace("postgresql://", "redis://", 1)
-    )
-    client = SyncRedis.from_url(test_url)
-    client.flushdb()
-    client.close()
-    return test_url
+    with claimed_redis_database(f"{url.host}-{url.port}") as number:
+        test_url = (
+            url.set(database=str(number))
+            .render_as_string(hide_password=False)
+            .replace("postgresql://", "redis://", 1)
+        )
+        client = SyncRedis.from_url(test_url)
+        client.flushdb()
+        client.close()
+        yield test_url
 
 
 @pytest.fixture(scope="session")

@@ -1,9 +1,14 @@
 """What the suite's own database holds, and how the suite's app is configured."""
 
 import asyncio
+import fcntl
 import os
 import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import asyncpg
 
@@ -18,7 +23,8 @@ UNLIMITED = RateLimits(
 )
 # Far enough ahead for the next spring and autumn clock changes, whatever today is.
 BOOKING_HORIZON_DAYS = 400
-REDIS_TEST_DB = 15
+# Redis databases a suite may take, one per suite running at once (mutation testing runs two).
+REDIS_TEST_DBS = range(15, 7, -1)
 
 
 @dataclass(frozen=True)
@@ -38,6 +44,22 @@ EDGE_PROVIDERS = [
     EdgeProvider("Chukotka West", 65.0, -179.95),
     EdgeProvider("Dateline Equator", 0.0, 180.0),
 ]
+
+
+@contextmanager
+def claimed_redis_database(server: str) -> Iterator[int]:
+    """A Redis database number of `server` that no other running suite holds, held until
+    exit: each suite empties its database first, so two must never share one."""
+    for number in REDIS_TEST_DBS:
+        lock = Path(tempfile.gettempdir()) / f"equinet-test-redis-{server}-{number}.lock"
+        with lock.open("a") as held:
+            try:
+                fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue
+            yield number
+            return
+    raise RuntimeError(f"all of Redis databases {list(REDIS_TEST_DBS)} are in use by other suites")
 
 
 async def load_suite_data(url: str) -> None:

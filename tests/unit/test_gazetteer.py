@@ -1,0 +1,80 @@
+"""The rows the gazetteer migration loads: which towns, and under which names."""
+
+import unicodedata
+from functools import cache
+from typing import Any
+
+import pytest
+
+from db.geocoding import COUNTRIES, ascii_name, gazetteer_rows
+from geo.geocoding.base import normalize_query
+
+
+@cache
+def rows() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    return gazetteer_rows()
+
+
+def names_of(place_id: int) -> list[str]:
+    return [row["name"] for row in rows()[1] if row["place_id"] == place_id]
+
+
+def place(name: str) -> dict[str, Any]:
+    return next(row for row in rows()[0] if row["name"] == name)
+
+
+@pytest.mark.parametrize(
+    ("name", "typed"),
+    [
+        ("Tromsø", "Tromso"),
+        ("Malmö", "Malmo"),
+        ("Ærøskøbing", "AEroskobing"),
+        ("Hämeenlinna", "Hameenlinna"),
+        ("Großenbrode", "Grossenbrode"),
+        ("Vađđa", "Vadda"),
+        ("Oslo", "Oslo"),
+    ],
+)
+def test_ascii_name_is_the_name_as_typed_without_its_letters(name: str, typed: str) -> None:
+    assert ascii_name(name) == typed
+
+
+def test_towns_of_the_served_countries_only() -> None:
+    places, _ = rows()
+    assert {row["country"] for row in places} == set(COUNTRIES)
+    assert len(places) > 2000
+
+
+def test_a_town_row_in_full() -> None:
+    assert place("Tromsø") == {
+        "id": 3133895,
+        "name": "Tromsø",
+        "ascii_name": "Tromso",
+        "admin": "18",
+        "country": "NO",
+        "population": 41915,
+        "latitude": 69.6489,
+        "longitude": 18.95508,
+        "display_name": "Tromsø, Norway",
+    }
+
+
+def test_a_town_is_found_under_its_local_ascii_and_latin_alternate_names() -> None:
+    names = names_of(place("Tromsø")["id"])
+    assert {"tromsø", "tromso", "tromsoe", "romsa", "troms'o"} <= set(names)
+
+
+def test_codes_and_other_scripts_are_not_names() -> None:
+    """GeoNames lists "TOS" (the airport) and "Тромсё" among Tromsø's alternate names."""
+    names = names_of(place("Tromsø")["id"])
+    assert "tos" not in names
+    assert all("LATIN" in unicodedata.name(c) for name in names for c in name if c.isalpha())
+
+
+def test_names_are_normalized_like_queries_and_listed_once_in_order() -> None:
+    places, names = rows()
+    assert all(row["name"] == normalize_query(row["name"]) != "" for row in names)
+    assert {row["place_id"] for row in names} == {row["id"] for row in places}
+    for row in places[:50]:
+        spelled = names_of(row["id"])
+        assert spelled == sorted(set(spelled))

@@ -376,6 +376,36 @@ async def test_the_list_filters_by_status_and_start(
     assert len(later) == 2
 
 
+async def test_bookings_at_one_start_come_in_id_order_across_pages(
+    client: Client, provider: OpenProvider, customer: SignedIn
+) -> None:
+    other = await open_provider(client)
+    ids = [await booked(client, customer, each, stockholm(DAY, 10)) for each in (provider, other)]
+    listed = await _all_pages(client, customer, {"limit": 1})
+    assert [b["id"] for b in listed] == sorted(ids)
+
+
+async def test_a_change_of_status_touches_that_booking_only_and_stamps_it(
+    client: Client, engine: AsyncEngine, provider: OpenProvider, customer: SignedIn
+) -> None:
+    confirmed, cancelled, untouched = [
+        await booked(client, customer, provider, stockholm(DAY, hour)) for hour in (9, 11, 13)
+    ]
+    async with engine.connect() as connection:
+        booked_by = await connection.scalar(text("SELECT clock_timestamp()"))
+    owner = provider.owner.headers
+    assert (await client.post(f"/api/bookings/{confirmed}/confirm", headers=owner)).is_success
+    assert (await client.post(f"/api/bookings/{cancelled}/cancel", headers=owner)).is_success
+    statuses = {b["id"]: b["status"] for b in await _all_pages(client, customer, {})}
+    assert statuses == {confirmed: "confirmed", cancelled: "cancelled", untouched: "pending"}
+    async with engine.connect() as connection:
+        changed = await connection.scalars(
+            text("SELECT id FROM bookings WHERE id = ANY(:ids) AND updated_at > :booked_by"),
+            {"ids": [confirmed, cancelled, untouched], "booked_by": booked_by},
+        )
+        assert set(changed) == {confirmed, cancelled}
+
+
 async def _all_pages(
     client: Client, user: SignedIn, params: dict[str, str | int]
 ) -> list[dict[str, Any]]:
@@ -419,7 +449,9 @@ async def test_only_the_provider_confirms_and_only_pending_bookings(
 ) -> None:
     booking_id = await booked(client, customer, provider, stockholm(DAY, 10))
     path = f"/api/bookings/{booking_id}"
-    assert (await client.post(f"{path}/confirm", headers=customer.headers)).status_code == 403
+    by_customer = await client.post(f"{path}/confirm", headers=customer.headers)
+    assert by_customer.status_code == 403
+    assert by_customer.json()["detail"] == "only the provider confirms a booking"
     assert (await client.post(f"{path}/confirm", headers=provider.owner.headers)).status_code == 200
     assert (await client.post(f"{path}/confirm", headers=provider.owner.headers)).status_code == 409
     assert (await client.post(f"{path}/cancel", headers=provider.owner.headers)).status_code == 200

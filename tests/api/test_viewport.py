@@ -53,8 +53,12 @@ async def test_in_view_of_a_sparse_viewport_returns_all_of_it(
 
 
 async def test_in_view_across_the_antimeridian(client: Client) -> None:
+    chukotka = {"Chukotka East", "Chukotka West"}
     page = await get_json(client, "/api/providers/in-view", bbox="179.9,64.9,-179.9,65.1")
-    assert {i["business_name"] for i in page["items"]} == {"Chukotka East", "Chukotka West"}
+    assert {i["business_name"] for i in page["items"]} == chukotka
+    # The edges are inside: the two providers sit exactly on them.
+    page = await get_json(client, "/api/providers/in-view", bbox="179.95,64.9,-179.95,65.1")
+    assert {i["business_name"] for i in page["items"]} == chukotka
 
 
 async def test_in_view_geojson(client: Client) -> None:
@@ -78,6 +82,8 @@ async def test_clusters_count_every_provider_in_the_viewport_once(
     assert 1 < len(result["items"]) <= 7 * 4 * 2 * 5 * 4  # no more clusters than cells
     for cluster in result["items"]:
         assert bbox[1] <= cluster["latitude"] <= bbox[3]
+    counts = [c["count"] for c in result["items"]]
+    assert counts == sorted(counts, reverse=True)  # largest first
 
 
 async def test_clusters_get_finer_with_zoom(client: Client) -> None:
@@ -116,10 +122,19 @@ async def test_inactive_provider_is_not_found_and_not_searchable(
     assert provider is not None
     provider.is_active = False
     await db_session.commit()
+    # Searches not made before, so that no cached answer stands in for the database's.
+    around = (provider.longitude - 0.01, provider.latitude - 0.01)
+    bbox = (*around, provider.longitude + 0.01, provider.latitude + 0.01)
     try:
         assert (await client.get(f"/api/providers/{provider_id}")).status_code == 404
         again = await get_json(client, "/api/providers/nearby", lat=59.33, lng=18.07, limit=5)
         assert provider_id not in [i["id"] for i in again["items"]]
+        in_view = await get_json(client, "/api/providers/in-view", bbox=",".join(map(str, bbox)))
+        assert provider_id not in [i["id"] for i in in_view["items"]]
+        clusters = await get_json(
+            client, "/api/providers/clusters", bbox=",".join(map(str, bbox)), zoom=12
+        )
+        assert sum(c["count"] for c in clusters["items"]) == await _count_in(db_session, *bbox)
     finally:
         provider.is_active = True
         await db_session.commit()

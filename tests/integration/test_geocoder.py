@@ -103,13 +103,19 @@ async def test_nominatim_empty_answer_is_no_match(nominatim: NominatimGeocoder) 
     assert await nominatim.geocode("nowhere at all") is None
 
 
+@pytest.mark.parametrize(
+    ("retry_after", "back_off_s"),
+    [("2", 2), ("0", 1), ("soon", 60), (None, 60)],
+    ids=["as asked", "at least a second", "unreadable", "unsaid"],
+)
 async def test_nominatim_429_says_how_long_to_back_off(
-    nominatim: NominatimGeocoder, stub: NominatimStub
+    nominatim: NominatimGeocoder, stub: NominatimStub, retry_after: str | None, back_off_s: float
 ) -> None:
     stub.status = 429
+    stub.retry_after = retry_after
     with pytest.raises(UpstreamThrottledError) as raised:
         await nominatim.geocode("drottninggatan 1, stockholm")
-    assert raised.value.retry_after_s == 2
+    assert raised.value.retry_after_s == back_off_s
 
 
 @pytest.mark.parametrize("status", [500, 502, 503])
@@ -179,8 +185,17 @@ async def test_failing_upstream_without_offline_match_is_unavailable(
     redis: Redis, gazetteer: GazetteerGeocoder, nominatim: NominatimGeocoder, stub: NominatimStub
 ) -> None:
     stub.status = 500
-    with pytest.raises(GeocoderUnavailableError):
+    with pytest.raises(GeocoderUnavailableError) as raised:
         await chain(redis, gazetteer, nominatim).geocode("Qwxz 12")
+    assert str(raised.value) == "the upstream geocoder failed; no offline match"  # the 503's detail
+
+
+async def test_gazetteer_ignores_street_names_that_only_resemble_a_town(
+    gazetteer: GazetteerGeocoder,
+) -> None:
+    """ "storgatan" is as near to Storuman (0.36) as pg_trgm's default threshold lets through."""
+    assert await gazetteer.geocode("Storgatan 5") is None
+    assert await gazetteer.geocode("Kungsgatan 12") is None
 
 
 async def test_an_upstream_failure_is_remembered_for_the_failure_ttl_then_forgotten(
@@ -299,6 +314,7 @@ async def test_a_caller_that_would_wait_too_long_is_told_when_to_retry(
     )
     [busy] = [r for r in results if isinstance(r, GeocoderBusyError)]
     assert 1 <= busy.retry_after_s <= 3
+    assert str(busy) == f"the upstream geocoder is busy; retry in {busy.retry_after_s} s"
 
 
 # Without Redis

@@ -1,8 +1,10 @@
 """The gist strategy is an index-ordered KNN scan at every radius, as EXPLAIN shows."""
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.search import (
@@ -66,3 +68,31 @@ async def test_without_the_settings_the_planner_falls_into_the_sort_trap(
     query = NearbyQuery(DENSEST, 100_000, limit=100)
     plan = await explain(db_session, nearby_statement(query, SearchStrategy.gist))
     assert {"Bitmap Heap Scan", "Sort"} <= {node["Node Type"] for node in nodes(plan)}
+
+
+NEAR = NearbyQuery(DENSEST, 1000, limit=1)
+VIEW = parse_viewport("18,59.3,18.1,59.4")
+SEARCHES: dict[str, Callable[[AsyncSession], Awaitable[object]]] = {
+    "nearby gist": lambda session: SEARCH.nearby(session, NEAR, SearchStrategy.gist),
+    "nearby bbox": lambda session: SEARCH.nearby(session, NEAR, SearchStrategy.bbox),
+    "in view": lambda session: SEARCH.in_view(session, VIEW, None, 1),
+    "clusters": lambda session: SEARCH.clusters(session, VIEW, 10, None),
+}
+INDEX_ORDERED = {"nearby gist", "in view"}
+
+
+@pytest.mark.parametrize("search", SEARCHES)
+async def test_each_search_sets_what_its_plan_needs_for_its_transaction_only(
+    db_session: AsyncSession, search: str
+) -> None:
+    async def setting(name: str) -> str | None:
+        return await db_session.scalar(select(func.current_setting(name)))
+
+    before = {name: await setting(name) for name in ("enable_bitmapscan", "statement_timeout")}
+    await db_session.commit()
+    await SEARCHES[search](db_session)
+    assert await setting("enable_bitmapscan") == ("off" if search in INDEX_ORDERED else "on")
+    assert await setting("statement_timeout") == "10s"
+    assert await setting("jit") == "off"
+    await db_session.rollback()
+    assert {name: await setting(name) for name in before} == before

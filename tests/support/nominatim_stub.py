@@ -32,6 +32,8 @@ class NominatimStub:
     calls: list[Call] = field(default_factory=list)
     status: int = 200
     """Answer every request with this status (429 and 5xx as Nominatim does)."""
+    retry_after: str | None = "2"
+    """The Retry-After header of a 429, if any."""
     delay_s: float = 0.0
     """Think this long before answering, so that concurrent callers overlap."""
     places: dict[str, tuple[float, float, str]] = field(default_factory=lambda: dict(KNOWN_PLACES))
@@ -50,7 +52,8 @@ def _handler(stub: NominatimStub) -> type[BaseHTTPRequestHandler]:
             if url.path != "/search":
                 self._send(404, {"error": "not found"})
             elif stub.status == 429:
-                self._send(429, {"error": "Too Many Requests"}, {"Retry-After": "2"})
+                wait = {} if stub.retry_after is None else {"Retry-After": stub.retry_after}
+                self._send(429, {"error": "Too Many Requests"}, wait)
             elif stub.status != 200:
                 self._send(stub.status, {"error": "Internal Server Error"})
             else:

@@ -1,8 +1,18 @@
-"""Pure pieces of geocoding: query normalization and the phrases the gazetteer tries."""
+"""Pure pieces of geocoding: query normalization, the phrases the gazetteer tries, and the
+in-process limiter that stands in when Redis is down."""
+
+import time
 
 import pytest
 
-from geo.geocoding.base import address_query, normalize_query, place_name_candidates, query_digest
+from geo.geocoding.base import (
+    GeocoderBusyError,
+    address_query,
+    normalize_query,
+    place_name_candidates,
+    query_digest,
+)
+from geo.geocoding.limiter import LocalLimiter
 
 
 @pytest.mark.parametrize(
@@ -60,3 +70,16 @@ def test_address_query_reads_like_a_postal_address() -> None:
     assert address_query("Storgatan 1", "753 20", "Uppsala") == "Storgatan 1, 753 20 Uppsala"
     assert address_query(None, None, "Uppsala") == "Uppsala"
     assert address_query(None, None, None) == ""
+
+
+async def test_the_local_limiter_holds_callers_back_when_the_upstream_asks() -> None:
+    limiter = LocalLimiter(interval_s=0.01, max_wait_s=5)
+    limiter.defer(0.3)
+    limiter.defer(0.1)  # a shorter deferral does not shorten the longer one
+    started = time.monotonic()
+    await limiter.wait_turn()
+    assert 0.3 <= time.monotonic() - started < 0.6
+    limiter.defer(9)
+    with pytest.raises(GeocoderBusyError) as raised:
+        await limiter.wait_turn()
+    assert raised.value.retry_after_s == 9

@@ -221,7 +221,9 @@ async def test_a_closed_date_and_special_hours_replace_the_weekly_hours(
     ):
         response = await client.post(exceptions, json=body, headers=provider.owner.headers)
         assert response.status_code == 201, response.text
-    assert await book(client, customer, provider, stockholm(closed, 10)) == 422
+    on_closed_date = await request_booking(client, customer, provider, stockholm(closed, 10))
+    assert on_closed_date.status_code == 422
+    assert on_closed_date.json()["detail"].endswith("hours that day: closed (Europe/Stockholm)")
     assert await book(client, customer, provider, stockholm(short, 10)) == 422
     assert await book(client, customer, provider, stockholm(short, 12)) == 201
     assert await book(client, customer, provider, stockholm(DAY, 10)) == 201  # weekly as ever
@@ -453,7 +455,11 @@ async def test_only_the_provider_confirms_and_only_pending_bookings(
     assert by_customer.status_code == 403
     assert by_customer.json()["detail"] == "only the provider confirms a booking"
     assert (await client.post(f"{path}/confirm", headers=provider.owner.headers)).status_code == 200
-    assert (await client.post(f"{path}/confirm", headers=provider.owner.headers)).status_code == 409
+    twice = await client.post(f"{path}/confirm", headers=provider.owner.headers)
+    assert twice.status_code == 409
+    assert twice.json()["detail"] == (
+        f"booking {booking_id} is confirmed: only pending bookings are confirmed"
+    )
     assert (await client.post(f"{path}/cancel", headers=provider.owner.headers)).status_code == 200
     again = await client.post(f"{path}/cancel", headers=customer.headers)
     assert again.status_code == 409

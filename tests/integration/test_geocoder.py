@@ -28,7 +28,9 @@ from geo.geocoding.base import (
     query_digest,
 )
 from geo.geocoding.chain import GeocoderChain
+from geo.geocoding.limiter import UpstreamLimiter
 from geo.geocoding.nominatim import NominatimGeocoder
+from geo.geocoding.single_flight import RedisSingleFlight
 from tests.support.nominatim_stub import NominatimStub, running_stub
 
 USER_AGENT = "equinet-geo-tests/1 (test@example.com)"
@@ -97,6 +99,15 @@ async def test_nominatim_client_speaks_the_search_api(
         "accept-language": "sv,en",
     }
     assert call.user_agent == USER_AGENT
+
+
+async def test_nominatim_client_sends_only_the_options_it_was_given(
+    stub: NominatimStub, http: httpx.AsyncClient
+) -> None:
+    plain = NominatimGeocoder(http, stub.url + "/", USER_AGENT)
+    assert await plain.geocode("drottninggatan 1, stockholm") is not None
+    [call] = stub.calls
+    assert set(call.params) == {"q", "format", "limit", "addressdetails"}
 
 
 async def test_nominatim_empty_answer_is_no_match(nominatim: NominatimGeocoder) -> None:
@@ -282,16 +293,56 @@ class StartTimes:
 
 
 async def test_calls_start_one_interval_apart_no_sooner_and_not_much_later(
-    redis: Redis, gazetteer: GazetteerGeocoder
+    redis: Redis, gazetteer: GazetteerGeocoder, caplog: pytest.LogCaptureFixture
 ) -> None:
+    """Two chains, as in two processes: only the schedule in Redis spaces them."""
     upstream = StartTimes()
     policy = GeocoderPolicy(interval_s=0.25, max_wait_s=10)
-    geocoder = GeocoderChain(redis, gazetteer, upstream, policy)
-    await asyncio.gather(*(geocoder.geocode(f"Okänd gata {n}") for n in range(8)))
+    geocoders = [GeocoderChain(redis, gazetteer, upstream, policy) for _ in range(2)]
+    with caplog.at_level(logging.WARNING):
+        await asyncio.gather(*(geocoders[n % 2].geocode(f"Okänd gata {n}") for n in range(8)))
     gaps = [later - earlier for earlier, later in itertools.pairwise(sorted(upstream.starts))]
     assert len(gaps) == 7
     assert min(gaps) >= 0.25 - 0.005, f"calls started {min(gaps):.3f} s apart"
     assert max(gaps) <= 0.25 + 0.15, f"a call waited {max(gaps):.3f} s for its turn"
+    assert not caplog.records  # no fallback to a per-process schedule
+
+
+async def test_a_caller_whose_slot_has_come_waits_for_a_call_started_just_before(
+    redis: Redis,
+) -> None:
+    """Another process started a call a moment ago (it overslept its own slot)."""
+    limiter = UpstreamLimiter(redis, "limiter", interval_s=0.5, max_wait_s=5, local_interval_s=5)
+    seconds, microseconds = await redis.time()
+    await redis.set("limiter:last-start", seconds * 1000 + microseconds // 1000)
+    started = time.monotonic()
+    await limiter.wait_turn()
+    assert 0.45 <= time.monotonic() - started < 0.7
+
+
+async def test_a_single_flight_lock_expires_by_itself_and_followers_give_up_in_time(
+    redis: Redis,
+) -> None:
+    """A leader that dies holding the lock must not block its key forever."""
+    flight = RedisSingleFlight(redis, lock_ttl_s=2, max_wait_s=0.2, poll_s=0.05)
+    lock_ttls: list[int] = []
+
+    async def slow_produce() -> str:
+        lock_ttls.append(await redis.pttl("lock"))
+        await asyncio.sleep(0.5)
+        return "answer"
+
+    async def nothing_yet() -> str | None:
+        return None
+
+    leader = asyncio.create_task(flight.run("lock", nothing_yet, slow_produce))
+    await asyncio.sleep(0.05)
+    with pytest.raises(GeocoderBusyError) as follower:
+        await flight.run("lock", nothing_yet, slow_produce)
+    assert follower.value.retry_after_s == 1
+    assert await leader == ("answer", True)
+    assert 0 < lock_ttls[0] <= 2000
+    assert await redis.exists("lock") == 0  # released by its leader
 
 
 async def test_fifty_concurrent_identical_misses_make_one_upstream_call(

@@ -1,7 +1,7 @@
 """The rows the gazetteer migration loads: which towns, and under which names."""
 
 import unicodedata
-from functools import cache
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -10,17 +10,21 @@ from db.geocoding import COUNTRIES, ascii_name, gazetteer_rows
 from geo.geocoding.base import normalize_query
 
 
-@cache
-def rows() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    return gazetteer_rows()
+@dataclass(frozen=True)
+class Gazetteer:
+    places: list[dict[str, Any]]
+    names: list[dict[str, Any]]
+
+    def names_of(self, place_id: int) -> list[str]:
+        return [row["name"] for row in self.names if row["place_id"] == place_id]
+
+    def place(self, name: str) -> dict[str, Any]:
+        return next(row for row in self.places if row["name"] == name)
 
 
-def names_of(place_id: int) -> list[str]:
-    return [row["name"] for row in rows()[1] if row["place_id"] == place_id]
-
-
-def place(name: str) -> dict[str, Any]:
-    return next(row for row in rows()[0] if row["name"] == name)
+@pytest.fixture(scope="module")
+def gazetteer() -> Gazetteer:
+    return Gazetteer(*gazetteer_rows())
 
 
 @pytest.mark.parametrize(
@@ -39,14 +43,13 @@ def test_ascii_name_is_the_name_as_typed_without_its_letters(name: str, typed: s
     assert ascii_name(name) == typed
 
 
-def test_towns_of_the_served_countries_only() -> None:
-    places, _ = rows()
-    assert {row["country"] for row in places} == set(COUNTRIES)
-    assert len(places) > 2000
+def test_towns_of_the_served_countries_only(gazetteer: Gazetteer) -> None:
+    assert {row["country"] for row in gazetteer.places} == set(COUNTRIES)
+    assert len(gazetteer.places) > 2000
 
 
-def test_a_town_row_in_full() -> None:
-    assert place("Tromsø") == {
+def test_a_town_row_in_full(gazetteer: Gazetteer) -> None:
+    assert gazetteer.place("Tromsø") == {
         "id": 3133895,
         "name": "Tromsø",
         "ascii_name": "Tromso",
@@ -59,22 +62,26 @@ def test_a_town_row_in_full() -> None:
     }
 
 
-def test_a_town_is_found_under_its_local_ascii_and_latin_alternate_names() -> None:
-    names = names_of(place("Tromsø")["id"])
+def test_a_town_is_found_under_its_local_ascii_and_latin_alternate_names(
+    gazetteer: Gazetteer,
+) -> None:
+    names = gazetteer.names_of(gazetteer.place("Tromsø")["id"])
     assert {"tromsø", "tromso", "tromsoe", "romsa", "troms'o"} <= set(names)
 
 
-def test_codes_and_other_scripts_are_not_names() -> None:
+def test_codes_and_other_scripts_are_not_names(gazetteer: Gazetteer) -> None:
     """GeoNames lists "TOS" (the airport) and "Тромсё" among Tromsø's alternate names."""
-    names = names_of(place("Tromsø")["id"])
+    names = gazetteer.names_of(gazetteer.place("Tromsø")["id"])
     assert "tos" not in names
     assert all("LATIN" in unicodedata.name(c) for name in names for c in name if c.isalpha())
 
 
-def test_names_are_normalized_like_queries_and_listed_once_in_order() -> None:
-    places, names = rows()
+def test_names_are_normalized_like_queries_and_listed_once_in_order(
+    gazetteer: Gazetteer,
+) -> None:
+    names, places = gazetteer.names, gazetteer.places
     assert all(row["name"] == normalize_query(row["name"]) != "" for row in names)
     assert {row["place_id"] for row in names} == {row["id"] for row in places}
     for row in places[:50]:
-        spelled = names_of(row["id"])
+        spelled = gazetteer.names_of(row["id"])
         assert spelled == sorted(set(spelled))

@@ -203,6 +203,23 @@ async def test_a_visit_must_end_by_closing_time(
     assert "08:00-17:00" in response.json()["detail"]
 
 
+async def test_outside_split_hours_the_answer_lists_every_interval_of_the_day(
+    client: Client, provider: OpenProvider, customer: SignedIn
+) -> None:
+    split = [("08:00", "12:00"), ("13:00", "17:00")]
+    weekly = [{"weekday": d, "opens": o, "closes": c} for d in range(7) for o, c in split]
+    hours = await client.put(
+        f"/api/providers/{provider.id}/availability",
+        json={"timezone": "Europe/Stockholm", "weekly": weekly},
+        headers=provider.owner.headers,
+    )
+    assert hours.status_code == 200, hours.text
+    at_lunch = await request_booking(client, customer, provider, stockholm(DAY, 12))
+    assert at_lunch.status_code == 422
+    detail = at_lunch.json()["detail"]
+    assert detail.endswith("hours that day: 08:00-12:00, 13:00-17:00 (Europe/Stockholm)")
+
+
 async def test_a_visit_past_midnight_is_outside_the_hours(client: Client) -> None:
     late = await open_provider(client, duration_minutes=60, opens="20:00", closes="23:59")
     customer = await sign_up(client, "customer")

@@ -1,11 +1,20 @@
 """Notifications: written with the booking change they report, listed newest first."""
 
+from datetime import datetime
 from typing import Any
 
 import pytest
 
 from tests.support.accounts import SignedIn
-from tests.support.bookings import Client, OpenProvider, booked, days_ahead, every_page, stockholm
+from tests.support.bookings import (
+    Client,
+    OpenProvider,
+    booked,
+    days_ahead,
+    every_page,
+    request_booking,
+    stockholm,
+)
 
 DAY = days_ahead(20)
 
@@ -16,6 +25,10 @@ async def notifications(
     return await every_page(client, user, "/api/notifications", params)
 
 
+def when(timestamp: str) -> datetime:
+    return datetime.fromisoformat(timestamp)
+
+
 async def book(client: Client, customer: SignedIn, provider: OpenProvider, hour: int) -> int:
     return await booked(client, customer, provider, stockholm(DAY, hour))
 
@@ -23,12 +36,21 @@ async def book(client: Client, customer: SignedIn, provider: OpenProvider, hour:
 async def test_each_booking_change_notifies_the_other_party(
     client: Client, provider: OpenProvider, customer: SignedIn
 ) -> None:
-    booking_id = await book(client, customer, provider, 10)
+    made = await request_booking(client, customer, provider, stockholm(DAY, 10))
+    booking_id = made.json()["id"]
     [requested] = await notifications(client, provider.owner)
     assert requested["kind"] == "booking_requested"
     assert requested["is_read"] is False
-    assert requested["payload"]["booking_id"] == booking_id
-    assert requested["payload"]["horse_name"] == "Blixten"
+    payload = requested["payload"]
+    assert {**payload, "start": when(payload["start"]), "end": when(payload["end"])} == {
+        "booking_id": booking_id,
+        "provider_id": provider.id,
+        "service_id": provider.service_id,
+        "start": when(made.json()["start"]),
+        "end": when(made.json()["end"]),
+        "horse_name": "Blixten",
+        "status": "pending",
+    }
     assert await notifications(client, customer) == []
 
     await client.post(f"/api/bookings/{booking_id}/confirm", headers=provider.owner.headers)

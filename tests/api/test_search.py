@@ -317,6 +317,12 @@ async def test_providers_at_one_distance_come_in_id_order_across_pages(
         EDGE_SPOT.latitude - 0.05, EDGE_SPOT.longitude - 0.03 + STRATEGIES.index(strategy)
     )
     ids = [await _provider_at(client, owner, point, f"Twin {n}") for n in range(5)]
+    # An update moves the first twin's row behind the others on disk, so that id order is
+    # not also the order in which a scan happens to read them.
+    renamed = await client.patch(
+        f"/api/providers/{ids[0]}", json={"business_name": "Twin 0"}, headers=owner.headers
+    )
+    assert renamed.status_code == 200, renamed.text
     params: dict[str, Any] = {"lat": point.latitude + 0.01, "lng": point.longitude, "radius_km": 5}
     seen: list[int] = []
     distances: set[float] = set()

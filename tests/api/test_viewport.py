@@ -127,8 +127,11 @@ async def test_inactive_provider_is_not_found_and_not_searchable(
     bbox = (*around, provider.longitude + 0.01, provider.latitude + 0.01)
     try:
         assert (await client.get(f"/api/providers/{provider_id}")).status_code == 404
-        again = await get_json(client, "/api/providers/nearby", lat=59.33, lng=18.07, limit=5)
-        assert provider_id not in [i["id"] for i in again["items"]]
+        for strategy in ("gist", "bbox", "naive"):
+            again = await get_json(
+                client, "/api/providers/nearby", lat=59.33, lng=18.07, limit=5, strategy=strategy
+            )
+            assert provider_id not in [i["id"] for i in again["items"]], strategy
         in_view = await get_json(client, "/api/providers/in-view", bbox=",".join(map(str, bbox)))
         assert provider_id not in [i["id"] for i in in_view["items"]]
         clusters = await get_json(

@@ -1,11 +1,14 @@
-"""A booking is checked against the hours it commits under, even while they change."""
+"""A booking is checked against the hours it commits under, even while they change; and
+bookings of one provider do not wait for each other."""
 
 import asyncio
 from collections.abc import Callable, Coroutine
+from dataclasses import replace
 from datetime import time, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from db import bookings, hours
@@ -65,3 +68,17 @@ async def test_an_hours_change_waits_for_bookings_in_flight(
         await booker.rollback()
         assert await asyncio.wait_for(change, timeout=10)
         await changer.rollback()
+
+
+async def test_bookings_of_one_provider_in_flight_do_not_wait_for_each_other(
+    client: Client, engine: AsyncEngine
+) -> None:
+    provider = await open_provider(client)
+    first = visit_on_the_day(provider)
+    second = replace(first, start=stockholm(DAY, 12))
+    async with AsyncSession(engine) as one, AsyncSession(engine) as other:
+        await bookings.book(one, provider.owner.id, first, HORIZON)
+        await other.execute(text("SET LOCAL lock_timeout = '2s'"))
+        await bookings.book(other, provider.owner.id, second, HORIZON)
+        await one.rollback()
+        await other.rollback()

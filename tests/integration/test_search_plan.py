@@ -94,7 +94,7 @@ async def test_each_search_sets_what_its_plan_needs_for_its_transaction_only(
     assert await setting("enable_bitmapscan") == ("off" if search in INDEX_ORDERED else "on")
     assert await setting("statement_timeout") == "10s"
     assert await setting("jit") == "off"
-    await db_session.rollback()
+    await db_session.commit()  # not a rollback: that would undo even a session-wide SET
     assert {name: await setting(name) for name in before} == before
 
 

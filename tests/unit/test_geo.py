@@ -9,7 +9,7 @@ import msgspec
 import pytest
 
 from geo.bbox import boxes_around
-from geo.clusters import cell_count, cell_size_deg
+from geo.clusters import cell_count, cell_size_deg, check_cell_count
 from geo.cursor import CursorCodec, DistanceKey, InvalidCursorError, TimeKey
 from geo.distance import EARTH_RADIUS_M, Point, haversine_m
 from geo.geojson import feature_collection, point_feature
@@ -106,7 +106,7 @@ def test_time_cursor_round_trip_keeps_microseconds_and_zone() -> None:
 def test_cursor_of_another_kind_of_list_is_rejected_not_misread() -> None:
     codec = CursorCodec(b"k" * 32)
     cursor = codec.encode(DistanceKey(100.0, 7), Search())
-    with pytest.raises(InvalidCursorError, match="different query"):
+    with pytest.raises(InvalidCursorError, match=r"^cursor belongs to a different query$"):
         codec.decode(cursor, Bookings(), TimeKey)
 
 
@@ -124,20 +124,20 @@ def test_cursor_tampering_is_detected(position: int) -> None:
     codec = CursorCodec(b"k" * 32)
     cursor = list(codec.encode(DistanceKey(100.0, 7), SCOPE))
     cursor[position] = "A" if cursor[position] != "A" else "B"
-    with pytest.raises(InvalidCursorError):
+    with pytest.raises(InvalidCursorError, match=r"^cursor is not valid$"):
         codec.decode("".join(cursor), SCOPE, DistanceKey)
 
 
 @pytest.mark.parametrize("garbage", ["", "x", "!!!!", "a" * 50, "====", "AAAAAAAAAAAAAAAAAAAAAAAA"])
 def test_cursor_garbage_is_rejected(garbage: str) -> None:
-    with pytest.raises(InvalidCursorError):
+    with pytest.raises(InvalidCursorError, match=r"^cursor is not valid$"):
         CursorCodec(b"k" * 32).decode(garbage, SCOPE, DistanceKey)
 
 
 def test_cursor_from_another_search_is_rejected() -> None:
     codec = CursorCodec(b"k" * 32)
     cursor = codec.encode(DistanceKey(100.0, 7), Search(radius_km=25.0))
-    with pytest.raises(InvalidCursorError, match="different query"):
+    with pytest.raises(InvalidCursorError, match=r"^cursor belongs to a different query$"):
         codec.decode(cursor, Search(radius_km=50.0), DistanceKey)
 
 
@@ -165,30 +165,54 @@ def test_viewport_across_the_antimeridian() -> None:
     assert abs(viewport.center.longitude) == pytest.approx(180)
 
 
+FOUR_NUMBERS = "bbox must be four numbers: minLng,minLat,maxLng,maxLat"
+LONGITUDES = "bbox longitudes must be within [-180, 180]"
+LATITUDES = "bbox latitudes must be within [-90, 90]"
+
+
 @pytest.mark.parametrize(
-    "text",
+    ("text", "detail"),
     [
-        "",
-        "1,2,3",
-        "1,2,3,4,5",
-        "a,b,c,d",
-        "nan,1,2,3",
-        "inf,1,2,3",
-        "0,91,1,92",
-        "-181,0,1,1",
-        "0,10,1,5",
-        "5,0,5,1",
+        ("", FOUR_NUMBERS),
+        ("1,2,3", FOUR_NUMBERS),
+        ("1,2,3,4,5", FOUR_NUMBERS),
+        ("a,b,c,d", "bbox values must be numbers"),
+        ("nan,1,2,3", "bbox values must be finite numbers"),
+        ("inf,1,2,3", "bbox values must be finite numbers"),
+        ("-180.5,0,1,1", LONGITUDES),
+        ("180.5,0,1,1", LONGITUDES),
+        ("0,0,-180.5,1", LONGITUDES),
+        ("0,0,180.5,1", LONGITUDES),
+        ("0,-90.5,1,1", LATITUDES),
+        ("0,90.5,1,91", LATITUDES),
+        ("0,0,1,-90.5", LATITUDES),
+        ("0,0,1,90.5", LATITUDES),
+        ("0,10,1,5", "bbox minLat must be less than maxLat"),
+        ("0,10,1,10", "bbox minLat must be less than maxLat"),
+        ("5,0,5,1", "bbox minLng and maxLng must differ"),
     ],
 )
-def test_viewport_rejects_malformed_or_out_of_range(text: str) -> None:
-    with pytest.raises(InvalidViewportError):
+def test_viewport_rejects_malformed_or_out_of_range(text: str, detail: str) -> None:
+    with pytest.raises(InvalidViewportError) as raised:
         parse_viewport(text)
+    assert str(raised.value) == detail
 
 
-def test_viewport_span_limit() -> None:
-    assert check_span(parse_viewport("10,50,19,59"), 10)
-    with pytest.raises(InvalidViewportError, match="spans more than 10"):
-        check_span(parse_viewport("0,50,30,70"), 10)
+@pytest.mark.parametrize("text", ["-180,-90,180,90", "180,0,-179,1", "179,0,-180,1"])
+def test_viewport_edges_of_the_world_are_valid(text: str) -> None:
+    assert parse_viewport(text)
+
+
+@pytest.mark.parametrize("text", ["10,50,20,59", "10,50,19,60"])
+def test_viewport_of_exactly_the_span_limit_is_valid(text: str) -> None:
+    assert check_span(parse_viewport(text), 10)
+
+
+@pytest.mark.parametrize("text", ["0,50,30,51", "10,50,11,70"])
+def test_viewport_wider_or_taller_than_the_span_limit_is_rejected(text: str) -> None:
+    with pytest.raises(InvalidViewportError) as raised:
+        check_span(parse_viewport(text), 10)
+    assert str(raised.value) == "bbox spans more than 10 degrees; zoom in or use /clusters"
 
 
 def test_enclosing_radius_holds_the_whole_rectangle() -> None:
@@ -205,10 +229,35 @@ def test_enclosing_radius_holds_the_whole_rectangle() -> None:
             assert haversine_m(viewport.center, point) <= radius
 
 
+@pytest.mark.parametrize("text", ["17.9,59.2,18.2,59.4", "179,60,-179,61", "-10,-5,0,5"])
+def test_enclosing_radius_spares_a_metre_beyond_the_farthest_corner_and_little_more(
+    text: str,
+) -> None:
+    """The metre absorbs float error in PostGIS; more would only widen the scan."""
+    viewport = parse_viewport(text)
+    corners = [
+        Point(lat, lng)
+        for lat in (viewport.min_lat, viewport.max_lat)
+        for lng in (viewport.min_lng, viewport.max_lng)
+    ]
+    farthest = max(haversine_m(viewport.center, corner) for corner in corners)
+    assert farthest + 1.0 <= viewport.enclosing_radius_m() <= farthest + 1.5
+
+
 def test_cluster_cells_halve_per_zoom_level() -> None:
     assert cell_size_deg(0) == 90
     assert cell_size_deg(5) == pytest.approx(cell_size_deg(4) / 2)
     assert cell_count(parse_viewport("-180,-90,180,90"), 0) == 4 * 2
+
+
+def test_a_viewport_of_as_many_cells_as_allowed_is_clustered_one_more_is_not() -> None:
+    world = parse_viewport("-180,-90,180,90")
+    assert check_cell_count(world, 0, max_cells=8) == world
+    with pytest.raises(InvalidViewportError) as raised:
+        check_cell_count(world, 0, max_cells=7)
+    assert str(raised.value) == (
+        "bbox holds more than 7 cells at zoom 0; send the map's viewport and zoom"
+    )
 
 
 def test_geojson_positions_are_longitude_first() -> None:

@@ -33,7 +33,7 @@ help:
 	@echo "make seed N=…  replace all providers with N seeded ones (default $(N))"
 	@echo "make serve     granian on HOST:PORT with WORKERS workers"
 	@echo "make check-docs  run docs/api.md's curl examples against http://HOST:PORT"
-	@echo "make bench     nearby latency per strategy at 100k and 1M providers (docs/benchmarks.md)"
+	@echo "make bench     route optimizer, then nearby latency per strategy at 100k and 1M (docs/benchmarks.md)"
 	@echo "make mutation  mutation testing of db/ and geo/ (slow, not in CI; MUTANTS='db.search.*')"
 	@echo "make lint      ruff, mypy, and no serializable transactions"
 
@@ -96,4 +96,5 @@ mutation: install
 	$(BIN)/python -m tests.support.mutation_report
 
 bench: migrate
+	$(BIN)/python -m bench.route_optimizer
 	@$(STACK) && $(BIN)/python -m bench.nearby_latency

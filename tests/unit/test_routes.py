@@ -1,0 +1,134 @@
+"""The route optimizer against brute force, and the arithmetic of detours and arrival times."""
+
+import itertools
+import random
+from datetime import UTC, datetime
+
+import pytest
+
+from geo.distance import Point, haversine_m
+from geo.routes import (
+    GreatCircleMatrix,
+    Leg,
+    cheapest_insertion,
+    great_circle_matrix,
+    nearest_neighbour,
+    path_length_m,
+    schedule,
+    visiting_order,
+)
+
+UPPSALA = Point(59.8586, 17.6389)
+
+
+def stables(seed: int, count: int, spread_deg: float = 0.6) -> list[Point]:
+    rng = random.Random(seed)
+    return [
+        Point(
+            UPPSALA.latitude + rng.uniform(-spread_deg, spread_deg) / 2,
+            UPPSALA.longitude + rng.uniform(-spread_deg, spread_deg),
+        )
+        for _ in range(count)
+    ]
+
+
+def one_way_streets(matrix: list[list[float]], seed: int) -> list[list[float]]:
+    """The same points, with every direction of every pair up to 30% longer."""
+    rng = random.Random(seed)
+    return [[d * rng.uniform(1.0, 1.3) for d in row] for row in matrix]
+
+
+def length(matrix: list[list[float]], order: list[int], return_to_start: bool) -> float:
+    return path_length_m(
+        matrix, [0, *(stop + 1 for stop in order)], return_to_start=return_to_start
+    )
+
+
+def shortest(matrix: list[list[float]], return_to_start: bool) -> float:
+    stops = range(len(matrix) - 1)
+    return min(
+        length(matrix, list(order), return_to_start) for order in itertools.permutations(stops)
+    )
+
+
+CASES = [(seed, count) for count in range(2, 9) for seed in range(4)] + [(99, 9)]
+
+
+@pytest.mark.parametrize("return_to_start", [False, True], ids=["open", "round trip"])
+@pytest.mark.parametrize(("seed", "count"), CASES)
+def test_small_routes_are_within_three_percent_of_the_shortest(
+    seed: int, count: int, return_to_start: bool
+) -> None:
+    matrix = great_circle_matrix([UPPSALA, *stables(seed, count)])
+    order = visiting_order(matrix, return_to_start=return_to_start)
+    assert sorted(order) == list(range(count))
+    assert length(matrix, order, return_to_start) <= shortest(matrix, return_to_start) * 1.03
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_one_way_distances_are_optimized_as_given(seed: int) -> None:
+    matrix = one_way_streets(great_circle_matrix([UPPSALA, *stables(seed, 7)]), seed)
+    order = visiting_order(matrix)
+    assert length(matrix, order, False) <= shortest(matrix, False) * 1.03
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_a_route_is_never_longer_than_its_nearest_neighbour_start(seed: int) -> None:
+    matrix = great_circle_matrix([UPPSALA, *stables(seed, 50, spread_deg=2.0)])
+    greedy = path_length_m(matrix, nearest_neighbour(matrix))
+    assert length(matrix, visiting_order(matrix), False) <= greedy
+
+
+def test_the_same_stops_give_the_same_route() -> None:
+    matrix = great_circle_matrix([UPPSALA, *stables(7, 40)])
+    assert visiting_order(matrix) == visiting_order([list(row) for row in matrix])
+
+
+def test_no_stops_and_one_stop() -> None:
+    assert visiting_order([[0.0]]) == []
+    assert visiting_order(great_circle_matrix([UPPSALA, stables(1, 1)[0]])) == [0]
+
+
+def test_nearest_neighbour_breaks_ties_by_the_lower_stop() -> None:
+    twins = [Point(59.9, 17.6), Point(59.9, 17.6)]
+    assert nearest_neighbour(great_circle_matrix([UPPSALA, *twins])) == [0, 1, 2]
+
+
+async def test_the_great_circle_matrix_is_haversine_both_ways() -> None:
+    points = stables(3, 4)
+    matrix = await GreatCircleMatrix().between(points)
+    assert matrix == [[haversine_m(a, b) for b in points] for a in points]
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_the_cheapest_insertion_is_the_best_of_every_position(seed: int) -> None:
+    stops, point = stables(seed, 6), stables(seed + 100, 1)[0]
+
+    def path_length(path: list[Point]) -> float:
+        return sum(haversine_m(a, b) for a, b in itertools.pairwise(path))
+
+    base = path_length([UPPSALA, *stops])
+    detours = [
+        path_length([UPPSALA, *stops[:position], point, *stops[position:]]) - base
+        for position in range(len(stops) + 1)
+    ]
+    insertion = cheapest_insertion(UPPSALA, stops, point)
+    assert insertion.detour_m == pytest.approx(min(detours), abs=1e-6)
+    assert detours[insertion.position] == pytest.approx(min(detours), abs=1e-6)
+
+
+def test_a_point_on_the_way_costs_no_detour() -> None:
+    halfway = Point(59.8586, 17.9)
+    insertion = cheapest_insertion(UPPSALA, [Point(59.8586, 18.2)], halfway)
+    assert insertion.position == 0
+    assert insertion.detour_m < 5  # the parallel and the great circle part by metres
+
+
+def test_arrivals_add_driving_and_the_previous_stops_service() -> None:
+    eight = datetime(2027, 5, 3, 8, 0, tzinfo=UTC)
+    legs = schedule([30_000.0, 15_000.0, 0.0], [45, 30, 60], eight, speed_kmh=60)
+    assert legs == [
+        Leg(30_000.0, datetime(2027, 5, 3, 8, 30, tzinfo=UTC)),
+        Leg(15_000.0, datetime(2027, 5, 3, 9, 30, tzinfo=UTC)),
+        Leg(0.0, datetime(2027, 5, 3, 10, 0, tzinfo=UTC)),
+    ]

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Enum,
     Float,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     Numeric,
@@ -171,4 +172,89 @@ class Notification(IdentityBase):
     is_read: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(
         DateTimeUTC(timezone=True), server_default=func.now()
+    )
+
+
+class RouteOrderStatus(enum.StrEnum):
+    open = "open"
+    planned = "planned"
+    done = "done"
+    cancelled = "cancelled"
+
+
+class RouteOrder(IdentityAuditBase):
+    """A customer's request for a visit to a stable, on some day between two dates."""
+
+    __tablename__ = "route_orders"
+
+    customer_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    category: Mapped[str] = mapped_column(String(40))
+    latitude: Mapped[float] = mapped_column(Float)
+    longitude: Mapped[float] = mapped_column(Float)
+    location: Mapped[object] = mapped_column(
+        Geography("POINT", srid=4326, spatial_index=False),
+        Computed(LOCATION_FROM_LAT_LNG, persisted=True),
+    )
+    address: Mapped[str] = mapped_column(Text, default="")
+    earliest: Mapped[date] = mapped_column(Date)
+    latest: Mapped[date] = mapped_column(Date)
+    status: Mapped[RouteOrderStatus] = mapped_column(
+        _pg_enum(RouteOrderStatus, "route_order_status"), default=RouteOrderStatus.open
+    )
+    notes: Mapped[str] = mapped_column(Text, default="")
+
+
+class RouteStatus(enum.StrEnum):
+    planned = "planned"
+    done = "done"
+    cancelled = "cancelled"
+
+
+class Route(IdentityAuditBase):
+    """A provider's planned day: a start point and stops in visiting order."""
+
+    __tablename__ = "routes"
+
+    provider_id: Mapped[int] = mapped_column(ForeignKey("providers.id"))
+    date: Mapped[date] = mapped_column(Date)
+    status: Mapped[RouteStatus] = mapped_column(
+        _pg_enum(RouteStatus, "route_status"), default=RouteStatus.planned
+    )
+    start_latitude: Mapped[float] = mapped_column(Float)
+    start_longitude: Mapped[float] = mapped_column(Float)
+    total_distance_m: Mapped[float] = mapped_column(Float)
+
+    stops: Mapped[list["RouteStop"]] = relationship(
+        back_populates="route", order_by="RouteStop.position", lazy="raise"
+    )
+
+
+class RouteStopStatus(enum.StrEnum):
+    planned = "planned"
+    done = "done"
+
+
+class RouteStop(IdentityBase):
+    __tablename__ = "route_stops"
+
+    route_id: Mapped[int] = mapped_column()
+    # Kept equal to the route's status by the database (see migration 0004).
+    route_status: Mapped[RouteStatus] = mapped_column(
+        _pg_enum(RouteStatus, "route_status"), default=RouteStatus.planned
+    )
+    route_order_id: Mapped[int] = mapped_column(ForeignKey("route_orders.id"))
+    position: Mapped[int] = mapped_column(SmallInteger)
+    leg_distance_m: Mapped[float] = mapped_column(Float)
+    eta: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+    status: Mapped[RouteStopStatus] = mapped_column(
+        _pg_enum(RouteStopStatus, "route_stop_status"), default=RouteStopStatus.planned
+    )
+
+    route: Mapped[Route] = relationship(back_populates="stops", lazy="raise")
+    order: Mapped[RouteOrder] = relationship(lazy="raise")
+
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["route_id", "route_status"], ["routes.id", "routes.status"], onupdate="CASCADE"
+        ),
     )

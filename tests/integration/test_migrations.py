@@ -22,6 +22,9 @@ TABLES = {
     "notifications",
     "places",
     "place_names",
+    "route_orders",
+    "routes",
+    "route_stops",
 }
 
 

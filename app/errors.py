@@ -36,6 +36,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 
 from db.accounts import DuplicateEmailError
 from db.bookings import BookingConflictError, BookingRuleError, NotTheProviderError
+from db.route_orders import RouteOrderStateError
 from geo.cursor import InvalidCursorError
 from geo.geocoding.base import GeocoderBusyError, GeocoderUnavailableError
 from geo.viewport import InvalidViewportError
@@ -136,6 +137,7 @@ CLIENT_ERRORS: dict[type[Exception], int] = {
     BookingConflictError: HTTP_409_CONFLICT,
     NotTheProviderError: HTTP_403_FORBIDDEN,
     DuplicateEmailError: HTTP_409_CONFLICT,
+    RouteOrderStateError: HTTP_409_CONFLICT,
 }
 
 EXCEPTION_HANDLERS: ExceptionHandlersMap = {

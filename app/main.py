@@ -31,6 +31,7 @@ from app.ops.controller import HealthController
 from app.paging import list_page_dependency
 from app.profiles.controller import ProfileController
 from app.rate_limits import RateLimiter
+from app.route_orders.controller import RouteOrderController
 from app.search.controller import SearchController
 from app.search.queries import search_requests
 from app.settings import GeocoderKind, Settings, from_env
@@ -124,6 +125,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             GeocodeController,
             BookingController,
             NotificationController,
+            RouteOrderController,
             AuthController,
             MeController,
             HealthController,

@@ -13,8 +13,20 @@ RowId: TypeAlias = Annotated[int, PathParameter(ge=1, le=MAX_ROW_ID)]
 RowIdField: TypeAlias = Annotated[int, msgspec.Meta(ge=1, le=MAX_ROW_ID)]
 """A row id in a request body."""
 
+LatitudeField: TypeAlias = Annotated[float, msgspec.Meta(ge=-90, le=90)]
+LongitudeField: TypeAlias = Annotated[float, msgspec.Meta(ge=-180, le=180)]
+"""Coordinates in a request body (query strings use `Latitude`/`Longitude`)."""
+
 Latitude: TypeAlias = Annotated[float, Parameter(ge=-90, le=90, description="WGS 84 latitude")]
 Longitude: TypeAlias = Annotated[float, Parameter(ge=-180, le=180, description="WGS 84 longitude")]
 Cursor: TypeAlias = Annotated[
     str | None, Parameter(max_length=200, description="next_cursor of the previous page")
 ]
+
+
+def check_coordinates(latitude: object, longitude: object) -> None:
+    """For a body's `__post_init__`: both coordinates, or neither (None or unset)."""
+    if (latitude is None or latitude is msgspec.UNSET) != (
+        longitude is None or longitude is msgspec.UNSET
+    ):
+        raise ValueError("send latitude and longitude together")

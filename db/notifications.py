@@ -8,11 +8,11 @@ import enum
 from collections.abc import Mapping
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Select, insert, literal, select, tuple_, update
+from sqlalchemy import CursorResult, Select, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Notification
-from db.pages import Page
+from db.pages import Page, newest_first
 from geo.cursor import TimeKey
 
 
@@ -37,12 +37,7 @@ def notifications_statement(
     statement = select(Notification).where(Notification.user_id == user_id)
     if unread_only:
         statement = statement.where(Notification.is_read.is_(False))
-    if after is not None:
-        statement = statement.where(
-            tuple_(Notification.created_at, Notification.id)
-            < tuple_(literal(after.at), literal(after.id))
-        )
-    return statement.order_by(Notification.created_at.desc(), Notification.id.desc()).limit(limit)
+    return newest_first(statement, Notification.created_at, Notification.id, after, limit)
 
 
 async def notifications_page(

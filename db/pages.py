@@ -2,7 +2,13 @@
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Generic, TypeVar
+
+from sqlalchemy import Select, literal, tuple_
+from sqlalchemy.orm import InstrumentedAttribute
+
+from geo.cursor import TimeKey
 
 T = TypeVar("T")
 
@@ -16,3 +22,19 @@ class Page(Generic[T]):
     def of(cls, rows: Sequence[T], limit: int) -> "Page[T]":
         """A page from up to `limit + 1` rows: the extra one only says that more follow."""
         return cls(list(rows[:limit]), has_more=len(rows) > limit)
+
+
+def newest_first(
+    statement: Select[tuple[T]],
+    created_at: InstrumentedAttribute[datetime],
+    row_id: InstrumentedAttribute[int],
+    after: TimeKey | None,
+    limit: int,
+) -> Select[tuple[T]]:
+    """A user's list, newest first, then by id; `after` is the last item of the previous
+    page. The list's index is on (owner, created_at DESC, id DESC)."""
+    if after is not None:
+        statement = statement.where(
+            tuple_(created_at, row_id) < tuple_(literal(after.at), literal(after.id))
+        )
+    return statement.order_by(created_at.desc(), row_id.desc()).limit(limit)

@@ -11,7 +11,8 @@ from litestar.params import JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.auth import ANONYMOUS, PUBLIC, SignedInRequest, requires_role
-from app.errors import UnprocessableException, error_responses, not_found, not_yours
+from app.errors import error_responses, not_found, not_yours
+from app.geocoding.addresses import locate
 from app.params import RowId
 from app.profiles.schemas import (
     ADDRESS_FIELDS,
@@ -26,20 +27,7 @@ from db import profiles
 from db.models import Role
 from db.profiles import public_profile
 from db.search_cache import SearchCache
-from geo.geocoding.base import address_query
 from geo.geocoding.chain import GeocoderChain
-
-
-async def _locate(
-    geocoder: GeocoderChain, address: str | None, postal_code: str | None, city: str | None
-) -> dict[str, float]:
-    query = address_query(address, postal_code, city)
-    answer = await geocoder.geocode(query) if query else None
-    if answer is None:
-        raise UnprocessableException(
-            "the address could not be located; send latitude and longitude instead"
-        )
-    return {"latitude": answer.place.latitude, "longitude": answer.place.longitude}
 
 
 async def _commit_provider_change(session: AsyncSession, search_cache: SearchCache) -> None:
@@ -75,7 +63,7 @@ class ProfileController(Controller):
         """A provider owned by the caller; the address is geocoded unless coordinates are sent."""
         values = msgspec.structs.asdict(data)
         if data.latitude is None:
-            values |= await _locate(geocoder, data.address, data.postal_code, data.city)
+            values |= await locate(geocoder, data.address, data.postal_code, data.city)
         provider_id = await profiles.create_provider(db_session, request.user.id, values)
         await _commit_provider_change(db_session, search_cache)
         return await _profile(db_session, provider_id)
@@ -103,7 +91,7 @@ class ProfileController(Controller):
             merged = {field: values.get(field, getattr(current, field)) for field in ADDRESS_FIELDS}
             # No connection should sit idle in a transaction while the geocoder waits its turn.
             await db_session.rollback()
-            values |= await _locate(geocoder, **merged)
+            values |= await locate(geocoder, **merged)
         if not await profiles.update_provider(db_session, request.user.id, provider_id, values):
             raise not_yours("provider", provider_id)
         await _commit_provider_change(db_session, search_cache)

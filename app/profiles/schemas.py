@@ -5,6 +5,7 @@ from typing import Annotated, Any
 
 import msgspec
 
+from app.params import LatitudeField, LongitudeField, check_coordinates
 from app.views import View
 from db.models import ServiceCategory
 
@@ -31,8 +32,6 @@ class ProviderProfile(View):
     services: list[ServiceSummary]
 
 
-Latitude = Annotated[float, msgspec.Meta(ge=-90, le=90)]
-Longitude = Annotated[float, msgspec.Meta(ge=-180, le=180)]
 BusinessName = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 Description = Annotated[str, msgspec.Meta(max_length=5000)]
 Address = Annotated[str, msgspec.Meta(min_length=1, max_length=300)]
@@ -56,13 +55,6 @@ class PartialUpdate(msgspec.Struct, forbid_unknown_fields=True):
         }
 
 
-def _check_coordinates(latitude: object, longitude: object) -> None:
-    if (latitude is None or latitude is msgspec.UNSET) != (
-        longitude is None or longitude is msgspec.UNSET
-    ):
-        raise ValueError("send latitude and longitude together")
-
-
 class ProviderDraft(msgspec.Struct, forbid_unknown_fields=True):
     """A new provider. Without coordinates, the address (or city) is geocoded."""
 
@@ -71,12 +63,12 @@ class ProviderDraft(msgspec.Struct, forbid_unknown_fields=True):
     address: Address | None = None
     city: City | None = None
     postal_code: PostalCode | None = None
-    latitude: Latitude | None = None
-    longitude: Longitude | None = None
+    latitude: LatitudeField | None = None
+    longitude: LongitudeField | None = None
     service_radius_km: ServiceRadiusKm = 50.0
 
     def __post_init__(self) -> None:
-        _check_coordinates(self.latitude, self.longitude)
+        check_coordinates(self.latitude, self.longitude)
         if self.latitude is None and not (self.address or self.city):
             raise ValueError("send latitude and longitude, or an address or city to locate")
 
@@ -89,12 +81,12 @@ class ProviderChanges(PartialUpdate):
     address: Address | msgspec.UnsetType | None = msgspec.UNSET
     city: City | msgspec.UnsetType | None = msgspec.UNSET
     postal_code: PostalCode | msgspec.UnsetType | None = msgspec.UNSET
-    latitude: Latitude | msgspec.UnsetType = msgspec.UNSET
-    longitude: Longitude | msgspec.UnsetType = msgspec.UNSET
+    latitude: LatitudeField | msgspec.UnsetType = msgspec.UNSET
+    longitude: LongitudeField | msgspec.UnsetType = msgspec.UNSET
     service_radius_km: ServiceRadiusKm | msgspec.UnsetType = msgspec.UNSET
 
     def __post_init__(self) -> None:
-        _check_coordinates(self.latitude, self.longitude)
+        check_coordinates(self.latitude, self.longitude)
 
     @property
     def moves_address(self) -> bool:

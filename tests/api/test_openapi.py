@@ -42,6 +42,9 @@ OPERATION_IDS = {
     ("get", "/api/notifications"): "listMyNotifications",
     ("post", "/api/notifications/{notification_id}/read"): "markNotificationRead",
     ("post", "/api/notifications/read-all"): "markAllNotificationsRead",
+    ("post", "/api/route-orders"): "createRouteOrder",
+    ("get", "/api/route-orders/mine"): "listMyRouteOrders",
+    ("post", "/api/route-orders/{order_id}/cancel"): "cancelRouteOrder",
     ("get", "/health"): "checkLiveness",
     ("get", "/health/ready"): "checkReadiness",
 }

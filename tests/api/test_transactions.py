@@ -26,7 +26,8 @@ from tests.support.bookings import Client, OpenProvider, booked, days_ahead, sto
 @dataclass(frozen=True)
 class Scene:
     """Rows every case may write to: a provider with a pending booking, its notification,
-    an exception to its hours, and an account whose password hash is out of date."""
+    an exception to its hours, an account whose password hash is out of date, and an open
+    route order."""
 
     client: Client
     provider: OpenProvider
@@ -34,6 +35,7 @@ class Scene:
     booking_id: int
     notification_id: int
     outdated_email: str
+    route_order_id: int
 
 
 async def _scene(client: Client, engine: AsyncEngine, provider: OpenProvider) -> Scene:
@@ -43,6 +45,8 @@ async def _scene(client: Client, engine: AsyncEngine, provider: OpenProvider) ->
     path = f"/api/providers/{provider.id}/availability/exceptions"
     response = await client.post(path, json=exception, headers=provider.owner.headers)
     assert response.status_code == 201, response.text
+    order = await client.post("/api/route-orders", json=ROUTE_ORDER, headers=customer.headers)
+    assert order.status_code == 201, order.text
     outdated_email = f"outdated-{uuid.uuid4().hex[:10]}@example.com"
     async with engine.begin() as connection:
         notification_id = await connection.scalar(
@@ -55,7 +59,15 @@ async def _scene(client: Client, engine: AsyncEngine, provider: OpenProvider) ->
             ),
             {"email": outdated_email, "hash": PasswordHasher(time_cost=1).hash(PASSWORD)},
         )
-    return Scene(client, provider, customer, booking_id, notification_id, outdated_email)
+    return Scene(
+        client,
+        provider,
+        customer,
+        booking_id,
+        notification_id,
+        outdated_email,
+        order.json()["id"],
+    )
 
 
 @dataclass(frozen=True)
@@ -96,6 +108,13 @@ BOOKING = "/api/bookings/{s.booking_id}"
 WEEKLY = {"weekly": [{"weekday": 0, "opens": "07:00", "closes": "09:00"}]}
 SERVICE_DRAFT = {"name": "Verkning", "category": "farrier", "duration_minutes": 30, "price": "500"}
 NEW_PROVIDER = {"business_name": "X", "latitude": 67.1, "longitude": 5.1}
+ROUTE_ORDER = {
+    "category": "farrier",
+    "latitude": 59.86,
+    "longitude": 17.64,
+    "earliest": days_ahead(3).isoformat(),
+    "latest": days_ahead(9).isoformat(),
+}
 
 WRITES = [
     Write("register", "users", "POST", "/api/auth/register", _new_account, caller=""),
@@ -132,6 +151,21 @@ WRITES = [
     Write("confirm", "bookings", "POST", BOOKING + "/confirm"),
     Write("mark one read", "notifications", "POST", "/api/notifications/{s.notification_id}/read"),
     Write("mark all read", "notifications", "POST", "/api/notifications/read-all"),
+    Write(
+        "order a visit",
+        "route_orders",
+        "POST",
+        "/api/route-orders",
+        lambda _: ROUTE_ORDER,
+        "customer",
+    ),
+    Write(
+        "cancel an order",
+        "route_orders",
+        "POST",
+        "/api/route-orders/{s.route_order_id}/cancel",
+        caller="customer",
+    ),
 ]
 WRITE_IDS = [write.name for write in WRITES]
 

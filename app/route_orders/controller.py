@@ -1,0 +1,93 @@
+"""Route orders: customers ask for a visit to their stable on some day in a window."""
+
+from collections.abc import Awaitable
+
+import msgspec
+from litestar import Controller, get, post
+from litestar.di import NamedDependency
+from litestar.params import JSONBody
+from litestar.status_codes import HTTP_200_OK
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.accounts.auth import SignedInRequest, requires_role
+from app.errors import error_responses, not_yours
+from app.geocoding.addresses import locate
+from app.paging import ListPage, keyset_page
+from app.params import RowId
+from app.route_orders.schemas import (
+    RouteOrderDetails,
+    RouteOrderDraft,
+    RouteOrderList,
+    RouteOrdersFilters,
+)
+from db import route_orders
+from db.models import Role, RouteOrder
+from db.pages import Page
+from geo.cursor import CursorCodec, TimeKey
+from geo.geocoding.chain import GeocoderChain
+
+
+class RouteOrderController(Controller):
+    path = "/api/route-orders"
+    tags = ["route orders"]  # noqa: RUF012
+
+    @post(
+        "/",
+        guards=[requires_role(Role.customer, Role.admin)],
+        operation_id="createRouteOrder",
+        responses=error_responses(400, 401, 403, 422, 503),
+    )
+    async def create(
+        self,
+        request: SignedInRequest,
+        db_session: NamedDependency[AsyncSession],
+        geocoder: NamedDependency[GeocoderChain],
+        data: JSONBody[RouteOrderDraft],
+    ) -> RouteOrderDetails:
+        """An open order; the address is geocoded unless coordinates are sent."""
+        values = msgspec.structs.asdict(data)
+        if data.latitude is None:
+            values |= await locate(geocoder, data.address)
+        values["address"] = data.address or ""
+        order = await route_orders.create_order(db_session, request.user.id, values)
+        await db_session.commit()
+        return RouteOrderDetails.of(order)
+
+    @get("/mine", operation_id="listMyRouteOrders", responses=error_responses(400, 401, 503))
+    async def mine(
+        self,
+        request: SignedInRequest,
+        db_session: NamedDependency[AsyncSession],
+        cursor_codec: NamedDependency[CursorCodec],
+        list_page: NamedDependency[ListPage],
+    ) -> RouteOrderList:
+        """The caller's orders, newest first."""
+        filters = RouteOrdersFilters(request.user.id)
+
+        def page_after(after: TimeKey | None) -> Awaitable[Page[RouteOrder]]:
+            return route_orders.orders_page(db_session, filters.customer_id, after, list_page.limit)
+
+        items, next_cursor = await keyset_page(
+            cursor_codec,
+            filters,
+            list_page.cursor,
+            TimeKey,
+            fetch=page_after,
+            key_of=lambda order: TimeKey(order.created_at, order.id),
+        )
+        return RouteOrderList([RouteOrderDetails.of(order) for order in items], next_cursor)
+
+    @post(
+        "/{order_id:int}/cancel",
+        status_code=HTTP_200_OK,
+        operation_id="cancelRouteOrder",
+        responses=error_responses(400, 401, 404, 409, 503),
+    )
+    async def cancel(
+        self, request: SignedInRequest, db_session: NamedDependency[AsyncSession], order_id: RowId
+    ) -> RouteOrderDetails:
+        order = await route_orders.cancel_order(db_session, request.user.id, order_id)
+        if order is None:
+            raise not_yours("route order", order_id)
+        await db_session.commit()
+        return RouteOrderDetails.of(order)

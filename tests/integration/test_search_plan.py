@@ -40,21 +40,21 @@ def assert_index_ordered(plan: dict[str, Any], max_rows_read: int) -> None:
 async def test_gist_nearby_is_an_index_ordered_knn_scan(
     db_session: AsyncSession, radius_km: float, category: str | None
 ) -> None:
-    await SEARCH.apply_settings(db_session, index_ordered=True)
+    await SEARCH.apply(db_session, index_ordered=True)
     query = NearbyQuery(DENSEST, radius_km * 1000, limit=100, category=category)
     plan = await explain(db_session, nearby_statement(query, SearchStrategy.gist))
     assert_index_ordered(plan, max_rows_read=1500)
 
 
 async def test_gist_plan_holds_for_a_later_page(db_session: AsyncSession) -> None:
-    await SEARCH.apply_settings(db_session, index_ordered=True)
+    await SEARCH.apply(db_session, index_ordered=True)
     query = NearbyQuery(DENSEST, 100_000, limit=100, after=DistanceKey(2_000.0, 1))
     plan = await explain(db_session, nearby_statement(query, SearchStrategy.gist))
     assert_index_ordered(plan, max_rows_read=5000)
 
 
 async def test_in_view_is_an_index_ordered_knn_scan(db_session: AsyncSession) -> None:
-    await SEARCH.apply_settings(db_session, index_ordered=True)
+    await SEARCH.apply(db_session, index_ordered=True)
     viewport = parse_viewport("16.5,58.5,19.5,60.5")
     plan = await explain(db_session, in_view_statement(viewport, None, 100))
     assert_index_ordered(plan, max_rows_read=1500)
@@ -64,7 +64,7 @@ async def test_without_the_settings_the_planner_falls_into_the_sort_trap(
     db_session: AsyncSession,
 ) -> None:
     """The seeded data is dense enough to tempt the planner, so the tests above mean something."""
-    await SEARCH.apply_settings(db_session, index_ordered=False)
+    await SEARCH.apply(db_session, index_ordered=False)
     query = NearbyQuery(DENSEST, 100_000, limit=100)
     plan = await explain(db_session, nearby_statement(query, SearchStrategy.gist))
     assert {"Bitmap Heap Scan", "Sort"} <= {node["Node Type"] for node in nodes(plan)}

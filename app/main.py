@@ -37,6 +37,7 @@ from app.search.queries import search_requests
 from app.settings import GeocoderKind, Settings, from_env
 from db.engine import make_engine
 from db.geocoding import GazetteerGeocoder
+from db.route_orders import OpenOrderSearch
 from db.search import ProviderSearch
 from db.search_cache import SearchCache
 from geo.cursor import CursorCodec
@@ -116,6 +117,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         "geocoder": geocoder,
         "search_cache": search_cache,
         "provider_search": ProviderSearch(settings.db_statement_timeout_ms),
+        "order_search": OpenOrderSearch(settings.db_statement_timeout_ms),
     }
     return Litestar(
         route_handlers=[

@@ -1,14 +1,27 @@
 """Customers' route orders: a visit to a stable, for a kind of service, on some day in a window."""
 
 from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
-from sqlalchemy import Select, insert, select, update
+import msgspec
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    SQLColumnExpression,
+    insert,
+    literal_column,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import RouteOrder, RouteOrderStatus
+from db.nearest import Located, SearchSettings, nearest_statement
 from db.pages import Page, newest_first
-from geo.cursor import TimeKey
+from geo.cursor import DistanceKey, TimeKey
+from geo.distance import Point
 
 
 class RouteOrderStateError(Exception):
@@ -58,3 +71,68 @@ async def cancel_order(session: AsyncSession, customer_id: int, order_id: int) -
     if status is None:
         return None
     raise RouteOrderStateError(f"route order {order_id} is {status}: it can't be cancelled")
+
+
+class OrderHit(msgspec.Struct, frozen=True):
+    """An open order as providers see it: where and when, not who."""
+
+    id: int
+    category: str
+    latitude: float
+    longitude: float
+    earliest: date
+    latest: date
+    notes: str
+    distance_m: float
+
+    @property
+    def key(self) -> DistanceKey:
+        return DistanceKey(self.distance_m, self.id)
+
+
+def _hit_columns(distance: ColumnElement[float]) -> tuple[SQLColumnExpression[Any], ...]:
+    return (
+        RouteOrder.id,
+        RouteOrder.category,
+        RouteOrder.latitude,
+        RouteOrder.longitude,
+        RouteOrder.earliest,
+        RouteOrder.latest,
+        RouteOrder.notes,
+        distance.label("distance_m"),
+    )
+
+
+# A literal, not a parameter, so the planner can match the partial GiST index's predicate.
+OPEN_ORDERS = Located(
+    RouteOrder.location, RouteOrder.id, RouteOrder.status == literal_column("'open'"), _hit_columns
+)
+
+
+@dataclass(frozen=True, slots=True)
+class AvailableQuery:
+    center: Point
+    radius_m: float
+    day: date
+    limit: int
+    category: str | None = None
+    after: DistanceKey | None = None
+
+
+def available_statement(query: AvailableQuery) -> Select[tuple[object, ...]]:
+    """Open orders whose window holds the day, nearest first (one row more than a page)."""
+    filters = [RouteOrder.earliest <= query.day, RouteOrder.latest >= query.day]
+    if query.category is not None:
+        filters.append(RouteOrder.category == query.category)
+    return nearest_statement(
+        OPEN_ORDERS, query.center, query.radius_m, filters, query.after, query.limit
+    )
+
+
+class OpenOrderSearch(SearchSettings):
+    """Open orders near a provider, on the scan and settings of provider search."""
+
+    async def available(self, session: AsyncSession, query: AvailableQuery) -> Page[OrderHit]:
+        await self.apply(session, index_ordered=True)
+        rows = await session.execute(available_statement(query))
+        return Page.of([OrderHit(*row) for row in rows], query.limit)

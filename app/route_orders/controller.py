@@ -1,11 +1,13 @@
 """Route orders: customers ask for a visit to their stable on some day in a window."""
 
 from collections.abc import Awaitable
+from datetime import date
+from typing import Annotated
 
 import msgspec
 from litestar import Controller, get, post
 from litestar.di import NamedDependency
-from litestar.params import JSONBody
+from litestar.params import JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,15 +17,20 @@ from app.geocoding.addresses import locate
 from app.paging import ListPage, keyset_page
 from app.params import RowId
 from app.route_orders.schemas import (
+    AvailableFilters,
+    AvailableOrders,
     RouteOrderDetails,
     RouteOrderDraft,
     RouteOrderList,
     RouteOrdersFilters,
 )
+from app.search.queries import Category, NearbyArea
 from db import route_orders
 from db.models import Role, RouteOrder
 from db.pages import Page
-from geo.cursor import CursorCodec, TimeKey
+from db.route_orders import AvailableQuery, OpenOrderSearch, OrderHit
+from geo.cursor import CursorCodec, DistanceKey, TimeKey
+from geo.distance import Point
 from geo.geocoding.chain import GeocoderChain
 
 
@@ -76,6 +83,38 @@ class RouteOrderController(Controller):
             key_of=lambda order: TimeKey(order.created_at, order.id),
         )
         return RouteOrderList([RouteOrderDetails.of(order) for order in items], next_cursor)
+
+    @get(
+        "/available",
+        guards=[requires_role(Role.provider, Role.admin)],
+        operation_id="listAvailableRouteOrders",
+        responses=error_responses(400, 401, 403, 503),
+    )
+    async def available(
+        self,
+        db_session: NamedDependency[AsyncSession],
+        order_search: NamedDependency[OpenOrderSearch],
+        cursor_codec: NamedDependency[CursorCodec],
+        nearby_area: NamedDependency[NearbyArea],
+        day: Annotated[date, QueryParameter(name="date", description="the day of the visit")],
+        category: Category = None,
+    ) -> AvailableOrders:
+        """Open orders whose window holds the day, within `radius_km`, nearest first, ties by
+        id: the bounds and the index-ordered scan of provider search."""
+        area = nearby_area
+        filters = AvailableFilters(area.latitude, area.longitude, area.radius_km, day, category)
+
+        def page_after(after: DistanceKey | None) -> Awaitable[Page[OrderHit]]:
+            center = Point(filters.latitude, filters.longitude)
+            query = AvailableQuery(
+                center, filters.radius_km * 1000, day, area.limit, category, after
+            )
+            return order_search.available(db_session, query)
+
+        items, next_cursor = await keyset_page(
+            cursor_codec, filters, area.cursor, DistanceKey, page_after, lambda hit: hit.key
+        )
+        return AvailableOrders(items, next_cursor)
 
     @post(
         "/{order_id:int}/cancel",

@@ -8,6 +8,7 @@ import msgspec
 from app.params import LatitudeField, LongitudeField, check_coordinates
 from app.views import View
 from db.models import RouteOrderStatus, ServiceCategory
+from db.route_orders import OrderHit
 
 # A visit is asked for within weeks, not seasons: a longer window would keep an order
 # "open" in every provider's list for months.
@@ -59,3 +60,18 @@ class RouteOrdersFilters(msgspec.Struct, frozen=True, tag=True):
     """Whose route orders: a cursor of the list belongs to these."""
 
     customer_id: int
+
+
+class AvailableOrders(msgspec.Struct):
+    items: list[OrderHit]
+    next_cursor: str | None
+
+
+class AvailableFilters(msgspec.Struct, frozen=True, tag=True):
+    """What a page of available orders is a page of: its cursor belongs to these."""
+
+    latitude: float
+    longitude: float
+    radius_km: float
+    day: date
+    category: ServiceCategory | None

@@ -8,7 +8,7 @@ filters, so a parameter added here is part of both without anyone writing a key 
 from typing import Annotated
 
 import msgspec
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from litestar.params import Parameter, QueryParameter
 
 from app.params import Cursor, Latitude, Longitude
@@ -23,6 +23,17 @@ BBox = Annotated[str, Parameter(description="minLng,minLat,maxLng,maxLat", max_l
 Format = Annotated[ResponseFormat, QueryParameter(name="format")]
 Category = Annotated[ServiceCategory | None, QueryParameter()]
 Strategy = Annotated[SearchStrategy, QueryParameter(description="gist (default), bbox or naive")]
+
+
+class NearbyArea(msgspec.Struct, frozen=True):
+    """Where a nearest-first search looks and how much one page holds: the parameters that
+    nearby providers and available route orders share, under the same bounds."""
+
+    latitude: float
+    longitude: float
+    radius_km: float
+    limit: int
+    cursor: str | None
 
 
 class NearbyFilters(msgspec.Struct, frozen=True, tag=True):
@@ -61,18 +72,24 @@ def search_requests(limits: SearchLimits) -> dict[str, Provide]:
     Limit = Annotated[int, Parameter(ge=1, le=limits.max_limit)]
     Zoom = Annotated[int, Parameter(ge=0, le=limits.max_zoom)]
 
-    def nearby_request(
+    def nearby_area(
         lat: Latitude,
         lng: Longitude,
         radius_km: RadiusKm = limits.default_radius_km,
         limit: Limit = limits.default_limit,
-        category: Category = None,
         cursor: Cursor = None,
+    ) -> NearbyArea:
+        return NearbyArea(lat, lng, radius_km, limit, cursor)
+
+    def nearby_request(
+        nearby_area: NamedDependency[NearbyArea],
+        category: Category = None,
         strategy: Strategy = SearchStrategy.gist,
         format_: Format = ResponseFormat.json,
     ) -> NearbyRequest:
-        filters = NearbyFilters(lat, lng, radius_km, category)
-        return NearbyRequest(filters, limit, cursor, strategy, format_)
+        area = nearby_area
+        filters = NearbyFilters(area.latitude, area.longitude, area.radius_km, category)
+        return NearbyRequest(filters, area.limit, area.cursor, strategy, format_)
 
     def in_view_request(
         bbox: BBox,
@@ -89,5 +106,5 @@ def search_requests(limits: SearchLimits) -> dict[str, Provide]:
 
     return {
         provider.__name__: Provide(provider, sync_to_thread=False)
-        for provider in (nearby_request, in_view_request, clusters_request)
+        for provider in (nearby_area, nearby_request, in_view_request, clusters_request)
     }

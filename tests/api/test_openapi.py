@@ -44,6 +44,7 @@ OPERATION_IDS = {
     ("post", "/api/notifications/read-all"): "markAllNotificationsRead",
     ("post", "/api/route-orders"): "createRouteOrder",
     ("get", "/api/route-orders/mine"): "listMyRouteOrders",
+    ("get", "/api/route-orders/available"): "listAvailableRouteOrders",
     ("post", "/api/route-orders/{order_id}/cancel"): "cancelRouteOrder",
     ("get", "/health"): "checkLiveness",
     ("get", "/health/ready"): "checkReadiness",

@@ -1,5 +1,7 @@
 """Route orders: customers ask for visits, list theirs, and cancel them while open."""
 
+import random
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -7,6 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.route_orders.schemas import MAX_WINDOW_DAYS
+from geo.distance import Point, haversine_m
 from tests.support.accounts import SignedIn, sign_up
 from tests.support.bookings import Client, days_ahead, every_page
 
@@ -143,3 +146,176 @@ async def test_someone_elses_order_is_404_and_stays_open(
             text("SELECT status::text FROM route_orders WHERE id = :id"), {"id": order_id}
         )
     assert status == "open"
+
+
+# Open orders near a provider
+
+AVAILABLE = f"{ORDERS}/available"
+Params = dict[str, str | float]
+# Inland Västerbotten, where no other test orders visits: only this module's orders show.
+SPOT = Point(64.6, 18.7)
+DAY = days_ahead(20)
+
+
+@pytest.fixture
+async def provider(client: Client) -> SignedIn:
+    return await sign_up(client, "provider")
+
+
+async def scattered_orders(
+    client: Client, customer: SignedIn, engine: AsyncEngine, spot: Point = SPOT
+) -> list[int]:
+    """40 orders up to ~45 km from `spot`: windows before, around and after DAY, two
+    categories, and some cancelled or planned."""
+    rng = random.Random(10)
+    windows = [(-6, -1), (-3, 0), (0, 0), (0, 4), (-2, 2), (1, 5)]  # days relative to DAY
+    ids, leaving = [], []
+    for n in range(40):
+        before, after = windows[n % len(windows)]
+        body = await placed(
+            client,
+            customer,
+            latitude=spot.latitude + rng.uniform(-0.4, 0.4),
+            longitude=spot.longitude + rng.uniform(-0.8, 0.8),
+            category=("farrier", "vet")[n % 2],
+            earliest=(DAY + timedelta(days=before)).isoformat(),
+            latest=(DAY + timedelta(days=after)).isoformat(),
+        )
+        ids.append(body["id"])
+        if n % 7 == 3:
+            leaving.append(body["id"])
+    cancelled, planned = leaving[::2], leaving[1::2]
+    for order_id in cancelled:
+        await client.post(f"{ORDERS}/{order_id}/cancel", headers=customer.headers)
+    async with engine.begin() as connection:
+        await connection.execute(
+            text("UPDATE route_orders SET status = 'planned' WHERE id = ANY(:ids)"),
+            {"ids": planned},
+        )
+    return ids
+
+
+def brute_force(
+    orders: list[dict[str, Any]], spot: Point, radius_km: float, day: date, category: str | None
+) -> list[tuple[int, float]]:
+    """(id, distance) of the orders a provider at `spot` should see, in order."""
+    hits = [
+        (o["id"], haversine_m(spot, Point(o["latitude"], o["longitude"])))
+        for o in orders
+        if o["status"] == "open"
+        and date.fromisoformat(o["earliest"]) <= day <= date.fromisoformat(o["latest"])
+        and category in (None, o["category"])
+    ]
+    return sorted((h for h in hits if h[1] <= radius_km * 1000), key=lambda h: (h[1], h[0]))
+
+
+# Each case at a spot of its own, farther from the others than its radius reaches.
+@pytest.mark.parametrize(
+    ("spot", "radius_km", "category"),
+    [(SPOT, 30, None), (Point(66.1, 18.7), 100, "vet"), (Point(67.6, 18.7), 20, "farrier")],
+)
+async def test_available_orders_match_brute_force_across_pages(
+    client: Client,
+    customer: SignedIn,
+    provider: SignedIn,
+    engine: AsyncEngine,
+    spot: Point,
+    radius_km: float,
+    category: str | None,
+) -> None:
+    await scattered_orders(client, customer, engine, spot)
+    mine = await every_page(client, customer, f"{ORDERS}/mine", {"limit": 100})
+    expected = brute_force(mine, spot, radius_km, DAY, category)
+    params: Params = {
+        "lat": spot.latitude,
+        "lng": spot.longitude,
+        "radius_km": radius_km,
+        "date": DAY.isoformat(),
+        "limit": 4,
+        **({"category": category} if category else {}),
+    }
+    found = await every_page(client, provider, AVAILABLE, params)
+    assert [item["id"] for item in found] == [order_id for order_id, _ in expected]
+    assert [item["distance_m"] for item in found] == pytest.approx(
+        [distance for _, distance in expected], rel=1e-9
+    )
+    assert expected, "the scattered orders should leave some to find"
+
+
+async def test_an_available_order_shows_where_and_when_not_who(
+    client: Client, customer: SignedIn, provider: SignedIn
+) -> None:
+    placed_order = await placed(
+        client,
+        customer,
+        latitude=SPOT.latitude - 3,
+        longitude=SPOT.longitude,
+        address="Stallgatan 1",
+        notes="Grind kod 1234",
+        earliest=DAY.isoformat(),
+        latest=DAY.isoformat(),
+    )
+    params: Params = {"lat": SPOT.latitude - 3, "lng": SPOT.longitude, "date": DAY.isoformat()}
+    response = await client.get(AVAILABLE, params=params, headers=provider.headers)
+    [item] = [i for i in response.json()["items"] if i["id"] == placed_order["id"]]
+    assert item == {
+        "id": placed_order["id"],
+        "category": "farrier",
+        "latitude": SPOT.latitude - 3,
+        "longitude": SPOT.longitude,
+        "earliest": DAY.isoformat(),
+        "latest": DAY.isoformat(),
+        "notes": "Grind kod 1234",
+        "distance_m": 0.0,
+    }
+
+
+NEAR_SPOT: Params = {"lat": SPOT.latitude, "lng": SPOT.longitude, "date": DAY.isoformat()}
+
+
+@pytest.mark.parametrize(
+    ("change", "detail"),
+    [
+        ({"lat": 90.5}, "lat"),
+        ({"lng": -181}, "lng"),
+        ({"radius_km": 0}, "radius_km"),
+        ({"radius_km": 100.5}, "radius_km"),
+        ({"limit": 0}, "limit"),
+        ({"limit": 101}, "limit"),
+        ({"date": "tomorrow"}, "date"),
+        ({"category": "plumber"}, "category"),
+        ({"cursor": "AAAA"}, "cursor is not valid"),
+    ],
+)
+async def test_bad_available_queries_are_400(
+    client: Client, provider: SignedIn, change: Params, detail: str
+) -> None:
+    response = await client.get(AVAILABLE, params=NEAR_SPOT | change, headers=provider.headers)
+    assert response.status_code == 400, response.text
+    assert detail in response.text
+
+
+async def test_a_query_without_a_date_is_400(client: Client, provider: SignedIn) -> None:
+    params: Params = {"lat": SPOT.latitude, "lng": SPOT.longitude}
+    response = await client.get(AVAILABLE, params=params, headers=provider.headers)
+    assert response.status_code == 400
+
+
+async def test_a_cursor_of_another_day_is_400(
+    client: Client, customer: SignedIn, provider: SignedIn, engine: AsyncEngine
+) -> None:
+    await scattered_orders(client, customer, engine)
+    params: Params = NEAR_SPOT | {"limit": 1}
+    page = await client.get(AVAILABLE, params=params, headers=provider.headers)
+    cursor = page.json()["next_cursor"]
+    assert cursor is not None
+    other_day = params | {"date": (DAY + timedelta(days=1)).isoformat(), "cursor": cursor}
+    response = await client.get(AVAILABLE, params=other_day, headers=provider.headers)
+    assert response.status_code == 400
+    assert response.json()["detail"] == "cursor belongs to a different query"
+
+
+async def test_customers_do_not_browse_orders(client: Client, customer: SignedIn) -> None:
+    response = await client.get(AVAILABLE, params=NEAR_SPOT, headers=customer.headers)
+    assert response.status_code == 403
+    assert (await client.get(AVAILABLE, params=NEAR_SPOT)).status_code == 401

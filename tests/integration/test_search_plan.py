@@ -1,12 +1,14 @@
 """The gist strategy is an index-ordered KNN scan at every radius, as EXPLAIN shows."""
 
 from collections.abc import Awaitable, Callable
+from datetime import date
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from db.route_orders import AvailableQuery, OpenOrderSearch, available_statement
 from db.search import (
     NearbyQuery,
     ProviderSearch,
@@ -21,14 +23,17 @@ from tests.support.plans import explain, nodes
 
 DENSEST = Point(59.3294, 18.0687)  # Stockholm: the biggest town, so the densest cluster
 SEARCH = ProviderSearch(statement_timeout_ms=10_000)
+ORDER_SEARCH = OpenOrderSearch(statement_timeout_ms=10_000)
 UNORDERED = {"Bitmap Heap Scan", "Bitmap Index Scan", "Sort", "Gather", "Gather Merge", "Seq Scan"}
 
 
-def assert_index_ordered(plan: dict[str, Any], max_rows_read: int) -> None:
+def assert_index_ordered(
+    plan: dict[str, Any], max_rows_read: int, index: str = "providers_location_active_gist"
+) -> None:
     kinds = [node["Node Type"] for node in nodes(plan)]
     assert not UNORDERED & set(kinds), kinds
     [scan] = [node for node in nodes(plan) if node["Node Type"] == "Index Scan"]
-    assert scan["Index Name"] == "providers_location_active_gist"
+    assert scan["Index Name"] == index
     assert "<->" in scan["Order By"]
     # Streaming: the scan stops after about a page, however many points the radius holds.
     read = scan["Actual Rows"] + scan.get("Rows Removed by Filter", 0)
@@ -58,6 +63,28 @@ async def test_in_view_is_an_index_ordered_knn_scan(db_session: AsyncSession) ->
     viewport = parse_viewport("16.5,58.5,19.5,60.5")
     plan = await explain(db_session, in_view_statement(viewport, None, 100))
     assert_index_ordered(plan, max_rows_read=1500)
+
+
+async def test_available_orders_are_an_index_ordered_scan_of_open_orders(
+    db_session: AsyncSession,
+) -> None:
+    """20,000 orders around Stockholm, a quarter of them no longer open, windows of a week
+    starting over two months: the scan streams open orders and checks the window per row."""
+    await db_session.execute(
+        text(
+            "INSERT INTO route_orders (customer_id, category, latitude, longitude, earliest,"
+            " latest, status) SELECT (SELECT min(id) FROM users), 'farrier',"
+            " 59.33 + (random() - 0.5), 18.07 + (random() - 0.5) * 2,"
+            " DATE '2031-03-01' + (n % 60), DATE '2031-03-07' + (n % 60),"
+            " CAST((ARRAY['open', 'open', 'open', 'cancelled'])[n % 4 + 1] AS route_order_status)"
+            " FROM generate_series(1, 20000) AS n"
+        )
+    )
+    await db_session.execute(text("ANALYZE route_orders"))
+    await ORDER_SEARCH.apply(db_session, index_ordered=True)
+    query = AvailableQuery(DENSEST, 50_000, date(2031, 3, 20), limit=100, category="farrier")
+    plan = await explain(db_session, available_statement(query))
+    assert_index_ordered(plan, max_rows_read=2000, index="route_orders_open_location_gist")
 
 
 async def test_without_the_settings_the_planner_falls_into_the_sort_trap(

@@ -1,5 +1,6 @@
 """A bookable provider, and times on its clock, for the booking tests."""
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -85,7 +86,7 @@ async def booked(
 
 
 async def every_page(
-    client: Client, user: SignedIn, path: str, params: dict[str, str | int]
+    client: Client, user: SignedIn, path: str, params: Mapping[str, str | float]
 ) -> list[dict[str, Any]]:
     """The items of every page of a user's list, following its cursor."""
     items: list[dict[str, Any]] = []

@@ -37,6 +37,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from db.accounts import DuplicateEmailError
 from db.bookings import BookingConflictError, BookingRuleError, NotTheProviderError
 from db.route_orders import RouteOrderStateError
+from db.routes import OrderTakenError, RouteRuleError
 from geo.cursor import InvalidCursorError
 from geo.geocoding.base import GeocoderBusyError, GeocoderUnavailableError
 from geo.viewport import InvalidViewportError
@@ -138,6 +139,8 @@ CLIENT_ERRORS: dict[type[Exception], int] = {
     NotTheProviderError: HTTP_403_FORBIDDEN,
     DuplicateEmailError: HTTP_409_CONFLICT,
     RouteOrderStateError: HTTP_409_CONFLICT,
+    OrderTakenError: HTTP_409_CONFLICT,
+    RouteRuleError: HTTP_422_UNPROCESSABLE_ENTITY,
 }
 
 EXCEPTION_HANDLERS: ExceptionHandlersMap = {

@@ -32,6 +32,7 @@ from app.paging import list_page_dependency
 from app.profiles.controller import ProfileController
 from app.rate_limits import RateLimiter
 from app.route_orders.controller import RouteOrderController
+from app.routes.controller import RouteController
 from app.search.controller import SearchController
 from app.search.queries import search_requests
 from app.settings import GeocoderKind, Settings, from_env
@@ -43,6 +44,7 @@ from db.search_cache import SearchCache
 from geo.cursor import CursorCodec
 from geo.geocoding.chain import GeocoderChain
 from geo.geocoding.nominatim import NominatimGeocoder
+from geo.routes import GreatCircleMatrix
 
 
 def _derived_key(secret_key: str, purpose: str) -> bytes:
@@ -118,6 +120,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         "search_cache": search_cache,
         "provider_search": ProviderSearch(settings.db_statement_timeout_ms),
         "order_search": OpenOrderSearch(settings.db_statement_timeout_ms),
+        "distance_matrix": GreatCircleMatrix(),
     }
     return Litestar(
         route_handlers=[
@@ -128,6 +131,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             BookingController,
             NotificationController,
             RouteOrderController,
+            RouteController,
             AuthController,
             MeController,
             HealthController,

@@ -8,6 +8,7 @@ built by hand, as the tests build theirs, reads nothing from the environment.
 import enum
 import os
 from collections.abc import Mapping
+from datetime import time
 from typing import Any, get_type_hints
 
 import msgspec
@@ -41,6 +42,16 @@ class PageLimits(msgspec.Struct, frozen=True):
     """How many upcoming exceptions to a provider's hours one listing returns."""
 
 
+class RoutePlanning(msgspec.Struct, frozen=True):
+    """Day routes: how many stops one may have, and how its arrival times are reckoned."""
+
+    max_stops: int = 50
+    day_start: time = time(8)
+    """When driving starts, in the provider's time zone (`ROUTE_DAY_START=08:00:00`)."""
+    speed_kmh: float = 60.0
+    """Average speed between stables, along the straight line the distances measure."""
+
+
 class GeocoderKind(enum.StrEnum):
     gazetteer = "gazetteer"
     nominatim = "nominatim"
@@ -68,6 +79,7 @@ class Settings(msgspec.Struct, frozen=True):
     pages: PageLimits = PageLimits()
     geocoder_policy: GeocoderPolicy = GeocoderPolicy()
     rate_limits: RateLimits = RateLimits()
+    routes: RoutePlanning = RoutePlanning()
 
     def __post_init__(self) -> None:
         if self.geocoder is GeocoderKind.nominatim and not self.nominatim_user_agent:
@@ -83,6 +95,7 @@ GROUP_PREFIXES = {
     "pages": "PAGE_",
     "geocoder_policy": "GEOCODER_",
     "rate_limits": "RATE_LIMIT_",
+    "routes": "ROUTE_",
 }
 
 

@@ -20,6 +20,7 @@ class NotificationKind(enum.StrEnum):
     booking_requested = "booking_requested"
     booking_confirmed = "booking_confirmed"
     booking_cancelled = "booking_cancelled"
+    route_planned = "route_planned"
 
 
 async def notify(

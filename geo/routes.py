@@ -15,7 +15,7 @@ import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from geo.distance import Point, haversine_m
 
@@ -29,6 +29,7 @@ _OR_OPT_RUNS = (1, 2, 3)
 _STARTS_WORK = 1000
 
 
+@runtime_checkable
 class DistanceMatrix(Protocol):
     """Distances in metres between every pair of points, row from, column to."""
 

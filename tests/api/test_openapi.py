@@ -46,6 +46,8 @@ OPERATION_IDS = {
     ("get", "/api/route-orders/mine"): "listMyRouteOrders",
     ("get", "/api/route-orders/available"): "listAvailableRouteOrders",
     ("post", "/api/route-orders/{order_id}/cancel"): "cancelRouteOrder",
+    ("post", "/api/routes"): "planRoute",
+    ("get", "/api/routes/{route_id}"): "getRoute",
     ("get", "/health"): "checkLiveness",
     ("get", "/health/ready"): "checkReadiness",
 }

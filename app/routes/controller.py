@@ -1,0 +1,69 @@
+"""Day routes: a provider plans a day through open orders, and reads it back."""
+
+from litestar import Controller, get, post
+from litestar.di import NamedDependency
+from litestar.exceptions import ValidationException
+from litestar.params import JSONBody
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.accounts.auth import SignedInRequest, requires_role
+from app.errors import error_responses, not_yours
+from app.params import RowId
+from app.routes.schemas import RouteDetails, RouteRequest
+from app.settings import Settings
+from db import routes
+from db.models import Role
+from db.routes import Pace
+from geo.routes import DistanceMatrix
+
+
+async def _route(session: AsyncSession, owner_id: int, route_id: int) -> RouteDetails:
+    route = await routes.owned_route(session, owner_id, route_id)
+    if route is None:
+        raise not_yours("route", route_id)
+    return RouteDetails.of(route)
+
+
+class RouteController(Controller):
+    path = "/api/routes"
+    tags = ["routes"]  # noqa: RUF012
+    guards = [requires_role(Role.provider, Role.admin)]  # noqa: RUF012
+
+    @post(
+        "/",
+        operation_id="planRoute",
+        responses=error_responses(400, 401, 403, 404, 409, 422, 503),
+    )
+    async def plan(
+        self,
+        request: SignedInRequest,
+        db_session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        distance_matrix: NamedDependency[DistanceMatrix],
+        data: JSONBody[RouteRequest],
+    ) -> RouteDetails:
+        """Claim the orders for the day (409 naming one another route holds), put them in
+        visiting order, and tell each customer when to expect the provider."""
+        limits = settings.routes
+        if len(data.route_order_ids) > limits.max_stops:
+            raise ValidationException(f"a route has at most {limits.max_stops} stops")
+        pace = Pace(limits.day_start, limits.speed_kmh)
+        draft = data.as_draft()
+        route_id = await routes.plan_route(
+            db_session, request.user.id, draft, pace, distance_matrix
+        )
+        if route_id is None:
+            raise not_yours("provider", data.provider_id)
+        await db_session.commit()
+        return await _route(db_session, request.user.id, route_id)
+
+    @get(
+        "/{route_id:int}",
+        operation_id="getRoute",
+        responses=error_responses(400, 401, 403, 404, 503),
+    )
+    async def route(
+        self, request: SignedInRequest, db_session: NamedDependency[AsyncSession], route_id: RowId
+    ) -> RouteDetails:
+        """The route with its stops in visiting order."""
+        return await _route(db_session, request.user.id, route_id)

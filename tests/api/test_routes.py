@@ -1,0 +1,313 @@
+"""Day routes: claiming open orders, visiting order, legs and arrival times, and who may."""
+
+import asyncio
+import itertools
+import random
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import event, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.settings import RoutePlanning
+from geo.distance import Point, haversine_m
+from tests.support.accounts import SignedIn, sign_up
+from tests.support.bookings import BOOKABLE_SPOT, Client, OpenProvider, days_ahead, open_provider
+
+ROUTES = "/api/routes"
+DAY = days_ahead(12)
+HOME = Point(BOOKABLE_SPOT["latitude"], BOOKABLE_SPOT["longitude"])
+PLANNING = RoutePlanning()
+
+
+@pytest.fixture
+async def provider(client: Client) -> OpenProvider:
+    """A farrier whose visits last an hour, at HOME."""
+    return await open_provider(client)
+
+
+@pytest.fixture
+async def customer(client: Client) -> SignedIn:
+    return await sign_up(client, "customer")
+
+
+async def orders_around(
+    client: Client, customer: SignedIn, count: int, seed: int = 1, **fields: Any
+) -> list[dict[str, Any]]:
+    rng = random.Random(seed)
+    placed = []
+    for _ in range(count):
+        body = {
+            "category": "farrier",
+            "latitude": HOME.latitude + rng.uniform(-0.3, 0.3),
+            "longitude": HOME.longitude + rng.uniform(-0.6, 0.6),
+            "earliest": (DAY - timedelta(days=2)).isoformat(),
+            "latest": (DAY + timedelta(days=2)).isoformat(),
+            **fields,
+        }
+        response = await client.post("/api/route-orders", json=body, headers=customer.headers)
+        assert response.status_code == 201, response.text
+        placed.append(response.json())
+    return placed
+
+
+def route_body(
+    provider: OpenProvider, orders: list[dict[str, Any]], **fields: Any
+) -> dict[str, Any]:
+    return {
+        "provider_id": provider.id,
+        "date": DAY.isoformat(),
+        "route_order_ids": [order["id"] for order in orders],
+        **fields,
+    }
+
+
+async def planned(client: Client, provider: OpenProvider, body: dict[str, Any]) -> dict[str, Any]:
+    response = await client.post(ROUTES, json=body, headers=provider.owner.headers)
+    assert response.status_code == 201, response.text
+    route: dict[str, Any] = response.json()
+    return route
+
+
+def path_m(points: list[Point]) -> float:
+    return sum(haversine_m(a, b) for a, b in itertools.pairwise(points))
+
+
+async def test_a_route_visits_every_order_once_with_legs_totals_and_arrivals(
+    client: Client, provider: OpenProvider, customer: SignedIn
+) -> None:
+    orders = await orders_around(client, customer, 6)
+    route = await planned(client, provider, route_body(provider, orders))
+
+    stops = route["stops"]
+    assert [stop["position"] for stop in stops] == list(range(6))
+    assert sorted(stop["route_order_id"] for stop in stops) == sorted(o["id"] for o in orders)
+    points = [HOME, *(Point(stop["latitude"], stop["longitude"]) for stop in stops)]
+    legs = [haversine_m(a, b) for a, b in itertools.pairwise(points)]
+    assert [stop["leg_distance_m"] for stop in stops] == pytest.approx(legs, rel=1e-9)
+    assert route["total_distance_m"] == pytest.approx(sum(legs), rel=1e-9)
+    assert (route["date"], route["status"], route["start"]) == (
+        DAY.isoformat(),
+        "planned",
+        {"latitude": HOME.latitude, "longitude": HOME.longitude},
+    )
+    clock = datetime.combine(DAY, PLANNING.day_start, ZoneInfo("Europe/Stockholm"))
+    for stop, leg in zip(stops, legs, strict=True):
+        clock += timedelta(hours=leg / 1000 / PLANNING.speed_kmh)
+        assert datetime.fromisoformat(stop["eta"]) == pytest.approx(clock, abs=timedelta(seconds=1))
+        clock += timedelta(minutes=60)  # the farrier's visit
+
+
+async def test_an_optimized_route_is_no_longer_than_the_order_given(
+    client: Client, provider: OpenProvider, customer: SignedIn
+) -> None:
+    orders = await orders_around(client, customer, 8, seed=2)
+    as_given = [HOME, *(Point(o["latitude"], o["longitude"]) for o in orders)]
+    route = await planned(client, provider, route_body(provider, orders))
+    assert route["total_distance_m"] <= path_m(as_given)
+
+
+async def test_without_optimizing_the_stops_keep_the_order_given_from_the_start_given(
+    client: Client, provider: OpenProvider, customer: SignedIn
+) -> None:
+    orders = await orders_around(client, customer, 4, seed=3)
+    start = {"latitude": 66.8, "longitude": 5.2}
+    body = route_body(provider, orders[::-1], optimize=False, start=start)
+    route = await planned(client, provider, body)
+    assert [stop["route_order_id"] for stop in route["stops"]] == [o["id"] for o in orders[::-1]]
+    first = route["stops"][0]
+    assert first["leg_distance_m"] == pytest.approx(
+        haversine_m(Point(66.8, 5.2), Point(first["latitude"], first["longitude"])), rel=1e-9
+    )
+    assert route["start"] == start
+
+
+async def test_planned_orders_leave_the_open_list_and_their_customers_are_told(
+    client: Client, provider: OpenProvider, customer: SignedIn
+) -> None:
+    orders = await orders_around(client, customer, 2, seed=4)
+    route = await planned(client, provider, route_body(provider, orders))
+    mine = await client.get("/api/route-orders/mine", headers=customer.headers)
+    assert {o["status"] for o in mine.json()["items"]} == {"planned"}
+    notices = await client.get("/api/notifications", headers=customer.headers)
+    told = {
+        n["payload"]["route_order_id"]: n["payload"]
+        for n in notices.json()["items"]
+        if n["kind"] == "route_planned"
+    }
+    assert told == {
+        stop["route_order_id"]: {
+            "route_id": route["id"],
+            "route_order_id": stop["route_order_id"],
+            "provider_id": provider.id,
+            "business_name": "Bokbar",
+            "eta": datetime.fromisoformat(stop["eta"])
+            .astimezone(ZoneInfo("Europe/Stockholm"))
+            .isoformat(),
+        }
+        for stop in route["stops"]
+    }
+
+
+async def route_count(engine: AsyncEngine, provider_id: int) -> int:
+    async with engine.connect() as connection:
+        count: int = await connection.scalar(
+            text("SELECT count(*) FROM routes WHERE provider_id = :p"), {"p": provider_id}
+        )
+    return count
+
+
+async def test_an_order_in_another_route_is_409_and_nothing_is_stored(
+    client: Client, provider: OpenProvider, customer: SignedIn, engine: AsyncEngine
+) -> None:
+    taken, free = await orders_around(client, customer, 2, seed=5)
+    await planned(client, provider, route_body(provider, [taken]))
+    rival = await open_provider(client)
+    response = await client.post(
+        ROUTES, json=route_body(rival, [free, taken]), headers=rival.owner.headers
+    )
+    assert response.status_code == 409
+    assert response.json()["detail"] == f"route order {taken['id']} is already in a route"
+    assert await route_count(engine, rival.id) == 0
+    mine = await client.get("/api/route-orders/mine", headers=customer.headers)
+    assert {o["id"]: o["status"] for o in mine.json()["items"]}[free["id"]] == "open"
+
+
+async def test_orders_that_cannot_be_planned_that_day_are_422_naming_them(
+    client: Client, provider: OpenProvider, customer: SignedIn, engine: AsyncEngine
+) -> None:
+    [ok] = await orders_around(client, customer, 1, seed=6)
+    [later] = await orders_around(
+        client, customer, 1, earliest=(DAY + timedelta(days=1)).isoformat()
+    )
+    [vet] = await orders_around(client, customer, 1, category="vet")
+    [cancelled] = await orders_around(client, customer, 1)
+    await client.post(f"/api/route-orders/{cancelled['id']}/cancel", headers=customer.headers)
+    cases = {
+        later["id"]: (
+            f"route order {later['id']} is wanted from {(DAY + timedelta(days=1))} to"
+            f" {(DAY + timedelta(days=2))}, not on {DAY}"
+        ),
+        vet["id"]: f"provider {provider.id} offers no vet service for route order {vet['id']}",
+        cancelled["id"]: f"route order {cancelled['id']} is cancelled",
+        2**62: f"route order {2**62} does not exist",
+    }
+    for order_id, detail in cases.items():
+        body = route_body(provider, [ok]) | {"route_order_ids": [ok["id"], order_id]}
+        response = await client.post(ROUTES, json=body, headers=provider.owner.headers)
+        assert (response.status_code, response.json()["detail"]) == (422, detail)
+    assert await route_count(engine, provider.id) == 0
+
+
+@pytest.mark.parametrize(
+    ("change", "detail"),
+    [
+        ({"route_order_ids": []}, "route_order_ids"),
+        ({"route_order_ids": [1, 1]}, "must not repeat"),
+        ({"route_order_ids": list(range(1, PLANNING.max_stops + 2))}, "at most 50 stops"),
+        ({"date": "someday"}, "date"),
+        ({"start": {"latitude": 91, "longitude": 0}}, "latitude"),
+        ({"optimise": True}, "optimise"),
+    ],
+)
+async def test_bad_route_requests_are_400(
+    client: Client, provider: OpenProvider, change: dict[str, Any], detail: str
+) -> None:
+    body = {"provider_id": provider.id, "date": DAY.isoformat(), "route_order_ids": [1]} | change
+    response = await client.post(ROUTES, json=body, headers=provider.owner.headers)
+    assert response.status_code == 400, response.text
+    assert detail in response.text
+
+
+async def test_someone_elses_provider_or_route_is_404(
+    client: Client, provider: OpenProvider, customer: SignedIn
+) -> None:
+    orders = await orders_around(client, customer, 1, seed=7)
+    stranger = await open_provider(client)
+    response = await client.post(
+        ROUTES, json=route_body(provider, orders), headers=stranger.owner.headers
+    )
+    assert response.status_code == 404
+    route = await planned(client, provider, route_body(provider, orders))
+    assert (
+        await client.get(f"{ROUTES}/{route['id']}", headers=stranger.owner.headers)
+    ).status_code == 404
+    mine = await client.get(f"{ROUTES}/{route['id']}", headers=provider.owner.headers)
+    assert mine.json() == route
+
+
+async def test_customers_plan_no_routes(client: Client, customer: SignedIn) -> None:
+    body = {"provider_id": 1, "date": DAY.isoformat(), "route_order_ids": [1]}
+    assert (await client.post(ROUTES, json=body, headers=customer.headers)).status_code == 403
+
+
+async def test_providers_racing_for_orders_get_each_order_once(
+    client: Client, customer: SignedIn, engine: AsyncEngine
+) -> None:
+    """Six providers at once, each claiming three of six orders in an order of its own: a
+    claim wins all its orders or is 409 naming one a winner holds, and no order is in two
+    routes."""
+    orders = await orders_around(client, customer, 6, seed=8)
+    rivals = [await open_provider(client) for _ in range(6)]
+    rng = random.Random(9)
+    claims = [rng.sample(orders, 3) for _ in rivals]
+    answers = await asyncio.gather(
+        *(
+            client.post(ROUTES, json=route_body(rival, claim), headers=rival.owner.headers)
+            for rival, claim in zip(rivals, claims, strict=True)
+        )
+    )
+    won = [
+        stop["route_order_id"]
+        for answer in answers
+        if answer.status_code == 201
+        for stop in answer.json()["stops"]
+    ]
+    assert won, "the first claim to lock its orders wins them"
+    assert len(won) == len(set(won))
+    for answer in answers:
+        if answer.status_code != 201:
+            assert answer.status_code == 409, answer.text
+            order_id = int(answer.json()["detail"].split()[2])
+            assert order_id in won
+    async with engine.connect() as connection:
+        held = await connection.execute(
+            text(
+                "SELECT route_order_id FROM route_stops"
+                " WHERE route_order_id = ANY(:ids) AND route_status <> 'cancelled'"
+            ),
+            {"ids": [o["id"] for o in orders]},
+        )
+        assert sorted(held.scalars()) == sorted(won)
+
+
+@contextmanager
+def counted_statements() -> Iterator[list[str]]:
+    statements: list[str] = []
+
+    def count(*args: Any) -> None:
+        statements.append(args[2])
+
+    event.listen(Engine, "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        event.remove(Engine, "before_cursor_execute", count)
+
+
+@pytest.mark.parametrize("stops", [2, 40])
+async def test_reading_a_route_takes_the_same_statements_whatever_its_length(
+    client: Client, provider: OpenProvider, customer: SignedIn, stops: int
+) -> None:
+    orders = await orders_around(client, customer, stops, seed=stops)
+    route = await planned(client, provider, route_body(provider, orders))
+    with counted_statements() as statements:
+        response = await client.get(f"{ROUTES}/{route['id']}", headers=provider.owner.headers)
+    assert len(response.json()["stops"]) == stops
+    queries = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+    assert len(queries) == 3, statements

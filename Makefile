@@ -11,6 +11,7 @@ WORKERS ?= 2
 N ?= 100000
 MUTANTS ?=
 DEMO_PROVIDERS ?= 3000
+DEMO_ROUTE_ORDERS ?= 300
 
 UV_VERSION := 0.13.8
 UV := .devstack/tools/bin/uv
@@ -66,7 +67,8 @@ serve: install
 			--workers $(WORKERS) --log-level warning app.main:create_app
 
 run: migrate
-	@$(STACK) && $(BIN)/python -m db.seed $(DEMO_PROVIDERS) --if-empty --weekday-hours
+	@$(STACK) && $(BIN)/python -m db.seed $(DEMO_PROVIDERS) --if-empty --weekday-hours \
+		--route-orders $(DEMO_ROUTE_ORDERS)
 	@$(MAKE) --no-print-directory serve
 
 test: install

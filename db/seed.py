@@ -7,10 +7,12 @@ sparse, as in the real market. Loading uses binary COPY in batches.
 
     python -m db.seed 100000            # replace all providers with 100,000 new ones
     python -m db.seed 3000 --if-empty   # only when there are no providers yet
+    python -m db.seed 3000 --route-orders 300   # and 300 open orders near them
 """
 
 import argparse
 import asyncio
+import itertools
 import math
 import os
 import random
@@ -18,6 +20,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import date, timedelta
 from decimal import Decimal
 
 import asyncpg
@@ -118,11 +121,13 @@ async def seed(
     rng_seed: int = 42,
     progress: Callable[[str], None] = lambda _: None,
     weekday_hours: bool = False,
+    route_orders: int = 0,
 ) -> None:
     """Replace all providers (and their owner accounts and services) with `count` new ones.
 
     With `weekday_hours`, each is open 08:00-17:00 Monday to Friday (Stockholm time), so
-    that it can be booked; at a million providers that takes twice as long as the rest."""
+    that it can be booked; at a million providers that takes twice as long as the rest.
+    With `route_orders`, a demo customer asks for that many visits near the providers."""
     rng = random.Random(rng_seed)
     generated = generate_providers(count, rng)
     async with connection.transaction():
@@ -166,16 +171,55 @@ async def seed(
                 " SELECT p.id, day, time '08:00', time '17:00'"
                 " FROM providers p, generate_series(0, 4) day"
             )
-        for table in ("users", "providers", "services"):
+        if route_orders:
+            progress(f"adding {route_orders:,} open route orders")
+            await _seed_route_orders(connection, count + 1, route_orders, rng)
+        for table in ("users", "providers", "services", "route_orders"):
             await connection.execute(
                 f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                 f"coalesce(max(id), 0) + 1, false) FROM {table}"
             )
     progress("analyzing")
-    await connection.execute("ANALYZE users, providers, services, availability")
+    await connection.execute("ANALYZE users, providers, services, availability, route_orders")
 
 
-async def _main(count: int, if_empty: bool, rng_seed: int, weekday_hours: bool) -> None:
+async def _seed_route_orders(
+    connection: asyncpg.Connection, customer_id: int, count: int, rng: random.Random
+) -> None:
+    """Open orders a few kilometres from providers, for a category each provider offers,
+    wanted on some days of the next three weeks."""
+    await connection.execute(
+        "INSERT INTO users (id, email, password_hash, role)"
+        " VALUES ($1, 'seed-customer@example.invalid', '!', 'customer')",
+        customer_id,
+    )
+    near = await connection.fetch(
+        "SELECT latitude, longitude, categories FROM providers ORDER BY id LIMIT $1", count
+    )
+    today = date.today()
+    rows = []
+    for provider in itertools.islice(itertools.cycle(near), count):
+        earliest = today + timedelta(days=rng.randint(1, 10))
+        rows.append(
+            (
+                customer_id,
+                rng.choice(provider["categories"]),
+                provider["latitude"] + rng.uniform(-0.05, 0.05),
+                provider["longitude"] + rng.uniform(-0.1, 0.1),
+                earliest,
+                earliest + timedelta(days=rng.randint(0, 10)),
+            )
+        )
+    await connection.copy_records_to_table(
+        "route_orders",
+        records=rows,
+        columns=["customer_id", "category", "latitude", "longitude", "earliest", "latest"],
+    )
+
+
+async def _main(
+    count: int, if_empty: bool, rng_seed: int, weekday_hours: bool, route_orders: int
+) -> None:
     url = os.environ.get("DATABASE_URL")
     if not url:
         sys.exit("DATABASE_URL is not set (run `make services` for a local one)")
@@ -191,6 +235,7 @@ async def _main(count: int, if_empty: bool, rng_seed: int, weekday_hours: bool) 
             rng_seed,
             lambda m: print(f"seed: {m}", file=sys.stderr),
             weekday_hours=weekday_hours,
+            route_orders=route_orders,
         )
         print(
             f"seed: {count:,} providers in {time.perf_counter() - started:.1f} s", file=sys.stderr
@@ -213,10 +258,17 @@ def main() -> None:
         action="store_true",
         help="open every provider 08:00-17:00 Monday to Friday, so the demo can be booked",
     )
+    parser.add_argument(
+        "--route-orders", type=int, default=0, help="open route orders near the providers"
+    )
     args = parser.parse_args()
     if not 1 <= args.count <= 5_000_000:
         parser.error("count must be between 1 and 5,000,000")
-    asyncio.run(_main(args.count, args.if_empty, args.random_seed, args.weekday_hours))
+    if not 0 <= args.route_orders <= args.count:
+        parser.error("--route-orders must be between 0 and the number of providers")
+    asyncio.run(
+        _main(args.count, args.if_empty, args.random_seed, args.weekday_hours, args.route_orders)
+    )
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date, timedelta
 
 import asyncpg
 
@@ -82,3 +83,36 @@ def test_demo_seed_opens_every_provider_on_weekdays(database_url: str) -> None:
     with empty_database("seed") as url:
         migrate(url)
         assert asyncio.run(_seed_with_hours(url)) == [(day, 40) for day in range(5)]
+
+
+async def _seed_with_orders(url: str) -> tuple[list[asyncpg.Record], int]:
+    connection = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        await seed(connection, 40, route_orders=25)
+        orders = await connection.fetch(
+            "SELECT o.status::text, o.earliest, o.latest, u.role::text,"
+            " (SELECT min(p.location <-> o.location) FROM providers p"
+            "   WHERE o.category = ANY(p.categories)) AS nearest_offering_m"
+            " FROM route_orders o JOIN users u ON u.id = o.customer_id"
+        )
+        next_id = await connection.fetchval(
+            "INSERT INTO route_orders (customer_id, category, latitude, longitude, earliest,"
+            " latest) SELECT customer_id, category, 0, 0, earliest, latest FROM route_orders"
+            " LIMIT 1 RETURNING id"
+        )
+    finally:
+        await connection.close()
+    return orders, next_id
+
+
+def test_demo_seed_asks_for_visits_near_providers_that_offer_them(database_url: str) -> None:
+    with empty_database("seed") as url:
+        migrate(url)
+        orders, next_id = asyncio.run(_seed_with_orders(url))
+    today = date.today()
+    assert len(orders) == 25
+    for order in orders:
+        assert (order["status"], order["role"]) == ("open", "customer")
+        assert today < order["earliest"] <= order["latest"] <= today + timedelta(days=21)
+        assert order["nearest_offering_m"] < 12_000
+    assert next_id == 26  # the identity continues after the seeded rows

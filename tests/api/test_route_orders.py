@@ -27,11 +27,6 @@ def order(**fields: Any) -> dict[str, Any]:
     }
 
 
-@pytest.fixture
-async def customer(client: Client) -> SignedIn:
-    return await sign_up(client, "customer")
-
-
 async def placed(client: Client, customer: SignedIn, **fields: Any) -> dict[str, Any]:
     response = await client.post(ORDERS, json=order(**fields), headers=customer.headers)
     assert response.status_code == 201, response.text
@@ -158,7 +153,8 @@ DAY = days_ahead(20)
 
 
 @pytest.fixture
-async def provider(client: Client) -> SignedIn:
+async def provider_account(client: Client) -> SignedIn:
+    """A provider's account: browsing orders needs no provider of its own."""
     return await sign_up(client, "provider")
 
 
@@ -217,7 +213,7 @@ def brute_force(
 async def test_available_orders_match_brute_force_across_pages(
     client: Client,
     customer: SignedIn,
-    provider: SignedIn,
+    provider_account: SignedIn,
     engine: AsyncEngine,
     spot: Point,
     radius_km: float,
@@ -234,7 +230,7 @@ async def test_available_orders_match_brute_force_across_pages(
         "limit": 4,
         **({"category": category} if category else {}),
     }
-    found = await every_page(client, provider, AVAILABLE, params)
+    found = await every_page(client, provider_account, AVAILABLE, params)
     assert [item["id"] for item in found] == [order_id for order_id, _ in expected]
     assert [item["distance_m"] for item in found] == pytest.approx(
         [distance for _, distance in expected], rel=1e-9
@@ -243,7 +239,7 @@ async def test_available_orders_match_brute_force_across_pages(
 
 
 async def test_an_available_order_shows_where_and_when_not_who(
-    client: Client, customer: SignedIn, provider: SignedIn
+    client: Client, customer: SignedIn, provider_account: SignedIn
 ) -> None:
     placed_order = await placed(
         client,
@@ -256,7 +252,7 @@ async def test_an_available_order_shows_where_and_when_not_who(
         latest=DAY.isoformat(),
     )
     params: Params = {"lat": SPOT.latitude - 3, "lng": SPOT.longitude, "date": DAY.isoformat()}
-    response = await client.get(AVAILABLE, params=params, headers=provider.headers)
+    response = await client.get(AVAILABLE, params=params, headers=provider_account.headers)
     [item] = [i for i in response.json()["items"] if i["id"] == placed_order["id"]]
     assert item == {
         "id": placed_order["id"],
@@ -288,29 +284,31 @@ NEAR_SPOT: Params = {"lat": SPOT.latitude, "lng": SPOT.longitude, "date": DAY.is
     ],
 )
 async def test_bad_available_queries_are_400(
-    client: Client, provider: SignedIn, change: Params, detail: str
+    client: Client, provider_account: SignedIn, change: Params, detail: str
 ) -> None:
-    response = await client.get(AVAILABLE, params=NEAR_SPOT | change, headers=provider.headers)
+    response = await client.get(
+        AVAILABLE, params=NEAR_SPOT | change, headers=provider_account.headers
+    )
     assert response.status_code == 400, response.text
     assert detail in response.text
 
 
-async def test_a_query_without_a_date_is_400(client: Client, provider: SignedIn) -> None:
+async def test_a_query_without_a_date_is_400(client: Client, provider_account: SignedIn) -> None:
     params: Params = {"lat": SPOT.latitude, "lng": SPOT.longitude}
-    response = await client.get(AVAILABLE, params=params, headers=provider.headers)
+    response = await client.get(AVAILABLE, params=params, headers=provider_account.headers)
     assert response.status_code == 400
 
 
 async def test_a_cursor_of_another_day_is_400(
-    client: Client, customer: SignedIn, provider: SignedIn, engine: AsyncEngine
+    client: Client, customer: SignedIn, provider_account: SignedIn, engine: AsyncEngine
 ) -> None:
     await scattered_orders(client, customer, engine)
     params: Params = NEAR_SPOT | {"limit": 1}
-    page = await client.get(AVAILABLE, params=params, headers=provider.headers)
+    page = await client.get(AVAILABLE, params=params, headers=provider_account.headers)
     cursor = page.json()["next_cursor"]
     assert cursor is not None
     other_day = params | {"date": (DAY + timedelta(days=1)).isoformat(), "cursor": cursor}
-    response = await client.get(AVAILABLE, params=other_day, headers=provider.headers)
+    response = await client.get(AVAILABLE, params=other_day, headers=provider_account.headers)
     assert response.status_code == 400
     assert response.json()["detail"] == "cursor belongs to a different query"
 

@@ -16,24 +16,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.settings import RoutePlanning
 from geo.distance import Point, haversine_m
-from tests.support.accounts import SignedIn, sign_up
+from tests.support.accounts import SignedIn
 from tests.support.bookings import BOOKABLE_SPOT, Client, OpenProvider, days_ahead, open_provider
 
 ROUTES = "/api/routes"
 DAY = days_ahead(12)
 HOME = Point(BOOKABLE_SPOT["latitude"], BOOKABLE_SPOT["longitude"])
 PLANNING = RoutePlanning()
-
-
-@pytest.fixture
-async def provider(client: Client) -> OpenProvider:
-    """A farrier whose visits last an hour, at HOME."""
-    return await open_provider(client)
-
-
-@pytest.fixture
-async def customer(client: Client) -> SignedIn:
-    return await sign_up(client, "customer")
 
 
 async def orders_around(

@@ -1,7 +1,6 @@
 """The double-booking guarantee lives in the schema: checked here with plain SQL."""
 
 import asyncio
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import pytest
@@ -17,15 +16,6 @@ class Slot:
     provider_id: int
     customer_id: int
     service_id: int
-
-
-@pytest.fixture
-async def connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
-    """A connection whose work is rolled back after the test."""
-    async with engine.connect() as connection:
-        transaction = await connection.begin()
-        yield connection
-        await transaction.rollback()
 
 
 async def _first_slot(connection: AsyncConnection) -> Slot:

@@ -37,7 +37,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from db.accounts import DuplicateEmailError
 from db.bookings import BookingConflictError, BookingRuleError, NotTheProviderError
 from db.route_orders import RouteOrderStateError
-from db.routes import OrderTakenError, RouteRuleError
+from db.routes import OrderTakenError, RouteRuleError, RouteStateError
 from geo.cursor import InvalidCursorError
 from geo.geocoding.base import GeocoderBusyError, GeocoderUnavailableError
 from geo.viewport import InvalidViewportError
@@ -141,6 +141,7 @@ CLIENT_ERRORS: dict[type[Exception], int] = {
     RouteOrderStateError: HTTP_409_CONFLICT,
     OrderTakenError: HTTP_409_CONFLICT,
     RouteRuleError: HTTP_422_UNPROCESSABLE_ENTITY,
+    RouteStateError: HTTP_409_CONFLICT,
 }
 
 EXCEPTION_HANDLERS: ExceptionHandlersMap = {

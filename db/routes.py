@@ -21,7 +21,9 @@ from db.models import (
     Route,
     RouteOrder,
     RouteOrderStatus,
+    RouteStatus,
     RouteStop,
+    RouteStopStatus,
     Service,
 )
 from db.notifications import NotificationKind, notify
@@ -222,3 +224,47 @@ async def owned_route(session: AsyncSession, owner_id: int, route_id: int) -> Ro
         .options(selectinload(Route.stops).selectinload(RouteStop.order))
     )
     return route
+
+
+class RouteStateError(Exception):
+    """The stop or its route is past the state the change needs."""
+
+
+async def complete_stop(session: AsyncSession, owner_id: int, route_id: int, order_id: int) -> bool:
+    """Mark the visit to `order_id` on the route done, the order with it, and the route
+    once no stop is left. False if the owner has no such stop; RouteStateError if the
+    stop is done already or its route is cancelled."""
+    stop = (
+        select(RouteStop)
+        .join(Route, Route.id == RouteStop.route_id)
+        .join(Provider, Provider.id == Route.provider_id)
+        .where(
+            RouteStop.route_id == route_id,
+            RouteStop.route_order_id == order_id,
+            Provider.user_id == owner_id,
+        )
+        .with_for_update(of=RouteStop)
+    )
+    found: RouteStop | None = await session.scalar(stop)
+    if found is None:
+        return False
+    if found.route_status is RouteStatus.cancelled:
+        raise RouteStateError(f"route {route_id} is cancelled")
+    if found.status is RouteStopStatus.done:
+        raise RouteStateError(f"the visit to route order {order_id} is done already")
+    found.status = RouteStopStatus.done
+    await session.execute(
+        update(RouteOrder).where(RouteOrder.id == order_id).values(status=RouteOrderStatus.done)
+    )
+    await session.flush()
+    await session.execute(
+        update(Route)
+        .where(
+            Route.id == route_id,
+            ~select(RouteStop.id)
+            .where(RouteStop.route_id == route_id, RouteStop.status == RouteStopStatus.planned)
+            .exists(),
+        )
+        .values(status=RouteStatus.done)
+    )
+    return True

@@ -4,6 +4,7 @@ from litestar import Controller, get, post
 from litestar.di import NamedDependency
 from litestar.exceptions import ValidationException
 from litestar.params import JSONBody
+from litestar.status_codes import HTTP_200_OK
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.auth import SignedInRequest, requires_role
@@ -66,4 +67,24 @@ class RouteController(Controller):
         self, request: SignedInRequest, db_session: NamedDependency[AsyncSession], route_id: RowId
     ) -> RouteDetails:
         """The route with its stops in visiting order."""
+        return await _route(db_session, request.user.id, route_id)
+
+    @post(
+        "/{route_id:int}/stops/{order_id:int}/done",
+        status_code=HTTP_200_OK,
+        operation_id="completeRouteStop",
+        responses=error_responses(400, 401, 403, 404, 409, 503),
+    )
+    async def complete_stop(
+        self,
+        request: SignedInRequest,
+        db_session: NamedDependency[AsyncSession],
+        route_id: RowId,
+        order_id: RowId,
+    ) -> RouteDetails:
+        """The visit is made: the stop and its order are done, and the route once every
+        stop is."""
+        if not await routes.complete_stop(db_session, request.user.id, route_id, order_id):
+            raise not_yours("route stop", f"{route_id}/{order_id}")
+        await db_session.commit()
         return await _route(db_session, request.user.id, route_id)

@@ -48,6 +48,7 @@ OPERATION_IDS = {
     ("post", "/api/route-orders/{order_id}/cancel"): "cancelRouteOrder",
     ("post", "/api/routes"): "planRoute",
     ("get", "/api/routes/{route_id}"): "getRoute",
+    ("post", "/api/routes/{route_id}/stops/{order_id}/done"): "completeRouteStop",
     ("get", "/health"): "checkLiveness",
     ("get", "/health/ready"): "checkReadiness",
 }

@@ -300,3 +300,42 @@ async def test_reading_a_route_takes_the_same_statements_whatever_its_length(
     assert len(response.json()["stops"]) == stops
     queries = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
     assert len(queries) == 3, statements
+
+
+async def test_completing_stops_completes_their_orders_and_at_last_the_route(
+    client: Client, provider: OpenProvider, customer: SignedIn
+) -> None:
+    orders = await orders_around(client, customer, 2, seed=10)
+    route = await planned(client, provider, route_body(provider, orders, optimize=False))
+    first, second = (f"{ROUTES}/{route['id']}/stops/{o['id']}/done" for o in orders)
+    owner = provider.owner.headers
+
+    after_first = await client.post(first, headers=owner)
+    assert after_first.status_code == 200, after_first.text
+    assert (after_first.json()["status"], [s["status"] for s in after_first.json()["stops"]]) == (
+        "planned",
+        ["done", "planned"],
+    )
+    again = await client.post(first, headers=owner)
+    assert (again.status_code, again.json()["detail"]) == (
+        409,
+        f"the visit to route order {orders[0]['id']} is done already",
+    )
+    after_second = await client.post(second, headers=owner)
+    assert after_second.json()["status"] == "done"
+    mine = await client.get("/api/route-orders/mine", headers=customer.headers)
+    assert {o["status"] for o in mine.json()["items"]} == {"done"}
+
+
+async def test_someone_elses_stop_or_an_order_off_the_route_is_404(
+    client: Client, provider: OpenProvider, customer: SignedIn
+) -> None:
+    on_route, off_route = await orders_around(client, customer, 2, seed=11)
+    route = await planned(client, provider, route_body(provider, [on_route]))
+    stranger = await open_provider(client)
+    done = f"{ROUTES}/{route['id']}/stops/{on_route['id']}/done"
+    assert (await client.post(done, headers=stranger.owner.headers)).status_code == 404
+    off = f"{ROUTES}/{route['id']}/stops/{off_route['id']}/done"
+    assert (await client.post(off, headers=provider.owner.headers)).status_code == 404
+    unchanged = await client.get(f"{ROUTES}/{route['id']}", headers=provider.owner.headers)
+    assert unchanged.json() == route

@@ -26,8 +26,8 @@ from tests.support.bookings import Client, OpenProvider, booked, days_ahead, sto
 @dataclass(frozen=True)
 class Scene:
     """Rows every case may write to: a provider with a pending booking, its notification,
-    an exception to its hours, an account whose password hash is out of date, and an open
-    route order."""
+    an exception to its hours, an account whose password hash is out of date, an open
+    route order, and a route through another order."""
 
     client: Client
     provider: OpenProvider
@@ -36,6 +36,8 @@ class Scene:
     notification_id: int
     outdated_email: str
     route_order_id: int
+    route_id: int
+    planned_order_id: int
 
 
 async def _scene(client: Client, engine: AsyncEngine, provider: OpenProvider) -> Scene:
@@ -45,8 +47,15 @@ async def _scene(client: Client, engine: AsyncEngine, provider: OpenProvider) ->
     path = f"/api/providers/{provider.id}/availability/exceptions"
     response = await client.post(path, json=exception, headers=provider.owner.headers)
     assert response.status_code == 201, response.text
-    order = await client.post("/api/route-orders", json=ROUTE_ORDER, headers=customer.headers)
-    assert order.status_code == 201, order.text
+    order, planned = [
+        await client.post("/api/route-orders", json=ROUTE_ORDER, headers=customer.headers)
+        for _ in range(2)
+    ]
+    assert (order.status_code, planned.status_code) == (201, 201), order.text
+    route = await client.post(
+        "/api/routes", json=_route(provider, planned.json()["id"]), headers=provider.owner.headers
+    )
+    assert route.status_code == 201, route.text
     outdated_email = f"outdated-{uuid.uuid4().hex[:10]}@example.com"
     async with engine.begin() as connection:
         notification_id = await connection.scalar(
@@ -67,6 +76,8 @@ async def _scene(client: Client, engine: AsyncEngine, provider: OpenProvider) ->
         notification_id,
         outdated_email,
         order.json()["id"],
+        route.json()["id"],
+        planned.json()["id"],
     )
 
 
@@ -97,6 +108,10 @@ def _new_account(_: Scene) -> dict[str, str]:
     return {"email": email, "password": PASSWORD, "role": "customer"}
 
 
+def _route(provider: OpenProvider, order_id: int) -> dict[str, object]:
+    return {"provider_id": provider.id, "date": ROUTE_DAY, "route_order_ids": [order_id]}
+
+
 def _booking(scene: Scene) -> dict[str, object]:
     return scene.provider.booking(stockholm(days_ahead(20), 14))
 
@@ -108,6 +123,7 @@ BOOKING = "/api/bookings/{s.booking_id}"
 WEEKLY = {"weekly": [{"weekday": 0, "opens": "07:00", "closes": "09:00"}]}
 SERVICE_DRAFT = {"name": "Verkning", "category": "farrier", "duration_minutes": 30, "price": "500"}
 NEW_PROVIDER = {"business_name": "X", "latitude": 67.1, "longitude": 5.1}
+ROUTE_DAY = days_ahead(5).isoformat()
 ROUTE_ORDER = {
     "category": "farrier",
     "latitude": 59.86,
@@ -165,6 +181,19 @@ WRITES = [
         "POST",
         "/api/route-orders/{s.route_order_id}/cancel",
         caller="customer",
+    ),
+    Write(
+        "plan a route",
+        "routes",
+        "POST",
+        "/api/routes",
+        lambda s: _route(s.provider, s.route_order_id),
+    ),
+    Write(
+        "complete a stop",
+        "route_stops",
+        "POST",
+        "/api/routes/{s.route_id}/stops/{s.planned_order_id}/done",
     ),
 ]
 WRITE_IDS = [write.name for write in WRITES]

@@ -12,7 +12,7 @@ from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Select, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -27,7 +27,9 @@ from db.models import (
     Service,
 )
 from db.notifications import NotificationKind, notify
+from db.pages import Page
 from db.profiles import owned_provider
+from geo.cursor import IdKey
 from geo.distance import Point
 from geo.routes import DistanceMatrix, Leg, schedule, visiting_order
 
@@ -214,16 +216,32 @@ async def _service_minutes(
     return minutes
 
 
-async def owned_route(session: AsyncSession, owner_id: int, route_id: int) -> Route | None:
-    """The route with its stops in order and their orders, in three statements whatever
-    the number of stops; None unless one of the owner's providers drives it."""
-    route: Route | None = await session.scalar(
+def _owned_routes(owner_id: int) -> Select[tuple[Route]]:
+    """Routes driven by the owner's providers, each with its stops in order and their
+    orders: three statements however many routes and stops."""
+    return (
         select(Route)
         .join(Provider, Provider.id == Route.provider_id)
-        .where(Route.id == route_id, Provider.user_id == owner_id)
+        .where(Provider.user_id == owner_id)
         .options(selectinload(Route.stops).selectinload(RouteStop.order))
     )
+
+
+async def owned_route(session: AsyncSession, owner_id: int, route_id: int) -> Route | None:
+    """The route; None unless one of the owner's providers drives it."""
+    route: Route | None = await session.scalar(_owned_routes(owner_id).where(Route.id == route_id))
     return route
+
+
+async def routes_of_day(
+    session: AsyncSession, owner_id: int, day: date, after: IdKey | None, limit: int
+) -> Page[Route]:
+    """The owner's routes on the day, by id; `after` is the last of the previous page."""
+    statement = _owned_routes(owner_id).where(Route.date == day)
+    if after is not None:
+        statement = statement.where(Route.id > after.id)
+    rows = (await session.scalars(statement.order_by(Route.id).limit(limit + 1))).all()
+    return Page.of(rows, limit)
 
 
 class RouteStateError(Exception):

@@ -37,6 +37,10 @@ class TimeKey(msgspec.Struct, array_like=True, frozen=True):
     id: int
 
 
+class IdKey(msgspec.Struct, array_like=True, frozen=True):
+    id: int
+
+
 class _Payload(msgspec.Struct, array_like=True):
     key: msgspec.Raw
     scope: bytes

@@ -1,20 +1,27 @@
 """Day routes: a provider plans a day through open orders, and reads it back."""
 
+from collections.abc import Awaitable
+from datetime import date
+from typing import Annotated
+
 from litestar import Controller, get, post
 from litestar.di import NamedDependency
 from litestar.exceptions import ValidationException
-from litestar.params import JSONBody
+from litestar.params import JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.auth import SignedInRequest, requires_role
 from app.errors import error_responses, not_yours
+from app.paging import ListPage, keyset_page
 from app.params import RowId
-from app.routes.schemas import RouteDetails, RouteRequest
+from app.routes.schemas import RouteDetails, RouteList, RouteRequest, RoutesFilters
 from app.settings import Settings
 from db import routes
-from db.models import Role
+from db.models import Role, Route
+from db.pages import Page
 from db.routes import Pace
+from geo.cursor import CursorCodec, IdKey
 from geo.routes import DistanceMatrix
 
 
@@ -57,6 +64,26 @@ class RouteController(Controller):
             raise not_yours("provider", data.provider_id)
         await db_session.commit()
         return await _route(db_session, request.user.id, route_id)
+
+    @get("/", operation_id="listRoutesOfDay", responses=error_responses(400, 401, 403, 503))
+    async def of_day(
+        self,
+        request: SignedInRequest,
+        db_session: NamedDependency[AsyncSession],
+        cursor_codec: NamedDependency[CursorCodec],
+        list_page: NamedDependency[ListPage],
+        day: Annotated[date, QueryParameter(name="date", description="the routes' day")],
+    ) -> RouteList:
+        """The routes of the caller's providers on the day, by id, with all their stops."""
+        filters = RoutesFilters(request.user.id, day)
+
+        def page_after(after: IdKey | None) -> Awaitable[Page[Route]]:
+            return routes.routes_of_day(db_session, filters.owner_id, day, after, list_page.limit)
+
+        items, next_cursor = await keyset_page(
+            cursor_codec, filters, list_page.cursor, IdKey, page_after, lambda r: IdKey(r.id)
+        )
+        return RouteList([RouteDetails.of(route) for route in items], next_cursor)
 
     @get(
         "/{route_id:int}",

@@ -82,3 +82,15 @@ class RouteDetails(msgspec.Struct):
             start,
             stops,
         )
+
+
+class RouteList(msgspec.Struct):
+    items: list[RouteDetails]
+    next_cursor: str | None
+
+
+class RoutesFilters(msgspec.Struct, frozen=True, tag=True):
+    """Whose routes, on which day: a cursor of the list belongs to these."""
+
+    owner_id: int
+    day: date

@@ -47,6 +47,7 @@ OPERATION_IDS = {
     ("get", "/api/route-orders/available"): "listAvailableRouteOrders",
     ("post", "/api/route-orders/{order_id}/cancel"): "cancelRouteOrder",
     ("post", "/api/routes"): "planRoute",
+    ("get", "/api/routes"): "listRoutesOfDay",
     ("get", "/api/routes/{route_id}"): "getRoute",
     ("post", "/api/routes/{route_id}/stops/{order_id}/done"): "completeRouteStop",
     ("get", "/health"): "checkLiveness",

@@ -17,7 +17,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.settings import RoutePlanning
 from geo.distance import Point, haversine_m
 from tests.support.accounts import SignedIn
-from tests.support.bookings import BOOKABLE_SPOT, Client, OpenProvider, days_ahead, open_provider
+from tests.support.bookings import (
+    BOOKABLE_SPOT,
+    Client,
+    OpenProvider,
+    days_ahead,
+    every_page,
+    open_provider,
+)
 
 ROUTES = "/api/routes"
 DAY = days_ahead(12)
@@ -339,3 +346,41 @@ async def test_someone_elses_stop_or_an_order_off_the_route_is_404(
     assert (await client.post(off, headers=provider.owner.headers)).status_code == 404
     unchanged = await client.get(f"{ROUTES}/{route['id']}", headers=provider.owner.headers)
     assert unchanged.json() == route
+
+
+async def test_the_routes_of_a_day_are_the_callers_own_by_id_across_pages(
+    client: Client, provider: OpenProvider, customer: SignedIn
+) -> None:
+    orders = await orders_around(client, customer, 5, seed=12)
+    mine = [
+        await planned(client, provider, route_body(provider, orders[:2])),
+        await planned(client, provider, route_body(provider, orders[2:4])),
+    ]
+    other_day = DAY + timedelta(days=1)
+    await planned(
+        client, provider, route_body(provider, [orders[4]]) | {"date": other_day.isoformat()}
+    )
+    stranger = await open_provider(client)
+    [theirs] = await orders_around(client, customer, 1, seed=13)
+    await planned(client, stranger, route_body(stranger, [theirs]))
+
+    day: dict[str, str | float] = {"date": DAY.isoformat(), "limit": 1}
+    with counted_statements() as statements:
+        listed = await every_page(client, provider.owner, ROUTES, day)
+    assert listed == mine
+    selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+    assert len(selects) == 2 * 3  # two pages: routes, their stops, the stops' orders
+
+
+async def test_a_day_is_required_and_a_cursor_belongs_to_its_day(
+    client: Client, provider: OpenProvider, customer: SignedIn
+) -> None:
+    owner = provider.owner.headers
+    assert (await client.get(ROUTES, headers=owner)).status_code == 400
+    orders = await orders_around(client, customer, 2, seed=14)
+    for order in orders:
+        await planned(client, provider, route_body(provider, [order]))
+    page = await client.get(ROUTES, params={"date": DAY.isoformat(), "limit": 1}, headers=owner)
+    cursor = page.json()["next_cursor"]
+    other_day = {"date": (DAY + timedelta(days=1)).isoformat(), "cursor": cursor}
+    assert (await client.get(ROUTES, params=other_day, headers=owner)).status_code == 400

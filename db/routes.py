@@ -270,11 +270,12 @@ async def complete_stop(session: AsyncSession, owner_id: int, route_id: int, ord
         raise RouteStateError(f"route {route_id} is cancelled")
     if found.status is RouteStopStatus.done:
         raise RouteStateError(f"the visit to route order {order_id} is done already")
-    found.status = RouteStopStatus.done
+    await session.execute(
+        update(RouteStop).where(RouteStop.id == found.id).values(status=RouteStopStatus.done)
+    )
     await session.execute(
         update(RouteOrder).where(RouteOrder.id == order_id).values(status=RouteOrderStatus.done)
     )
-    await session.flush()
     await session.execute(
         update(Route)
         .where(

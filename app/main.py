@@ -39,6 +39,7 @@ from app.settings import GeocoderKind, Settings, from_env
 from db.engine import make_engine
 from db.geocoding import GazetteerGeocoder
 from db.route_orders import OpenOrderSearch
+from db.routes import Travel
 from db.search import ProviderSearch
 from db.search_cache import SearchCache
 from geo.cursor import CursorCodec
@@ -120,7 +121,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         "search_cache": search_cache,
         "provider_search": ProviderSearch(settings.db_statement_timeout_ms),
         "order_search": OpenOrderSearch(settings.db_statement_timeout_ms),
-        "distance_matrix": GreatCircleMatrix(),
+        "travel": Travel(settings.routes.day_start, settings.routes.speed_kmh, GreatCircleMatrix()),
     }
     return Litestar(
         route_handlers=[

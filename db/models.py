@@ -29,6 +29,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSTZRANGE, Range
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from geo.distance import Point
+
 MAX_ROW_ID = 2**63 - 1
 """Ids are bigint identities."""
 
@@ -203,6 +205,10 @@ class RouteOrder(IdentityAuditBase):
     )
     notes: Mapped[str] = mapped_column(Text, default="")
 
+    @property
+    def point(self) -> Point:
+        return Point(self.latitude, self.longitude)
+
 
 class RouteStatus(enum.StrEnum):
     planned = "planned"
@@ -228,6 +234,10 @@ class Route(IdentityAuditBase):
         back_populates="route", order_by="RouteStop.position", lazy="raise"
     )
 
+    @property
+    def start(self) -> Point:
+        return Point(self.start_latitude, self.start_longitude)
+
 
 class RouteStopStatus(enum.StrEnum):
     planned = "planned"
@@ -246,6 +256,7 @@ class RouteStop(IdentityBase):
     position: Mapped[int] = mapped_column(SmallInteger)
     leg_distance_m: Mapped[float] = mapped_column(Float)
     eta: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+    service_minutes: Mapped[int] = mapped_column(Integer)
     status: Mapped[RouteStopStatus] = mapped_column(
         _pg_enum(RouteStopStatus, "route_stop_status"), default=RouteStopStatus.planned
     )

@@ -21,6 +21,8 @@ class NotificationKind(enum.StrEnum):
     booking_confirmed = "booking_confirmed"
     booking_cancelled = "booking_cancelled"
     route_planned = "route_planned"
+    route_unplanned = "route_unplanned"
+    route_order_cancelled = "route_order_cancelled"
 
 
 async def notify(

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db.models import RouteOrder, RouteOrderStatus
 from db.nearest import Located, SearchSettings, nearest_statement
 from db.pages import Page, newest_first
+from db.routes import Travel, take_off_route
 from geo.cursor import DistanceKey, TimeKey
 from geo.distance import Point
 
@@ -51,26 +52,26 @@ async def orders_page(
     return Page.of((await session.scalars(statement)).all(), limit)
 
 
-async def cancel_order(session: AsyncSession, customer_id: int, order_id: int) -> RouteOrder | None:
-    """The cancelled order; None if the customer has no such order.
+async def cancel_order(
+    session: AsyncSession, customer_id: int, order_id: int, travel: Travel
+) -> RouteOrder | None:
+    """The cancelled order; None if the customer has no such order. A planned order's
+    visit leaves its route, which is rescheduled without it.
 
     Raises RouteOrderStateError for an order that is done or cancelled already.
     """
     mine = (RouteOrder.id == order_id, RouteOrder.customer_id == customer_id)
-    cancelled = (
-        await session.scalars(
-            update(RouteOrder)
-            .where(*mine, RouteOrder.status == RouteOrderStatus.open)
-            .values(status=RouteOrderStatus.cancelled)
-            .returning(RouteOrder)
-        )
-    ).one_or_none()
-    if cancelled is not None:
-        return cancelled
-    status = await session.scalar(select(RouteOrder.status).where(*mine))
+    status = await session.scalar(select(RouteOrder.status).where(*mine).with_for_update())
     if status is None:
         return None
-    raise RouteOrderStateError(f"route order {order_id} is {status}: it can't be cancelled")
+    if status not in (RouteOrderStatus.open, RouteOrderStatus.planned):
+        raise RouteOrderStateError(f"route order {order_id} is {status}: it can't be cancelled")
+    if status is RouteOrderStatus.planned:
+        await take_off_route(session, order_id, travel)
+    cancelled = update(RouteOrder).where(*mine).values(status=RouteOrderStatus.cancelled)
+    returning = cancelled.returning(RouteOrder).execution_options(populate_existing=True)
+    order: RouteOrder = (await session.scalars(returning)).one()
+    return order
 
 
 class OrderHit(msgspec.Struct, frozen=True):

@@ -1,18 +1,21 @@
-"""Providers' day routes: claim open orders, put them in visiting order, read routes back.
+"""Providers' day routes: claim open orders, put them in visiting order, change and read them.
 
 A route claims its orders by moving them from open to planned in the statement that
 locks them, in id order, so two routes racing for an order cannot both get it and cannot
 deadlock; the stops' unique index (migration 0004) holds the same rule in the schema.
+
+Whatever changes a planned route locks the orders it touches first, in id order, then the
+route: one lock order for every writer, so none waits on another in a cycle.
 """
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, func, insert, select, update
+from sqlalchemy import Select, delete, func, insert, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -42,6 +45,10 @@ class OrderTakenError(Exception):
     """An order another route holds."""
 
 
+class RouteStateError(Exception):
+    """The stop or its route is past the state the change needs."""
+
+
 @dataclass(frozen=True, slots=True)
 class RouteDraft:
     provider_id: int
@@ -52,11 +59,35 @@ class RouteDraft:
 
 
 @dataclass(frozen=True, slots=True)
-class Pace:
-    """How a provider's day runs: when driving starts, and how fast it goes."""
+class Visits:
+    order: list[int]
+    """Indexes of the stops, in visiting order."""
+    legs_m: list[float]
+    """Each visited stop's leg, from the one before or from the start."""
+
+
+@dataclass(frozen=True, slots=True)
+class Travel:
+    """How a provider's day runs: when driving starts, how fast it goes, and how far
+    apart places are."""
 
     day_start: time
     speed_kmh: float
+    matrix: DistanceMatrix
+
+    async def legs_m(self, start: Point, stops: Sequence[Point], optimize: bool) -> Visits:
+        """The stops in visiting order (optimized, or as given), and each one's leg."""
+        distances = await self.matrix.between([start, *stops])
+        order = visiting_order(distances) if optimize else list(range(len(stops)))
+        nodes = [0, *(stop + 1 for stop in order)]
+        return Visits(order, [distances[a][b] for a, b in itertools.pairwise(nodes)])
+
+    def arrivals(
+        self, day: date, timezone: str, legs_m: Sequence[float], service_minutes: Sequence[int]
+    ) -> list[Leg]:
+        """When each stop is reached, driving from the day's start on the provider's clock."""
+        day_start = datetime.combine(day, self.day_start, ZoneInfo(timezone))
+        return schedule(legs_m, service_minutes, day_start, self.speed_kmh)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +99,7 @@ class _Claimed:
 
 
 async def plan_route(
-    session: AsyncSession, owner_id: int, draft: RouteDraft, pace: Pace, matrix: DistanceMatrix
+    session: AsyncSession, owner_id: int, draft: RouteDraft, travel: Travel
 ) -> int | None:
     """The new route's id; None if the provider is not one of the owner's.
 
@@ -81,26 +112,15 @@ async def plan_route(
     orders = await _claim(session, draft)
     minutes = await _service_minutes(session, provider.id, orders)
     start = draft.start or Point(provider.latitude, provider.longitude)
-    visits, legs_m = await _visiting_order(start, orders, matrix, draft.optimize)
-    day_start = datetime.combine(draft.day, pace.day_start, ZoneInfo(provider.timezone))
-    durations = [minutes[order.category] for order in visits]
-    arrivals = schedule(legs_m, durations, day_start, pace.speed_kmh)
-    route_id = await _store(session, provider.id, draft.day, start, visits, arrivals)
-    for order, arrival in zip(visits, arrivals, strict=True):
+    visits = await travel.legs_m(start, [order.point for order in orders], draft.optimize)
+    stops = [orders[index] for index in visits.order]
+    durations = [minutes[order.category] for order in stops]
+    arrivals = travel.arrivals(draft.day, provider.timezone, visits.legs_m, durations)
+    route_id = await _store(session, provider.id, draft.day, start, stops, durations, arrivals)
+    for order, arrival in zip(stops, arrivals, strict=True):
         payload = _planned(route_id, provider, order.id, arrival.eta)
         await notify(session, order.customer_id, NotificationKind.route_planned, payload)
     return route_id
-
-
-async def _visiting_order(
-    start: Point, orders: Sequence[_Claimed], matrix: DistanceMatrix, optimize: bool
-) -> tuple[list[_Claimed], list[float]]:
-    """The orders in visiting order (optimized, or as given), and each one's leg."""
-    distances = await matrix.between([start, *(order.point for order in orders)])
-    visits = visiting_order(distances) if optimize else list(range(len(orders)))
-    nodes = [0, *(visit + 1 for visit in visits)]
-    legs_m = [distances[a][b] for a, b in itertools.pairwise(nodes)]
-    return [orders[visit] for visit in visits], legs_m
 
 
 async def _store(
@@ -109,6 +129,7 @@ async def _store(
     day: date,
     start: Point,
     visits: Sequence[_Claimed],
+    durations: Sequence[int],
     arrivals: Sequence[Leg],
 ) -> int:
     route = insert(Route).values(
@@ -126,8 +147,11 @@ async def _store(
             "position": position,
             "leg_distance_m": arrival.distance_m,
             "eta": arrival.eta,
+            "service_minutes": minutes,
         }
-        for position, (order, arrival) in enumerate(zip(visits, arrivals, strict=True))
+        for position, (order, minutes, arrival) in enumerate(
+            zip(visits, durations, arrivals, strict=True)
+        )
     ]
     await session.execute(insert(RouteStop), stops)
     return route_id
@@ -224,6 +248,8 @@ def _owned_routes(owner_id: int) -> Select[tuple[Route]]:
         .join(Provider, Provider.id == Route.provider_id)
         .where(Provider.user_id == owner_id)
         .options(selectinload(Route.stops).selectinload(RouteStop.order))
+        # A route changed earlier in the session is read anew, stops and all.
+        .execution_options(populate_existing=True)
     )
 
 
@@ -244,14 +270,141 @@ async def routes_of_day(
     return Page.of(rows, limit)
 
 
-class RouteStateError(Exception):
-    """The stop or its route is past the state the change needs."""
+async def _lock_orders(session: AsyncSession, order_ids: Select[tuple[int]]) -> None:
+    await session.execute(
+        select(RouteOrder.id)
+        .where(RouteOrder.id.in_(order_ids))
+        .order_by(RouteOrder.id)
+        .with_for_update()
+    )
+
+
+async def _locked_route(
+    session: AsyncSession, route_id: int, owner_id: int | None
+) -> tuple[Route, Provider] | None:
+    """The route, its stops and their orders, locked after its orders, and its provider;
+    None if there is no such route, or `owner_id` is given and is not the provider's."""
+    owner = true() if owner_id is None else Provider.user_id == owner_id
+    stops_of_route = (
+        select(RouteStop.route_order_id)
+        .join(Route, Route.id == RouteStop.route_id)
+        .join(Provider, Provider.id == Route.provider_id)
+        .where(RouteStop.route_id == route_id, owner)
+    )
+    await _lock_orders(session, stops_of_route)
+    row = (
+        await session.execute(
+            select(Route, Provider)
+            .join(Provider, Provider.id == Route.provider_id)
+            .where(Route.id == route_id, owner)
+            .options(selectinload(Route.stops).selectinload(RouteStop.order))
+            .execution_options(populate_existing=True)
+            .with_for_update(of=Route)
+        )
+    ).one_or_none()
+    return None if row is None else (row[0], row[1])
+
+
+async def change_stops(
+    session: AsyncSession, owner_id: int, route_id: int, order_ids: Sequence[int], travel: Travel
+) -> bool:
+    """Visit the route's stops of `order_ids` in that order and drop the others (their
+    orders open again), with legs, arrivals and total anew. False if the owner has no
+    such route.
+
+    Raises RouteStateError if the route is done or cancelled, or a dropped visit is done;
+    RouteRuleError naming an order that is not one of the route's stops.
+    """
+    locked = await _locked_route(session, route_id, owner_id)
+    if locked is None:
+        return False
+    route, provider = locked
+    if route.status is not RouteStatus.planned:
+        raise RouteStateError(f"route {route_id} is {route.status}")
+    stops = {stop.route_order_id: stop for stop in route.stops}
+    for order_id in order_ids:
+        if order_id not in stops:
+            raise RouteRuleError(f"route order {order_id} is not a stop of route {route_id}")
+    kept = set(order_ids)
+    dropped = [stop for stop in route.stops if stop.route_order_id not in kept]
+    for stop in dropped:
+        if stop.status is RouteStopStatus.done:
+            raise RouteStateError(f"the visit to route order {stop.route_order_id} is done")
+    await _delete_stops(session, dropped)
+    reopened = [stop.route_order_id for stop in dropped]
+    await session.execute(
+        update(RouteOrder).where(RouteOrder.id.in_(reopened)).values(status=RouteOrderStatus.open)
+    )
+    for stop in dropped:
+        payload = {"route_id": route_id, "route_order_id": stop.route_order_id}
+        await notify(session, stop.order.customer_id, NotificationKind.route_unplanned, payload)
+    await _reschedule(session, route, provider, [stops[order_id] for order_id in order_ids], travel)
+    return True
+
+
+async def take_off_route(session: AsyncSession, order_id: int, travel: Travel) -> None:
+    """Take the order's visit off its planned route, if it has one, reschedule the rest and
+    tell the provider. The caller holds the order's lock and sets its status."""
+    route_id = await session.scalar(
+        select(RouteStop.route_id).where(
+            RouteStop.route_order_id == order_id,
+            RouteStop.route_status == RouteStatus.planned,
+            RouteStop.status == RouteStopStatus.planned,
+        )
+    )
+    locked = None if route_id is None else await _locked_route(session, route_id, None)
+    if locked is None:
+        return
+    route, provider = locked
+    await _delete_stops(session, [s for s in route.stops if s.route_order_id == order_id])
+    kept = [stop for stop in route.stops if stop.route_order_id != order_id]
+    await _reschedule(session, route, provider, kept, travel)
+    payload = {"route_id": route.id, "route_order_id": order_id}
+    await notify(session, provider.user_id, NotificationKind.route_order_cancelled, payload)
+
+
+async def _delete_stops(session: AsyncSession, stops: Collection[RouteStop]) -> None:
+    if stops:
+        await session.execute(delete(RouteStop).where(RouteStop.id.in_([s.id for s in stops])))
+
+
+async def _reschedule(
+    session: AsyncSession,
+    route: Route,
+    provider: Provider,
+    stops: Sequence[RouteStop],
+    travel: Travel,
+) -> None:
+    """Number the stops in the order given, and measure their legs, arrivals and the
+    route's total again. A route left without stops is cancelled, one whose stops are
+    all visited is done."""
+    points = [stop.order.point for stop in stops]
+    visits = await travel.legs_m(route.start, points, optimize=False)
+    durations = [stop.service_minutes for stop in stops]
+    arrivals = travel.arrivals(route.date, provider.timezone, visits.legs_m, durations)
+    if stops:
+        changes = [
+            {"id": stop.id, "position": position, "leg_distance_m": leg.distance_m, "eta": leg.eta}
+            for position, (stop, leg) in enumerate(zip(stops, arrivals, strict=True))
+        ]
+        await session.execute(update(RouteStop), changes)
+    if not stops:
+        status = RouteStatus.cancelled
+    elif all(stop.status is RouteStopStatus.done for stop in stops):
+        status = RouteStatus.done
+    else:
+        status = RouteStatus.planned
+    total_m = sum(visits.legs_m)
+    await session.execute(
+        update(Route).where(Route.id == route.id).values(total_distance_m=total_m, status=status)
+    )
 
 
 async def complete_stop(session: AsyncSession, owner_id: int, route_id: int, order_id: int) -> bool:
     """Mark the visit to `order_id` on the route done, the order with it, and the route
     once no stop is left. False if the owner has no such stop; RouteStateError if the
     stop is done already or its route is cancelled."""
+    await _lock_orders(session, select(RouteOrder.id).where(RouteOrder.id == order_id))
     stop = (
         select(RouteStop)
         .join(Route, Route.id == RouteStop.route_id)
@@ -261,7 +414,7 @@ async def complete_stop(session: AsyncSession, owner_id: int, route_id: int, ord
             RouteStop.route_order_id == order_id,
             Provider.user_id == owner_id,
         )
-        .with_for_update(of=RouteStop)
+        .with_for_update(of=Route)
     )
     found: RouteStop | None = await session.scalar(stop)
     if found is None:

@@ -85,6 +85,9 @@ UPGRADE = [
         position       smallint NOT NULL CHECK (position >= 0),
         leg_distance_m double precision NOT NULL CHECK (leg_distance_m >= 0),
         eta            timestamptz NOT NULL,
+        -- How long the visit lasts, fixed when it is planned: reordering a route later
+        -- moves its arrivals but never its visits' lengths.
+        service_minutes integer NOT NULL CHECK (service_minutes > 0),
         status         route_stop_status NOT NULL DEFAULT 'planned',
         CONSTRAINT route_stops_route_fkey FOREIGN KEY (route_id, route_status)
             REFERENCES routes (id, status) ON UPDATE CASCADE ON DELETE CASCADE,

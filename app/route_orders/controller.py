@@ -29,6 +29,7 @@ from db import route_orders
 from db.models import Role, RouteOrder
 from db.pages import Page
 from db.route_orders import AvailableQuery, OpenOrderSearch, OrderHit
+from db.routes import Travel
 from geo.cursor import CursorCodec, DistanceKey, TimeKey
 from geo.distance import Point
 from geo.geocoding.chain import GeocoderChain
@@ -123,9 +124,15 @@ class RouteOrderController(Controller):
         responses=error_responses(400, 401, 404, 409, 503),
     )
     async def cancel(
-        self, request: SignedInRequest, db_session: NamedDependency[AsyncSession], order_id: RowId
+        self,
+        request: SignedInRequest,
+        db_session: NamedDependency[AsyncSession],
+        travel: NamedDependency[Travel],
+        order_id: RowId,
     ) -> RouteOrderDetails:
-        order = await route_orders.cancel_order(db_session, request.user.id, order_id)
+        """An open order is withdrawn; a planned one also leaves its route, whose other
+        stops are rescheduled, and the provider is told."""
+        order = await route_orders.cancel_order(db_session, request.user.id, order_id, travel)
         if order is None:
             raise not_yours("route order", order_id)
         await db_session.commit()

@@ -4,7 +4,7 @@ from collections.abc import Awaitable
 from datetime import date
 from typing import Annotated
 
-from litestar import Controller, get, post
+from litestar import Controller, get, patch, post
 from litestar.di import NamedDependency
 from litestar.exceptions import ValidationException
 from litestar.params import JSONBody, QueryParameter
@@ -15,14 +15,19 @@ from app.accounts.auth import SignedInRequest, requires_role
 from app.errors import error_responses, not_yours
 from app.paging import ListPage, keyset_page
 from app.params import RowId
-from app.routes.schemas import RouteDetails, RouteList, RouteRequest, RoutesFilters
+from app.routes.schemas import (
+    RouteChange,
+    RouteDetails,
+    RouteList,
+    RouteRequest,
+    RoutesFilters,
+)
 from app.settings import Settings
 from db import routes
 from db.models import Role, Route
 from db.pages import Page
-from db.routes import Pace
+from db.routes import Travel
 from geo.cursor import CursorCodec, IdKey
-from geo.routes import DistanceMatrix
 
 
 async def _route(session: AsyncSession, owner_id: int, route_id: int) -> RouteDetails:
@@ -30,6 +35,11 @@ async def _route(session: AsyncSession, owner_id: int, route_id: int) -> RouteDe
     if route is None:
         raise not_yours("route", route_id)
     return RouteDetails.of(route)
+
+
+def _check_stop_count(settings: Settings, order_ids: list[int]) -> None:
+    if len(order_ids) > settings.routes.max_stops:
+        raise ValidationException(f"a route has at most {settings.routes.max_stops} stops")
 
 
 class RouteController(Controller):
@@ -47,19 +57,14 @@ class RouteController(Controller):
         request: SignedInRequest,
         db_session: NamedDependency[AsyncSession],
         settings: NamedDependency[Settings],
-        distance_matrix: NamedDependency[DistanceMatrix],
+        travel: NamedDependency[Travel],
         data: JSONBody[RouteRequest],
     ) -> RouteDetails:
         """Claim the orders for the day (409 naming one another route holds), put them in
         visiting order, and tell each customer when to expect the provider."""
-        limits = settings.routes
-        if len(data.route_order_ids) > limits.max_stops:
-            raise ValidationException(f"a route has at most {limits.max_stops} stops")
-        pace = Pace(limits.day_start, limits.speed_kmh)
+        _check_stop_count(settings, data.route_order_ids)
         draft = data.as_draft()
-        route_id = await routes.plan_route(
-            db_session, request.user.id, draft, pace, distance_matrix
-        )
+        route_id = await routes.plan_route(db_session, request.user.id, draft, travel)
         if route_id is None:
             raise not_yours("provider", data.provider_id)
         await db_session.commit()
@@ -94,6 +99,31 @@ class RouteController(Controller):
         self, request: SignedInRequest, db_session: NamedDependency[AsyncSession], route_id: RowId
     ) -> RouteDetails:
         """The route with its stops in visiting order."""
+        return await _route(db_session, request.user.id, route_id)
+
+    @patch(
+        "/{route_id:int}",
+        operation_id="changeRouteStops",
+        responses=error_responses(400, 401, 403, 404, 409, 422, 503),
+    )
+    async def change_stops(
+        self,
+        request: SignedInRequest,
+        db_session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        travel: NamedDependency[Travel],
+        route_id: RowId,
+        data: JSONBody[RouteChange],
+    ) -> RouteDetails:
+        """Reorder the stops, or drop some (their orders open again and their customers are
+        told); legs, arrivals and the total are measured anew. A visit made stays."""
+        _check_stop_count(settings, data.route_order_ids)
+        changed = await routes.change_stops(
+            db_session, request.user.id, route_id, data.route_order_ids, travel
+        )
+        if not changed:
+            raise not_yours("route", route_id)
+        await db_session.commit()
         return await _route(db_session, request.user.id, route_id)
 
     @post(

@@ -16,6 +16,11 @@ class Position(msgspec.Struct, forbid_unknown_fields=True):
     longitude: LongitudeField
 
 
+def _no_repeats(order_ids: list[int]) -> None:
+    if len(set(order_ids)) != len(order_ids):
+        raise ValueError("route_order_ids must not repeat")
+
+
 class RouteRequest(msgspec.Struct, forbid_unknown_fields=True):
     """A day's route for one of the caller's providers, through these open orders."""
 
@@ -28,12 +33,21 @@ class RouteRequest(msgspec.Struct, forbid_unknown_fields=True):
     """Put the stops in a short visiting order; false keeps the order given."""
 
     def __post_init__(self) -> None:
-        if len(set(self.route_order_ids)) != len(self.route_order_ids):
-            raise ValueError("route_order_ids must not repeat")
+        _no_repeats(self.route_order_ids)
 
     def as_draft(self) -> RouteDraft:
         start = None if self.start is None else Point(self.start.latitude, self.start.longitude)
         return RouteDraft(self.provider_id, self.date, self.route_order_ids, start, self.optimize)
+
+
+class RouteChange(msgspec.Struct, forbid_unknown_fields=True):
+    """The route's stops to keep, in the order to visit them: the others are dropped and
+    their orders open again. None kept cancels the route."""
+
+    route_order_ids: list[RowIdField]
+
+    def __post_init__(self) -> None:
+        _no_repeats(self.route_order_ids)
 
 
 class StopDetails(msgspec.Struct):

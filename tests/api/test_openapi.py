@@ -49,6 +49,7 @@ OPERATION_IDS = {
     ("post", "/api/routes"): "planRoute",
     ("get", "/api/routes"): "listRoutesOfDay",
     ("get", "/api/routes/{route_id}"): "getRoute",
+    ("patch", "/api/routes/{route_id}"): "changeRouteStops",
     ("post", "/api/routes/{route_id}/stops/{order_id}/done"): "completeRouteStop",
     ("get", "/health"): "checkLiveness",
     ("get", "/health/ready"): "checkReadiness",

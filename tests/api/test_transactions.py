@@ -195,6 +195,20 @@ WRITES = [
         "POST",
         "/api/routes/{s.route_id}/stops/{s.planned_order_id}/done",
     ),
+    Write(
+        "drop a route's stops",
+        "route_stops",
+        "PATCH",
+        "/api/routes/{s.route_id}",
+        lambda _: {"route_order_ids": []},
+    ),
+    Write(
+        "cancel a planned order",
+        "route_stops",
+        "POST",
+        "/api/route-orders/{s.planned_order_id}/cancel",
+        caller="customer",
+    ),
 ]
 WRITE_IDS = [write.name for write in WRITES]
 

@@ -38,8 +38,9 @@ async def add_stop(
 ) -> None:
     await connection.execute(
         text(
-            "INSERT INTO route_stops (route_id, route_order_id, position, leg_distance_m, eta)"
-            " VALUES (:route, :order, :position, 0, TIMESTAMPTZ '2031-05-06 08:00+00')"
+            "INSERT INTO route_stops"
+            " (route_id, route_order_id, position, leg_distance_m, eta, service_minutes)"
+            " VALUES (:route, :order, :position, 0, TIMESTAMPTZ '2031-05-06 08:00+00', 30)"
         ),
         {"route": route_id, "order": order_id, "position": position},
     )

@@ -20,3 +20,28 @@ def haversine_m(a: Point, b: Point) -> float:
     dlng = math.radians(b.longitude - a.longitude)
     h = math.sin(dlat / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin(dlng / 2) ** 2
     return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h)))
+
+
+def along_great_circle(a: Point, b: Point, fraction: float) -> Point:
+    """The point `fraction` of the way from a to b along the great circle (a and b not
+    antipodal)."""
+    angle = haversine_m(a, b) / EARTH_RADIUS_M
+    if angle == 0:
+        return a
+    weight_a = math.sin((1 - fraction) * angle) / math.sin(angle)
+    weight_b = math.sin(fraction * angle) / math.sin(angle)
+    xyz = [
+        weight_a * coordinate_a + weight_b * coordinate_b
+        for coordinate_a, coordinate_b in zip(_unit_vector(a), _unit_vector(b), strict=True)
+    ]
+    x, y, z = xyz
+    return Point(math.degrees(math.atan2(z, math.hypot(x, y))), math.degrees(math.atan2(y, x)))
+
+
+def _unit_vector(point: Point) -> tuple[float, float, float]:
+    latitude, longitude = math.radians(point.latitude), math.radians(point.longitude)
+    return (
+        math.cos(latitude) * math.cos(longitude),
+        math.cos(latitude) * math.sin(longitude),
+        math.sin(latitude),
+    )

@@ -12,12 +12,16 @@ same matrix always gives the same route.
 """
 
 import itertools
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol, runtime_checkable
+from typing import Protocol, cast, runtime_checkable
 
-from geo.distance import Point, haversine_m
+import shapely
+from shapely import LineString
+
+from geo.distance import Point, along_great_circle, haversine_m
 
 Matrix = Sequence[Sequence[float]]
 
@@ -189,6 +193,34 @@ def cheapest_insertion(start: Point, stops: Sequence[Point], point: Point) -> In
         if detour < best.detour_m:
             best = Insertion(position, detour)
     return best
+
+
+# A drawn leg follows its great circle to within this; about 10 m north-south.
+_DRAWN_TOLERANCE_DEG = 1e-4
+# Legs are cut into pieces of at most this before simplifying: a 10 km chord strays
+# under 2 m from its arc, well inside the tolerance.
+_DRAWN_PIECE_M = 10_000.0
+
+
+def path_geometry(points: Sequence[Point]) -> shapely.Geometry:
+    """The path through the points in longitude/latitude order, for the database to
+    measure as geography (whose edges are great circles); a point if it never moves."""
+    positions = [(point.longitude, point.latitude) for point in points]
+    if len(set(positions)) == 1:
+        return shapely.Point(positions[0])
+    return LineString(positions)
+
+
+def drawn_line(points: Sequence[Point]) -> LineString:
+    """The path through the points as a GeoJSON line: GeoJSON draws straight lines
+    between positions, so long legs are cut to follow their great circle, then the line
+    is simplified back to the positions it needs."""
+    positions = [(points[0].longitude, points[0].latitude)]
+    for a, b in itertools.pairwise(points):
+        pieces = max(1, math.ceil(haversine_m(a, b) / _DRAWN_PIECE_M))
+        inner = (along_great_circle(a, b, piece / pieces) for piece in range(1, pieces))
+        positions.extend((point.longitude, point.latitude) for point in [*inner, b])
+    return cast(LineString, LineString(positions).simplify(_DRAWN_TOLERANCE_DEG))
 
 
 @dataclass(frozen=True, slots=True)

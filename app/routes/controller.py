@@ -1,18 +1,22 @@
 """Day routes: a provider plans a day through open orders, and reads it back."""
 
-from collections.abc import Awaitable
+import itertools
+from collections.abc import Awaitable, Callable
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 
-from litestar import Controller, get, patch, post
+import msgspec
+from litestar import Controller, Response, get, patch, post
 from litestar.di import NamedDependency
 from litestar.exceptions import ValidationException
+from litestar.openapi import ResponseSpec
 from litestar.params import JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.auth import SignedInRequest, requires_role
 from app.errors import error_responses, not_yours
+from app.formats import GEOJSON, GEOJSON_TOO, Format, ResponseFormat
 from app.paging import ListPage, keyset_page
 from app.params import RowId
 from app.routes.schemas import (
@@ -21,6 +25,8 @@ from app.routes.schemas import (
     RouteList,
     RouteRequest,
     RoutesFilters,
+    route_features,
+    route_geojson,
 )
 from app.settings import Settings
 from db import routes
@@ -28,6 +34,7 @@ from db.models import Role, Route
 from db.pages import Page
 from db.routes import Travel
 from geo.cursor import CursorCodec, IdKey
+from geo.geojson import feature_collection
 
 
 async def _route(session: AsyncSession, owner_id: int, route_id: int) -> RouteDetails:
@@ -35,6 +42,14 @@ async def _route(session: AsyncSession, owner_id: int, route_id: int) -> RouteDe
     if route is None:
         raise not_yours("route", route_id)
     return RouteDetails.of(route)
+
+
+def _as_asked(
+    body: msgspec.Struct, geojson: Callable[[], dict[str, Any]], form: ResponseFormat
+) -> Response[Any]:
+    if form is ResponseFormat.geojson:
+        return Response(geojson(), media_type=GEOJSON)
+    return Response(body)
 
 
 def _check_stop_count(settings: Settings, order_ids: list[int]) -> None:
@@ -70,7 +85,14 @@ class RouteController(Controller):
         await db_session.commit()
         return await _route(db_session, request.user.id, route_id)
 
-    @get("/", operation_id="listRoutesOfDay", responses=error_responses(400, 401, 403, 503))
+    @get(
+        "/",
+        operation_id="listRoutesOfDay",
+        responses={
+            HTTP_200_OK: ResponseSpec(RouteList, description=GEOJSON_TOO),
+            **error_responses(400, 401, 403, 503),
+        },
+    )
     async def of_day(
         self,
         request: SignedInRequest,
@@ -78,7 +100,8 @@ class RouteController(Controller):
         cursor_codec: NamedDependency[CursorCodec],
         list_page: NamedDependency[ListPage],
         day: Annotated[date, QueryParameter(name="date", description="the routes' day")],
-    ) -> RouteList:
+        format_: Format = ResponseFormat.json,
+    ) -> Response[Any]:
         """The routes of the caller's providers on the day, by id, with all their stops."""
         filters = RoutesFilters(request.user.id, day)
 
@@ -88,18 +111,33 @@ class RouteController(Controller):
         items, next_cursor = await keyset_page(
             cursor_codec, filters, list_page.cursor, IdKey, page_after, lambda r: IdKey(r.id)
         )
-        return RouteList([RouteDetails.of(route) for route in items], next_cursor)
+        listed = [RouteDetails.of(route) for route in items]
+
+        def geojson() -> dict[str, Any]:
+            features = itertools.chain.from_iterable(route_features(r) for r in listed)
+            return feature_collection(features, next_cursor=next_cursor)
+
+        return _as_asked(RouteList(listed, next_cursor), geojson, format_)
 
     @get(
         "/{route_id:int}",
         operation_id="getRoute",
-        responses=error_responses(400, 401, 403, 404, 503),
+        responses={
+            HTTP_200_OK: ResponseSpec(RouteDetails, description=GEOJSON_TOO),
+            **error_responses(400, 401, 403, 404, 503),
+        },
     )
     async def route(
-        self, request: SignedInRequest, db_session: NamedDependency[AsyncSession], route_id: RowId
-    ) -> RouteDetails:
-        """The route with its stops in visiting order."""
-        return await _route(db_session, request.user.id, route_id)
+        self,
+        request: SignedInRequest,
+        db_session: NamedDependency[AsyncSession],
+        route_id: RowId,
+        format_: Format = ResponseFormat.json,
+    ) -> Response[Any]:
+        """The route with its stops in visiting order; as GeoJSON, its start, stops and
+        line (each leg along its great circle)."""
+        route = await _route(db_session, request.user.id, route_id)
+        return _as_asked(route, lambda: route_geojson(route), format_)
 
     @patch(
         "/{route_id:int}",

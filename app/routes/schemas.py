@@ -1,7 +1,7 @@
 """Request and response bodies of the route endpoints."""
 
 from datetime import date, datetime
-from typing import Annotated, Self
+from typing import Annotated, Any, Self
 
 import msgspec
 
@@ -9,6 +9,8 @@ from app.params import LatitudeField, LongitudeField, RowIdField
 from db.models import Route, RouteStatus, RouteStopStatus
 from db.routes import RouteDraft
 from geo.distance import Point
+from geo.geojson import feature_collection, line_feature, point_feature
+from geo.routes import drawn_line
 
 
 class Position(msgspec.Struct, forbid_unknown_fields=True):
@@ -96,6 +98,36 @@ class RouteDetails(msgspec.Struct):
             start,
             stops,
         )
+
+
+def route_features(route: RouteDetails) -> list[dict[str, Any]]:
+    """The route for a map: its start, its line and its stops, each saying which it is."""
+    start = route.start
+    summary = {"route_id": route.id, "status": route.status}
+    features = [point_feature(None, start.latitude, start.longitude, {"kind": "start", **summary})]
+    if route.stops:
+        stops = [Point(stop.latitude, stop.longitude) for stop in route.stops]
+        line = drawn_line([Point(start.latitude, start.longitude), *stops])
+        total = {"total_distance_m": route.total_distance_m}
+        features.append(line_feature(line, {"kind": "line", **summary, **total}))
+    return [
+        *features,
+        *(
+            point_feature(
+                None,
+                stop.latitude,
+                stop.longitude,
+                {"kind": "stop", "route_id": route.id} | msgspec.structs.asdict(stop),
+            )
+            for stop in route.stops
+        ),
+    ]
+
+
+def route_geojson(route: RouteDetails) -> dict[str, Any]:
+    members = msgspec.structs.asdict(route)
+    del members["stops"], members["start"]
+    return feature_collection(route_features(route), **members)
 
 
 class RouteList(msgspec.Struct):

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.auth import ANONYMOUS, PUBLIC
 from app.errors import error_responses
+from app.formats import GEOJSON, GEOJSON_TOO, JSON, ResponseFormat
 from app.paging import keyset_page
 from app.search.queries import ClustersRequest, InViewRequest, NearbyRequest
 from app.search.schemas import (
@@ -26,7 +27,6 @@ from app.search.schemas import (
     ClusterList,
     InViewPage,
     NearbyPage,
-    ResponseFormat,
 )
 from app.settings import Settings
 from db.pages import Page
@@ -36,9 +36,6 @@ from geo.clusters import cell_size_deg
 from geo.cursor import CursorCodec, DistanceKey
 from geo.distance import Point
 from geo.geojson import feature_collection, point_feature
-
-JSON = "application/json"
-GEOJSON = "application/geo+json"
 
 
 async def _cached(
@@ -59,9 +56,6 @@ async def _cached(
             await cache.put(key, CachedResponse(lookup.generation, media_type, body))
     headers = {"Cache-Control": f"public, max-age={max_age_s}"}
     return Response(body, media_type=media_type, headers=headers)
-
-
-GEOJSON_TOO = "With format=geojson: an RFC 7946 FeatureCollection (application/geo+json)."
 
 
 def _documented(

@@ -11,8 +11,8 @@ import msgspec
 from litestar.di import NamedDependency, Provide
 from litestar.params import Parameter, QueryParameter
 
+from app.formats import Format, ResponseFormat
 from app.params import Cursor, Latitude, Longitude
-from app.search.schemas import ResponseFormat
 from app.settings import SearchLimits
 from db.models import ServiceCategory
 from db.search import SearchStrategy
@@ -20,7 +20,6 @@ from geo.clusters import check_cell_count
 from geo.viewport import Viewport, check_span, parse_viewport
 
 BBox = Annotated[str, Parameter(description="minLng,minLat,maxLng,maxLat", max_length=200)]
-Format = Annotated[ResponseFormat, QueryParameter(name="format")]
 Category = Annotated[ServiceCategory | None, QueryParameter()]
 Strategy = Annotated[SearchStrategy, QueryParameter(description="gist (default), bbox or naive")]
 

@@ -1,16 +1,9 @@
 """Response bodies of the search endpoints, with the examples the OpenAPI document shows."""
 
-import enum
-
 import msgspec
 from litestar.openapi.spec import Example
 
 from db.search import Cluster, ProviderHit, SearchStrategy
-
-
-class ResponseFormat(enum.StrEnum):
-    json = "json"
-    geojson = "geojson"
 
 
 class NearbyPage(msgspec.Struct):

@@ -10,6 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+import shapely.geometry
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -344,3 +345,54 @@ async def test_a_day_is_required_and_a_cursor_belongs_to_its_day(
     cursor = page.json()["next_cursor"]
     other_day = {"date": (DAY + timedelta(days=1)).isoformat(), "cursor": cursor}
     assert (await client.get(ROUTES, params=other_day, headers=owner)).status_code == 400
+
+
+async def test_a_route_as_geojson_has_its_start_line_and_stops(
+    client: Client, provider: OpenProvider, customer: SignedIn
+) -> None:
+    orders = await orders_around(client, customer, 4, seed=15)
+    route = await planned(client, provider, route_body(provider, orders))
+    params = {"format": "geojson"}
+    url = f"{ROUTES}/{route['id']}"
+    response = await client.get(url, params=params, headers=provider.owner.headers)
+    assert response.headers["content-type"] == "application/geo+json"
+    collection = response.json()
+    summary = {key: route[key] for key in ("id", "provider_id", "date", "status")}
+    assert {key: collection[key] for key in summary} == summary
+    assert collection["total_distance_m"] == route["total_distance_m"]
+    kinds = [feature["properties"]["kind"] for feature in collection["features"]]
+    assert kinds == ["start", "line", *["stop"] * 4]
+    start, line, *stops = collection["features"]
+    assert start["geometry"]["coordinates"] == [HOME.longitude, HOME.latitude]
+    assert [stop["properties"] for stop in stops] == [
+        {"kind": "stop", "route_id": route["id"], **stop} for stop in route["stops"]
+    ]
+    drawn = shapely.geometry.shape(line["geometry"])
+    for stop in stops:
+        assert drawn.distance(shapely.geometry.shape(stop["geometry"])) < 1e-4
+    assert line["geometry"]["coordinates"][0] == start["geometry"]["coordinates"]
+    assert line["geometry"]["coordinates"][-1] == stops[-1]["geometry"]["coordinates"]
+    assert line["properties"]["total_distance_m"] == route["total_distance_m"]
+
+    day = {"date": DAY.isoformat(), "format": "geojson"}
+    listed = await client.get(ROUTES, params=day, headers=provider.owner.headers)
+    assert listed.json() == {
+        "type": "FeatureCollection",
+        "features": collection["features"],
+        "next_cursor": None,
+    }
+
+
+async def test_a_cancelled_route_as_geojson_is_its_start_alone(
+    client: Client, provider: OpenProvider, customer: SignedIn
+) -> None:
+    orders = await orders_around(client, customer, 1, seed=16)
+    route = await planned(client, provider, route_body(provider, orders))
+    url = f"{ROUTES}/{route['id']}"
+    owner = provider.owner.headers
+    assert (await client.patch(url, json={"route_order_ids": []}, headers=owner)).is_success
+    response = await client.get(url, params={"format": "geojson"}, headers=owner)
+    [start] = response.json()["features"]
+    assert start["properties"] == {"kind": "start", "route_id": route["id"], "status": "cancelled"}
+    bad = await client.get(url, params={"format": "kml"}, headers=owner)
+    assert bad.status_code == 400

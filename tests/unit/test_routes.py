@@ -5,14 +5,17 @@ import random
 from datetime import UTC, datetime
 
 import pytest
+import shapely
 
-from geo.distance import Point, haversine_m
+from geo.distance import Point, along_great_circle, haversine_m
 from geo.routes import (
     GreatCircleMatrix,
     Leg,
     cheapest_insertion,
+    drawn_line,
     great_circle_matrix,
     nearest_neighbour,
+    path_geometry,
     path_length_m,
     schedule,
     visiting_order,
@@ -132,3 +135,44 @@ def test_arrivals_add_driving_and_the_previous_stops_service() -> None:
         Leg(15_000.0, datetime(2027, 5, 3, 9, 30, tzinfo=UTC)),
         Leg(0.0, datetime(2027, 5, 3, 10, 0, tzinfo=UTC)),
     ]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_point_along_the_great_circle_splits_the_distance(seed: int) -> None:
+    a, b = stables(seed, 2, spread_deg=8)
+    for fraction in (0.0, 0.25, 0.5, 0.9, 1.0):
+        point = along_great_circle(a, b, fraction)
+        assert haversine_m(a, point) == pytest.approx(fraction * haversine_m(a, b), abs=1e-6)
+        assert haversine_m(point, b) == pytest.approx((1 - fraction) * haversine_m(a, b), abs=1e-6)
+    assert along_great_circle(a, a, 0.5) == a
+
+
+def test_a_drawn_line_follows_each_legs_great_circle_and_passes_every_stop() -> None:
+    # An east-west leg far north bows towards the pole: drawn straight in longitude and
+    # latitude it would miss the arc by over a kilometre.
+    start, far_east = Point(60.0, 10.0), Point(60.0, 14.0)
+    stops = [far_east, *stables(6, 5)]
+    line = drawn_line([start, *stops])
+    for stop in [start, *stops]:
+        assert line.distance(shapely.Point(stop.longitude, stop.latitude)) <= 1e-4
+    arc = [along_great_circle(start, far_east, f / 100) for f in range(101)]
+    assert max(p.latitude for p in arc) > 60.01
+    for point in arc:
+        assert line.distance(shapely.Point(point.longitude, point.latitude)) <= 1e-4
+    positions = list(line.coords)
+    assert positions[0] == (start.longitude, start.latitude)
+    assert positions[-1] == (stops[-1].longitude, stops[-1].latitude)
+
+
+def test_a_drawn_line_keeps_only_the_positions_it_needs() -> None:
+    a, b = Point(59.0, 18.0), Point(59.0, 18.01)
+    on_the_way = [along_great_circle(a, b, f / 10) for f in range(11)]
+    assert list(drawn_line([a, *on_the_way, b, b]).coords) == [(18.0, 59.0), (18.01, 59.0)]
+
+
+def test_a_path_that_never_moves_is_a_point_for_the_database() -> None:
+    here = Point(59.0, 18.0)
+    assert path_geometry([here, here]) == shapely.Point(18.0, 59.0)
+    assert path_geometry([here, UPPSALA]) == shapely.LineString(
+        [(18.0, 59.0), (UPPSALA.longitude, UPPSALA.latitude)]
+    )

@@ -33,6 +33,7 @@ from app.profiles.controller import ProfileController
 from app.rate_limits import RateLimiter
 from app.route_orders.controller import RouteOrderController
 from app.routes.controller import RouteController
+from app.routes.queries import corridor_dependency
 from app.search.controller import SearchController
 from app.search.queries import search_requests
 from app.settings import GeocoderKind, Settings, from_env
@@ -147,6 +148,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             },
             **search_requests(settings.search),
             "list_page": list_page_dependency(settings.pages),
+            "corridor": corridor_dependency(settings.routes, settings.search),
         },
         exception_handlers=EXCEPTION_HANDLERS,
         logging_config=LoggingConfig(log_exceptions="always", disable_stack_trace=UNLOGGED_ERRORS),

@@ -43,13 +43,18 @@ class PageLimits(msgspec.Struct, frozen=True):
 
 
 class RoutePlanning(msgspec.Struct, frozen=True):
-    """Day routes: how many stops one may have, and how its arrival times are reckoned."""
+    """Day routes: how many stops one may have, how its arrival times are reckoned, and
+    how far from it orders along it are looked for."""
 
     max_stops: int = 50
     day_start: time = time(8)
     """When driving starts, in the provider's time zone (`ROUTE_DAY_START=08:00:00`)."""
     speed_kmh: float = 60.0
     """Average speed between stables, along the straight line the distances measure."""
+    max_corridor_km: float = 25.0
+    default_corridor_km: float = 5.0
+    corridor_weighed: int = 1000
+    """How many of the open orders nearest a route's line are ranked by detour, at most."""
 
 
 class GeocoderKind(enum.StrEnum):

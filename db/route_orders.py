@@ -1,15 +1,19 @@
 """Customers' route orders: a visit to a stable, for a kind of service, on some day in a window."""
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 import msgspec
+import shapely
 from sqlalchemy import (
     ColumnElement,
+    LargeBinary,
     Select,
     SQLColumnExpression,
+    bindparam,
+    func,
     insert,
     literal_column,
     select,
@@ -23,6 +27,7 @@ from db.pages import Page, newest_first
 from db.routes import Travel, take_off_route
 from geo.cursor import DistanceKey, TimeKey
 from geo.distance import Point
+from geo.routes import Insertion, Insertions, path_geometry
 
 
 class RouteOrderStateError(Exception):
@@ -90,6 +95,10 @@ class OrderHit(msgspec.Struct, frozen=True):
     def key(self) -> DistanceKey:
         return DistanceKey(self.distance_m, self.id)
 
+    @property
+    def point(self) -> Point:
+        return Point(self.latitude, self.longitude)
+
 
 def _hit_columns(distance: ColumnElement[float]) -> tuple[SQLColumnExpression[Any], ...]:
     return (
@@ -120,13 +129,61 @@ class AvailableQuery:
     after: DistanceKey | None = None
 
 
+def _wanted_on(day: date, category: str | None) -> list[ColumnElement[bool]]:
+    filters = [RouteOrder.earliest <= day, RouteOrder.latest >= day]
+    if category is not None:
+        filters.append(RouteOrder.category == category)
+    return filters
+
+
 def available_statement(query: AvailableQuery) -> Select[tuple[object, ...]]:
     """Open orders whose window holds the day, nearest first (one row more than a page)."""
-    filters = [RouteOrder.earliest <= query.day, RouteOrder.latest >= query.day]
-    if query.category is not None:
-        filters.append(RouteOrder.category == query.category)
+    filters = _wanted_on(query.day, query.category)
     return nearest_statement(
         OPEN_ORDERS, query.center, query.radius_m, filters, query.after, query.limit
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class CorridorQuery:
+    path: Sequence[Point]
+    """The route's start, then its stops in visiting order."""
+    corridor_m: float
+    day: date
+    limit: int
+    weighed: int
+    """How many of the orders nearest the route's line are ranked by detour, at most."""
+    category: str | None = None
+
+
+class OrderAlong(OrderHit, frozen=True):
+    """An open order near a route: `distance_m` is to the route's line."""
+
+    detour_m: float
+    """How much longer the route gets with a visit to this order at its cheapest place."""
+    position: int
+    """That place: the stop position the visit would take (the stops from it on move down)."""
+
+
+class OrdersAlong(msgspec.Struct):
+    items: list[OrderAlong]
+    truncated: bool
+    """The corridor holds more orders than were ranked (those nearest the line were)."""
+
+
+def corridor_statement(query: CorridorQuery) -> Select[tuple[object, ...]]:
+    """Open orders wanted on the day within the corridor around the path, nearest the line
+    first (one row more than are weighed). The path is geography, so its legs are great
+    circles like the distances the route was measured with."""
+    wkb = shapely.to_wkb(path_geometry(query.path))
+    line = func.ST_GeogFromWKB(bindparam("path", wkb, type_=LargeBinary))
+    distance = func.ST_Distance(RouteOrder.location, line, False)
+    within = func.ST_DWithin(RouteOrder.location, line, query.corridor_m, False)
+    return (
+        select(*_hit_columns(distance))
+        .where(OPEN_ORDERS.findable, within, *_wanted_on(query.day, query.category))
+        .order_by(distance, RouteOrder.id)
+        .limit(query.weighed + 1)
     )
 
 
@@ -137,3 +194,21 @@ class OpenOrderSearch(SearchSettings):
         await self.apply(session, index_ordered=True)
         rows = await session.execute(available_statement(query))
         return Page.of([OrderHit(*row) for row in rows], query.limit)
+
+    async def along(self, session: AsyncSession, query: CorridorQuery) -> OrdersAlong:
+        """Open orders along a route, by the detour a visit to each would add, ties by id."""
+        await self.apply(session, index_ordered=False)
+        rows = await session.execute(corridor_statement(query))
+        near = Page.of([OrderHit(*row) for row in rows], query.weighed)
+        insertions = Insertions(query.path[0], query.path[1:])
+        ranked = sorted(
+            (_along(hit, insertions.cheapest(hit.point)) for hit in near.items),
+            key=lambda order: (order.detour_m, order.id),
+        )
+        return OrdersAlong(ranked[: query.limit], truncated=near.has_more)
+
+
+def _along(hit: OrderHit, insertion: Insertion) -> OrderAlong:
+    return OrderAlong(
+        **msgspec.structs.asdict(hit), detour_m=insertion.detour_m, position=insertion.position
+    )

@@ -183,16 +183,24 @@ class Insertion:
     detour_m: float
 
 
-def cheapest_insertion(start: Point, stops: Sequence[Point], point: Point) -> Insertion:
-    """The cheapest place for `point` in the open path start → stops, by great circle."""
-    path = [start, *stops]
-    best = Insertion(len(stops), haversine_m(path[-1], point))
-    for position in range(len(stops)):
-        a, b = path[position], path[position + 1]
-        detour = haversine_m(a, point) + haversine_m(point, b) - haversine_m(a, b)
-        if detour < best.detour_m:
-            best = Insertion(position, detour)
-    return best
+class Insertions:
+    """What one more point would add to the open path start → stops, by great circle:
+    the path's legs are measured once, then each point costs one distance per stop."""
+
+    def __init__(self, start: Point, stops: Sequence[Point]) -> None:
+        self._path = [start, *stops]
+        self._legs_m = [haversine_m(a, b) for a, b in itertools.pairwise(self._path)]
+
+    def cheapest(self, point: Point) -> Insertion:
+        """The cheapest place for the point (at the end unless a gap is cheaper; between
+        gaps of equal cost, the first)."""
+        reach_m = [haversine_m(node, point) for node in self._path]
+        best = Insertion(len(self._legs_m), reach_m[-1])
+        for position, leg_m in enumerate(self._legs_m):
+            detour_m = reach_m[position] + reach_m[position + 1] - leg_m
+            if detour_m < best.detour_m:
+                best = Insertion(position, detour_m)
+        return best
 
 
 # A drawn leg follows its great circle to within this; about 10 m north-south.

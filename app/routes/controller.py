@@ -19,6 +19,7 @@ from app.errors import error_responses, not_yours
 from app.formats import GEOJSON, GEOJSON_TOO, Format, ResponseFormat
 from app.paging import ListPage, keyset_page
 from app.params import RowId
+from app.routes.queries import Corridor
 from app.routes.schemas import (
     RouteChange,
     RouteDetails,
@@ -32,6 +33,7 @@ from app.settings import Settings
 from db import routes
 from db.models import Role, Route
 from db.pages import Page
+from db.route_orders import CorridorQuery, OpenOrderSearch, OrdersAlong
 from db.routes import Travel
 from geo.cursor import CursorCodec, IdKey
 from geo.geojson import feature_collection
@@ -138,6 +140,36 @@ class RouteController(Controller):
         line (each leg along its great circle)."""
         route = await _route(db_session, request.user.id, route_id)
         return _as_asked(route, lambda: route_geojson(route), format_)
+
+    @get(
+        "/{route_id:int}/nearby-orders",
+        operation_id="listOrdersAlongRoute",
+        responses=error_responses(400, 401, 403, 404, 503),
+    )
+    async def orders_along(
+        self,
+        request: SignedInRequest,
+        db_session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        order_search: NamedDependency[OpenOrderSearch],
+        corridor: NamedDependency[Corridor],
+        route_id: RowId,
+    ) -> OrdersAlong:
+        """Open orders wanted on the route's day within `corridor_km` of its line and in no
+        route, each with the detour a visit would add at its cheapest place in the stops,
+        smallest detour first, ties by id."""
+        route = await routes.owned_route(db_session, request.user.id, route_id)
+        if route is None:
+            raise not_yours("route", route_id)
+        query = CorridorQuery(
+            path=[route.start, *(stop.order.point for stop in route.stops)],
+            corridor_m=corridor.corridor_km * 1000,
+            day=route.date,
+            limit=corridor.limit,
+            weighed=settings.routes.corridor_weighed,
+            category=corridor.category,
+        )
+        return await order_search.along(db_session, query)
 
     @patch(
         "/{route_id:int}",

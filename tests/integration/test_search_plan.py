@@ -8,7 +8,13 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.route_orders import AvailableQuery, OpenOrderSearch, available_statement
+from db.route_orders import (
+    AvailableQuery,
+    CorridorQuery,
+    OpenOrderSearch,
+    available_statement,
+    corridor_statement,
+)
 from db.search import (
     NearbyQuery,
     ProviderSearch,
@@ -65,26 +71,44 @@ async def test_in_view_is_an_index_ordered_knn_scan(db_session: AsyncSession) ->
     assert_index_ordered(plan, max_rows_read=1500)
 
 
+SEED_ORDERS = (
+    "INSERT INTO route_orders (customer_id, category, latitude, longitude, earliest,"
+    " latest, status) SELECT (SELECT min(id) FROM users), 'farrier',"
+    " 59.33 + (random() - 0.5), 18.07 + (random() - 0.5) * 2,"
+    " DATE '2031-03-01' + (n % 60), DATE '2031-03-07' + (n % 60),"
+    " CAST((ARRAY['open', 'open', 'open', 'cancelled'])[n % 4 + 1] AS route_order_status)"
+    " FROM generate_series(1, 20000) AS n"
+)
+
+
 async def test_available_orders_are_an_index_ordered_scan_of_open_orders(
     db_session: AsyncSession,
 ) -> None:
     """20,000 orders around Stockholm, a quarter of them no longer open, windows of a week
     starting over two months: the scan streams open orders and checks the window per row."""
-    await db_session.execute(
-        text(
-            "INSERT INTO route_orders (customer_id, category, latitude, longitude, earliest,"
-            " latest, status) SELECT (SELECT min(id) FROM users), 'farrier',"
-            " 59.33 + (random() - 0.5), 18.07 + (random() - 0.5) * 2,"
-            " DATE '2031-03-01' + (n % 60), DATE '2031-03-07' + (n % 60),"
-            " CAST((ARRAY['open', 'open', 'open', 'cancelled'])[n % 4 + 1] AS route_order_status)"
-            " FROM generate_series(1, 20000) AS n"
-        )
-    )
+    await db_session.execute(text(SEED_ORDERS))
     await db_session.execute(text("ANALYZE route_orders"))
     await ORDER_SEARCH.apply(db_session, index_ordered=True)
     query = AvailableQuery(DENSEST, 50_000, date(2031, 3, 20), limit=100, category="farrier")
     plan = await explain(db_session, available_statement(query))
     assert_index_ordered(plan, max_rows_read=2000, index="route_orders_open_location_gist")
+
+
+async def test_orders_along_a_route_are_found_on_the_open_orders_gist_index(
+    db_session: AsyncSession,
+) -> None:
+    """The same 20,000 orders; a corridor of 5 km around a 60 km route is a GiST lookup of
+    the open orders near the line, not a scan of the table."""
+    await db_session.execute(text(SEED_ORDERS))
+    await db_session.execute(text("ANALYZE route_orders"))
+    await ORDER_SEARCH.apply(db_session, index_ordered=False)
+    path = [Point(59.2, 17.6), DENSEST, Point(59.5, 18.6)]
+    query = CorridorQuery(path, 5000, date(2031, 3, 20), limit=20, weighed=1000)
+    plan = await explain(db_session, corridor_statement(query))
+    scans = {node["Node Type"]: node for node in nodes(plan) if "Scan" in node["Node Type"]}
+    assert "Seq Scan" not in scans, scans
+    indexes = {node.get("Index Name") for node in nodes(plan)}
+    assert "route_orders_open_location_gist" in indexes, indexes
 
 
 async def test_without_the_settings_the_planner_falls_into_the_sort_trap(

@@ -10,8 +10,9 @@ import shapely
 from geo.distance import Point, along_great_circle, haversine_m
 from geo.routes import (
     GreatCircleMatrix,
+    Insertion,
+    Insertions,
     Leg,
-    cheapest_insertion,
     drawn_line,
     great_circle_matrix,
     nearest_neighbour,
@@ -115,14 +116,19 @@ def test_the_cheapest_insertion_is_the_best_of_every_position(seed: int) -> None
         path_length([UPPSALA, *stops[:position], point, *stops[position:]]) - base
         for position in range(len(stops) + 1)
     ]
-    insertion = cheapest_insertion(UPPSALA, stops, point)
+    insertion = Insertions(UPPSALA, stops).cheapest(point)
     assert insertion.detour_m == pytest.approx(min(detours), abs=1e-6)
     assert detours[insertion.position] == pytest.approx(min(detours), abs=1e-6)
 
 
+def test_an_empty_path_is_joined_at_its_end_for_the_way_there() -> None:
+    point = stables(5, 1)[0]
+    assert Insertions(UPPSALA, []).cheapest(point) == Insertion(0, haversine_m(UPPSALA, point))
+
+
 def test_a_point_on_the_way_costs_no_detour() -> None:
     halfway = Point(59.8586, 17.9)
-    insertion = cheapest_insertion(UPPSALA, [Point(59.8586, 18.2)], halfway)
+    insertion = Insertions(UPPSALA, [Point(59.8586, 18.2)]).cheapest(halfway)
     assert insertion.position == 0
     assert insertion.detour_m < 5  # the parallel and the great circle part by metres
 

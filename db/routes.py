@@ -4,8 +4,8 @@ A route claims its orders by moving them from open to planned in the statement t
 locks them, in id order, so two routes racing for an order cannot both get it and cannot
 deadlock; the stops' unique index (migration 0004) holds the same rule in the schema.
 
-Whatever changes a planned route locks the orders it touches first, in id order, then the
-route: one lock order for every writer, so none waits on another in a cycle.
+Whatever changes a planned route locks the orders it changes first, in id order, and the
+route last: one lock order for every writer, so none waits on another in a cycle.
 """
 
 import itertools
@@ -15,7 +15,7 @@ from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, delete, func, insert, select, true, update
+from sqlalchemy import ColumnElement, Select, delete, func, insert, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -282,27 +282,32 @@ async def _lock_orders(session: AsyncSession, order_ids: Select[tuple[int]]) -> 
 async def _locked_route(
     session: AsyncSession, route_id: int, owner_id: int | None
 ) -> tuple[Route, Provider] | None:
-    """The route, its stops and their orders, locked after its orders, and its provider;
-    None if there is no such route, or `owner_id` is given and is not the provider's."""
-    owner = true() if owner_id is None else Provider.user_id == owner_id
-    stops_of_route = (
-        select(RouteStop.route_order_id)
-        .join(Route, Route.id == RouteStop.route_id)
-        .join(Provider, Provider.id == Route.provider_id)
-        .where(RouteStop.route_id == route_id, owner)
-    )
-    await _lock_orders(session, stops_of_route)
+    """The route, locked, with its stops and their orders, and its provider; None if there
+    is no such route, or `owner_id` is given and is not the provider's."""
     row = (
         await session.execute(
             select(Route, Provider)
             .join(Provider, Provider.id == Route.provider_id)
-            .where(Route.id == route_id, owner)
+            .where(Route.id == route_id, _owned_by(owner_id))
             .options(selectinload(Route.stops).selectinload(RouteStop.order))
             .execution_options(populate_existing=True)
             .with_for_update(of=Route)
         )
     ).one_or_none()
     return None if row is None else (row[0], row[1])
+
+
+def _owned_by(owner_id: int | None) -> ColumnElement[bool]:
+    return true() if owner_id is None else Provider.user_id == owner_id
+
+
+def _orders_of_route(route_id: int, owner_id: int) -> Select[tuple[int]]:
+    return (
+        select(RouteStop.route_order_id)
+        .join(Route, Route.id == RouteStop.route_id)
+        .join(Provider, Provider.id == Route.provider_id)
+        .where(RouteStop.route_id == route_id, _owned_by(owner_id))
+    )
 
 
 async def change_stops(
@@ -315,6 +320,7 @@ async def change_stops(
     Raises RouteStateError if the route is done or cancelled, or a dropped visit is done;
     RouteRuleError naming an order that is not one of the route's stops.
     """
+    await _lock_orders(session, _orders_of_route(route_id, owner_id))
     locked = await _locked_route(session, route_id, owner_id)
     if locked is None:
         return False

@@ -1,9 +1,13 @@
-"""Fixtures of the booking, hours and notification tests."""
+"""Fixtures of the HTTP tests: accounts, an open provider, and the app under granian."""
+
+from collections.abc import Iterator
 
 import pytest
 
+from app.settings import Settings
 from tests.support.accounts import SignedIn, sign_up
 from tests.support.bookings import Client, OpenProvider, open_provider
+from tests.support.live_server import live_server, settings_environment
 
 
 @pytest.fixture
@@ -15,3 +19,11 @@ async def provider(client: Client) -> OpenProvider:
 @pytest.fixture
 async def customer(client: Client) -> SignedIn:
     return await sign_up(client, "customer")
+
+
+@pytest.fixture(scope="module")
+def server_url(settings: Settings) -> Iterator[str]:
+    """The app under granian with two worker processes, on the suite's database: for
+    requests that must really run at the same time (the test client runs one at a time)."""
+    with live_server(settings_environment(settings), workers=2) as url:
+        yield url

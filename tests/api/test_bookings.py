@@ -3,7 +3,6 @@
 import asyncio
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, datetime, time, timedelta
 from time import perf_counter
 from typing import Any
@@ -13,7 +12,6 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.settings import Settings
 from tests.support.accounts import SignedIn, sign_up
 from tests.support.bookings import (
     Client,
@@ -26,7 +24,6 @@ from tests.support.bookings import (
     request_booking,
     stockholm,
 )
-from tests.support.live_server import live_server, settings_environment
 from tests.support.suite import BOOKING_HORIZON_DAYS
 
 DAY = days_ahead(30)
@@ -69,13 +66,6 @@ async def test_a_booking_lasts_the_service_duration_and_is_pending(
     assert datetime.fromisoformat(booking["end"]) == start + timedelta(minutes=60)
     assert booking["start"].endswith("Z")  # stored and returned in UTC
     assert booking["notes"] == "Vänster fram"
-
-
-@pytest.fixture(scope="module")
-def server_url(settings: Settings) -> Iterator[str]:
-    """The app under granian with two worker processes, on the suite's database."""
-    with live_server(settings_environment(settings), workers=2) as url:
-        yield url
 
 
 @pytest.mark.live_server

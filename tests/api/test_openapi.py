@@ -50,6 +50,7 @@ OPERATION_IDS = {
     ("get", "/api/routes"): "listRoutesOfDay",
     ("get", "/api/routes/{route_id}"): "getRoute",
     ("patch", "/api/routes/{route_id}"): "changeRouteStops",
+    ("get", "/api/routes/{route_id}/nearby-orders"): "listOrdersAlongRoute",
     ("post", "/api/routes/{route_id}/stops/{order_id}/done"): "completeRouteStop",
     ("get", "/health"): "checkLiveness",
     ("get", "/health/ready"): "checkReadiness",

@@ -3,8 +3,7 @@ the detour a visit would add, against a brute force by great circle in the test.
 
 import itertools
 import math
-import random
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 import msgspec
@@ -18,7 +17,7 @@ from app.settings import Settings
 from geo.distance import EARTH_RADIUS_M, Point, haversine_m
 from tests.support.accounts import SignedIn
 from tests.support.bookings import Client, OpenProvider, days_ahead, every_page, open_provider
-from tests.support.routes import ROUTES, planned, route_body
+from tests.support.routes import ROUTES, planned, route_body, scattered_bodies
 
 # Inland Finland, where no other test asks for visits: only this module's orders show.
 SPOT = Point(63.2, 27.6)
@@ -65,24 +64,13 @@ async def scattered_orders(
 ) -> None:
     """90 orders around the route's area: windows that end the day before, hold the day or
     start the day after, two categories, some cancelled and some in another's route."""
-    rng = random.Random(31)
-    windows = [(-6, -1), (-3, 0), (0, 0), (0, 4), (-2, 2), (1, 5)]  # days relative to DAY
     cancelled, rivals = [], []
-    for n in range(90):
-        before, after = windows[n % len(windows)]
-        order = await placed(
-            client,
-            customer,
-            latitude=spot.latitude + rng.uniform(-0.3, 0.3),
-            longitude=spot.longitude + rng.uniform(-0.3, 1.2),
-            category=("farrier", "vet")[n % 2],
-            earliest=(DAY + timedelta(days=before)).isoformat(),
-            latest=(DAY + timedelta(days=after)).isoformat(),
-        )
-        wanted = before <= 0 <= after and order["category"] == "farrier"
+    for n, body in enumerate(scattered_bodies(31, 90, spot, DAY, (0.3, -0.3, 1.2))):
+        order = await placed(client, customer, **body)
+        wanted = body["earliest"] <= DAY.isoformat() <= body["latest"]
         if n % 9 == 2:
             cancelled.append(order["id"])
-        elif n % 9 == 4 and wanted:
+        elif n % 9 == 4 and wanted and body["category"] == "farrier":
             rivals.append(order)
     for order_id in cancelled:
         await client.post(f"/api/route-orders/{order_id}/cancel", headers=customer.headers)

@@ -1,47 +1,20 @@
 """Changing a planned route: reordering and dropping stops, and customers cancelling
 planned orders; each measures the route again."""
 
-import asyncio
-import itertools
-from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from geo.distance import Point, haversine_m
 from tests.support.accounts import SignedIn
 from tests.support.bookings import Client, OpenProvider, open_provider
 from tests.support.routes import (
-    DAY,
-    HOME,
     PLANNING,
     ROUTES,
+    assert_measured,
     orders_around,
     planned,
     route_body,
 )
-
-FARRIER_VISIT = timedelta(minutes=60)
-
-
-def assert_measured(route: dict[str, Any], order_ids: list[int]) -> None:
-    """The route visits exactly these orders in this order, with positions, legs, total and
-    arrivals as the great circle and the day's pace give them."""
-    stops = route["stops"]
-    assert [stop["route_order_id"] for stop in stops] == order_ids
-    assert [stop["position"] for stop in stops] == list(range(len(order_ids)))
-    points = [HOME, *(Point(stop["latitude"], stop["longitude"]) for stop in stops)]
-    legs = [haversine_m(a, b) for a, b in itertools.pairwise(points)]
-    assert [stop["leg_distance_m"] for stop in stops] == pytest.approx(legs, rel=1e-9)
-    assert route["total_distance_m"] == pytest.approx(sum(legs), rel=1e-9, abs=1e-9)
-    clock = datetime.combine(DAY, PLANNING.day_start, ZoneInfo("Europe/Stockholm"))
-    for stop, leg in zip(stops, legs, strict=True):
-        clock += timedelta(hours=leg / 1000 / PLANNING.speed_kmh)
-        assert datetime.fromisoformat(stop["eta"]) == pytest.approx(clock, abs=timedelta(seconds=1))
-        clock += FARRIER_VISIT
 
 
 async def changed(
@@ -223,35 +196,3 @@ async def test_a_visited_order_cannot_be_cancelled(
         409,
         f"route order {order['id']} is done: it can't be cancelled",
     )
-
-
-async def test_changes_to_one_route_at_once_all_answer_and_agree(
-    client: Client, provider: OpenProvider, customer: SignedIn, engine: AsyncEngine
-) -> None:
-    """Customers cancelling, the provider reordering and completing, all at once: each
-    waits its turn (no deadlock, no 500) and the stops left are numbered and measured."""
-    orders = await orders_around(client, customer, 6, seed=29)
-    route = await planned(client, provider, route_body(provider, orders, optimize=False))
-    ids = [order["id"] for order in orders]
-    owner = provider.owner.headers
-    url = f"{ROUTES}/{route['id']}"
-    answers = await asyncio.gather(
-        client.post(f"/api/route-orders/{ids[0]}/cancel", headers=customer.headers),
-        client.patch(url, json={"route_order_ids": ids[::-1]}, headers=owner),
-        client.post(f"{url}/stops/{ids[2]}/done", headers=owner),
-        client.post(f"/api/route-orders/{ids[4]}/cancel", headers=customer.headers),
-        client.patch(url, json={"route_order_ids": ids[1:4]}, headers=owner),
-    )
-    assert {answer.status_code for answer in answers} <= {200, 409, 422}, [a.text for a in answers]
-    after = (await client.get(url, headers=owner)).json()
-    assert_measured(after, [stop["route_order_id"] for stop in after["stops"]])
-    async with engine.connect() as connection:
-        rows = await connection.execute(
-            text(
-                "SELECT o.id, o.status::text, s.route_id FROM route_orders o"
-                " LEFT JOIN route_stops s ON s.route_order_id = o.id WHERE o.id = ANY(:ids)"
-            ),
-            {"ids": ids},
-        )
-        for order_id, status, route_id in rows:
-            assert (route_id is not None) == (status in ("planned", "done")), order_id

@@ -1,6 +1,5 @@
 """Route orders: customers ask for visits, list theirs, and cancel them while open."""
 
-import random
 from datetime import date, timedelta
 from typing import Any
 
@@ -12,6 +11,7 @@ from app.route_orders.schemas import MAX_WINDOW_DAYS
 from geo.distance import Point, haversine_m
 from tests.support.accounts import SignedIn, sign_up
 from tests.support.bookings import Client, days_ahead, every_page
+from tests.support.routes import scattered_bodies
 
 ORDERS = "/api/route-orders"
 
@@ -163,20 +163,9 @@ async def scattered_orders(
 ) -> list[int]:
     """40 orders up to ~45 km from `spot`: windows before, around and after DAY, two
     categories, and some cancelled or planned."""
-    rng = random.Random(10)
-    windows = [(-6, -1), (-3, 0), (0, 0), (0, 4), (-2, 2), (1, 5)]  # days relative to DAY
     ids, leaving = [], []
-    for n in range(40):
-        before, after = windows[n % len(windows)]
-        body = await placed(
-            client,
-            customer,
-            latitude=spot.latitude + rng.uniform(-0.4, 0.4),
-            longitude=spot.longitude + rng.uniform(-0.8, 0.8),
-            category=("farrier", "vet")[n % 2],
-            earliest=(DAY + timedelta(days=before)).isoformat(),
-            latest=(DAY + timedelta(days=after)).isoformat(),
-        )
+    for n, order in enumerate(scattered_bodies(10, 40, spot, DAY, (0.4, -0.8, 0.8))):
+        body = await placed(client, customer, **order)
         ids.append(body["id"])
         if n % 7 == 3:
             leaving.append(body["id"])

@@ -1,8 +1,6 @@
 """Day routes: claiming open orders, visiting order, legs and arrival times, and who may."""
 
-import asyncio
 import itertools
-import random
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -201,46 +199,6 @@ async def test_someone_elses_provider_or_route_is_404(
 async def test_customers_plan_no_routes(client: Client, customer: SignedIn) -> None:
     body = {"provider_id": 1, "date": DAY.isoformat(), "route_order_ids": [1]}
     assert (await client.post(ROUTES, json=body, headers=customer.headers)).status_code == 403
-
-
-async def test_providers_racing_for_orders_get_each_order_once(
-    client: Client, customer: SignedIn, engine: AsyncEngine
-) -> None:
-    """Six providers at once, each claiming three of six orders in an order of its own: a
-    claim wins all its orders or is 409 naming one a winner holds, and no order is in two
-    routes."""
-    orders = await orders_around(client, customer, 6, seed=8)
-    rivals = [await open_provider(client) for _ in range(6)]
-    rng = random.Random(9)
-    claims = [rng.sample(orders, 3) for _ in rivals]
-    answers = await asyncio.gather(
-        *(
-            client.post(ROUTES, json=route_body(rival, claim), headers=rival.owner.headers)
-            for rival, claim in zip(rivals, claims, strict=True)
-        )
-    )
-    won = [
-        stop["route_order_id"]
-        for answer in answers
-        if answer.status_code == 201
-        for stop in answer.json()["stops"]
-    ]
-    assert won, "the first claim to lock its orders wins them"
-    assert len(won) == len(set(won))
-    for answer in answers:
-        if answer.status_code != 201:
-            assert answer.status_code == 409, answer.text
-            order_id = int(answer.json()["detail"].split()[2])
-            assert order_id in won
-    async with engine.connect() as connection:
-        held = await connection.execute(
-            text(
-                "SELECT route_order_id FROM route_stops"
-                " WHERE route_order_id = ANY(:ids) AND route_status <> 'cancelled'"
-            ),
-            {"ids": [o["id"] for o in orders]},
-        )
-        assert sorted(held.scalars()) == sorted(won)
 
 
 @contextmanager

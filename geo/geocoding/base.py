@@ -35,13 +35,12 @@ class Geocoded(msgspec.Struct, frozen=True):
 class GeocoderPolicy(msgspec.Struct, frozen=True):
     """How the upstream is paced and its answers kept (env: GEOCODER_<FIELD>)."""
 
-    interval_s: float = 1.2
-    """Spacing of upstream calls. The 0.2 s over the upstream's 1 request/second absorbs
-    the delay between a caller's turn and its request reaching the upstream (up to ~0.1 s
-    measured on a loaded 2-core machine, mostly a process's first request)."""
+    interval_s: float = 1.0
+    """Time from the end of one upstream call to the start of the next."""
     max_wait_s: float = 10.0
     """Longest a caller waits for its upstream turn (or for a leader) before a 503."""
     timeout_s: float = 5.0
+    """Longest one upstream call may take, all of it."""
     processes: int = 1
     """API processes sharing the upstream: without Redis each paces itself at
     interval * processes, so that together they stay within budget."""

@@ -9,6 +9,7 @@ Without an upstream the offline gazetteer answers everything. With one:
   process), nothing is cached, and a warning says so.
 """
 
+import asyncio
 import logging
 
 from redis.asyncio import Redis
@@ -45,12 +46,14 @@ class GeocoderChain:
     ) -> None:
         self._gazetteer = gazetteer
         self._upstream = upstream
+        self._timeout_s = policy.timeout_s
         self._cache = GeocodeCache(redis, policy)
         self._limiter = UpstreamLimiter(
             redis,
             LIMITER_KEY,
             interval_s=policy.interval_s,
             max_wait_s=policy.max_wait_s,
+            longest_call_s=policy.timeout_s,
             local_interval_s=policy.interval_s * policy.processes,
         )
         # The lock outlives the longest a leader can take (its wait for a turn, then the
@@ -101,14 +104,19 @@ class GeocoderChain:
 
     async def _ask_upstream(self, normalized: str) -> CacheEntry:
         assert self._upstream is not None
-        await self._limiter.wait_turn()
-        try:
-            return CacheEntry(await self._upstream.geocode(normalized))
-        except UpstreamThrottledError as error:
-            logger.warning("upstream geocoder throttled us: backing off %s s", error.retry_after_s)
-            await self._limiter.defer(error.retry_after_s)
-        except GeocoderUnavailableError as error:
-            logger.warning("upstream geocoder failed: %s", error)
+        async with self._limiter.turn():
+            try:
+                async with asyncio.timeout(self._timeout_s):
+                    return CacheEntry(await self._upstream.geocode(normalized))
+            except UpstreamThrottledError as error:
+                logger.warning(
+                    "upstream geocoder throttled us: backing off %s s", error.retry_after_s
+                )
+                await self._limiter.defer(error.retry_after_s)
+            except GeocoderUnavailableError as error:
+                logger.warning("upstream geocoder failed: %s", error)
+            except TimeoutError:
+                logger.warning("upstream geocoder failed: no answer in %s s", self._timeout_s)
         return CacheEntry(None, upstream_failed=True)
 
     async def _fallback(self, normalized: str) -> Geocoded:

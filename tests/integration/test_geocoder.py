@@ -27,7 +27,7 @@ from geo.geocoding.base import (
     normalize_query,
     query_digest,
 )
-from geo.geocoding.chain import GeocoderChain
+from geo.geocoding.chain import LIMITER_KEY, GeocoderChain
 from geo.geocoding.limiter import UpstreamLimiter
 from geo.geocoding.nominatim import NominatimGeocoder
 from geo.geocoding.single_flight import RedisSingleFlight
@@ -243,6 +243,20 @@ async def test_an_upstream_failure_is_remembered_for_the_failure_ttl_then_forgot
     assert len(stub.calls) == 2
 
 
+async def test_an_upstream_slower_than_the_timeout_is_cut_off_and_frees_the_turn(
+    redis: Redis, gazetteer: GazetteerGeocoder
+) -> None:
+    upstream = SlowUpstream(takes_s=5)
+    policy = GeocoderPolicy(interval_s=0.05, max_wait_s=5, timeout_s=0.3)
+    geocoder = GeocoderChain(redis, gazetteer, upstream, policy)
+    started = time.monotonic()
+    answer = await geocoder.geocode("Storgatan 1, Uppsala")
+    assert answer is not None
+    assert answer.source is Source.gazetteer
+    assert 0.3 <= time.monotonic() - started < 1
+    assert await redis.exists(f"{LIMITER_KEY}:running") == 0
+
+
 async def test_a_429_holds_every_caller_back(
     redis: Redis,
     gazetteer: GazetteerGeocoder,
@@ -294,43 +308,75 @@ async def test_twenty_misses_from_two_processes_reach_the_upstream_at_most_once_
     assert min(gaps) >= 1.0, f"upstream calls {min(gaps):.3f} s apart"
 
 
-class StartTimes:
-    """An upstream that notes when each call starts, as its caller sees it, and knows nothing."""
+class SlowUpstream:
+    """An upstream that takes a while, notes when each call starts and ends as its caller
+    sees them, and knows nothing."""
 
-    def __init__(self) -> None:
-        self.starts: list[float] = []
+    def __init__(self, takes_s: float) -> None:
+        self.takes_s = takes_s
+        self.calls: list[tuple[float, float]] = []
 
     async def geocode(self, query: str) -> Place | None:
-        self.starts.append(time.monotonic())
+        started = time.monotonic()
+        await asyncio.sleep(self.takes_s)
+        self.calls.append((started, time.monotonic()))
         return None
 
 
-async def test_calls_start_one_interval_apart_no_sooner_and_not_much_later(
+async def test_each_call_starts_one_interval_after_the_last_ended_no_sooner_not_much_later(
     redis: Redis, gazetteer: GazetteerGeocoder, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Two chains, as in two processes: only the schedule in Redis spaces them."""
-    upstream = StartTimes()
+    upstream = SlowUpstream(takes_s=0.1)
     policy = GeocoderPolicy(interval_s=0.25, max_wait_s=10)
     geocoders = [GeocoderChain(redis, gazetteer, upstream, policy) for _ in range(2)]
     with caplog.at_level(logging.WARNING):
         await asyncio.gather(*(geocoders[n % 2].geocode(f"Okänd gata {n}") for n in range(8)))
-    gaps = [later - earlier for earlier, later in itertools.pairwise(sorted(upstream.starts))]
-    assert len(gaps) == 7
-    assert min(gaps) >= 0.25 - 0.005, f"calls started {min(gaps):.3f} s apart"
-    assert max(gaps) <= 0.25 + 0.15, f"a call waited {max(gaps):.3f} s for its turn"
+    calls = sorted(upstream.calls)
+    pauses = [later[0] - earlier[1] for earlier, later in itertools.pairwise(calls)]
+    assert len(pauses) == 7
+    assert min(pauses) >= 0.25 - 0.005, f"a call started {min(pauses):.3f} s after the last"
+    assert max(pauses) <= 0.25 + 0.15, f"a call waited {max(pauses):.3f} s for its turn"
     assert not caplog.records  # no fallback to a per-process schedule
 
 
-async def test_a_caller_whose_slot_has_come_waits_for_a_call_started_just_before(
+def limiter(redis: Redis, interval_s: float, longest_call_s: float = 5) -> UpstreamLimiter:
+    return UpstreamLimiter(
+        redis,
+        "limiter",
+        interval_s=interval_s,
+        max_wait_s=5,
+        longest_call_s=longest_call_s,
+        local_interval_s=5,
+    )
+
+
+async def test_a_caller_whose_slot_has_come_waits_for_the_running_call_to_end(
     redis: Redis,
 ) -> None:
-    """Another process started a call a moment ago (it overslept its own slot)."""
-    limiter = UpstreamLimiter(redis, "limiter", interval_s=0.5, max_wait_s=5, local_interval_s=5)
-    seconds, microseconds = await redis.time()
-    await redis.set("limiter:last-start", seconds * 1000 + microseconds // 1000)
+    """Another process's call is still running when this caller's slot comes."""
+    first, second = limiter(redis, 0.2), limiter(redis, 0.2)
+    ended: list[float] = []
+
+    async def long_call() -> None:
+        async with first.turn():
+            await asyncio.sleep(0.5)
+            ended.append(time.monotonic())
+
+    running = asyncio.create_task(long_call())
+    await asyncio.sleep(0.05)
+    async with second.turn():
+        started = time.monotonic()
+    await running
+    assert 0.2 <= started - ended[0] < 0.35
+
+
+async def test_a_turn_whose_caller_died_ends_when_its_hold_expires(redis: Redis) -> None:
+    await redis.set("limiter:running", "a caller that died", px=400)
     started = time.monotonic()
-    await limiter.wait_turn()
-    assert 0.45 <= time.monotonic() - started < 0.7
+    async with limiter(redis, 0.05).turn():
+        assert 0.35 <= time.monotonic() - started < 0.6
+    assert await redis.exists("limiter:running") == 0
 
 
 async def test_a_single_flight_lock_expires_by_itself_and_followers_give_up_in_time(

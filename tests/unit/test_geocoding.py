@@ -1,6 +1,8 @@
 """Pure pieces of geocoding: query normalization, the phrases the gazetteer tries, and the
 in-process limiter that stands in when Redis is down."""
 
+import asyncio
+import itertools
 import time
 
 import pytest
@@ -77,9 +79,26 @@ async def test_the_local_limiter_holds_callers_back_when_the_upstream_asks() -> 
     limiter.defer(0.3)
     limiter.defer(0.1)  # a shorter deferral does not shorten the longer one
     started = time.monotonic()
-    await limiter.wait_turn()
-    assert 0.3 <= time.monotonic() - started < 0.6
+    async with limiter.turn():
+        assert 0.3 <= time.monotonic() - started < 0.6
     limiter.defer(9)
     with pytest.raises(GeocoderBusyError) as raised:
-        await limiter.wait_turn()
+        async with limiter.turn():
+            pass
     assert raised.value.retry_after_s == 9
+
+
+async def test_the_local_limiter_runs_one_call_at_a_time_an_interval_after_the_last() -> None:
+    limiter = LocalLimiter(interval_s=0.05, max_wait_s=5)
+    calls: list[tuple[float, float]] = []
+
+    async def call() -> None:
+        async with limiter.turn():
+            started = time.monotonic()
+            await asyncio.sleep(0.1)
+            calls.append((started, time.monotonic()))
+
+    await asyncio.gather(*(call() for _ in range(4)))
+    pauses = [later[0] - earlier[1] for earlier, later in itertools.pairwise(sorted(calls))]
+    assert len(pauses) == 3
+    assert all(0.05 - 0.001 <= pause < 0.1 for pause in pauses), pauses

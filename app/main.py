@@ -35,6 +35,7 @@ from app.route_orders.controller import RouteOrderController
 from app.routes.controller import RouteController
 from app.routes.queries import corridor_dependency
 from app.search.controller import SearchController
+from app.search.costly import CostlySearches
 from app.search.queries import search_requests
 from app.settings import GeocoderKind, Settings, from_env
 from db.engine import make_engine
@@ -104,6 +105,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     http = httpx.AsyncClient(timeout=settings.geocoder_policy.timeout_s)
     geocoder = _geocoder(settings, redis, GazetteerGeocoder(engine), http)
     search_cache = SearchCache(redis, settings.search.server_cache_ttl_s)
+    rate_limiter = RateLimiter(settings.redis_url, settings.rate_limits)
 
     @asynccontextmanager
     async def close_clients(_: Litestar) -> AsyncIterator[None]:
@@ -121,6 +123,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         "geocoder": geocoder,
         "search_cache": search_cache,
         "provider_search": ProviderSearch(settings.db_statement_timeout_ms),
+        "costly_searches": CostlySearches(rate_limiter, settings.search.costly_at_once),
         "order_search": OpenOrderSearch(settings.db_statement_timeout_ms),
         "travel": Travel(settings.routes.day_start, settings.routes.speed_kmh, GreatCircleMatrix()),
     }
@@ -140,7 +143,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ],
         plugins=[SQLAlchemyPlugin(config=db_config)],
         on_app_init=[jwt_auth.on_app_init],
-        state=State({"rate_limiter": RateLimiter(settings.redis_url, settings.rate_limits)}),
+        state=State({"rate_limiter": rate_limiter}),
         dependencies={
             **{
                 name: Provide(_constant(value), sync_to_thread=False)

@@ -34,6 +34,8 @@ class RateLimits(msgspec.Struct, frozen=True):
     login: str = "5/15 minutes"
     register: str = "3/hour"
     geocode: str = "30/minute"
+    costly_search: str = "20/minute"
+    """Nearby searches by a strategy other than gist."""
     booking: str = "10/hour"
     """Per user, not per address."""
 

@@ -14,6 +14,7 @@ from typing import Any, get_type_hints
 import msgspec
 
 from app.rate_limits import RateLimits
+from db.search import SearchStrategy
 from geo.geocoding.base import GeocoderPolicy
 
 
@@ -31,6 +32,19 @@ class SearchLimits(msgspec.Struct, frozen=True):
     """How long clients and proxies may reuse a search response (Cache-Control)."""
     server_cache_ttl_s: int = 300
     """How long a search response stays in the Redis cache, unless a provider write ends it."""
+    strategies: str = "gist,bbox"
+    """The nearby strategies clients may ask for, comma-separated; gist is always one."""
+    costly_at_once: int = 2
+    """How many nearby searches by a strategy other than gist one process runs at once."""
+
+    def __post_init__(self) -> None:
+        self.offered_strategies()  # a ValueError names the unknown strategy
+
+    def offered_strategies(self) -> tuple[SearchStrategy, ...]:
+        offered = tuple(SearchStrategy(name.strip()) for name in self.strategies.split(","))
+        if SearchStrategy.gist not in offered:
+            raise ValueError("SEARCH_STRATEGIES must include gist, the default strategy")
+        return offered
 
 
 class PageLimits(msgspec.Struct, frozen=True):

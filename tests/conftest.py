@@ -20,11 +20,12 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.main import create_app
-from app.settings import Settings
+from app.settings import SearchLimits, Settings
 from db.databases import create_database, drop_database, migrate, sibling_url
 from db.engine import make_engine
 from tests.support.openapi import DocumentedResponses
 from tests.support.suite import (
+    ALL_STRATEGIES,
     BOOKING_HORIZON_DAYS,
     UNLIMITED,
     claimed_redis_database,
@@ -83,6 +84,7 @@ def settings(database_url: str, redis_url: str) -> Settings:
         secret_key="test-secret",
         rate_limits=UNLIMITED,
         booking_horizon_days=BOOKING_HORIZON_DAYS,
+        search=SearchLimits(strategies=ALL_STRATEGIES),
     )
 
 

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgspec
-from litestar import Controller, Response, get
+from litestar import Controller, Request, Response, get
 from litestar.di import NamedDependency
 from litestar.openapi import ResponseSpec
 from litestar.openapi.spec import Example
@@ -19,6 +19,8 @@ from app.accounts.auth import ANONYMOUS, PUBLIC
 from app.errors import error_responses
 from app.formats import GEOJSON, GEOJSON_TOO, JSON, ResponseFormat
 from app.paging import keyset_page
+from app.rate_limits import client_address
+from app.search.costly import CostlySearches
 from app.search.queries import ClustersRequest, InViewRequest, NearbyRequest
 from app.search.schemas import (
     CLUSTERS_EXAMPLE,
@@ -94,47 +96,51 @@ class SearchController(Controller):
         operation_id="searchNearbyProviders",
         responses={
             HTTP_200_OK: _documented(NearbyPage, NEARBY_EXAMPLE),
-            **error_responses(400, 503),
+            **error_responses(400, 429, 503),
         },
     )
     async def nearby(
         self,
+        request: Request[Any, Any, Any],
         db_session: NamedDependency[AsyncSession],
         settings: NamedDependency[Settings],
         provider_search: NamedDependency[ProviderSearch],
+        costly_searches: NamedDependency[CostlySearches],
         cursor_codec: NamedDependency[CursorCodec],
         search_cache: NamedDependency[SearchCache],
         nearby_request: NamedDependency[NearbyRequest],
     ) -> Response[bytes]:
         """Active providers within `radius_km`, nearest first, ties by id."""
-        request = nearby_request
-        filters = request.filters
+        wanted = nearby_request
+        filters = wanted.filters
+        await costly_searches.admit(wanted.strategy, client_address(request))
+
+        async def page_after(after: DistanceKey | None) -> Page[ProviderHit]:
+            query = NearbyQuery(
+                Point(filters.latitude, filters.longitude),
+                filters.radius_km * 1000,
+                wanted.limit,
+                filters.category,
+                after,
+            )
+            async with costly_searches.running(wanted.strategy):
+                return await provider_search.nearby(db_session, query, wanted.strategy)
 
         async def render() -> tuple[Any, str]:
-            def page_after(after: DistanceKey | None) -> Awaitable[Page[ProviderHit]]:
-                query = NearbyQuery(
-                    Point(filters.latitude, filters.longitude),
-                    filters.radius_km * 1000,
-                    request.limit,
-                    filters.category,
-                    after,
-                )
-                return provider_search.nearby(db_session, query, request.strategy)
-
             items, next_cursor = await keyset_page(
                 cursor_codec,
                 filters,
-                request.cursor,
+                wanted.cursor,
                 DistanceKey,
                 fetch=page_after,
                 key_of=lambda hit: hit.key,
             )
-            if request.format is ResponseFormat.geojson:
-                geojson = _as_geojson(items, next_cursor=next_cursor, strategy=request.strategy)
+            if wanted.format is ResponseFormat.geojson:
+                geojson = _as_geojson(items, next_cursor=next_cursor, strategy=wanted.strategy)
                 return geojson, GEOJSON
-            return NearbyPage(items, next_cursor, request.strategy), JSON
+            return NearbyPage(items, next_cursor, wanted.strategy), JSON
 
-        return await _cached(search_cache, request, settings.search.cache_max_age_s, render)
+        return await _cached(search_cache, wanted, settings.search.cache_max_age_s, render)
 
     @get(
         "/in-view",

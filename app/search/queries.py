@@ -9,6 +9,7 @@ from typing import Annotated
 
 import msgspec
 from litestar.di import NamedDependency, Provide
+from litestar.exceptions import ValidationException
 from litestar.params import Parameter, QueryParameter
 
 from app.formats import Format, ResponseFormat
@@ -21,7 +22,6 @@ from geo.viewport import Viewport, check_span, parse_viewport
 
 BBox = Annotated[str, Parameter(description="minLng,minLat,maxLng,maxLat", max_length=200)]
 Category = Annotated[ServiceCategory | None, QueryParameter()]
-Strategy = Annotated[SearchStrategy, QueryParameter(description="gist (default), bbox or naive")]
 
 
 class NearbyArea(msgspec.Struct, frozen=True):
@@ -70,6 +70,11 @@ def search_requests(limits: SearchLimits) -> dict[str, Provide]:
     RadiusKm = Annotated[float, Parameter(gt=0, le=limits.max_radius_km)]
     Limit = Annotated[int, Parameter(ge=1, le=limits.max_limit)]
     Zoom = Annotated[int, Parameter(ge=0, le=limits.max_zoom)]
+    offered = limits.offered_strategies()
+    Strategy = Annotated[
+        SearchStrategy,
+        QueryParameter(description=f"one of {', '.join(offered)}; gist when not given"),
+    ]
 
     def nearby_area(
         lat: Latitude,
@@ -86,6 +91,11 @@ def search_requests(limits: SearchLimits) -> dict[str, Provide]:
         strategy: Strategy = SearchStrategy.gist,
         format_: Format = ResponseFormat.json,
     ) -> NearbyRequest:
+        if strategy not in offered:
+            raise ValidationException(
+                f"strategy {strategy} is not offered here; use one of {', '.join(offered)}",
+                extra=[{"key": "strategy", "source": "query", "message": "not offered"}],
+            )
         area = nearby_area
         filters = NearbyFilters(area.latitude, area.longitude, area.radius_km, category)
         return NearbyRequest(filters, area.limit, area.cursor, strategy, format_)

@@ -41,6 +41,7 @@ def settings_environment(settings: Settings) -> dict[str, str]:
         "REDIS_URL": settings.redis_url,
         "SECRET_KEY": settings.secret_key,
         "BOOKING_HORIZON_DAYS": str(settings.booking_horizon_days),
+        "SEARCH_STRATEGIES": settings.search.strategies,
         **{
             f"RATE_LIMIT_{name.upper()}": getattr(settings.rate_limits, name)
             for name in RateLimits.__struct_fields__

@@ -1,0 +1,105 @@
+"""Which nearby strategies a deployment offers, and how the costly ones are held back."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import msgspec
+import pytest
+from litestar import Litestar
+from litestar.di import Provide
+from litestar.testing import AsyncTestClient
+from redis.asyncio import Redis
+
+from app.main import create_app
+from app.rate_limits import RateLimits
+from app.search.costly import CostlySearches
+from app.settings import SearchLimits, Settings
+from db.search import SearchStrategy
+from tests.support.suite import UNLIMITED
+
+Client = AsyncTestClient[Litestar]
+UPPSALA = {"lat": 59.8586, "lng": 17.6389, "radius_km": 20, "limit": 5}
+
+
+@asynccontextmanager
+async def serving(settings: Settings, redis_url: str, **changes: object) -> AsyncIterator[Client]:
+    """The app with these settings changed, and an empty Redis (no cached searches)."""
+    redis = Redis.from_url(redis_url)
+    await redis.flushdb()
+    await redis.aclose()
+    async with AsyncTestClient(app=create_app(msgspec.structs.replace(settings, **changes))) as c:
+        yield c
+
+
+def costly_searches(app: Litestar) -> CostlySearches:
+    provide = app.dependencies["costly_searches"]
+    assert isinstance(provide, Provide)
+    searches = provide.dependency()
+    assert isinstance(searches, CostlySearches)
+    return searches
+
+
+async def test_a_strategy_the_deployment_does_not_offer_is_a_400_naming_those_it_does(
+    settings: Settings, redis_url: str
+) -> None:
+    async with serving(settings, redis_url, search=SearchLimits()) as client:
+        naive = await client.get("/api/providers/nearby", params={**UPPSALA, "strategy": "naive"})
+        bbox = await client.get("/api/providers/nearby", params={**UPPSALA, "strategy": "bbox"})
+        schema = (await client.get("/schema/openapi.json")).json()
+    assert naive.status_code == 400
+    assert naive.json()["detail"] == "strategy naive is not offered here; use one of gist, bbox"
+    assert naive.json()["extra"] == [
+        {"key": "strategy", "source": "query", "message": "not offered"}
+    ]
+    assert bbox.status_code == 200
+    [strategy] = [
+        p
+        for p in schema["paths"]["/api/providers/nearby"]["get"]["parameters"]
+        if p["name"] == "strategy"
+    ]
+    assert strategy["description"] == "one of gist, bbox; gist when not given"
+
+
+def test_gist_is_always_offered_and_unknown_strategies_are_refused() -> None:
+    with pytest.raises(ValueError, match="must include gist"):
+        SearchLimits(strategies="bbox,naive")
+    with pytest.raises(ValueError, match="rtree"):
+        SearchLimits(strategies="gist,rtree")
+    assert SearchLimits(strategies=" gist , naive").offered_strategies() == (
+        SearchStrategy.gist,
+        SearchStrategy.naive,
+    )
+
+
+async def test_costly_searches_have_a_tight_limit_per_client_that_gist_does_not_share(
+    settings: Settings, redis_url: str
+) -> None:
+    limits = msgspec.structs.replace(UNLIMITED, costly_search="2/minute")
+    async with serving(settings, redis_url, rate_limits=limits) as client:
+        answers = [
+            await client.get("/api/providers/nearby", params={**UPPSALA, "strategy": s})
+            for s in ("bbox", "naive", "gist", "naive")
+        ]
+        gist = await client.get("/api/providers/nearby", params=UPPSALA)
+    refused = answers[-1]
+    assert [answer.status_code for answer in answers] == [200, 200, 200, 429]
+    assert 1 <= int(refused.headers["Retry-After"]) <= 60
+    assert gist.status_code == 200
+    assert RateLimits().costly_search == "20/minute"
+
+
+async def test_past_the_costly_searches_a_process_runs_at_once_comes_503_and_gist_goes_on(
+    settings: Settings, redis_url: str
+) -> None:
+    search = msgspec.structs.replace(settings.search, costly_at_once=1)
+    async with serving(settings, redis_url, search=search) as client:
+        assert isinstance(client.app, Litestar)
+        async with costly_searches(client.app).running(SearchStrategy.naive):
+            busy = await client.get("/api/providers/nearby", params={**UPPSALA, "strategy": "bbox"})
+            gist = await client.get("/api/providers/nearby", params=UPPSALA)
+        after = await client.get("/api/providers/nearby", params={**UPPSALA, "strategy": "bbox"})
+    assert busy.status_code == 503
+    assert busy.headers["Retry-After"] == "1"
+    assert busy.json()["detail"] == "too many bbox searches at once; retry shortly, or use gist"
+    assert (gist.status_code, after.status_code) == (200, 200)
+    assert after.json()["items"] == gist.json()["items"]

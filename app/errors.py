@@ -10,7 +10,7 @@
 - **Controllers raise only Litestar's HTTP exceptions** (and the two it lacks, defined
   here: 409 and 422), never an error class of their own and never a hand-built response.
 - **Dependencies that are down** (the database, the upstream geocoder) answer 503 with
-  `Retry-After`, here.
+  `Retry-After`, here, and say so in the log once a minute, not once a request.
 
 Every error body has one shape, `ErrorBody`: Litestar's `{"status_code", "detail"}`, plus
 `extra` on validation errors, naming the offending parameters or fields.
@@ -21,6 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 import msgspec
+from asyncpg import PostgresError
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, NotFoundException
 from litestar.openapi import ResponseSpec
@@ -29,10 +30,12 @@ from litestar.status_codes import (
     HTTP_403_FORBIDDEN,
     HTTP_409_CONFLICT,
     HTTP_422_UNPROCESSABLE_ENTITY,
+    HTTP_500_INTERNAL_SERVER_ERROR,
     HTTP_503_SERVICE_UNAVAILABLE,
 )
 from litestar.types import ExceptionHandlersMap
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from db.accounts import DuplicateEmailError
 from db.bookings import BookingConflictError, BookingRuleError, NotTheProviderError
@@ -40,6 +43,7 @@ from db.route_orders import RouteOrderStateError
 from db.routes import OrderTakenError, RouteRuleError, RouteStateError
 from geo.cursor import InvalidCursorError
 from geo.geocoding.base import GeocoderBusyError, GeocoderUnavailableError
+from geo.log_throttle import ThrottledWarning
 from geo.viewport import InvalidViewportError
 
 logger = logging.getLogger(__name__)
@@ -116,9 +120,41 @@ def _status(status_code: int) -> Handler:
     return handler
 
 
-def database_unavailable(request: Request[Any, Any, Any], error: Exception) -> Response[ErrorBody]:
-    logger.warning("database unavailable during %s: %s", request.url.path, type(error).__name__)
-    return _error(HTTP_503_SERVICE_UNAVAILABLE, "database unavailable, try again shortly", 5)
+# SQLSTATE classes that say the database can't serve now, not that the request is wrong:
+# connection exceptions, insufficient resources (too many connections), and operator
+# intervention (a shutdown or restart, a statement cancelled at its timeout).
+_UNAVAILABLE_SQLSTATES = ("08", "53", "57")
+
+
+def _is_unavailable(error: Exception) -> bool:
+    if isinstance(error, OperationalError | InterfaceError):
+        return True
+    if isinstance(error, DBAPIError):
+        if error.connection_invalidated:
+            return True
+        error = error.orig if isinstance(error.orig, Exception) else error
+    return str(getattr(error, "sqlstate", None) or "").startswith(_UNAVAILABLE_SQLSTATES)
+
+
+def database_error_handler() -> Handler:
+    """503 while the database is down, restarting, out of connections or too slow, said
+    in the log once a minute; any other database error is a bug: 500, logged with its
+    traceback (which never shows the statement's parameters)."""
+    warn = ThrottledWarning(logger)
+
+    def handler(request: Request[Any, Any, Any], error: Exception) -> Response[ErrorBody]:
+        if isinstance(error, PoolTimeoutError):
+            warn("database pool exhausted (%s)", request.url.path)
+            return _error(HTTP_503_SERVICE_UNAVAILABLE, "database busy, try again shortly", 1)
+        if isinstance(error, ConnectionError) or _is_unavailable(error):
+            warn("database unavailable (%s): %s", request.url.path, type(error).__name__)
+            return _error(
+                HTTP_503_SERVICE_UNAVAILABLE, "database unavailable, try again shortly", 5
+            )
+        logger.error("database error during %s", request.url.path, exc_info=error)
+        return _error(HTTP_500_INTERNAL_SERVER_ERROR, "Internal Server Error")
+
+    return handler
 
 
 def geocoder_busy(_: Request[Any, Any, Any], error: Exception) -> Response[ErrorBody]:
@@ -144,14 +180,24 @@ CLIENT_ERRORS: dict[type[Exception], int] = {
     RouteStateError: HTTP_409_CONFLICT,
 }
 
-EXCEPTION_HANDLERS: ExceptionHandlersMap = {
-    **{error: _status(status_code) for error, status_code in CLIENT_ERRORS.items()},
-    GeocoderBusyError: geocoder_busy,
-    GeocoderUnavailableError: geocoder_unavailable,
-    OperationalError: database_unavailable,
-    InterfaceError: database_unavailable,
-    ConnectionRefusedError: database_unavailable,
-}
+# Raised by the database, its driver (a connection refused while PostgreSQL restarts is
+# the driver's own error, not wrapped) or the pool.
+DATABASE_ERRORS: tuple[type[Exception], ...] = (
+    DBAPIError,
+    PostgresError,
+    PoolTimeoutError,
+    ConnectionError,
+)
+
+
+def exception_handlers() -> ExceptionHandlersMap:
+    """One app's handlers (each app logs the database's absence on its own clock)."""
+    return {
+        **{error: _status(status_code) for error, status_code in CLIENT_ERRORS.items()},
+        GeocoderBusyError: geocoder_busy,
+        GeocoderUnavailableError: geocoder_unavailable,
+        **dict.fromkeys(DATABASE_ERRORS, database_error_handler()),
+    }
 
 
 def _with_subclasses(error: type[Exception]) -> set[type[Exception]]:
@@ -159,8 +205,10 @@ def _with_subclasses(error: type[Exception]) -> set[type[Exception]]:
 
 
 # A client error is an answer, not an incident: only server errors are logged, with
-# their traceback. (Litestar matches the exact class here, hence the subclasses.)
+# their traceback. Database errors are logged by their handler: once a minute while the
+# database is away, with a traceback when it is a bug. (Litestar matches the exact class
+# here, hence the subclasses.)
 UNLOGGED_ERRORS: set[int | type[Exception]] = {
     *range(400, 500),
-    *set().union(*(_with_subclasses(error) for error in CLIENT_ERRORS)),
+    *set().union(*(_with_subclasses(error) for error in (*CLIENT_ERRORS, *DATABASE_ERRORS))),
 }

@@ -21,6 +21,8 @@ def engine_options(pool_size: int, max_overflow: int, pool_timeout_s: float) -> 
         "max_overflow": max_overflow,
         "pool_timeout": pool_timeout_s,
         "pool_pre_ping": True,
+        # Parameters carry emails, password hashes and addresses: never in an error's text.
+        "hide_parameters": True,
         "connect_args": {
             "statement_cache_size": 0,
             "prepared_statement_cache_size": 0,

@@ -50,10 +50,14 @@ def settings_environment(settings: Settings) -> dict[str, str]:
 
 
 @contextmanager
-def live_server(environment: dict[str, str], workers: int = 2) -> Iterator[str]:
-    """Serve the app with `workers` processes configured by `environment`; yields its URL."""
+def live_server(
+    environment: dict[str, str], workers: int = 2, log: Path | None = None
+) -> Iterator[str]:
+    """Serve the app with `workers` processes configured by `environment`; yields its URL.
+    The server's output goes to `log` when given."""
     port = closed_port()
     granian = Path(sys.executable).with_name("granian")
+    output = None if log is None else log.open("wb")
     process = subprocess.Popen(
         [
             str(granian),
@@ -62,6 +66,8 @@ def live_server(environment: dict[str, str], workers: int = 2) -> Iterator[str]:
         ],
         cwd=REPOSITORY,
         env={**os.environ, **environment},
+        stdout=output,
+        stderr=None if output is None else subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -74,3 +80,5 @@ def live_server(environment: dict[str, str], workers: int = 2) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        if output is not None:
+            output.close()

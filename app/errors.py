@@ -17,6 +17,7 @@ Every error body has one shape, `ErrorBody`: Litestar's `{"status_code", "detail
 """
 
 import logging
+import traceback
 from collections.abc import Callable
 from typing import Any
 
@@ -136,10 +137,26 @@ def _is_unavailable(error: Exception) -> bool:
     return str(getattr(error, "sqlstate", None) or "").startswith(_UNAVAILABLE_SQLSTATES)
 
 
+def _described(error: Exception) -> str:
+    """The error's kind, SQLSTATE, statement and traceback, but not its message: the
+    driver's messages quote the values that failed (an email, a password hash)."""
+    cause: BaseException = error
+    if isinstance(error, DBAPIError) and error.orig is not None:
+        cause = error.orig.__cause__ or error.orig  # the driver's own, under the adapter's
+    statement = getattr(error, "statement", None)
+    return "".join(
+        [
+            f"{type(cause).__name__} (SQLSTATE {getattr(cause, 'sqlstate', None)})",
+            f" in {statement!r}\n" if statement else "\n",
+            *traceback.format_tb(error.__traceback__),
+        ]
+    )
+
+
 def database_error_handler() -> Handler:
     """503 while the database is down, restarting, out of connections or too slow, said
     in the log once a minute; any other database error is a bug: 500, logged with its
-    traceback (which never shows the statement's parameters)."""
+    statement and traceback but never a value."""
     warn = ThrottledWarning(logger)
 
     def handler(request: Request[Any, Any, Any], error: Exception) -> Response[ErrorBody]:
@@ -151,7 +168,7 @@ def database_error_handler() -> Handler:
             return _error(
                 HTTP_503_SERVICE_UNAVAILABLE, "database unavailable, try again shortly", 5
             )
-        logger.error("database error during %s", request.url.path, exc_info=error)
+        logger.error("database error during %s: %s", request.url.path, _described(error))
         return _error(HTTP_500_INTERNAL_SERVER_ERROR, "Internal Server Error")
 
     return handler

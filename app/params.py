@@ -7,6 +7,14 @@ from litestar.params import Parameter, PathParameter
 
 from db.models import MAX_ROW_ID
 
+# Text refuses control characters (PostgreSQL can't even store a NUL) and the bidirectional
+# overrides and isolates that make text display other than it reads. A line refuses line
+# breaks too; prose keeps tabs and line breaks. A name must show something.
+CONTROLS = r"\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069"
+ONE_LINE = rf"^[^{CONTROLS}]*$"
+NAME = rf"^(?=.*\S)[^{CONTROLS}]*$"
+PROSE = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]*$"
+
 RowId: TypeAlias = Annotated[int, PathParameter(ge=1, le=MAX_ROW_ID)]
 """A row id in a path: anything outside the bigint range is a bad parameter, not a 500."""
 

@@ -5,10 +5,17 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from app.params import CONTROLS, ONE_LINE
 from db.models import Role
 
+_EMAIL_PART = rf"[^@\s{CONTROLS}]"
 Email = Annotated[
-    str, msgspec.Meta(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
+    str,
+    msgspec.Meta(
+        min_length=3,
+        max_length=320,
+        pattern=rf"^{_EMAIL_PART}+@{_EMAIL_PART}+\.[^@\s.{CONTROLS}]+$",
+    ),
 ]
 # The upper bound keeps hashing cost bounded; the lower one is NIST's minimum.
 Password = Annotated[str, msgspec.Meta(min_length=10, max_length=128)]
@@ -37,7 +44,7 @@ class Registration(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class Credentials(msgspec.Struct, forbid_unknown_fields=True):
-    email: Annotated[str, msgspec.Meta(max_length=320)]
+    email: Annotated[str, msgspec.Meta(max_length=320, pattern=ONE_LINE)]
     password: Annotated[str, msgspec.Meta(max_length=128)]
 
 

@@ -5,7 +5,7 @@ from typing import Annotated
 
 import msgspec
 
-from app.params import RowIdField
+from app.params import NAME, PROSE, RowIdField
 from app.views import View
 from db.bookings import BookingRequest, Side
 from db.models import BookingStatus
@@ -19,8 +19,8 @@ class BookingDraft(msgspec.Struct, forbid_unknown_fields=True):
     start: Annotated[
         datetime, msgspec.Meta(tz=True, description="ISO 8601 with offset, on a whole minute")
     ]
-    horse_name: Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=r"\S")]
-    notes: Annotated[str, msgspec.Meta(max_length=2000)] = ""
+    horse_name: Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=NAME)]
+    notes: Annotated[str, msgspec.Meta(max_length=2000, pattern=PROSE)] = ""
 
     def __post_init__(self) -> None:
         utc = self.start.astimezone(UTC)

@@ -10,6 +10,7 @@ from litestar.params import Parameter
 from app.accounts.auth import ANONYMOUS, PUBLIC
 from app.errors import error_responses
 from app.geocoding.schemas import GeocodeAnswer
+from app.params import ONE_LINE
 from app.rate_limits import rate_limited
 from app.settings import Settings
 from geo.geocoding.base import normalize_query
@@ -32,7 +33,12 @@ class GeocodeController(Controller):
         self,
         geocoder: NamedDependency[GeocoderChain],
         settings: NamedDependency[Settings],
-        q: Annotated[str, Parameter(description="an address or place, as typed", max_length=1000)],
+        q: Annotated[
+            str,
+            Parameter(
+                description="an address or place, as typed", max_length=1000, pattern=ONE_LINE
+            ),
+        ],
     ) -> GeocodeAnswer:
         """The best match for `q` (404 when nothing matches; 503 when the upstream is busy)."""
         if not normalize_query(q):

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 
+from app.params import ONE_LINE
 from geo.opening_hours import HoursException, OpeningHours, WeeklyHours
 
 ClockTime = Annotated[str, msgspec.Meta(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", examples=["08:00"])]
@@ -38,7 +39,9 @@ class OpeningHoursBody(msgspec.Struct, forbid_unknown_fields=True):
 class WeeklyHoursBody(msgspec.Struct, forbid_unknown_fields=True):
     """A provider's weekly hours as wall-clock times in `timezone` (an IANA zone name)."""
 
-    timezone: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] = "Europe/Stockholm"
+    timezone: Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=ONE_LINE)] = (
+        "Europe/Stockholm"
+    )
     weekly: Annotated[list[OpeningHoursBody], msgspec.Meta(max_length=7 * 6)] = msgspec.field(
         default_factory=list
     )

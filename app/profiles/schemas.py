@@ -5,7 +5,7 @@ from typing import Annotated, Any
 
 import msgspec
 
-from app.params import LatitudeField, LongitudeField, check_coordinates
+from app.params import NAME, PROSE, LatitudeField, LongitudeField, check_coordinates
 from app.views import View
 from db.models import ServiceCategory
 
@@ -32,11 +32,11 @@ class ProviderProfile(View):
     services: list[ServiceSummary]
 
 
-BusinessName = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
-Description = Annotated[str, msgspec.Meta(max_length=5000)]
-Address = Annotated[str, msgspec.Meta(min_length=1, max_length=300)]
-City = Annotated[str, msgspec.Meta(min_length=1, max_length=120)]
-PostalCode = Annotated[str, msgspec.Meta(min_length=1, max_length=20)]
+BusinessName = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=NAME)]
+Description = Annotated[str, msgspec.Meta(max_length=5000, pattern=PROSE)]
+Address = Annotated[str, msgspec.Meta(min_length=1, max_length=300, pattern=NAME)]
+City = Annotated[str, msgspec.Meta(min_length=1, max_length=120, pattern=NAME)]
+PostalCode = Annotated[str, msgspec.Meta(min_length=1, max_length=20, pattern=NAME)]
 ServiceRadiusKm = Annotated[float, msgspec.Meta(gt=0, le=500)]
 
 
@@ -93,7 +93,7 @@ class ProviderChanges(PartialUpdate):
         return any(getattr(self, name) is not msgspec.UNSET for name in ADDRESS_FIELDS)
 
 
-ServiceName = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+ServiceName = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=NAME)]
 DurationMinutes = Annotated[int, msgspec.Meta(ge=5, le=24 * 60)]
 Price = Annotated[Decimal, msgspec.Meta(description="0 to 1000000, at most two decimals")]
 MAX_PRICE = Decimal(1_000_000)

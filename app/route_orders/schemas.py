@@ -5,7 +5,7 @@ from typing import Annotated
 
 import msgspec
 
-from app.params import LatitudeField, LongitudeField, check_coordinates
+from app.params import NAME, PROSE, LatitudeField, LongitudeField, check_coordinates
 from app.views import View
 from db.models import RouteOrderStatus, ServiceCategory
 from db.route_orders import OrderHit
@@ -23,8 +23,8 @@ class RouteOrderDraft(msgspec.Struct, forbid_unknown_fields=True):
     latest: Annotated[date, msgspec.Meta(description="last day, included")]
     latitude: LatitudeField | None = None
     longitude: LongitudeField | None = None
-    address: Annotated[str, msgspec.Meta(min_length=1, max_length=300)] | None = None
-    notes: Annotated[str, msgspec.Meta(max_length=2000)] = ""
+    address: Annotated[str, msgspec.Meta(min_length=1, max_length=300, pattern=NAME)] | None = None
+    notes: Annotated[str, msgspec.Meta(max_length=2000, pattern=PROSE)] = ""
 
     def __post_init__(self) -> None:
         check_coordinates(self.latitude, self.longitude)

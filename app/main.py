@@ -23,6 +23,7 @@ from redis.backoff import NoBackoff
 from app.accounts.auth import TokenIssuer, make_jwt_auth
 from app.accounts.controller import AuthController, MeController
 from app.bookings.controller import BookingController
+from app.edge import ApiRequest
 from app.errors import UNLOGGED_ERRORS, exception_handlers
 from app.geocoding.controller import GeocodeController
 from app.hours.controller import HoursController
@@ -153,6 +154,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "list_page": list_page_dependency(settings.pages),
             "corridor": corridor_dependency(settings.routes, settings.search),
         },
+        request_class=ApiRequest,
         exception_handlers=exception_handlers(),
         logging_config=LoggingConfig(log_exceptions="always", disable_stack_trace=UNLOGGED_ERRORS),
         lifespan=[close_clients],

@@ -6,6 +6,8 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from tests.support.accounts import SignedIn
+
 Client = AsyncTestClient[Litestar]
 OK = {"lat": "59.33", "lng": "18.07"}
 
@@ -110,3 +112,21 @@ async def test_ids_outside_the_bigint_range_are_400(client: Client, provider_id:
     response = await client.get(f"/api/providers/{provider_id}")
     assert response.status_code == 400, response.text
     assert response.json()["extra"][0]["key"] == "provider_id"
+
+
+DEEP_ARRAY = "[" * 5000 + "]" * 5000
+DEEP_FIELD = '{"email": ' + "[" * 5000 + "]" * 5000 + ', "password": "x"}'
+
+
+@pytest.mark.parametrize("body", [DEEP_ARRAY, DEEP_FIELD], ids=["array", "field"])
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("POST", "/api/auth/login"), ("POST", "/api/auth/register"), ("POST", "/api/bookings")],
+)
+async def test_a_body_nested_thousands_deep_is_a_400(
+    client: Client, customer: SignedIn, body: str, method: str, path: str
+) -> None:
+    headers = {**customer.headers, "Content-Type": "application/json"}
+    response = await client.request(method, path, content=body, headers=headers)
+    assert response.status_code == 400, response.text
+    assert response.json() == {"status_code": 400, "detail": "the JSON body is nested too deeply"}

@@ -174,6 +174,11 @@ def database_error_handler() -> Handler:
     return handler
 
 
+def out_of_range(_: Request[Any, Any, Any], error: Exception) -> Response[ErrorBody]:
+    """A date or number a client sent that no calculation can hold (year 1 less a day)."""
+    return _error(HTTP_400_BAD_REQUEST, "a value is out of range")
+
+
 def geocoder_busy(_: Request[Any, Any, Any], error: Exception) -> Response[ErrorBody]:
     assert isinstance(error, GeocoderBusyError)
     return _error(HTTP_503_SERVICE_UNAVAILABLE, str(error), error.retry_after_s)
@@ -211,6 +216,7 @@ def exception_handlers() -> ExceptionHandlersMap:
     """One app's handlers (each app logs the database's absence on its own clock)."""
     return {
         **{error: _status(status_code) for error, status_code in CLIENT_ERRORS.items()},
+        OverflowError: out_of_range,
         GeocoderBusyError: geocoder_busy,
         GeocoderUnavailableError: geocoder_unavailable,
         **dict.fromkeys(DATABASE_ERRORS, database_error_handler()),
@@ -227,5 +233,7 @@ def _with_subclasses(error: type[Exception]) -> set[type[Exception]]:
 # here, hence the subclasses.)
 UNLOGGED_ERRORS: set[int | type[Exception]] = {
     *range(400, 500),
-    *set().union(*(_with_subclasses(error) for error in (*CLIENT_ERRORS, *DATABASE_ERRORS))),
+    *set().union(
+        *(_with_subclasses(error) for error in (*CLIENT_ERRORS, *DATABASE_ERRORS, OverflowError))
+    ),
 }

@@ -17,7 +17,7 @@ from litestar.openapi.spec import Components, SecurityRequirement, SecuritySchem
 from litestar.security.jwt import JWTAuth, Token
 from litestar.types import Guard
 
-from db.models import Role
+from db.models import MAX_ROW_ID, Role
 
 # Route handlers (or controllers) with this in their opt answer without a token, and
 # with ANONYMOUS as their security the OpenAPI document says so.
@@ -35,10 +35,12 @@ SignedInRequest = Request[AuthUser, Token, Any]
 
 
 async def _user_from_token(token: Token, _: ASGIConnection[Any, Any, Any, Any]) -> AuthUser | None:
+    """The token's user, or None (a 401) when its claims name none that could exist."""
     try:
-        return AuthUser(int(token.sub), Role(token.extras["role"]))
+        user = AuthUser(int(token.sub), Role(token.extras["role"]))
     except (KeyError, ValueError):
         return None
+    return user if 1 <= user.id <= MAX_ROW_ID else None
 
 
 class BearerAuth(JWTAuth[AuthUser, Token]):

@@ -5,7 +5,7 @@ for a slot gets 409, never a 5xx, and needs no retry on the server.
 """
 
 from collections.abc import Awaitable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from litestar import Controller, get, post
@@ -47,6 +47,11 @@ def bookings_filters(
 ) -> BookingsFilters:
     if starts_from is not None and starts_from.tzinfo is None:
         raise ValidationException("starts_from needs a UTC offset, e.g. 2027-01-01T00:00Z")
+    if starts_from is not None:
+        try:
+            starts_from = starts_from.astimezone(UTC)
+        except OverflowError:
+            raise ValidationException("starts_from is out of range") from None
     if side is None:
         side = Side.provider if request.user.role is Role.provider else Side.customer
     return BookingsFilters(request.user.id, side, status, starts_from)

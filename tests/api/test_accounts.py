@@ -5,8 +5,11 @@ import uuid
 import jwt
 import pytest
 from litestar import Litestar
+from litestar.di import Provide
 from litestar.testing import AsyncTestClient
 
+from app.accounts.auth import TokenIssuer
+from db.models import Role
 from tests.support.accounts import sign_up
 
 Client = AsyncTestClient[Litestar]
@@ -116,3 +119,17 @@ async def test_openapi_says_which_endpoints_need_a_token(client: Client) -> None
     assert paths["/api/auth/login"]["post"]["security"] == [{}]
     assert "security" not in paths["/api/me"]["get"]  # the document-wide bearer requirement
     assert "security" not in paths["/api/providers"]["post"]
+
+
+@pytest.mark.parametrize("user_id", [2**63, 2**70, 0, -1])
+async def test_a_signed_token_naming_a_user_id_no_row_can_have_is_401(
+    client: Client, user_id: int
+) -> None:
+    assert isinstance(client.app, Litestar)
+    provide = client.app.dependencies["token_issuer"]
+    assert isinstance(provide, Provide)
+    issuer = provide.dependency()
+    assert isinstance(issuer, TokenIssuer)
+    headers = {"Authorization": f"Bearer {issuer.issue(user_id, Role.customer)}"}
+    for path in ("/api/me", "/api/bookings", "/api/notifications"):
+        assert (await client.get(path, headers=headers)).status_code == 401, path

@@ -510,12 +510,22 @@ async def test_a_started_visit_cannot_be_cancelled(
         {"as": "admin"},
         {"starts_from": "2030-01-01T10:00:00"},
         {"starts_from": "soon"},
+        {"starts_from": "0001-01-01T13:00:00+14:00"},  # before year 1 in UTC
     ],
 )
 async def test_bad_list_parameters_are_400(
     client: Client, customer: SignedIn, params: dict[str, str | int]
 ) -> None:
     response = await client.get("/api/bookings", params=params, headers=customer.headers)
+    assert response.status_code == 400, response.text
+
+
+@pytest.mark.parametrize("start", ["0001-01-01T13:00:00+14:00", "9999-12-31T23:00:00-13:00"])
+async def test_a_visit_starting_beyond_the_calendar_is_400(
+    client: Client, provider: OpenProvider, customer: SignedIn, start: str
+) -> None:
+    body = {**provider.booking(stockholm(DAY, 10)), "start": start}
+    response = await client.post("/api/bookings", json=body, headers=customer.headers)
     assert response.status_code == 400, response.text
 
 

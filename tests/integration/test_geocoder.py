@@ -3,6 +3,7 @@
 import asyncio
 import itertools
 import logging
+import math
 import os
 import subprocess
 import sys
@@ -206,6 +207,40 @@ async def test_failing_upstream_without_offline_match_is_unavailable(
     with pytest.raises(GeocoderUnavailableError) as raised:
         await chain(redis, gazetteer, nominatim).geocode("Qwxz 12")
     assert str(raised.value) == "the upstream geocoder failed; no offline match"  # the 503's detail
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        (math.nan, 17.6389, "Storgatan 1, Uppsala"),
+        (59.8586, math.inf, "Storgatan 1, Uppsala"),
+        (999.0, 17.6389, "Storgatan 1, Uppsala"),
+        (59.8586, -180.5, "Storgatan 1, Uppsala"),
+        (59.8586, 17.6389, ""),
+        (59.8586, 17.6389, "Storgatan " * 500_000),
+    ],
+    ids=["nan", "inf", "lat-999", "lng-out", "no-name", "5mb-name"],
+)
+async def test_an_unusable_upstream_answer_is_a_failure_and_never_cached(
+    redis: Redis,
+    gazetteer: GazetteerGeocoder,
+    nominatim: NominatimGeocoder,
+    stub: NominatimStub,
+    caplog: pytest.LogCaptureFixture,
+    answer: tuple[float, float, str],
+) -> None:
+    stub.places["storgatan 1, uppsala"] = answer
+    policy = GeocoderPolicy(interval_s=0.05, max_wait_s=5, failure_ttl_s=30)
+    with caplog.at_level(logging.WARNING, logger="geo.geocoding.chain"):
+        found = await chain(redis, gazetteer, nominatim, policy).geocode("Storgatan 1, Uppsala")
+    assert found is not None
+    assert found.source is Source.gazetteer  # Uppsala's centre, from the offline fallback
+    assert math.isfinite(found.place.latitude)
+    key = f"geocode:{query_digest('storgatan 1, uppsala')}"
+    assert 0 < await redis.pttl(key) <= 30_000  # only the failure, for its short TTL
+    [warning] = caplog.messages
+    assert warning.startswith("upstream geocoder failed: nominatim sent")
+    assert len(warning) < 200
 
 
 async def test_gazetteer_ignores_street_names_that_only_resemble_a_town(

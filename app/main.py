@@ -156,7 +156,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
         },
         request_class=ApiRequest,
         exception_handlers=exception_handlers(),
-        logging_config=LoggingConfig(log_exceptions="always", disable_stack_trace=UNLOGGED_ERRORS),
+        logging_config=LoggingConfig(
+            log_exceptions="always",
+            disable_stack_trace=UNLOGGED_ERRORS,
+            # httpx logs each request's URL at INFO: the geocoder's carry addresses.
+            loggers={name: {"level": "WARNING"} for name in ("httpx", "httpcore")},
+        ),
         lifespan=[close_clients],
         compression_config=CompressionConfig(backend="gzip", minimum_size=1024),
         openapi_config=OpenAPIConfig(title="equinet-geo", version="0.1.0", path="/schema"),

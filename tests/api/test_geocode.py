@@ -1,5 +1,6 @@
 """GET /api/geocode: the offline default, validation, and the upstream through the app."""
 
+import logging
 from collections.abc import AsyncIterator
 
 import msgspec
@@ -90,3 +91,16 @@ async def test_busy_upstream_is_503_with_retry_after(
     assert first.status_code == 404
     assert second.status_code == 503
     assert int(second.headers["Retry-After"]) >= 1
+
+
+async def test_no_address_reaches_the_log(
+    upstream_client: tuple[Client, NominatimStub], caplog: pytest.LogCaptureFixture
+) -> None:
+    client, stub = upstream_client
+    with caplog.at_level(logging.DEBUG):
+        answer = await client.get("/api/geocode", params={"q": "Drottninggatan 1, Stockholm"})
+    assert answer.json()["source"] == "upstream"
+    assert len(stub.calls) == 1
+    assert caplog.records  # the log was listened to
+    logged = "\n".join(record.getMessage() for record in caplog.records).casefold()
+    assert "drottninggatan" not in logged

@@ -49,7 +49,7 @@ async def register(session: AsyncSession, email: str, password: str, role: Role)
 
 async def authenticate(session: AsyncSession, email: str, password: str) -> Account | None:
     """The account whose email and password these are, or None (either was wrong)."""
-    user = await session.scalar(select(User).where(func.lower(User.email) == email.lower()))
+    user = await session.scalar(select(User).where(func.lower(User.email) == func.lower(email)))
     try:
         await asyncio.to_thread(
             _hasher.verify, user.password_hash if user else _DUMMY_HASH, password

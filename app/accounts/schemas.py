@@ -1,6 +1,9 @@
 """Request and response bodies of the account endpoints."""
 
+import contextlib
 import enum
+import re
+import unicodedata
 from typing import Annotated, Literal
 
 import msgspec
@@ -9,14 +12,23 @@ from app.params import CONTROLS, ONE_LINE
 from db.models import Role
 
 _EMAIL_PART = rf"[^@\s{CONTROLS}]"
+_EMAIL_PATTERN = rf"^{_EMAIL_PART}+@{_EMAIL_PART}+\.[^@\s.{CONTROLS}]+$"
+_EMAIL_MAX_LENGTH = 320
 Email = Annotated[
-    str,
-    msgspec.Meta(
-        min_length=3,
-        max_length=320,
-        pattern=rf"^{_EMAIL_PART}+@{_EMAIL_PART}+\.[^@\s.{CONTROLS}]+$",
-    ),
+    str, msgspec.Meta(min_length=3, max_length=_EMAIL_MAX_LENGTH, pattern=_EMAIL_PATTERN)
 ]
+
+
+def canonical_email(email: str) -> str:
+    """The one form an email is stored, compared and logged in with: NFKC, then case-folded,
+    so that NFC and NFD spellings, full-width letters and any letter case are one account.
+    ValueError (a 400) when that form is no longer an email or too long."""
+    canonical = unicodedata.normalize("NFKC", email).casefold()
+    if len(canonical) > _EMAIL_MAX_LENGTH or not re.match(_EMAIL_PATTERN, canonical):
+        raise ValueError("email is not an address once normalized")
+    return canonical
+
+
 # The upper bound keeps hashing cost bounded; the lower one is NIST's minimum.
 Password = Annotated[str, msgspec.Meta(min_length=10, max_length=128)]
 _MIN_DISTINCT_CHARACTERS = 5
@@ -35,6 +47,7 @@ class Registration(msgspec.Struct, forbid_unknown_fields=True):
     role: SignupRole = SignupRole.customer
 
     def __post_init__(self) -> None:
+        self.email = canonical_email(self.email)
         if len(set(self.password)) < _MIN_DISTINCT_CHARACTERS:
             raise ValueError(
                 f"password needs at least {_MIN_DISTINCT_CHARACTERS} different characters"
@@ -44,8 +57,13 @@ class Registration(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class Credentials(msgspec.Struct, forbid_unknown_fields=True):
-    email: Annotated[str, msgspec.Meta(max_length=320, pattern=ONE_LINE)]
+    email: Annotated[str, msgspec.Meta(max_length=_EMAIL_MAX_LENGTH, pattern=ONE_LINE)]
     password: Annotated[str, msgspec.Meta(max_length=128)]
+
+    def __post_init__(self) -> None:
+        # An email with no canonical form has no account: the login fails as for any other.
+        with contextlib.suppress(ValueError):
+            self.email = canonical_email(self.email)
 
 
 class AccessToken(msgspec.Struct):

@@ -1,5 +1,6 @@
 """Registration, login and /api/me."""
 
+import unicodedata
 import uuid
 
 import jwt
@@ -133,3 +134,41 @@ async def test_a_signed_token_naming_a_user_id_no_row_can_have_is_401(
     headers = {"Authorization": f"Bearer {issuer.issue(user_id, Role.customer)}"}
     for path in ("/api/me", "/api/bookings", "/api/notifications"):
         assert (await client.get(path, headers=headers)).status_code == 401, path
+
+
+@pytest.mark.parametrize(
+    ("registered", "other"),
+    [
+        ("jos\u00e9-{n}@example.com", "jose\u0301-{n}@example.com"),  # NFC and NFD
+        ("\u0130nga-{n}@example.com", "i\u0307nga-{n}@example.com"),  # İ and its case fold
+        ("anna-{n}@example.com", "\uff21nna-{n}@example.com"),  # a full-width A
+        ("stra\u00dfe-{n}@example.com", "STRASSE-{n}@example.com"),  # ß folds to ss
+    ],
+    ids=["nfc-nfd", "dotted-i", "full-width", "sharp-s"],
+)
+async def test_one_email_in_any_unicode_spelling_is_one_account(
+    client: Client, registered: str, other: str
+) -> None:
+    n = uuid.uuid4().hex[:8]
+    first = await client.post(
+        "/api/auth/register", json={"email": registered.format(n=n), "password": PASSWORD}
+    )
+    again = await client.post(
+        "/api/auth/register", json={"email": other.format(n=n), "password": PASSWORD}
+    )
+    login = await client.post(
+        "/api/auth/login", json={"email": other.format(n=n), "password": PASSWORD}
+    )
+    assert first.status_code == 201, first.text
+    assert first.json()["email"] == unicodedata.normalize("NFKC", registered.format(n=n)).casefold()
+    assert again.status_code == 409
+    assert login.status_code == 200
+
+
+async def test_an_email_that_stops_being_one_once_normalized_is_400(client: Client) -> None:
+    """A full-width at sign is an at sign under NFKC: two of them are no address."""
+    answer = await client.post(
+        "/api/auth/register", json={"email": "a\uff20b@example.com", "password": PASSWORD}
+    )
+    assert answer.status_code == 400
+    assert "normalized" in answer.text

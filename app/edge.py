@@ -1,16 +1,78 @@
-"""What every request body must be before a handler sees it."""
+"""The edge of the API: what a request body must be before a handler reads it, and the
+headers every answer carries."""
 
 from typing import Any
 
 from litestar import Request
+from litestar.config.cors import CORSConfig
+from litestar.datastructures import MutableScopeHeaders
 from litestar.exceptions import ClientException
+from litestar.types import Message, Scope
+
+from app.errors import UnsupportedMediaTypeException
+
+
+def _is_json(media_type: str) -> bool:
+    return media_type == "application/json" or (
+        media_type.startswith("application/") and media_type.endswith("+json")
+    )
 
 
 class ApiRequest(Request[Any, Any, Any]):
     async def json(self) -> Any:
-        """The decoded body; a body nested deeper than the decoder goes is a 400 (the
-        decoder stops there at once, so refusing it costs nothing)."""
+        """The decoded body. Only a JSON media type is read as JSON: a cross-site form can
+        post text/plain, never application/json. A body nested deeper than the decoder
+        goes is a 400 (the decoder stops there at once, so refusing it costs nothing)."""
+        media_type, _ = self.content_type
+        if not _is_json(media_type.casefold()):
+            raise UnsupportedMediaTypeException(
+                f"the body must be application/json, not {media_type or 'unlabelled'}"
+            )
         try:
             return await super().json()
         except RecursionError:
             raise ClientException("the JSON body is nested too deeply") from None
+
+
+# On every answer. The API sends JSON only, so nothing may be framed, sniffed or run;
+# the schema pages under /schema load their own scripts and keep the default policy.
+SECURITY_HEADERS = {
+    "x-content-type-options": "nosniff",
+    "x-frame-options": "DENY",
+    "referrer-policy": "no-referrer",
+    "cross-origin-resource-policy": "same-site",
+    "server": "equinet-geo",  # in place of the server software and its version
+}
+API_CONTENT_SECURITY_POLICY = "default-src 'none'; frame-ancestors 'none'"
+# Answers that carry a token or an account: no cache, shared or private, may keep them.
+PRIVATE_PREFIXES = ("/api/auth/", "/api/me")
+
+
+async def add_security_headers(message: Message, scope: Scope) -> None:
+    """A before-send hook: the security headers on every HTTP answer, errors included
+    (the authentication middleware's 401s too, which no inner middleware sees)."""
+    if message["type"] != "http.response.start":
+        return
+    headers = MutableScopeHeaders.from_message(message)
+    for name, value in SECURITY_HEADERS.items():
+        headers[name] = value
+    path: str = scope["path"]
+    if not path.startswith("/schema"):
+        headers["content-security-policy"] = API_CONTENT_SECURITY_POLICY
+    if path.startswith(PRIVATE_PREFIXES):
+        headers["cache-control"] = "no-store"
+
+
+def cors_config(allow_origins: str) -> CORSConfig | None:
+    """CORS for these comma-separated origins; none, when no origin is named. A bearer
+    token travels in a header, never a cookie, so credentials are never allowed."""
+    origins = [origin.strip() for origin in allow_origins.split(",") if origin.strip()]
+    if not origins:
+        return None
+    return CORSConfig(
+        allow_origins=origins,
+        allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+        allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+        allow_credentials=False,
+        max_age=600,
+    )

@@ -8,7 +8,7 @@
   booking outside the hours, a slot taken, a forged cursor). `CLIENT_ERRORS` below maps
   each to its status, once; controllers neither catch nor translate them.
 - **Controllers raise only Litestar's HTTP exceptions** (and the two it lacks, defined
-  here: 409 and 422), never an error class of their own and never a hand-built response.
+  here: 409, 415 and 422), never an error class of their own and never a hand-built response.
 - **Dependencies that are down** (the database, the upstream geocoder) answer 503 with
   `Retry-After`, here, and say so in the log once a minute, not once a request.
 
@@ -30,6 +30,7 @@ from litestar.status_codes import (
     HTTP_400_BAD_REQUEST,
     HTTP_403_FORBIDDEN,
     HTTP_409_CONFLICT,
+    HTTP_415_UNSUPPORTED_MEDIA_TYPE,
     HTTP_422_UNPROCESSABLE_ENTITY,
     HTTP_500_INTERNAL_SERVER_ERROR,
     HTTP_503_SERVICE_UNAVAILABLE,
@@ -62,6 +63,12 @@ class UnprocessableException(HTTPException):
     status_code = HTTP_422_UNPROCESSABLE_ENTITY
 
 
+class UnsupportedMediaTypeException(HTTPException):
+    """415: a body in a media type the endpoint does not read (anything but JSON)."""
+
+    status_code = HTTP_415_UNSUPPORTED_MEDIA_TYPE
+
+
 def not_found(kind: str, row_id: object) -> NotFoundException:
     return NotFoundException(f"{kind} {row_id} not found")
 
@@ -87,6 +94,7 @@ ERROR_MEANINGS = {
     403: "The account's role does not allow this.",
     404: "No such row, or not one the caller may see or change.",
     409: "The request collides with the current state (a taken email or slot, a wrong status).",
+    415: "The body is not JSON: send `Content-Type: application/json`.",
     422: "Well-formed, but against a business rule; `detail` says which.",
     429: "Rate limited: retry after the seconds in the Retry-After header.",
     503: "The database or the upstream geocoder is unavailable: retry after Retry-After.",

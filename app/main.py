@@ -23,7 +23,7 @@ from redis.backoff import NoBackoff
 from app.accounts.auth import TokenIssuer, make_jwt_auth
 from app.accounts.controller import AuthController, MeController
 from app.bookings.controller import BookingController
-from app.edge import ApiRequest
+from app.edge import ApiRequest, add_security_headers, cors_config
 from app.errors import UNLOGGED_ERRORS, exception_handlers
 from app.geocoding.controller import GeocodeController
 from app.hours.controller import HoursController
@@ -155,6 +155,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "corridor": corridor_dependency(settings.routes, settings.search),
         },
         request_class=ApiRequest,
+        before_send=[add_security_headers],
+        cors_config=cors_config(settings.cors_allow_origins),
         exception_handlers=exception_handlers(),
         logging_config=LoggingConfig(
             log_exceptions="always",

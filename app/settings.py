@@ -85,6 +85,8 @@ class Settings(msgspec.Struct, frozen=True):
     db_pool_timeout_s: float = 5.0
     db_statement_timeout_ms: int = 10_000
     access_token_ttl_s: int = 3600
+    cors_allow_origins: str = ""
+    """Origins whose pages may call the API from a browser, comma-separated (none: no CORS)."""
     booking_horizon_days: int = 365
     """How far ahead visits can be booked, and exceptions to opening hours set."""
     geocoder: GeocoderKind = GeocoderKind.gazetteer

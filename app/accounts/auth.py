@@ -11,10 +11,11 @@ from typing import Any
 import msgspec
 from litestar import Request
 from litestar.connection import ASGIConnection
-from litestar.exceptions import PermissionDeniedException
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
+from litestar.middleware import AuthenticationResult
 from litestar.openapi.spec import Components, SecurityRequirement, SecurityScheme
-from litestar.security.jwt import JWTAuth, Token
+from litestar.security.jwt import JWTAuth, JWTAuthenticationMiddleware, Token
 from litestar.types import Guard
 
 from db.models import MAX_ROW_ID, Role
@@ -43,6 +44,17 @@ async def _user_from_token(token: Token, _: ASGIConnection[Any, Any, Any, Any]) 
     return user if 1 <= user.id <= MAX_ROW_ID else None
 
 
+class BearerMiddleware(JWTAuthenticationMiddleware):
+    async def authenticate_request(
+        self, connection: ASGIConnection[Any, Any, Any, Any]
+    ) -> AuthenticationResult:
+        """The token of `Authorization: Bearer <token>`, and of no other scheme."""
+        scheme, _, token = connection.headers.get(self.auth_header, "").partition(" ")
+        if scheme.casefold() != "bearer" or not token:
+            raise NotAuthorizedException("send Authorization: Bearer <access_token>")
+        return await self.authenticate_token(encoded_token=token.strip(), connection=connection)
+
+
 class BearerAuth(JWTAuth[AuthUser, Token]):
     @property
     def openapi_components(self) -> Components:
@@ -62,6 +74,7 @@ class BearerAuth(JWTAuth[AuthUser, Token]):
 def make_jwt_auth(signing_key: str, token_ttl_s: int) -> JWTAuth[AuthUser, Token]:
     return BearerAuth(
         retrieve_user_handler=_user_from_token,
+        authentication_middleware_class=BearerMiddleware,
         token_secret=signing_key,
         default_token_expiration=timedelta(seconds=token_ttl_s),
         exclude=["^/schema"],

@@ -8,6 +8,9 @@ PYTHON ?= python3
 HOST ?= 127.0.0.1
 PORT ?= 8000
 WORKERS ?= 2
+# A connection that takes longer than this to send a request's headers, or sits idle that
+# long between requests, is closed.
+HEADER_TIMEOUT_MS ?= 10000
 N ?= 100000
 MUTANTS ?=
 DEMO_PROVIDERS ?= 3000
@@ -64,7 +67,8 @@ serve: install
 	@$(STACK) && export GEOCODER_PROCESSES=$${GEOCODER_PROCESSES:-$(WORKERS)} \
 		&& echo "equinet-geo: serving on http://$(HOST):$(PORT) (API docs at /schema)" \
 		&& exec $(BIN)/granian --interface asgi --factory --host $(HOST) --port $(PORT) \
-			--workers $(WORKERS) --log-level warning app.main:create_app
+			--workers $(WORKERS) --http1-header-read-timeout $(HEADER_TIMEOUT_MS) \
+			--log-level warning app.main:create_app
 
 run: migrate
 	@$(STACK) && $(BIN)/python -m db.seed $(DEMO_PROVIDERS) --if-empty --weekday-hours \

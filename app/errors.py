@@ -94,6 +94,7 @@ ERROR_MEANINGS = {
     403: "The account's role does not allow this.",
     404: "No such row, or not one the caller may see or change.",
     409: "The request collides with the current state (a taken email or slot, a wrong status).",
+    413: "The body is larger than this deployment reads (BODY_MAX_BYTES).",
     415: "The body is not JSON: send `Content-Type: application/json`.",
     422: "Well-formed, but against a business rule; `detail` says which.",
     429: "Rate limited: retry after the seconds in the Retry-After header.",

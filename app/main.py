@@ -155,6 +155,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "corridor": corridor_dependency(settings.routes, settings.search),
         },
         request_class=ApiRequest,
+        request_max_body_size=settings.body_max_bytes,
         before_send=[add_security_headers],
         cors_config=cors_config(settings.cors_allow_origins),
         exception_handlers=exception_handlers(),

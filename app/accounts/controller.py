@@ -26,7 +26,7 @@ class AuthController(Controller):
         status_code=201,
         guards=[rate_limited("register")],
         operation_id="registerAccount",
-        responses=error_responses(400, 409, 415, 429, 503),
+        responses=error_responses(400, 409, 413, 415, 429, 503),
     )
     async def register(
         self, db_session: NamedDependency[AsyncSession], data: JSONBody[Registration]
@@ -41,7 +41,7 @@ class AuthController(Controller):
         status_code=200,
         guards=[rate_limited("login")],
         operation_id="logIn",
-        responses=error_responses(400, 401, 415, 429, 503),
+        responses=error_responses(400, 401, 413, 415, 429, 503),
     )
     async def login(
         self,

@@ -65,7 +65,7 @@ class BookingController(Controller):
         "/",
         guards=[rate_limited("booking", signed_in_user)],
         operation_id="createBooking",
-        responses=error_responses(400, 401, 409, 415, 422, 429, 503),
+        responses=error_responses(400, 401, 409, 413, 415, 422, 429, 503),
     )
     async def book(
         self,

@@ -33,7 +33,11 @@ class HoursController(Controller):
     path = "/api/providers/{provider_id:int}/availability"
     tags = ["provider profiles"]  # noqa: RUF012
 
-    @put("/", operation_id="replaceWeeklyHours", responses=error_responses(400, 401, 404, 415, 503))
+    @put(
+        "/",
+        operation_id="replaceWeeklyHours",
+        responses=error_responses(400, 401, 404, 413, 415, 503),
+    )
     async def replace_hours(
         self,
         request: SignedInRequest,
@@ -67,7 +71,7 @@ class HoursController(Controller):
     @post(
         "/exceptions",
         operation_id="setHoursException",
-        responses=error_responses(400, 401, 404, 415, 503),
+        responses=error_responses(400, 401, 404, 413, 415, 503),
     )
     async def set_exception(
         self,

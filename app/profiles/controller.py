@@ -50,7 +50,7 @@ class ProfileController(Controller):
         "/",
         guards=[requires_role(Role.provider, Role.admin)],
         operation_id="createProvider",
-        responses=error_responses(400, 401, 403, 415, 422, 503),
+        responses=error_responses(400, 401, 403, 413, 415, 422, 503),
     )
     async def create(
         self,
@@ -71,7 +71,7 @@ class ProfileController(Controller):
     @patch(
         "/{provider_id:int}",
         operation_id="updateProvider",
-        responses=error_responses(400, 401, 404, 415, 422, 503),
+        responses=error_responses(400, 401, 404, 413, 415, 422, 503),
     )
     async def update(
         self,
@@ -117,7 +117,7 @@ class ProfileController(Controller):
     @post(
         "/{provider_id:int}/services",
         operation_id="addService",
-        responses=error_responses(400, 401, 404, 415, 503),
+        responses=error_responses(400, 401, 404, 413, 415, 503),
     )
     async def add_service(
         self,
@@ -138,7 +138,7 @@ class ProfileController(Controller):
     @patch(
         "/{provider_id:int}/services/{service_id:int}",
         operation_id="updateService",
-        responses=error_responses(400, 401, 404, 415, 503),
+        responses=error_responses(400, 401, 404, 413, 415, 503),
     )
     async def update_service(
         self,

@@ -43,7 +43,7 @@ class RouteOrderController(Controller):
         "/",
         guards=[requires_role(Role.customer, Role.admin)],
         operation_id="createRouteOrder",
-        responses=error_responses(400, 401, 403, 415, 422, 503),
+        responses=error_responses(400, 401, 403, 413, 415, 422, 503),
     )
     async def create(
         self,

@@ -67,7 +67,7 @@ class RouteController(Controller):
     @post(
         "/",
         operation_id="planRoute",
-        responses=error_responses(400, 401, 403, 404, 409, 415, 422, 503),
+        responses=error_responses(400, 401, 403, 404, 409, 413, 415, 422, 503),
     )
     async def plan(
         self,
@@ -174,7 +174,7 @@ class RouteController(Controller):
     @patch(
         "/{route_id:int}",
         operation_id="changeRouteStops",
-        responses=error_responses(400, 401, 403, 404, 409, 415, 422, 503),
+        responses=error_responses(400, 401, 403, 404, 409, 413, 415, 422, 503),
     )
     async def change_stops(
         self,

@@ -1,6 +1,7 @@
 """What the edge refuses and adds: only JSON bodies, only bearer tokens, security headers
 on every answer, no caching of accounts and tokens, and CORS only for named origins."""
 
+import socket
 from collections.abc import AsyncIterator
 
 import httpx
@@ -12,6 +13,7 @@ from litestar.testing import AsyncTestClient
 from app.main import create_app
 from app.settings import Settings
 from tests.support.accounts import SignedIn
+from tests.support.live_server import live_server, settings_environment
 
 Client = AsyncTestClient[Litestar]
 LOGIN = b'{"email": "nobody@example.com", "password": "wrong-but-long-enough"}'
@@ -132,3 +134,35 @@ async def test_the_server_does_not_name_its_software(server_url: str) -> None:
     async with httpx.AsyncClient(base_url=server_url) as client:
         answer = await client.get("/health")
     assert answer.headers.get_list("server") == ["equinet-geo"]
+
+
+async def test_a_body_over_the_limit_is_413_before_it_is_read(client: Client) -> None:
+    padding = "x" * (64 * 1024)
+    body = {"email": "nobody@example.com", "password": "wrong-but-long-enough", "pad": padding}
+    answer = await client.post("/api/auth/login", json=body)
+    assert answer.status_code == 413
+
+
+def _closed_within(sock: socket.socket, seconds: float) -> bool:
+    """True when the server closes the connection within `seconds`."""
+    sock.settimeout(seconds)
+    try:
+        while sock.recv(4096):
+            pass
+    except TimeoutError:
+        return False
+    return True
+
+
+@pytest.mark.live_server
+def test_slow_headers_and_idle_connections_are_closed(settings: Settings) -> None:
+    with live_server(settings_environment(settings), workers=1, header_timeout_ms=1000) as url:
+        host, port = url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port))) as slow:
+            slow.sendall(b"GET /health HTTP/1.1\r\nHost: api\r\n")  # and never the blank line
+            assert _closed_within(slow, 3)
+        with socket.create_connection((host, int(port))) as idle:
+            idle.sendall(b"GET /health HTTP/1.1\r\nHost: api\r\n\r\n")
+            idle.settimeout(3)
+            assert idle.recv(4096).startswith(b"HTTP/1.1 200")
+            assert _closed_within(idle, 3)

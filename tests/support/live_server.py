@@ -51,7 +51,10 @@ def settings_environment(settings: Settings) -> dict[str, str]:
 
 @contextmanager
 def live_server(
-    environment: dict[str, str], workers: int = 2, log: Path | None = None
+    environment: dict[str, str],
+    workers: int = 2,
+    log: Path | None = None,
+    header_timeout_ms: int = 10_000,
 ) -> Iterator[str]:
     """Serve the app with `workers` processes configured by `environment`; yields its URL.
     The server's output goes to `log` when given."""
@@ -62,7 +65,8 @@ def live_server(
         [
             str(granian),
             *("--interface", "asgi", "--factory", "--host", "127.0.0.1", "--port", str(port)),
-            *("--workers", str(workers), "--log-level", "warning", "app.main:create_app"),
+            *("--workers", str(workers), "--http1-header-read-timeout", str(header_timeout_ms)),
+            *("--log-level", "warning", "app.main:create_app"),
         ],
         cwd=REPOSITORY,
         env={**os.environ, **environment},

@@ -106,7 +106,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     http = httpx.AsyncClient(timeout=settings.geocoder_policy.timeout_s)
     geocoder = _geocoder(settings, redis, GazetteerGeocoder(engine), http)
     search_cache = SearchCache(redis, settings.search.server_cache_ttl_s)
-    rate_limiter = RateLimiter(settings.redis_url, settings.rate_limits)
+    rate_limiter = RateLimiter(settings.redis_url, settings.rate_limits, settings.processes)
 
     @asynccontextmanager
     async def close_clients(_: Litestar) -> AsyncIterator[None]:

@@ -1,8 +1,9 @@
 """Rate limits for the endpoints that are expensive or attractive to abuse.
 
 Moving windows in Redis (the `limits` library's atomic Lua scripts), shared by every
-process. When Redis is down each process keeps its own windows in memory, so the limits
-still hold per process and the API keeps serving. A client is the socket's peer address,
+process. When Redis is down each process keeps its own windows in memory, allowing its
+share of each limit (the limit divided by PROCESSES), so that together they stay within
+it and the API keeps serving. A client is the socket's peer address,
 or the signed-in user for writes that need an account.
 """
 
@@ -46,9 +47,16 @@ class RateLimits(msgspec.Struct, frozen=True):
         self.items()  # a ValueError names the malformed limit
 
 
+def _share(item: RateLimitItem, processes: int) -> RateLimitItem:
+    """One process's share of a limit: together, the processes stay within it."""
+    return type(item)(max(1, item.amount // processes), item.multiples, item.namespace)
+
+
 class RateLimiter:
-    def __init__(self, redis_url: str, limits: RateLimits) -> None:
+    def __init__(self, redis_url: str, limits: RateLimits, processes: int = 1) -> None:
         self._items = limits.items()
+        # Without Redis each process counts alone, from nothing: it allows only its share.
+        self._local_items = {name: _share(item, processes) for name, item in self._items.items()}
         storage = RedisStorage(
             redis_url,
             implementation="redispy",
@@ -67,7 +75,8 @@ class RateLimiter:
             allowed = await self._shared.hit(item, name, client)
             limiter = self._shared
         except StorageError as error:
-            _warn("redis unavailable (%s): rate limits are per process", error)
+            _warn("redis unavailable (%s): rate limits are shared out among processes", error)
+            item = self._local_items[name]
             allowed = await self._local.hit(item, name, client)
             limiter = self._local
         if not allowed:

@@ -85,6 +85,9 @@ class Settings(msgspec.Struct, frozen=True):
     db_pool_timeout_s: float = 5.0
     db_statement_timeout_ms: int = 10_000
     access_token_ttl_s: int = 3600
+    processes: int = 1
+    """API processes sharing one Redis (make serve: WORKERS). Without Redis, each process
+    allows only its share of every rate limit."""
     body_max_bytes: int = 64 * 1024
     """The largest request body read; a larger one is a 413 (the largest valid is a few KB)."""
     cors_allow_origins: str = ""

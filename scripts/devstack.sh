@@ -134,9 +134,9 @@ start_redis() {
   require_free_port "$REDIS_PORT" DEVSTACK_REDIS_PORT
   say "starting redis on 127.0.0.1:$REDIS_PORT"
   mkdir -p "$STATE/redis"
-  redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --daemonize yes --pidfile "$pidfile" \
-    --dir "$STATE/redis" --logfile "$STATE/redis/redis.log" --save "" --appendonly no \
-    --requirepass "$(secret redis_password)"
+  redis-server "$ROOT/scripts/redis.conf" --port "$REDIS_PORT" --bind 127.0.0.1 \
+    --daemonize yes --pidfile "$pidfile" --dir "$STATE/redis" \
+    --logfile "$STATE/redis/redis.log" --requirepass "$(secret redis_password)"
   for _ in $(seq 50); do
     [ -s "$pidfile" ] && redis-cli -p "$REDIS_PORT" --no-auth-warning \
       -a "$(secret redis_password)" ping >/dev/null 2>&1 && return

@@ -3,19 +3,22 @@ without Redis."""
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import msgspec
 import pytest
 from litestar import Litestar
+from litestar.exceptions import TooManyRequestsException
 from litestar.testing import AsyncTestClient
 from redis.asyncio import Redis
 
 from app.main import create_app
-from app.rate_limits import RateLimits
+from app.rate_limits import RateLimiter, RateLimits
 from app.settings import Settings
 from tests.support.accounts import sign_up
 from tests.support.bookings import days_ahead, open_provider, stockholm
 from tests.support.ports import closed_port
+from tests.support.redis_server import project_redis
 from tests.support.suite import UNLIMITED
 
 Client = AsyncTestClient[Litestar]
@@ -89,15 +92,35 @@ async def test_the_eleventh_booking_in_an_hour_is_429_for_that_user_only(
     assert other.status_code == 201
 
 
-async def test_limits_hold_per_process_when_redis_is_down(settings: Settings) -> None:
+@pytest.mark.parametrize(("processes", "allowed"), [(1, 5), (2, 2), (8, 1)])
+async def test_without_redis_each_process_allows_its_share_of_a_limit(
+    settings: Settings, processes: int, allowed: int
+) -> None:
+    """Login's 5 per 15 minutes: with two processes each allows 2, so together at most 4
+    get through however the requests are spread; a limit is never shared down to zero."""
     down = msgspec.structs.replace(
-        settings, redis_url=f"redis://127.0.0.1:{closed_port()}/0", rate_limits=RateLimits()
+        settings,
+        redis_url=f"redis://127.0.0.1:{closed_port()}/0",
+        rate_limits=RateLimits(),
+        processes=processes,
     )
     async with AsyncTestClient(app=create_app(down)) as client:
         statuses = [
             (await client.post("/api/auth/login", json=LOGIN)).status_code for _ in range(6)
         ]
-    assert statuses == [401] * 5 + [429]
+    assert statuses == [401] * allowed + [429] * (6 - allowed)
+
+
+async def test_the_local_redis_keeps_the_windows_across_a_restart(tmp_path: Path) -> None:
+    """A Redis on the project's own configuration, restarted between two logins."""
+    async with project_redis(tmp_path) as url:
+        limiter = RateLimiter(url, RateLimits(login="2/hour"))
+        await limiter.hit("login", "203.0.113.7")
+        await limiter.hit("login", "203.0.113.7")
+    async with project_redis(tmp_path) as url:
+        limiter = RateLimiter(url, RateLimits(login="2/hour"))
+        with pytest.raises(TooManyRequestsException):
+            await limiter.hit("login", "203.0.113.7")
 
 
 def test_a_malformed_limit_is_a_configuration_error() -> None:

@@ -39,6 +39,8 @@ class RateLimits(msgspec.Struct, frozen=True):
     """Nearby searches by a strategy other than gist."""
     booking: str = "10/hour"
     """Per user, not per address."""
+    provider_write: str = "10/minute"
+    """Per user: changes to profiles, services and hours (each can end cached searches)."""
 
     def items(self) -> dict[str, RateLimitItem]:
         return {name: parse(getattr(self, name)) for name in self.__struct_fields__}
@@ -116,3 +118,6 @@ def rate_limited(name: str, client: Callable[[Connection], str] = client_address
         await connection.app.state.rate_limiter.hit(name, client(connection))
 
     return guard
+
+
+PROVIDER_WRITES = rate_limited("provider_write", signed_in_user)

@@ -33,6 +33,24 @@ async def owned_provider(session: AsyncSession, owner_id: int, provider_id: int)
     return provider
 
 
+Place = tuple[float, float]
+"""A provider's (latitude, longitude)."""
+
+
+async def place_of(
+    session: AsyncSession, provider_id: int, *, to_move: bool = False
+) -> Place | None:
+    """Where the provider is, locked until the transaction ends: no other write moves it
+    meanwhile (`to_move`: nor reads it so, for a write that is about to move it)."""
+    statement = (
+        select(Provider.latitude, Provider.longitude)
+        .where(Provider.id == provider_id)
+        .with_for_update(read=not to_move)
+    )
+    row = (await session.execute(statement)).first()
+    return None if row is None else (row.latitude, row.longitude)
+
+
 async def update_provider(
     session: AsyncSession, owner_id: int, provider_id: int, values: Mapping[str, Any]
 ) -> bool:

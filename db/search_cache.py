@@ -1,31 +1,51 @@
-"""Search responses cached in Redis, made stale at once by any provider write.
+"""Search responses cached in Redis, made stale at once by the provider writes they could
+see, and only by those.
 
-Every entry records the generation it was computed in; a provider write bumps the
-generation (after its commit), and an entry from an older generation is a miss. So no
-entry is deleted by pattern, and a search that read the database before a write can
-never store a page that outlives it: it stores the generation it saw before reading.
-Entries hold public search responses only.
+Generations are counters that only go up: one per coarse grid cell (geo.cells), one for
+searches too wide for cells, and one epoch that ends every entry. A search depends on the
+epoch and on its cells (or, when wide, on the wide counter); an entry records the sum of
+those counters as it saw them before reading the database, and is a hit only while the
+sum is unchanged. A provider write, after its commit, bumps the cells of where the
+provider was and is, and the wide counter. So no entry is deleted by pattern, a search
+that read the database before a write can never store a page that outlives it, and a
+write in Uppsala leaves the cached searches of Malmö alone. Entries hold public search
+responses only.
 """
 
 import logging
+from collections.abc import Iterable
 from typing import cast
 
 import msgspec
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from geo.cells import Cell, cell_of
 from geo.keys import digest
 from geo.log_throttle import ThrottledWarning
 
 logger = logging.getLogger(__name__)
 _warn = ThrottledWarning(logger)
 
-GENERATION_KEY = "search:generation"
+EPOCH_KEY = "search:generation"
+WIDE_KEY = "search:generation:wide"
+CELL_PREFIX = "search:generation:cell:"
 KEY_PREFIX = "search:page:"
+
+
+def _cell_key(cell: Cell) -> str:
+    return f"{CELL_PREFIX}{cell[0]}:{cell[1]}"
+
+
+def _generation_keys(cells: frozenset[Cell] | None) -> list[str]:
+    if cells is None:
+        return [EPOCH_KEY, WIDE_KEY]
+    return [EPOCH_KEY, *(_cell_key(cell) for cell in sorted(cells))]
 
 
 class CachedResponse(msgspec.Struct, array_like=True, frozen=True):
     generation: int
+    """The sum of the generations the search depended on when it read the database."""
     media_type: str
     body: bytes
 
@@ -47,13 +67,14 @@ class SearchCache:
         """The entry of a search, named by its whole query value (see geo.keys)."""
         return KEY_PREFIX + digest(query).hex()
 
-    async def get(self, key: str) -> Lookup:
+    async def get(self, key: str, cells: frozenset[Cell] | None) -> Lookup:
+        """The entry of a search over these cells (None: too wide for cells)."""
         try:
-            generation, raw = await self._redis.mget(GENERATION_KEY, key)
+            *generations, raw = await self._redis.mget(*_generation_keys(cells), key)
         except RedisError as error:
             _warn("search cache unavailable: %s", error)
             return Lookup(hit=None, generation=None)
-        current = int(generation or 0)
+        current = sum(int(generation or 0) for generation in generations)
         entry = None if raw is None else self._decoder.decode(cast(bytes, raw))
         if entry is not None and entry.generation == current:
             return Lookup(hit=entry, generation=current)
@@ -65,10 +86,22 @@ class SearchCache:
         except RedisError as error:
             _warn("search cache unavailable: %s", error)
 
-    async def invalidate(self) -> None:
-        """Make every cached search stale. Call after the provider write has committed."""
+    async def invalidate(self, places: Iterable[tuple[float, float]]) -> None:
+        """Make stale every cached search that could see a provider at one of these
+        (latitude, longitude) places. Call after the provider write has committed."""
+        keys = {WIDE_KEY, *(_cell_key(cell_of(*place)) for place in places)}
+        await self._bump(sorted(keys))
+
+    async def invalidate_all(self) -> None:
+        """Make every cached search stale (after reseeding)."""
+        await self._bump([EPOCH_KEY])
+
+    async def _bump(self, keys: list[str]) -> None:
         try:
-            await self._redis.incr(GENERATION_KEY)
+            async with self._redis.pipeline(transaction=True) as pipeline:
+                for key in keys:
+                    pipeline.incr(key)
+                await pipeline.execute()
         except RedisError as error:
             # Entries then live until their TTL: say so loudly.
             logger.error("could not invalidate cached searches: %s", error)

@@ -244,7 +244,7 @@ async def _main(
         await connection.close()
     if redis_url := os.environ.get("REDIS_URL"):
         redis = Redis.from_url(redis_url)
-        await SearchCache(redis, ttl_s=0).invalidate()  # cached pages name replaced providers
+        await SearchCache(redis, ttl_s=0).invalidate_all()  # cached pages name replaced providers
         await redis.aclose()
 
 

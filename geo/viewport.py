@@ -3,6 +3,7 @@
 import math
 from dataclasses import dataclass
 
+from geo.bbox import LatLngBox
 from geo.distance import Point, haversine_m
 
 
@@ -36,6 +37,15 @@ class Viewport:
     def center(self) -> Point:
         lng = self.min_lng + self.lng_span / 2
         return Point((self.min_lat + self.max_lat) / 2, lng - 360 if lng > 180 else lng)
+
+    def boxes(self) -> list[LatLngBox]:
+        """The rectangle as boxes that don't cross the antimeridian (one, or two)."""
+        if not self.crosses_antimeridian:
+            return [LatLngBox(self.min_lat, self.min_lng, self.max_lat, self.max_lng)]
+        return [
+            LatLngBox(self.min_lat, self.min_lng, self.max_lat, 180.0),
+            LatLngBox(self.min_lat, -180.0, self.max_lat, self.max_lng),
+        ]
 
     def enclosing_radius_m(self) -> float:
         """Radius of a circle around `center` that holds the whole rectangle.

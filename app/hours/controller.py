@@ -16,6 +16,7 @@ from app.accounts.auth import ANONYMOUS, PUBLIC, SignedInRequest
 from app.errors import error_responses, not_found, not_yours
 from app.hours.schemas import HoursExceptionBody, HoursExceptionList, WeeklyHoursBody
 from app.params import RowId
+from app.rate_limits import PROVIDER_WRITES
 from app.settings import Settings
 from db import hours
 
@@ -35,8 +36,9 @@ class HoursController(Controller):
 
     @put(
         "/",
+        guards=[PROVIDER_WRITES],
         operation_id="replaceWeeklyHours",
-        responses=error_responses(400, 401, 404, 413, 415, 503),
+        responses=error_responses(400, 401, 404, 413, 415, 429, 503),
     )
     async def replace_hours(
         self,
@@ -70,8 +72,9 @@ class HoursController(Controller):
 
     @post(
         "/exceptions",
+        guards=[PROVIDER_WRITES],
         operation_id="setHoursException",
-        responses=error_responses(400, 401, 404, 413, 415, 503),
+        responses=error_responses(400, 401, 404, 413, 415, 429, 503),
     )
     async def set_exception(
         self,
@@ -115,8 +118,9 @@ class HoursController(Controller):
 
     @delete(
         "/exceptions/{day:date}",
+        guards=[PROVIDER_WRITES],
         operation_id="removeHoursException",
-        responses=error_responses(400, 401, 404, 503),
+        responses=error_responses(400, 401, 404, 429, 503),
     )
     async def remove_exception(
         self,

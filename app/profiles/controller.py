@@ -23,16 +23,22 @@ from app.profiles.schemas import (
     ServiceDraft,
     ServiceSummary,
 )
+from app.rate_limits import PROVIDER_WRITES
 from db import profiles
 from db.models import Role
-from db.profiles import public_profile
+from db.profiles import Place, public_profile
 from db.search_cache import SearchCache
 from geo.geocoding.chain import GeocoderChain
 
 
-async def _commit_provider_change(session: AsyncSession, search_cache: SearchCache) -> None:
+async def _commit_provider_change(
+    session: AsyncSession, search_cache: SearchCache, provider_id: int, was: Place | None = None
+) -> None:
+    """Commit, then make stale the cached searches that could see the provider where it
+    was and where it is (both locked by now, so no other write moves it in between)."""
+    now = await profiles.place_of(session, provider_id)
     await session.commit()
-    await search_cache.invalidate()
+    await search_cache.invalidate(place for place in (was, now) if place is not None)
 
 
 async def _profile(session: AsyncSession, provider_id: int) -> ProviderProfile:
@@ -48,9 +54,9 @@ class ProfileController(Controller):
 
     @post(
         "/",
-        guards=[requires_role(Role.provider, Role.admin)],
+        guards=[requires_role(Role.provider, Role.admin), PROVIDER_WRITES],
         operation_id="createProvider",
-        responses=error_responses(400, 401, 403, 413, 415, 422, 503),
+        responses=error_responses(400, 401, 403, 413, 415, 422, 429, 503),
     )
     async def create(
         self,
@@ -65,13 +71,14 @@ class ProfileController(Controller):
         if data.latitude is None:
             values |= await locate(geocoder, data.address, data.postal_code, data.city)
         provider_id = await profiles.create_provider(db_session, request.user.id, values)
-        await _commit_provider_change(db_session, search_cache)
+        await _commit_provider_change(db_session, search_cache, provider_id)
         return await _profile(db_session, provider_id)
 
     @patch(
         "/{provider_id:int}",
+        guards=[PROVIDER_WRITES],
         operation_id="updateProvider",
-        responses=error_responses(400, 401, 404, 413, 415, 422, 503),
+        responses=error_responses(400, 401, 404, 413, 415, 422, 429, 503),
     )
     async def update(
         self,
@@ -92,15 +99,17 @@ class ProfileController(Controller):
             # No connection should sit idle in a transaction while the geocoder waits its turn.
             await db_session.rollback()
             values |= await locate(geocoder, **merged)
+        was = await profiles.place_of(db_session, provider_id, to_move=True)
         if not await profiles.update_provider(db_session, request.user.id, provider_id, values):
             raise not_yours("provider", provider_id)
-        await _commit_provider_change(db_session, search_cache)
+        await _commit_provider_change(db_session, search_cache, provider_id, was)
         return await _profile(db_session, provider_id)
 
     @delete(
         "/{provider_id:int}",
+        guards=[PROVIDER_WRITES],
         operation_id="deactivateProvider",
-        responses=error_responses(400, 401, 404, 503),
+        responses=error_responses(400, 401, 404, 429, 503),
     )
     async def deactivate(
         self,
@@ -112,12 +121,13 @@ class ProfileController(Controller):
         """Take the provider off the map (soft delete: bookings keep their history)."""
         if not await profiles.deactivate_provider(db_session, request.user.id, provider_id):
             raise not_yours("provider", provider_id)
-        await _commit_provider_change(db_session, search_cache)
+        await _commit_provider_change(db_session, search_cache, provider_id)
 
     @post(
         "/{provider_id:int}/services",
+        guards=[PROVIDER_WRITES],
         operation_id="addService",
-        responses=error_responses(400, 401, 404, 413, 415, 503),
+        responses=error_responses(400, 401, 404, 413, 415, 429, 503),
     )
     async def add_service(
         self,
@@ -132,13 +142,14 @@ class ProfileController(Controller):
         service = await profiles.add_service(db_session, request.user.id, provider_id, values)
         if service is None:
             raise not_yours("provider", provider_id)
-        await _commit_provider_change(db_session, search_cache)
+        await _commit_provider_change(db_session, search_cache, provider_id)
         return ServiceSummary.of(service)
 
     @patch(
         "/{provider_id:int}/services/{service_id:int}",
+        guards=[PROVIDER_WRITES],
         operation_id="updateService",
-        responses=error_responses(400, 401, 404, 413, 415, 503),
+        responses=error_responses(400, 401, 404, 413, 415, 429, 503),
     )
     async def update_service(
         self,
@@ -154,13 +165,14 @@ class ProfileController(Controller):
         )
         if service is None:
             raise not_yours("service", service_id)
-        await _commit_provider_change(db_session, search_cache)
+        await _commit_provider_change(db_session, search_cache, provider_id)
         return ServiceSummary.of(service)
 
     @delete(
         "/{provider_id:int}/services/{service_id:int}",
+        guards=[PROVIDER_WRITES],
         operation_id="deactivateService",
-        responses=error_responses(400, 401, 404, 503),
+        responses=error_responses(400, 401, 404, 429, 503),
     )
     async def deactivate_service(
         self,
@@ -175,7 +187,7 @@ class ProfileController(Controller):
             db_session, request.user.id, provider_id, service_id
         ):
             raise not_yours("service", service_id)
-        await _commit_provider_change(db_session, search_cache)
+        await _commit_provider_change(db_session, search_cache, provider_id)
 
     @get(
         "/{provider_id:int}",

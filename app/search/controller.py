@@ -34,6 +34,8 @@ from app.settings import Settings
 from db.pages import Page
 from db.search import NearbyQuery, ProviderHit, ProviderSearch
 from db.search_cache import CachedResponse, SearchCache
+from geo.bbox import LatLngBox, boxes_around
+from geo.cells import cells_of
 from geo.clusters import cell_size_deg
 from geo.cursor import CursorCodec, DistanceKey
 from geo.distance import Point
@@ -43,12 +45,14 @@ from geo.geojson import feature_collection, point_feature
 async def _cached(
     cache: SearchCache,
     request: msgspec.Struct,
+    area: list[LatLngBox],
     max_age_s: int,
     render: Callable[[], Awaitable[tuple[Any, str]]],
 ) -> Response[bytes]:
-    """The response to `request` from the search cache, or rendered and cached."""
+    """The response to `request`, a search within `area`, from the search cache, or
+    rendered and cached."""
     key = cache.key(request)
-    lookup = await cache.get(key)
+    lookup = await cache.get(key, cells_of(area))
     if lookup.hit is not None:
         body, media_type = lookup.hit.body, lookup.hit.media_type
     else:
@@ -140,7 +144,8 @@ class SearchController(Controller):
                 return geojson, GEOJSON
             return NearbyPage(items, next_cursor, wanted.strategy), JSON
 
-        return await _cached(search_cache, wanted, settings.search.cache_max_age_s, render)
+        area = boxes_around(Point(filters.latitude, filters.longitude), filters.radius_km * 1000)
+        return await _cached(search_cache, wanted, area, settings.search.cache_max_age_s, render)
 
     @get(
         "/in-view",
@@ -169,7 +174,9 @@ class SearchController(Controller):
                 return _as_geojson(page.items, next_cursor=None, truncated=page.has_more), GEOJSON
             return InViewPage(page.items, truncated=page.has_more), JSON
 
-        return await _cached(search_cache, request, settings.search.cache_max_age_s, render)
+        return await _cached(
+            search_cache, request, request.viewport.boxes(), settings.search.cache_max_age_s, render
+        )
 
     @get(
         "/clusters",
@@ -196,4 +203,6 @@ class SearchController(Controller):
             )
             return ClusterList(items, request.zoom, cell_size_deg(request.zoom)), JSON
 
-        return await _cached(search_cache, request, settings.search.cache_max_age_s, render)
+        return await _cached(
+            search_cache, request, request.viewport.boxes(), settings.search.cache_max_age_s, render
+        )

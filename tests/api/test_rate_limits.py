@@ -92,6 +92,32 @@ async def test_the_eleventh_booking_in_an_hour_is_429_for_that_user_only(
     assert other.status_code == 201
 
 
+async def test_the_eleventh_provider_write_in_a_minute_is_429_for_that_user_only(
+    settings: Settings, redis_url: str
+) -> None:
+    """Profile, service and hours writes share one budget: each can end cached searches."""
+    limits = msgspec.structs.replace(UNLIMITED, provider_write=RateLimits().provider_write)
+    async with app_limited_by(settings, redis_url, limits) as client:
+        busy, other = [await sign_up(client, "provider") for _ in range(2)]
+        statuses = []
+        for n in range(11):
+            body = {"business_name": f"Smedja {n}", "latitude": 59.0, "longitude": 18.0}
+            created = await client.post("/api/providers", json=body, headers=busy.headers)
+            statuses.append(created.status_code)
+        refused = await client.put(
+            "/api/providers/1/availability", json={"weekly": []}, headers=busy.headers
+        )
+        elsewhere = await client.post(
+            "/api/providers",
+            json={"business_name": "Lugn", "latitude": 59.0, "longitude": 18.0},
+            headers=other.headers,
+        )
+    assert statuses == [201] * 10 + [429]
+    assert refused.status_code == 429
+    assert 1 <= int(refused.headers["Retry-After"]) <= 60
+    assert elsewhere.status_code == 201
+
+
 @pytest.mark.parametrize(("processes", "allowed"), [(1, 5), (2, 2), (8, 1)])
 async def test_without_redis_each_process_allows_its_share_of_a_limit(
     settings: Settings, processes: int, allowed: int

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.main import create_app
 from app.settings import SearchLimits, Settings
-from db.search_cache import GENERATION_KEY, KEY_PREFIX
+from db.search_cache import EPOCH_KEY, KEY_PREFIX
 from tests.support.accounts import SignedIn, sign_up
 
 Client = AsyncTestClient[Litestar]
@@ -139,7 +139,7 @@ async def test_a_repeated_search_is_answered_from_the_cache_until_the_generation
             {"id": created.json()["id"]},
         )
     assert "Före" in await _names_near_spot(client)
-    await redis.incr(GENERATION_KEY)
+    await redis.incr(EPOCH_KEY)
     assert "Efter" in await _names_near_spot(client)
 
 
@@ -227,3 +227,45 @@ async def test_every_kind_of_provider_write_ends_the_cached_searches_it_changes(
     assert before == await _names_near_spot(client, **params)  # cached now
     await change(client, owner, provider)
     assert await _names_near_spot(client, **params) != before
+
+
+async def _provider_at(client: Client, owner: SignedIn, name: str, lat: float, lng: float) -> int:
+    created = await client.post(
+        "/api/providers",
+        json={"business_name": name, "latitude": lat, "longitude": lng},
+        headers=owner.headers,
+    )
+    assert created.status_code == 201, created.text
+    provider_id: int = created.json()["id"]
+    return provider_id
+
+
+async def test_a_provider_moving_in_ends_the_cached_searches_where_it_arrives(
+    client: Client,
+) -> None:
+    owner = await sign_up(client, "provider")
+    provider_id = await _provider_at(client, owner, "Inflyttad", 66.5, 25.7)
+    before = await _names_near_spot(client)
+    assert before == await _names_near_spot(client)  # cached now
+    await _patch(
+        client,
+        owner,
+        f"/api/providers/{provider_id}",
+        {"latitude": SPOT["lat"], "longitude": 20.32},
+    )
+    assert "Inflyttad" in await _names_near_spot(client)
+
+
+async def test_a_write_elsewhere_keeps_the_cached_searches_here(
+    client: Client, engine: AsyncEngine
+) -> None:
+    owner = await sign_up(client, "provider")
+    here = await _provider_at(client, owner, "Här", SPOT["lat"], 20.33)
+    far = await _provider_at(client, owner, "Långt bort", 55.6, 13.0)  # Malmö
+    assert "Här" in await _names_near_spot(client)
+    async with engine.begin() as connection:  # behind the API's back: only a bump would show it
+        await connection.execute(
+            text("UPDATE providers SET business_name = 'Ändrad' WHERE id = :id"), {"id": here}
+        )
+    await _patch(client, owner, f"/api/providers/{far}", {"business_name": "Fortfarande långt"})
+    assert "Här" in await _names_near_spot(client)  # still the cached page

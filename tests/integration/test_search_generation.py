@@ -9,33 +9,82 @@ from redis.asyncio import Redis
 
 from db import search_cache
 from db.search_cache import CachedResponse, Lookup, SearchCache
+from geo.cells import Cell
 from geo.log_throttle import ThrottledWarning
 from tests.support.ports import closed_port
 
 KEY = search_cache.KEY_PREFIX + "test"
 
 
+UPPSALA, MALMO = (59.8586, 17.6389), (55.605, 13.0038)
+UPPSALA_CELLS = frozenset({(59, 17), (59, 18)})
+MALMO_CELLS = frozenset({(55, 13)})
+ENTRY = CachedResponse(0, "application/json", b"{}")
+
+
 @pytest.fixture
 async def redis(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Redis]:
-    """A Redis whose generation counter has never been set, as after a flush."""
-    monkeypatch.setattr(search_cache, "GENERATION_KEY", f"search:generation:{uuid.uuid4()}")
+    """A Redis whose generations have never been set, as after a flush."""
+    prefix = f"search:generation:{uuid.uuid4()}"
+    monkeypatch.setattr(search_cache, "EPOCH_KEY", prefix)
+    monkeypatch.setattr(search_cache, "WIDE_KEY", f"{prefix}:wide")
+    monkeypatch.setattr(search_cache, "CELL_PREFIX", f"{prefix}:cell:")
     client = Redis.from_url(redis_url)
     yield client
-    await client.delete(search_cache.GENERATION_KEY, KEY)
+    await client.delete(*await client.keys(f"{prefix}*"), KEY)
     await client.aclose()
+
+
+async def _stored(cache: SearchCache, cells: frozenset[Cell] | None) -> CachedResponse:
+    """A page cached for a search over `cells`, as the search controller stores one."""
+    lookup = await cache.get(KEY, cells)
+    assert lookup.generation is not None
+    entry = CachedResponse(lookup.generation, "application/json", b"{}")
+    await cache.put(KEY, entry)
+    assert (await cache.get(KEY, cells)).hit == entry
+    return entry
 
 
 async def test_the_first_write_after_a_flush_makes_pages_stale(redis: Redis) -> None:
     cache = SearchCache(redis, ttl_s=60)
-    before = await cache.get(KEY)
-    assert before == Lookup(hit=None, generation=0)
-    entry = CachedResponse(0, "application/json", b"{}")
-    await cache.put(KEY, entry)
-    assert await cache.get(KEY) == Lookup(hit=entry, generation=0)
+    assert await cache.get(KEY, UPPSALA_CELLS) == Lookup(hit=None, generation=0)
+    await _stored(cache, UPPSALA_CELLS)
+    await cache.invalidate([UPPSALA])
+    assert await cache.get(KEY, UPPSALA_CELLS) == Lookup(hit=None, generation=1)
 
-    await cache.invalidate()
 
-    assert await cache.get(KEY) == Lookup(hit=None, generation=1)
+@pytest.mark.parametrize(
+    ("cells", "write_at", "stale"),
+    [
+        (UPPSALA_CELLS, [UPPSALA], True),
+        (UPPSALA_CELLS, [MALMO], False),
+        (UPPSALA_CELLS, [MALMO, UPPSALA], True),  # a provider that moved from one to the other
+        (UPPSALA_CELLS, [(59.0, 18.999)], True),  # the other cell of the search
+        (MALMO_CELLS, [UPPSALA], False),
+        (None, [MALMO], True),  # a search too wide for cells sees every write
+    ],
+    ids=["same-cell", "elsewhere", "moved-between", "second-cell", "malmo", "wide"],
+)
+async def test_a_write_makes_stale_only_the_searches_whose_cells_it_touches(
+    redis: Redis,
+    cells: frozenset[Cell] | None,
+    write_at: list[tuple[float, float]],
+    stale: bool,
+) -> None:
+    cache = SearchCache(redis, ttl_s=60)
+    entry = await _stored(cache, cells)
+    await cache.invalidate(write_at)
+    assert (await cache.get(KEY, cells)).hit == (None if stale else entry)
+
+
+async def test_reseeding_makes_every_page_stale(redis: Redis) -> None:
+    cache = SearchCache(redis, ttl_s=60)
+    await _stored(cache, MALMO_CELLS)
+    await cache.invalidate_all()
+    assert (await cache.get(KEY, MALMO_CELLS)).hit is None
+    await _stored(cache, None)
+    await cache.invalidate_all()
+    assert (await cache.get(KEY, None)).hit is None
 
 
 async def test_redis_down_is_a_miss_and_is_logged(
@@ -48,10 +97,10 @@ async def test_redis_down_is_a_miss_and_is_logged(
 
     # A fresh throttle per call, so each of them speaks.
     monkeypatch.setattr(search_cache, "_warn", ThrottledWarning(search_cache.logger))
-    assert await cache.get(KEY) == Lookup(hit=None, generation=None)
+    assert await cache.get(KEY, MALMO_CELLS) == Lookup(hit=None, generation=None)
     monkeypatch.setattr(search_cache, "_warn", ThrottledWarning(search_cache.logger))
     await cache.put(KEY, CachedResponse(0, "text/plain", b""))
-    await cache.invalidate()
+    await cache.invalidate([MALMO])
     await down.aclose()
 
     said = [(r.levelno, r.getMessage().partition(": ")[0]) for r in caplog.records]

@@ -103,10 +103,11 @@ ERROR_MEANINGS = {
 
 
 def error_responses(*statuses: int) -> dict[int, ResponseSpec]:
-    """The OpenAPI `responses` of a handler that may answer these error statuses."""
+    """The OpenAPI `responses` of a handler that may answer these error statuses (and 429:
+    every API request counts against its client's limit)."""
     return {
         status: ResponseSpec(ErrorBody, description=ERROR_MEANINGS[status], generate_examples=False)
-        for status in statuses
+        for status in sorted({*statuses, 429})
     }
 
 

@@ -1,6 +1,7 @@
 """The application factory (`granian --factory app.main:create_app`)."""
 
 import hashlib
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
@@ -31,7 +32,7 @@ from app.notifications.controller import NotificationController
 from app.ops.controller import HealthController
 from app.paging import list_page_dependency
 from app.profiles.controller import ProfileController
-from app.rate_limits import RateLimiter
+from app.rate_limits import RateLimiter, limit_api_requests
 from app.route_orders.controller import RouteOrderController
 from app.routes.controller import RouteController
 from app.routes.queries import corridor_dependency
@@ -49,6 +50,8 @@ from geo.cursor import CursorCodec
 from geo.geocoding.chain import GeocoderChain
 from geo.geocoding.nominatim import NominatimGeocoder
 from geo.routes import GreatCircleMatrix
+
+logger = logging.getLogger(__name__)
 
 
 def _derived_key(secret_key: str, purpose: str) -> bytes:
@@ -106,7 +109,15 @@ def create_app(settings: Settings | None = None) -> Litestar:
     http = httpx.AsyncClient(timeout=settings.geocoder_policy.timeout_s)
     geocoder = _geocoder(settings, redis, GazetteerGeocoder(engine), http)
     search_cache = SearchCache(redis, settings.search.server_cache_ttl_s)
-    rate_limiter = RateLimiter(settings.redis_url, settings.rate_limits, settings.processes)
+    rate_limiter = RateLimiter(
+        settings.redis_url,
+        settings.rate_limits,
+        settings.processes,
+        enabled=settings.rate_limits_enabled,
+        trusted_proxies=settings.trusted_proxies,
+    )
+    if not settings.rate_limits_enabled:
+        logger.warning("RATE_LIMITS_ENABLED=false: no request is rate limited")
 
     @asynccontextmanager
     async def close_clients(_: Litestar) -> AsyncIterator[None]:
@@ -155,6 +166,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "corridor": corridor_dependency(settings.routes, settings.search),
         },
         request_class=ApiRequest,
+        guards=[limit_api_requests],
         request_max_body_size=settings.body_max_bytes,
         before_send=[add_security_headers],
         cors_config=cors_config(settings.cors_allow_origins),

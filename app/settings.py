@@ -13,7 +13,7 @@ from typing import Any, get_type_hints
 
 import msgspec
 
-from app.rate_limits import RateLimits
+from app.rate_limits import ClientAddresses, RateLimits
 from db.search import SearchStrategy
 from geo.geocoding.base import GeocoderPolicy
 
@@ -90,6 +90,10 @@ class Settings(msgspec.Struct, frozen=True):
     allows only its share of every rate limit."""
     body_max_bytes: int = 64 * 1024
     """The largest request body read; a larger one is a 413 (the largest valid is a few KB)."""
+    rate_limits_enabled: bool = True
+    """False switches every rate limit off (raw-capacity benchmarks), with a warning."""
+    trusted_proxies: str = ""
+    """CIDRs of the proxies whose X-Forwarded-For is believed, comma-separated."""
     cors_allow_origins: str = ""
     """Origins whose pages may call the API from a browser, comma-separated (none: no CORS)."""
     booking_horizon_days: int = 365
@@ -108,6 +112,7 @@ class Settings(msgspec.Struct, frozen=True):
     routes: RoutePlanning = RoutePlanning()
 
     def __post_init__(self) -> None:
+        ClientAddresses(self.trusted_proxies)  # a ValueError names the malformed network
         if self.geocoder is GeocoderKind.nominatim and not self.nominatim_user_agent:
             raise ValueError(
                 "GEOCODER=nominatim needs NOMINATIM_USER_AGENT with a contact, "

@@ -1,10 +1,13 @@
-"""Login, registration and geocoding are limited per client, bookings per user, with or
-without Redis."""
+"""Every API request is limited per client and globally; login, registration, geocoding
+and costly searches more tightly per client, bookings and provider writes per user; with
+or without Redis, behind a trusted proxy or not."""
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import httpx
 import msgspec
 import pytest
 from litestar import Litestar
@@ -17,11 +20,13 @@ from app.rate_limits import RateLimiter, RateLimits
 from app.settings import Settings
 from tests.support.accounts import sign_up
 from tests.support.bookings import days_ahead, open_provider, stockholm
+from tests.support.live_server import live_server, settings_environment
 from tests.support.ports import closed_port
 from tests.support.redis_server import project_redis
 from tests.support.suite import UNLIMITED
 
 Client = AsyncTestClient[Litestar]
+PROFILE = "/api/providers/1"
 LOGIN = {"email": "nobody@example.com", "password": "wrong-but-long-enough"}
 
 
@@ -152,3 +157,85 @@ async def test_the_local_redis_keeps_the_windows_across_a_restart(tmp_path: Path
 def test_a_malformed_limit_is_a_configuration_error() -> None:
     with pytest.raises(ValueError, match="fortnight"):
         RateLimits(login="5 per fortnight")
+
+
+@pytest.fixture
+async def empty_redis(redis_url: str) -> None:
+    redis = Redis.from_url(redis_url)
+    await redis.flushdb()
+    await redis.aclose()
+
+
+def _layered(settings: Settings, **environment: str) -> dict[str, str]:
+    return {
+        **settings_environment(settings),
+        "RATE_LIMIT_CLIENT": "3/minute",
+        "RATE_LIMIT_EVERYONE": "5/minute",
+        **environment,
+    }
+
+
+async def _statuses(
+    url: str, forwarded_for: list[str], path: str = "/api/providers/1"
+) -> list[int]:
+    async with httpx.AsyncClient(base_url=url) as client:
+        return [
+            (await client.get(path, headers={"X-Forwarded-For": hop})).status_code
+            for hop in forwarded_for
+        ]
+
+
+@pytest.mark.live_server
+@pytest.mark.usefixtures("empty_redis")
+async def test_behind_a_trusted_proxy_each_client_has_its_limit_under_a_global_ceiling(
+    settings: Settings,
+) -> None:
+    with live_server(_layered(settings, TRUSTED_PROXIES="127.0.0.1/32"), workers=1) as url:
+        first = await _statuses(url, ["203.0.113.1"] * 4)
+        # A forged hop in front changes nothing: the proxy appended the real address.
+        forged = await _statuses(url, ["198.51.100.7, 203.0.113.1"])
+        second = await _statuses(url, ["203.0.113.2"] * 3)
+        async with httpx.AsyncClient(base_url=url) as client:
+            refused = await client.get(
+                "/api/providers/1", headers={"X-Forwarded-For": "203.0.113.3"}
+            )
+            health = await client.get("/health")
+    assert first == [200, 200, 200, 429]
+    assert forged == [429]
+    assert second == [200, 200, 429]  # the global ceiling: 5 got through in all
+    assert refused.status_code == 429
+    assert refused.headers["RateLimit-Limit"] == "5"
+    assert refused.headers["RateLimit-Remaining"] == "0"
+    assert refused.headers["RateLimit-Policy"] == "5;w=60"
+    assert 1 <= int(refused.headers["RateLimit-Reset"]) == int(refused.headers["Retry-After"]) <= 60
+    assert health.status_code == 200  # operations are not limited
+
+
+@pytest.mark.live_server
+@pytest.mark.usefixtures("empty_redis")
+async def test_without_trusted_proxies_a_forged_forwarding_header_is_ignored(
+    settings: Settings,
+) -> None:
+    with live_server(_layered(settings), workers=1) as url:
+        statuses = await _statuses(url, [f"203.0.113.{n}" for n in range(4)])
+    assert statuses == [200, 200, 200, 429]
+
+
+async def test_rate_limits_can_be_switched_off_for_capacity_runs(
+    settings: Settings, redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    redis = Redis.from_url(redis_url)
+    await redis.flushdb()
+    await redis.aclose()
+    off = msgspec.structs.replace(settings, rate_limits=RateLimits(), rate_limits_enabled=False)
+    with caplog.at_level(logging.WARNING):
+        app = create_app(off)
+    async with AsyncTestClient(app=app) as client:
+        answers = [await client.post("/api/auth/login", json=LOGIN) for _ in range(8)]
+    assert {answer.status_code for answer in answers} == {401}
+    assert "RATE_LIMITS_ENABLED=false: no request is rate limited" in caplog.messages
+
+
+def test_a_malformed_trusted_proxy_is_a_configuration_error(settings: Settings) -> None:
+    with pytest.raises(ValueError, match=r"10\.0\.0\.300"):
+        msgspec.structs.replace(settings, trusted_proxies="127.0.0.1/32, 10.0.0.300/8")

@@ -18,7 +18,7 @@ from db.seed import seed
 
 SEEDED_PROVIDERS = 30_000
 # The suite signs up many accounts from one test client; tests of the limits set their own.
-UNLIMITED = RateLimits(**dict.fromkeys(RateLimits.__struct_fields__, "10000/minute"))
+UNLIMITED = RateLimits(**dict.fromkeys(RateLimits.__struct_fields__, "100000/minute"))
 # The suite compares every strategy; deployments offer gist and bbox unless told otherwise.
 ALL_STRATEGIES = "gist,bbox,naive"
 # Far enough ahead for the next spring and autumn clock changes, whatever today is.

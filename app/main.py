@@ -28,6 +28,7 @@ from app.edge import ApiRequest, add_security_headers, cors_config
 from app.errors import UNLOGGED_ERRORS, exception_handlers
 from app.geocoding.controller import GeocodeController
 from app.hours.controller import HoursController
+from app.logs import JsonFormatter, echo_request_id, request_ids, stamp_records_with_request_ids
 from app.notifications.controller import NotificationController
 from app.ops.controller import HealthController
 from app.paging import list_page_dependency
@@ -116,6 +117,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         enabled=settings.rate_limits_enabled,
         trusted_proxies=settings.trusted_proxies,
     )
+    stamp_records_with_request_ids()
     if not settings.rate_limits_enabled:
         logger.warning("RATE_LIMITS_ENABLED=false: no request is rate limited")
 
@@ -168,10 +170,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
         request_class=ApiRequest,
         guards=[limit_api_requests],
         request_max_body_size=settings.body_max_bytes,
-        before_send=[add_security_headers],
+        middleware=[request_ids],
+        before_send=[add_security_headers, echo_request_id],
         cors_config=cors_config(settings.cors_allow_origins),
         exception_handlers=exception_handlers(),
         logging_config=LoggingConfig(
+            formatters={"standard": {"()": JsonFormatter}},
             log_exceptions="always",
             disable_stack_trace=UNLOGGED_ERRORS,
             # httpx logs each request's URL at INFO: the geocoder's carry addresses.

@@ -182,6 +182,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             loggers={name: {"level": "WARNING"} for name in ("httpx", "httpcore")},
         ),
         lifespan=[close_clients],
-        compression_config=CompressionConfig(backend="gzip", minimum_size=1024),
+        compression_config=CompressionConfig(
+            backend="brotli", brotli_gzip_fallback=True, minimum_size=1024
+        ),
         openapi_config=OpenAPIConfig(title="equinet-geo", version="0.1.0", path="/schema"),
     )

@@ -4,15 +4,17 @@ Each handler gets its query parameters as one request value (app.search.queries)
 its response is cached under that value (db.search_cache).
 """
 
+import hashlib
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, Response, get
 from litestar.di import NamedDependency
 from litestar.openapi import ResponseSpec
 from litestar.openapi.spec import Example
-from litestar.status_codes import HTTP_200_OK
+from litestar.params import HeaderParameter
+from litestar.status_codes import HTTP_200_OK, HTTP_304_NOT_MODIFIED
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.auth import ANONYMOUS, PUBLIC
@@ -41,6 +43,24 @@ from geo.cursor import CursorCodec, DistanceKey
 from geo.distance import Point
 from geo.geojson import feature_collection, point_feature
 
+IfNoneMatch = Annotated[
+    str | None,
+    HeaderParameter(
+        name="If-None-Match",
+        max_length=1000,
+        description="ETags of answers the client has; one that matches is a 304",
+    ),
+]
+
+
+NOT_MODIFIED = ResponseSpec(
+    None, description="The answer is the one whose ETag the client sent in If-None-Match."
+)
+
+
+def _etag(body: bytes) -> str:
+    return '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
+
 
 async def _cached(
     cache: SearchCache,
@@ -48,9 +68,10 @@ async def _cached(
     area: list[LatLngBox],
     max_age_s: int,
     render: Callable[[], Awaitable[tuple[Any, str]]],
+    if_none_match: str | None,
 ) -> Response[bytes]:
     """The response to `request`, a search within `area`, from the search cache, or
-    rendered and cached."""
+    rendered and cached; a 304 without a body when the client has it already."""
     key = cache.key(request)
     lookup = await cache.get(key, cells_of(area))
     if lookup.hit is not None:
@@ -60,7 +81,10 @@ async def _cached(
         body = msgspec.json.encode(payload)
         if lookup.generation is not None:
             await cache.put(key, CachedResponse(lookup.generation, media_type, body))
-    headers = {"Cache-Control": f"public, max-age={max_age_s}"}
+    etag = _etag(body)
+    headers = {"Cache-Control": f"public, max-age={max_age_s}", "ETag": etag}
+    if if_none_match is not None and etag in (tag.strip() for tag in if_none_match.split(",")):
+        return Response(b"", status_code=HTTP_304_NOT_MODIFIED, headers=headers)
     return Response(body, media_type=media_type, headers=headers)
 
 
@@ -100,6 +124,7 @@ class SearchController(Controller):
         operation_id="searchNearbyProviders",
         responses={
             HTTP_200_OK: _documented(NearbyPage, NEARBY_EXAMPLE),
+            HTTP_304_NOT_MODIFIED: NOT_MODIFIED,
             **error_responses(400, 429, 503),
         },
     )
@@ -113,6 +138,7 @@ class SearchController(Controller):
         cursor_codec: NamedDependency[CursorCodec],
         search_cache: NamedDependency[SearchCache],
         nearby_request: NamedDependency[NearbyRequest],
+        if_none_match: IfNoneMatch = None,
     ) -> Response[bytes]:
         """Active providers within `radius_km`, nearest first, ties by id."""
         wanted = nearby_request
@@ -145,13 +171,15 @@ class SearchController(Controller):
             return NearbyPage(items, next_cursor, wanted.strategy), JSON
 
         area = boxes_around(Point(filters.latitude, filters.longitude), filters.radius_km * 1000)
-        return await _cached(search_cache, wanted, area, settings.search.cache_max_age_s, render)
+        max_age_s = settings.search.cache_max_age_s
+        return await _cached(search_cache, wanted, area, max_age_s, render, if_none_match)
 
     @get(
         "/in-view",
         operation_id="searchProvidersInView",
         responses={
             HTTP_200_OK: _documented(InViewPage, IN_VIEW_EXAMPLE),
+            HTTP_304_NOT_MODIFIED: NOT_MODIFIED,
             **error_responses(400, 503),
         },
     )
@@ -162,6 +190,7 @@ class SearchController(Controller):
         provider_search: NamedDependency[ProviderSearch],
         search_cache: NamedDependency[SearchCache],
         in_view_request: NamedDependency[InViewRequest],
+        if_none_match: IfNoneMatch = None,
     ) -> Response[bytes]:
         """Active providers inside a map viewport, nearest its center first (capped)."""
         request = in_view_request
@@ -175,7 +204,12 @@ class SearchController(Controller):
             return InViewPage(page.items, truncated=page.has_more), JSON
 
         return await _cached(
-            search_cache, request, request.viewport.boxes(), settings.search.cache_max_age_s, render
+            search_cache,
+            request,
+            request.viewport.boxes(),
+            settings.search.cache_max_age_s,
+            render,
+            if_none_match,
         )
 
     @get(
@@ -183,6 +217,7 @@ class SearchController(Controller):
         operation_id="clusterProviders",
         responses={
             HTTP_200_OK: _documented(ClusterList, CLUSTERS_EXAMPLE, "Clusters as JSON."),
+            HTTP_304_NOT_MODIFIED: NOT_MODIFIED,
             **error_responses(400, 503),
         },
     )
@@ -193,6 +228,7 @@ class SearchController(Controller):
         provider_search: NamedDependency[ProviderSearch],
         search_cache: NamedDependency[SearchCache],
         clusters_request: NamedDependency[ClustersRequest],
+        if_none_match: IfNoneMatch = None,
     ) -> Response[bytes]:
         """Counts and centroids of active providers per grid cell, for zoomed-out maps."""
         request = clusters_request
@@ -204,5 +240,10 @@ class SearchController(Controller):
             return ClusterList(items, request.zoom, cell_size_deg(request.zoom)), JSON
 
         return await _cached(
-            search_cache, request, request.viewport.boxes(), settings.search.cache_max_age_s, render
+            search_cache,
+            request,
+            request.viewport.boxes(),
+            settings.search.cache_max_age_s,
+            render,
+            if_none_match,
         )

@@ -269,3 +269,34 @@ async def test_a_write_elsewhere_keeps_the_cached_searches_here(
         )
     await _patch(client, owner, f"/api/providers/{far}", {"business_name": "Fortfarande långt"})
     assert "Här" in await _names_near_spot(client)  # still the cached page
+
+
+@pytest.mark.parametrize("path", sorted(BASES))
+async def test_a_search_the_client_has_already_is_a_304_without_a_body(
+    client: Client, path: str
+) -> None:
+    first = await client.get(path, params=BASES[path])
+    etag = first.headers["etag"]
+    again = await client.get(path, params=BASES[path], headers={"If-None-Match": f'"x", {etag}'})
+    other = await client.get(path, params=BASES[path], headers={"If-None-Match": '"stale"'})
+    assert again.status_code == 304
+    assert again.content == b""
+    assert again.headers["etag"] == etag
+    assert again.headers["cache-control"] == first.headers["cache-control"]
+    assert other.status_code == 200
+    assert other.content == first.content
+
+
+async def test_large_answers_are_brotli_compressed_for_clients_that_take_it(
+    client: Client,
+) -> None:
+    params: dict[str, str | int] = {"bbox": "17.5,59.0,18.5,59.6", "limit": 100}
+    brotli = await client.get(
+        "/api/providers/in-view", params=params, headers={"Accept-Encoding": "br, gzip"}
+    )
+    gzip = await client.get(
+        "/api/providers/in-view", params=params, headers={"Accept-Encoding": "gzip"}
+    )
+    assert brotli.headers["content-encoding"] == "br"
+    assert gzip.headers["content-encoding"] == "gzip"
+    assert brotli.json() == gzip.json()

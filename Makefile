@@ -66,6 +66,8 @@ seed: migrate
 serve: install
 	@$(STACK) && export GEOCODER_PROCESSES=$${GEOCODER_PROCESSES:-$(WORKERS)} \
 		&& export PROCESSES=$${PROCESSES:-$(WORKERS)} \
+		&& export PROMETHEUS_MULTIPROC_DIR=$(CURDIR)/.devstack/metrics \
+		&& rm -rf .devstack/metrics && mkdir -p .devstack/metrics \
 		&& echo "equinet-geo: serving on http://$(HOST):$(PORT) (API docs at /schema)" \
 		&& exec $(BIN)/granian --interface asgi --factory --host $(HOST) --port $(PORT) \
 			--workers $(WORKERS) --http1-header-read-timeout $(HEADER_TIMEOUT_MS) \

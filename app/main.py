@@ -29,6 +29,7 @@ from app.errors import UNLOGGED_ERRORS, exception_handlers
 from app.geocoding.controller import GeocodeController
 from app.hours.controller import HoursController
 from app.logs import JsonFormatter, echo_request_id, request_ids, stamp_records_with_request_ids
+from app.metrics import PROMETHEUS, MetricsController, geocoder_event, observe_pool
 from app.notifications.controller import NotificationController
 from app.ops.controller import HealthController
 from app.paging import list_page_dependency
@@ -84,7 +85,9 @@ def _geocoder(
             countrycodes=settings.geocoder_countrycodes,
             accept_language=settings.geocoder_accept_language,
         )
-    return GeocoderChain(redis, gazetteer, upstream, settings.geocoder_policy)
+    return GeocoderChain(
+        redis, gazetteer, upstream, settings.geocoder_policy, report=geocoder_event
+    )
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -99,6 +102,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     # COMMIT raises in the handler and is answered as an error. The plugin's default
     # before-send handler only closes the session, rolling back whatever was not committed;
     # it never commits on its own. (It is made for this config's own session key.)
+    observe_pool(engine, settings.db_pool_size + settings.db_max_overflow)
     db_config = SQLAlchemyAsyncConfig(
         engine_instance=engine, session_config=AsyncSessionConfig(expire_on_commit=False)
     )
@@ -154,6 +158,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             AuthController,
             MeController,
             HealthController,
+            MetricsController,
         ],
         plugins=[SQLAlchemyPlugin(config=db_config)],
         on_app_init=[jwt_auth.on_app_init],
@@ -170,7 +175,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         request_class=ApiRequest,
         guards=[limit_api_requests],
         request_max_body_size=settings.body_max_bytes,
-        middleware=[request_ids],
+        middleware=[request_ids, PROMETHEUS.middleware],
         before_send=[add_security_headers, echo_request_id],
         cors_config=cors_config(settings.cors_allow_origins),
         exception_handlers=exception_handlers(),

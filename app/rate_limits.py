@@ -27,6 +27,7 @@ from litestar.exceptions import TooManyRequestsException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.types import Guard
 
+from app.metrics import RATE_LIMIT_FALLBACKS, RATE_LIMIT_REJECTIONS
 from geo.log_throttle import ThrottledWarning
 
 logger = logging.getLogger(__name__)
@@ -134,10 +135,12 @@ class RateLimiter:
             limiter = self._shared
         except StorageError as error:
             _warn("redis unavailable (%s): rate limits are shared out among processes", error)
+            RATE_LIMIT_FALLBACKS.inc()
             item = self._local_items[name]
             allowed = await self._local.hit(item, name, client)
             limiter = self._local
         if not allowed:
+            RATE_LIMIT_REJECTIONS.labels(limit=name).inc()
             retry_after_s = await self._retry_after_s(limiter, item, name, client)
             raise TooManyRequestsException(
                 f"too many requests; the limit is {item}",

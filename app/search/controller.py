@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.accounts.auth import ANONYMOUS, PUBLIC
 from app.errors import error_responses
 from app.formats import GEOJSON, GEOJSON_TOO, JSON, ResponseFormat
+from app.metrics import CACHE_LOOKUPS
 from app.paging import keyset_page
 from app.rate_limits import client_address
 from app.search.costly import CostlySearches
@@ -74,6 +75,7 @@ async def _cached(
     rendered and cached; a 304 without a body when the client has it already."""
     key = cache.key(request)
     lookup = await cache.get(key, cells_of(area))
+    CACHE_LOOKUPS.labels(cache="search", result="miss" if lookup.hit is None else "hit").inc()
     if lookup.hit is not None:
         body, media_type = lookup.hit.body, lookup.hit.media_type
     else:

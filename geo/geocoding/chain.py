@@ -11,6 +11,7 @@ Without an upstream the offline gazetteer answers everything. With one:
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -43,7 +44,10 @@ class GeocoderChain:
         gazetteer: Geocoder,
         upstream: Geocoder | None,
         policy: GeocoderPolicy,
+        report: Callable[[str], None] = lambda _: None,
     ) -> None:
+        """`report` hears cache_hit, cache_miss and upstream_<ok|failed|throttled> (metrics)."""
+        self._report = report
         self._gazetteer = gazetteer
         self._upstream = upstream
         self._timeout_s = policy.timeout_s
@@ -78,6 +82,7 @@ class GeocoderChain:
             return await self._from_gazetteer(normalized)
         try:
             entry, source = await self._cached_or_upstream(normalized)
+            self._report("cache_hit" if source is Source.cache else "cache_miss")
         except RedisError as error:
             self._warn("redis unavailable (%s): geocoding without cache", error)
             entry = await self._local_flight.run(normalized, lambda: self._ask_upstream(normalized))
@@ -107,15 +112,20 @@ class GeocoderChain:
         async with self._limiter.turn():
             try:
                 async with asyncio.timeout(self._timeout_s):
-                    return CacheEntry(await self._upstream.geocode(normalized))
+                    entry = CacheEntry(await self._upstream.geocode(normalized))
+                self._report("upstream_ok")
+                return entry
             except UpstreamThrottledError as error:
+                self._report("upstream_throttled")
                 logger.warning(
                     "upstream geocoder throttled us: backing off %s s", error.retry_after_s
                 )
                 await self._limiter.defer(error.retry_after_s)
             except GeocoderUnavailableError as error:
+                self._report("upstream_failed")
                 logger.warning("upstream geocoder failed: %s", error)
             except TimeoutError:
+                self._report("upstream_failed")
                 logger.warning("upstream geocoder failed: no answer in %s s", self._timeout_s)
         return CacheEntry(None, upstream_failed=True)
 

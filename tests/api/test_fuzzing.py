@@ -1,0 +1,74 @@
+"""Schemathesis over the OpenAPI document, against granian: no operation answers a server
+error to any request the document allows, or to the malformed ones it derives from it,
+whether anonymous, signed in as a customer or as a provider."""
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, given
+from hypothesis import settings as examples
+from schemathesis.checks import not_a_server_error
+from schemathesis.core.result import Ok
+from schemathesis.schemas import APIOperation
+
+from app.settings import Settings
+from tests.support.live_server import live_server, settings_environment
+
+pytestmark = pytest.mark.live_server
+EXAMPLES_PER_OPERATION = 15
+
+
+@pytest.fixture(scope="module")
+def fuzzed_url(settings: Settings) -> Iterator[str]:
+    with live_server(settings_environment(settings), workers=2) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def callers(fuzzed_url: str) -> list[dict[str, str]]:
+    """Request headers of an anonymous caller, a customer and a provider."""
+    headers: list[dict[str, str]] = [{}]
+    for role in ("customer", "provider"):
+        email = f"fuzz-{uuid.uuid4().hex[:10]}@example.com"
+        body = {"email": email, "password": "fuzzing horse 42"}
+        assert httpx.post(f"{fuzzed_url}/api/auth/register", json={**body, "role": role}).is_success
+        token = httpx.post(f"{fuzzed_url}/api/auth/login", json=body).json()["access_token"]
+        headers.append({"Authorization": f"Bearer {token}"})
+    return headers
+
+
+def _fuzz(
+    operation: APIOperation[Any, Any, Any, Any], url: str, callers: list[dict[str, str]]
+) -> None:
+    @given(case=operation.as_strategy())
+    @examples(
+        max_examples=EXAMPLES_PER_OPERATION,
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    def calls(case: Any) -> None:
+        for headers in callers:
+            case.call_and_validate(base_url=url, headers=headers, checks=[not_a_server_error])
+
+    calls()
+
+
+def test_no_operation_answers_a_server_error(
+    fuzzed_url: str, callers: list[dict[str, str]]
+) -> None:
+    schema = schemathesis.openapi.from_url(f"{fuzzed_url}/schema/openapi.json")
+    failures = {}
+    results = list(schema.get_all_operations())
+    operations = [result.ok() for result in results if isinstance(result, Ok)]
+    assert len(operations) == len(results) > 30  # the document is valid throughout
+    for operation in operations:
+        try:
+            _fuzz(operation, fuzzed_url, callers)
+        except Exception as failure:  # every operation is tried, and every failure reported
+            failures[operation.label] = failure
+    assert not failures, "\n\n".join(f"{label}: {error}" for label, error in failures.items())

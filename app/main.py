@@ -42,7 +42,7 @@ from app.search.controller import SearchController
 from app.search.costly import CostlySearches
 from app.search.queries import search_requests
 from app.settings import GeocoderKind, Settings, from_env
-from db.engine import make_engine
+from db.engine import log_slow_statements, make_engine
 from db.geocoding import GazetteerGeocoder
 from db.route_orders import OpenOrderSearch
 from db.routes import Travel
@@ -103,6 +103,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     # before-send handler only closes the session, rolling back whatever was not committed;
     # it never commits on its own. (It is made for this config's own session key.)
     observe_pool(engine, settings.db_pool_size + settings.db_max_overflow)
+    log_slow_statements(engine, settings.db_slow_info_ms, settings.db_slow_warning_ms)
     db_config = SQLAlchemyAsyncConfig(
         engine_instance=engine, session_config=AsyncSessionConfig(expire_on_commit=False)
     )

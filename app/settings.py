@@ -84,6 +84,9 @@ class Settings(msgspec.Struct, frozen=True):
     db_max_overflow: int = 10
     db_pool_timeout_s: float = 5.0
     db_statement_timeout_ms: int = 10_000
+    db_slow_info_ms: int = 500
+    """Statements slower than this are logged at INFO, slower than the next at WARNING."""
+    db_slow_warning_ms: int = 2000
     access_token_ttl_s: int = 3600
     processes: int = 1
     """API processes sharing one Redis (make serve: WORKERS). Without Redis, each process

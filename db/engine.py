@@ -1,9 +1,16 @@
-"""Engine and session factory."""
+"""Engine and session factory, and the slow-statement log."""
 
+import logging
+import re
+import time
 from typing import Any
 from uuid import uuid4
 
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+logger = logging.getLogger(__name__)
+_STATEMENT_SHOWN = 160
 
 
 def engine_options(pool_size: int, max_overflow: int, pool_timeout_s: float) -> dict[str, Any]:
@@ -35,3 +42,22 @@ def make_engine(
     url: str, pool_size: int = 5, max_overflow: int = 5, pool_timeout_s: float = 5
 ) -> AsyncEngine:
     return create_async_engine(url, **engine_options(pool_size, max_overflow, pool_timeout_s))
+
+
+def log_slow_statements(engine: AsyncEngine, info_ms: float, warning_ms: float) -> None:
+    """Log each statement that takes longer than `info_ms` (at INFO) or `warning_ms` (at
+    WARNING), by the start of its SQL. The SQL carries placeholders, never values."""
+
+    def started(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        conn.info["statement_started"] = time.perf_counter()  # one statement at a time
+
+    def finished(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        took_ms = (time.perf_counter() - conn.info["statement_started"]) * 1000
+        if took_ms < info_ms:
+            return
+        level = logging.WARNING if took_ms >= warning_ms else logging.INFO
+        shown = re.sub(r"\s+", " ", statement).strip()[:_STATEMENT_SHOWN]
+        logger.log(level, "slow statement (%.0f ms): %s", took_ms, shown)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", started)
+    event.listen(engine.sync_engine, "after_cursor_execute", finished)

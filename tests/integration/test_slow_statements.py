@@ -1,0 +1,38 @@
+"""Slow statements are logged by their SQL, at INFO past one threshold and WARNING past
+the other, and never with their values."""
+
+import logging
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from db.engine import log_slow_statements, make_engine
+
+SECRET = "someone@example.com"
+SLEEP = text("SELECT pg_sleep(:seconds), CAST(:email AS text)")
+
+
+@pytest.fixture
+async def watched(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = make_engine(database_url)
+    log_slow_statements(engine, info_ms=50, warning_ms=300)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.mark.parametrize(("seconds", "level"), [(0.0, None), (0.1, "INFO"), (0.4, "WARNING")])
+async def test_a_statement_is_logged_by_how_slow_it_was(
+    watched: AsyncEngine, caplog: pytest.LogCaptureFixture, seconds: float, level: str | None
+) -> None:
+    async with watched.connect() as connection:
+        with caplog.at_level(logging.INFO, logger="db.engine"):
+            await connection.execute(SLEEP, {"seconds": seconds, "email": SECRET})
+    records = [r for r in caplog.records if r.name == "db.engine"]
+    assert [r.levelname for r in records] == ([] if level is None else [level])
+    for record in records:
+        message = record.getMessage()
+        assert message.startswith("slow statement (")
+        assert "SELECT pg_sleep($1), CAST($2 AS text)" in message
+        assert SECRET not in message

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, Response, get
-from litestar.di import NamedDependency
+from litestar.di import NamedDependency, Provide
 from litestar.openapi import ResponseSpec
 from litestar.openapi.spec import Example
 from litestar.params import HeaderParameter
@@ -63,31 +63,49 @@ def _etag(body: bytes) -> str:
     return '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
 
 
-async def _cached(
-    cache: SearchCache,
-    request: msgspec.Struct,
-    area: list[LatLngBox],
-    max_age_s: int,
-    render: Callable[[], Awaitable[tuple[Any, str]]],
-    if_none_match: str | None,
-) -> Response[bytes]:
-    """The response to `request`, a search within `area`, from the search cache, or
-    rendered and cached; a 304 without a body when the client has it already."""
-    key = cache.key(request)
-    lookup = await cache.get(key, cells_of(area))
-    CACHE_LOOKUPS.labels(cache="search", result="miss" if lookup.hit is None else "hit").inc()
-    if lookup.hit is not None:
-        body, media_type = lookup.hit.body, lookup.hit.media_type
-    else:
-        payload, media_type = await render()
-        body = msgspec.json.encode(payload)
-        if lookup.generation is not None:
-            await cache.put(key, CachedResponse(lookup.generation, media_type, body))
-    etag = _etag(body)
-    headers = {"Cache-Control": f"public, max-age={max_age_s}", "ETag": etag}
-    if if_none_match is not None and etag in (tag.strip() for tag in if_none_match.split(",")):
-        return Response(b"", status_code=HTTP_304_NOT_MODIFIED, headers=headers)
-    return Response(body, media_type=media_type, headers=headers)
+class SearchAnswers:
+    """The answer to a search request: from the search cache, or rendered and cached, and
+    a 304 without a body when the client has it already."""
+
+    def __init__(self, cache: SearchCache, max_age_s: int, if_none_match: str | None) -> None:
+        self._cache = cache
+        self._max_age_s = max_age_s
+        self._if_none_match = if_none_match
+
+    async def of(
+        self,
+        request: msgspec.Struct,
+        area: list[LatLngBox],
+        render: Callable[[], Awaitable[tuple[Any, str]]],
+    ) -> Response[bytes]:
+        """The answer to `request`, a search within `area` (which the cache entry depends on)."""
+        key = self._cache.key(request)
+        lookup = await self._cache.get(key, cells_of(area))
+        CACHE_LOOKUPS.labels(cache="search", result="miss" if lookup.hit is None else "hit").inc()
+        if lookup.hit is not None:
+            body, media_type = lookup.hit.body, lookup.hit.media_type
+        else:
+            payload, media_type = await render()
+            body = msgspec.json.encode(payload)
+            if lookup.generation is not None:
+                await self._cache.put(key, CachedResponse(lookup.generation, media_type, body))
+        etag = _etag(body)
+        headers = {"Cache-Control": f"public, max-age={self._max_age_s}", "ETag": etag}
+        if self._client_has(etag):
+            return Response(b"", status_code=HTTP_304_NOT_MODIFIED, headers=headers)
+        return Response(body, media_type=media_type, headers=headers)
+
+    def _client_has(self, etag: str) -> bool:
+        wanted = self._if_none_match
+        return wanted is not None and etag in (tag.strip() for tag in wanted.split(","))
+
+
+def search_answers(
+    search_cache: NamedDependency[SearchCache],
+    settings: NamedDependency[Settings],
+    if_none_match: IfNoneMatch = None,
+) -> SearchAnswers:
+    return SearchAnswers(search_cache, settings.search.cache_max_age_s, if_none_match)
 
 
 def _documented(
@@ -120,6 +138,7 @@ class SearchController(Controller):
     tags = ["providers"]  # noqa: RUF012
     opt = PUBLIC
     security = ANONYMOUS
+    dependencies = {"search_answers": Provide(search_answers, sync_to_thread=False)}  # noqa: RUF012
 
     @get(
         "/nearby",
@@ -134,13 +153,11 @@ class SearchController(Controller):
         self,
         request: Request[Any, Any, Any],
         db_session: NamedDependency[AsyncSession],
-        settings: NamedDependency[Settings],
         provider_search: NamedDependency[ProviderSearch],
         costly_searches: NamedDependency[CostlySearches],
         cursor_codec: NamedDependency[CursorCodec],
-        search_cache: NamedDependency[SearchCache],
+        search_answers: NamedDependency[SearchAnswers],
         nearby_request: NamedDependency[NearbyRequest],
-        if_none_match: IfNoneMatch = None,
     ) -> Response[bytes]:
         """Active providers within `radius_km`, nearest first, ties by id."""
         wanted = nearby_request
@@ -173,8 +190,7 @@ class SearchController(Controller):
             return NearbyPage(items, next_cursor, wanted.strategy), JSON
 
         area = boxes_around(Point(filters.latitude, filters.longitude), filters.radius_km * 1000)
-        max_age_s = settings.search.cache_max_age_s
-        return await _cached(search_cache, wanted, area, max_age_s, render, if_none_match)
+        return await search_answers.of(wanted, area, render)
 
     @get(
         "/in-view",
@@ -188,11 +204,9 @@ class SearchController(Controller):
     async def in_view(
         self,
         db_session: NamedDependency[AsyncSession],
-        settings: NamedDependency[Settings],
         provider_search: NamedDependency[ProviderSearch],
-        search_cache: NamedDependency[SearchCache],
+        search_answers: NamedDependency[SearchAnswers],
         in_view_request: NamedDependency[InViewRequest],
-        if_none_match: IfNoneMatch = None,
     ) -> Response[bytes]:
         """Active providers inside a map viewport, nearest its center first (capped)."""
         request = in_view_request
@@ -205,14 +219,7 @@ class SearchController(Controller):
                 return _as_geojson(page.items, next_cursor=None, truncated=page.has_more), GEOJSON
             return InViewPage(page.items, truncated=page.has_more), JSON
 
-        return await _cached(
-            search_cache,
-            request,
-            request.viewport.boxes(),
-            settings.search.cache_max_age_s,
-            render,
-            if_none_match,
-        )
+        return await search_answers.of(request, request.viewport.boxes(), render)
 
     @get(
         "/clusters",
@@ -226,11 +233,9 @@ class SearchController(Controller):
     async def clusters(
         self,
         db_session: NamedDependency[AsyncSession],
-        settings: NamedDependency[Settings],
         provider_search: NamedDependency[ProviderSearch],
-        search_cache: NamedDependency[SearchCache],
+        search_answers: NamedDependency[SearchAnswers],
         clusters_request: NamedDependency[ClustersRequest],
-        if_none_match: IfNoneMatch = None,
     ) -> Response[bytes]:
         """Counts and centroids of active providers per grid cell, for zoomed-out maps."""
         request = clusters_request
@@ -241,11 +246,4 @@ class SearchController(Controller):
             )
             return ClusterList(items, request.zoom, cell_size_deg(request.zoom)), JSON
 
-        return await _cached(
-            search_cache,
-            request,
-            request.viewport.boxes(),
-            settings.search.cache_max_age_s,
-            render,
-            if_none_match,
-        )
+        return await search_answers.of(request, request.viewport.boxes(), render)

@@ -15,6 +15,7 @@ N ?= 100000
 MUTANTS ?=
 DEMO_PROVIDERS ?= 3000
 DEMO_ROUTE_ORDERS ?= 300
+SCENARIO ?= normal
 
 UV_VERSION := 0.13.8
 UV := .devstack/tools/bin/uv
@@ -26,7 +27,7 @@ STACK := stack=$$(bash scripts/devstack.sh up) && set -a && eval "$$stack" \
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := .venv
 
-.PHONY: help install services stop migrate seed serve run test lint bench check-docs mutation
+.PHONY: help install services stop migrate seed serve run test lint bench load check-docs mutation
 
 help:
 	@echo "make run       venv, services, migrations, demo data, then serve the API"
@@ -38,6 +39,7 @@ help:
 	@echo "make serve     granian on HOST:PORT with WORKERS workers"
 	@echo "make check-docs  run docs/api.md's curl examples against http://HOST:PORT"
 	@echo "make bench     route optimizer, then nearby latency per strategy at 100k and 1M (docs/benchmarks.md)"
+	@echo "make load      a load scenario against the API: SCENARIO=normal, peak, spike or abuse (docs/operations.md)"
 	@echo "make mutation  mutation testing of db/ and geo/ (slow, not in CI; MUTANTS='db.search.*')"
 	@echo "make lint      ruff, mypy, and no serializable transactions"
 
@@ -103,6 +105,11 @@ mutation: install
 	@$(STACK) && $(BIN)/python -m tests.support.suite $(MUTATION_TEMPLATE) \
 		&& TEST_DATABASE_TEMPLATE=$(MUTATION_TEMPLATE) $(BIN)/mutmut run --max-children $$(nproc) $(MUTANTS)
 	$(BIN)/python -m tests.support.mutation_report
+
+load: migrate
+	@$(STACK) && $(BIN)/python -m db.seed $(DEMO_PROVIDERS) --if-empty --weekday-hours \
+		--route-orders $(DEMO_ROUTE_ORDERS)
+	@$(STACK) && $(BIN)/python -m bench.load_scenarios $(SCENARIO)
 
 bench: migrate
 	$(BIN)/python -m bench.route_optimizer

@@ -1,0 +1,154 @@
+"""Load scenarios against the API under granian: loopback only, bounded in time.
+
+    python -m bench.load_scenarios normal|peak|spike|abuse
+
+Starts the API (two workers, behind a pretend proxy on 127.0.0.1 so that each simulated
+client counts as itself) on a free loopback port, against DATABASE_URL (the demo data
+`make run` seeds), and runs locust headless with the scenario's users for its time. Prints
+p50/p95/p99, throughput and errors per endpoint, the 5xx count and cache hit ratios from
+the API's /metrics, and writes bench/results/load_<scenario>.json.
+"""
+
+import argparse
+import csv
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.support.live_server import live_server
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+LOCUSTFILE = ROOT / "bench" / "load" / "locustfile.py"
+EVERYDAY = ["MapVisitor", "Customer", "Planner"]
+ABUSERS = ["NaiveFlooder", "Forger", "LoginStuffer", "CacheBuster"]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    users: int
+    spawn_rate: float
+    seconds: int
+    classes: list[str]
+
+
+SCENARIOS = {
+    "normal": Scenario(50, 10, 60, EVERYDAY),
+    "peak": Scenario(200, 20, 60, EVERYDAY),
+    "spike": Scenario(500, 500 / 60, 75, EVERYDAY),  # 0 to 500 users in 60 s
+    "abuse": Scenario(50 + 2 * len(ABUSERS), 10, 60, EVERYDAY + ABUSERS),
+}
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    name: str
+    requests: int
+    failures: int
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    per_s: float
+
+
+def _endpoints(stats_csv: Path) -> list[Endpoint]:
+    with stats_csv.open() as rows:
+        return [
+            Endpoint(
+                row["Name"],
+                int(row["Request Count"]),
+                int(row["Failure Count"]),
+                float(row["50%"] or 0),
+                float(row["95%"] or 0),
+                float(row["99%"] or 0),
+                round(float(row["Requests/s"] or 0), 1),
+            )
+            for row in csv.DictReader(rows)
+        ]
+
+
+def _from_metrics(url: str) -> dict[str, float]:
+    totals: dict[str, float] = {}
+    text = httpx.get(f"{url}/metrics", timeout=10).text
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "equinet_requests_total" and sample.labels["status_code"] >= "500":
+                totals["server_errors"] = totals.get("server_errors", 0) + sample.value
+            if sample.name == "equinet_cache_lookups_total":
+                key = f"{sample.labels['cache']}_{sample.labels['result']}"
+                totals[key] = totals.get(key, 0) + sample.value
+    return totals
+
+
+def _hit_ratio(totals: dict[str, float], cache: str) -> float | None:
+    hits, misses = totals.get(f"{cache}_hit", 0), totals.get(f"{cache}_miss", 0)
+    return round(hits / (hits + misses), 3) if hits + misses else None
+
+
+def run(name: str) -> dict[str, object]:
+    scenario = SCENARIOS[name]
+    with tempfile.TemporaryDirectory() as scratch:
+        environment = {
+            "TRUSTED_PROXIES": "127.0.0.1/32",
+            "PROCESSES": "2",
+            "PROMETHEUS_MULTIPROC_DIR": scratch,
+        }
+        with live_server(environment, workers=2) as url:
+            prefix = Path(scratch) / "locust"
+            command = [
+                str(Path(sys.executable).with_name("locust")),
+                *("-f", str(LOCUSTFILE), "--headless", "--host", url),
+                *("-u", str(scenario.users), "-r", str(scenario.spawn_rate)),
+                *("-t", f"{scenario.seconds}s", "--stop-timeout", "5"),
+                *("--csv", str(prefix), "--only-summary", "--loglevel", "WARNING"),
+                *scenario.classes,
+            ]
+            print(f"{name}: {scenario.users} users for {scenario.seconds} s against {url}")
+            subprocess.run(command, check=False, cwd=ROOT, stdout=subprocess.DEVNULL)
+            totals = _from_metrics(url)
+        endpoints = _endpoints(Path(f"{prefix}_stats.csv"))
+    return {
+        "scenario": name,
+        "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
+        "settings": asdict(scenario),
+        "endpoints": [asdict(endpoint) for endpoint in endpoints],
+        "server_errors": int(totals.get("server_errors", 0)),
+        "search_cache_hit_ratio": _hit_ratio(totals, "search"),
+        "geocode_cache_hit_ratio": _hit_ratio(totals, "geocode"),
+    }
+
+
+def _print(result: dict[str, object]) -> None:
+    columns = ("requests", "errors", "p50", "p95", "p99", "req/s")
+    print(f"{'endpoint':28}", *(f"{column:>8}" for column in columns))
+    for row in result["endpoints"]:  # type: ignore[attr-defined]
+        print(
+            f"{row['name']:28} {row['requests']:>8} {row['failures']:>8} {row['p50_ms']:>8.0f}"
+            f" {row['p95_ms']:>8.0f} {row['p99_ms']:>8.0f} {row['per_s']:>8}"
+        )
+    print(
+        f"5xx: {result['server_errors']}, search cache hits: {result['search_cache_hit_ratio']},"
+        f" geocode cache hits: {result['geocode_cache_hit_ratio']}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("scenario", choices=sorted(SCENARIOS))
+    name = parser.parse_args().scenario
+    result = run(name)
+    _print(result)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"load_{name}.json").write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

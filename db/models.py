@@ -9,6 +9,7 @@ from advanced_alchemy.base import IdentityAuditBase, IdentityBase
 from advanced_alchemy.types import DateTimeUTC
 from geoalchemy2 import Geography
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Computed,
     Date,
@@ -247,7 +248,7 @@ class RouteStopStatus(enum.StrEnum):
 class RouteStop(IdentityBase):
     __tablename__ = "route_stops"
 
-    route_id: Mapped[int] = mapped_column()
+    route_id: Mapped[int] = mapped_column(BigInteger)  # its foreign key is the pair below
     # Kept equal to the route's status by the database (see migration 0004).
     route_status: Mapped[RouteStatus] = mapped_column(
         _pg_enum(RouteStatus, "route_status"), default=RouteStatus.planned

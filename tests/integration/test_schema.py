@@ -103,3 +103,28 @@ async def test_seeded_providers_each_have_services_matching_their_categories(
         )
     )
     assert mismatches.all() == []
+
+
+INTEGER_TYPES = {"smallint": "SMALLINT", "integer": "INTEGER", "bigint": "BIGINT"}
+
+
+async def test_every_integer_column_of_the_models_has_the_migrated_width(
+    db_session: AsyncSession,
+) -> None:
+    """A model that says INTEGER where the table says bigint casts ids past 2^31 to a
+    type that can't hold them: a 500 for a request naming a large id."""
+    rows = await db_session.execute(
+        text(
+            "SELECT table_name, column_name, data_type FROM information_schema.columns"
+            " WHERE table_schema = 'public' AND data_type IN ('smallint', 'integer', 'bigint')"
+        )
+    )
+    migrated = {(table, column): INTEGER_TYPES[kind] for table, column, kind in rows}
+    modelled = {
+        (table.name, column.name): column.type.compile(dialect=db_session.bind.dialect)
+        for table in Provider.metadata.sorted_tables
+        for column in table.columns
+        if (table.name, column.name) in migrated
+    }
+    assert len(modelled) > 20
+    assert modelled == {key: migrated[key] for key in modelled}

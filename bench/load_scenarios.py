@@ -82,6 +82,8 @@ def _from_metrics(url: str) -> dict[str, float]:
         for sample in family.samples:
             if sample.name == "equinet_requests_total" and sample.labels["status_code"] >= "500":
                 totals["server_errors"] = totals.get("server_errors", 0) + sample.value
+                key = f"status_{sample.labels['status_code']}"
+                totals[key] = totals.get(key, 0) + sample.value
             if sample.name == "equinet_cache_lookups_total":
                 key = f"{sample.labels['cache']}_{sample.labels['result']}"
                 totals[key] = totals.get(key, 0) + sample.value
@@ -121,6 +123,11 @@ def run(name: str) -> dict[str, object]:
         "settings": asdict(scenario),
         "endpoints": [asdict(endpoint) for endpoint in endpoints],
         "server_errors": int(totals.get("server_errors", 0)),
+        "server_errors_by_status": {
+            key.removeprefix("status_"): int(value)
+            for key, value in sorted(totals.items())
+            if key.startswith("status_")
+        },
         "search_cache_hit_ratio": _hit_ratio(totals, "search"),
         "geocode_cache_hit_ratio": _hit_ratio(totals, "geocode"),
     }
@@ -135,7 +142,8 @@ def _print(result: dict[str, object]) -> None:
             f" {row['p95_ms']:>8.0f} {row['p99_ms']:>8.0f} {row['per_s']:>8}"
         )
     print(
-        f"5xx: {result['server_errors']}, search cache hits: {result['search_cache_hit_ratio']},"
+        f"5xx: {result['server_errors']} {result['server_errors_by_status']},"
+        f" search cache hits: {result['search_cache_hit_ratio']},"
         f" geocode cache hits: {result['geocode_cache_hit_ratio']}"
     )
 

@@ -24,7 +24,13 @@ TOWNS = [  # (latitude, longitude) of towns the demo data is seeded around
     (60.1699, 24.9384),
 ]
 QUERIES = ["Uppsala", "Storgatan 1, Uppsala", "Göteborg", "Malmö", "Örebro", "Lund", "Oslo"]
-_addresses = (f"10.{n // 65536 % 256}.{n // 256 % 256}.{n % 256}" for n in itertools.count(1))
+# Each run starts somewhere new in 10.0.0.0/8: rate-limit windows outlive a run, and users
+# of the next hour's runs must not inherit this one's registrations.
+_first = random.randrange(1 << 24)
+_addresses = (
+    f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}"
+    for n in ((_first + i) % (1 << 24) for i in itertools.count())
+)
 
 
 def _near(town: tuple[float, float], spread: float = 0.05) -> tuple[float, float]:

@@ -41,7 +41,7 @@ from app.routes.queries import corridor_dependency
 from app.search.controller import SearchController
 from app.search.costly import CostlySearches
 from app.search.queries import search_requests
-from app.settings import GeocoderKind, Settings, from_env
+from app.settings import GeocoderKind, Settings, from_env, weak_secret_key
 from db.engine import log_slow_statements, make_engine
 from db.geocoding import GazetteerGeocoder
 from db.route_orders import OpenOrderSearch
@@ -125,6 +125,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
     stamp_records_with_request_ids()
     if not settings.rate_limits_enabled:
         logger.warning("RATE_LIMITS_ENABLED=false: no request is rate limited")
+    if weakness := weak_secret_key(settings.secret_key):
+        logger.warning("SECRET_KEY %s: allowed only because LOCAL_DEVELOPMENT=true", weakness)
 
     @asynccontextmanager
     async def close_clients(_: Litestar) -> AsyncIterator[None]:

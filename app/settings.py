@@ -76,10 +76,30 @@ class GeocoderKind(enum.StrEnum):
     nominatim = "nominatim"
 
 
+# Signing keys anyone could guess: a key with one of these in it is refused.
+PLACEHOLDER_KEYS = ("change-me", "changeme", "change_me", "replace-me", "placeholder", "example")
+SECRET_KEY_MIN_BYTES = 32
+SECRET_KEY_MIN_DISTINCT = 10
+
+
+def weak_secret_key(key: str) -> str | None:
+    """Why this key could be guessed (a placeholder, too short, too repetitive), or None."""
+    if any(word in key.casefold() for word in PLACEHOLDER_KEYS):
+        return "is a placeholder"
+    if len(key.encode()) < SECRET_KEY_MIN_BYTES:
+        return f"is shorter than {SECRET_KEY_MIN_BYTES} bytes"
+    if len(set(key)) < SECRET_KEY_MIN_DISTINCT:
+        return f"has fewer than {SECRET_KEY_MIN_DISTINCT} different characters"
+    return None
+
+
 class Settings(msgspec.Struct, frozen=True):
     database_url: str
     redis_url: str
     secret_key: str
+    """Signs access tokens and search cursors: 32 or more random bytes."""
+    local_development: bool = False
+    """True lets a weak SECRET_KEY through (with a warning), for a machine nobody else uses."""
     db_pool_size: int = 10
     db_max_overflow: int = 10
     db_pool_timeout_s: float = 5.0
@@ -115,6 +135,13 @@ class Settings(msgspec.Struct, frozen=True):
     routes: RoutePlanning = RoutePlanning()
 
     def __post_init__(self) -> None:
+        weakness = weak_secret_key(self.secret_key)
+        if weakness and not self.local_development:
+            raise ValueError(
+                f"SECRET_KEY {weakness}: set 32 or more random bytes "
+                "(e.g. `openssl rand -base64 48`), or LOCAL_DEVELOPMENT=true on a machine "
+                "nobody else uses"
+            )
         ClientAddresses(self.trusted_proxies)  # a ValueError names the malformed network
         if self.geocoder is GeocoderKind.nominatim and not self.nominatim_user_agent:
             raise ValueError(

@@ -82,7 +82,7 @@ require_free_port() {  # another checkout's services (or anything else) may hold
 
 secret() {  # a random value kept under .devstack, made once
   local file="$STATE/$1"
-  [ -s "$file" ] || (umask 077; head -c 24 /dev/urandom | base64 | tr -d '/+=\n' >"$file")
+  [ -s "$file" ] || (umask 077; head -c 48 /dev/urandom | base64 | tr -d '/+=\n' >"$file")
   cat "$file"
 }
 
@@ -185,6 +185,9 @@ down() {
 case "${1:-}" in
   up) up ;;
   down) down ;;
-  secret-key) mkdir -p "$STATE" && secret secret_key ;;
+  secret-key)  # the app refuses keys under 32 bytes: an older, shorter one is made anew
+    mkdir -p "$STATE"
+    [ "$(wc -c <"$STATE/secret_key" 2>/dev/null || echo 0)" -ge 48 ] || rm -f "$STATE/secret_key"
+    secret secret_key ;;
   *) echo "usage: $0 up|down|secret-key" >&2; exit 2 ;;
 esac

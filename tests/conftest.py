@@ -81,7 +81,7 @@ def settings(database_url: str, redis_url: str) -> Settings:
     return Settings(
         database_url=database_url,
         redis_url=redis_url,
-        secret_key="test-secret",
+        secret_key="suite-signing-key-5f0c2a9e7b14d83c6a2e9f01",
         rate_limits=UNLIMITED,
         booking_horizon_days=BOOKING_HORIZON_DAYS,
         search=SearchLimits(strategies=ALL_STRATEGIES),

@@ -24,7 +24,7 @@ from typing import Any
 import msgspec
 from asyncpg import PostgresError
 from litestar import Request, Response
-from litestar.exceptions import HTTPException, NotFoundException
+from litestar.exceptions import HTTPException, NotFoundException, ValidationException
 from litestar.openapi import ResponseSpec
 from litestar.status_codes import (
     HTTP_400_BAD_REQUEST,
@@ -39,7 +39,7 @@ from litestar.types import ExceptionHandlersMap
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
-from db.accounts import DuplicateEmailError
+from db.accounts import AccountInUseError, DuplicateEmailError
 from db.bookings import BookingConflictError, BookingRuleError, NotTheProviderError
 from db.route_orders import RouteOrderStateError
 from db.routes import OrderTakenError, RouteRuleError, RouteStateError
@@ -184,6 +184,38 @@ def database_error_handler() -> Handler:
     return handler
 
 
+# An error body echoes what the client sent only this far: a 400 about a 60 KB query
+# string is a few hundred bytes, not the query string again.
+DETAIL_MAX_CHARS = 300
+EXTRA_MAX_ITEMS = 20
+
+
+def _clipped(value: object) -> object:
+    if isinstance(value, str) and len(value) > DETAIL_MAX_CHARS:
+        return value[:DETAIL_MAX_CHARS] + "…"
+    if isinstance(value, dict):
+        return {
+            _clipped(key): _clipped(item) for key, item in list(value.items())[:EXTRA_MAX_ITEMS]
+        }
+    if isinstance(value, list):
+        return [_clipped(item) for item in value[:EXTRA_MAX_ITEMS]]
+    return value
+
+
+def http_error(request: Request[Any, Any, Any], error: Exception) -> Response[ErrorBody]:
+    """Litestar's answer to its HTTP exceptions, bounded: a validation error names the
+    path but not the query string, and no echoed value runs on."""
+    assert isinstance(error, HTTPException)
+    detail = error.detail
+    if isinstance(error, ValidationException) and request.url.query:
+        detail = detail.replace(f"?{request.url.query}", "")  # Litestar's detail quotes the URL
+    return Response(
+        ErrorBody(error.status_code, str(_clipped(detail)), _clipped(error.extra)),  # type: ignore[arg-type]
+        status_code=error.status_code,
+        headers=error.headers,
+    )
+
+
 def out_of_range(_: Request[Any, Any, Any], error: Exception) -> Response[ErrorBody]:
     """A date or number a client sent that no calculation can hold (year 1 less a day)."""
     return _error(HTTP_400_BAD_REQUEST, "a value is out of range")
@@ -206,6 +238,7 @@ CLIENT_ERRORS: dict[type[Exception], int] = {
     BookingConflictError: HTTP_409_CONFLICT,
     NotTheProviderError: HTTP_403_FORBIDDEN,
     DuplicateEmailError: HTTP_409_CONFLICT,
+    AccountInUseError: HTTP_409_CONFLICT,
     RouteOrderStateError: HTTP_409_CONFLICT,
     OrderTakenError: HTTP_409_CONFLICT,
     RouteRuleError: HTTP_422_UNPROCESSABLE_ENTITY,
@@ -225,6 +258,7 @@ DATABASE_ERRORS: tuple[type[Exception], ...] = (
 def exception_handlers() -> ExceptionHandlersMap:
     """One app's handlers (each app logs the database's absence on its own clock)."""
     return {
+        HTTPException: http_error,
         **{error: _status(status_code) for error, status_code in CLIENT_ERRORS.items()},
         OverflowError: out_of_range,
         GeocoderBusyError: geocoder_busy,

@@ -33,6 +33,7 @@ from app.metrics import PROMETHEUS, MetricsController, geocoder_event, observe_p
 from app.notifications.controller import NotificationController
 from app.ops.controller import HealthController
 from app.paging import list_page_dependency
+from app.parameter_syntax import check_parameter_syntax, learn_parameter_syntax
 from app.profiles.controller import ProfileController
 from app.rate_limits import RateLimiter, limit_api_requests
 from app.route_orders.controller import RouteOrderController
@@ -48,6 +49,7 @@ from db.route_orders import OpenOrderSearch
 from db.routes import Travel
 from db.search import ProviderSearch
 from db.search_cache import SearchCache
+from db.token_versions import TokenVersions
 from geo.cursor import CursorCodec
 from geo.geocoding.chain import GeocoderChain
 from geo.geocoding.nominatim import NominatimGeocoder
@@ -56,7 +58,7 @@ from geo.routes import GreatCircleMatrix
 logger = logging.getLogger(__name__)
 
 
-def _derived_key(secret_key: str, purpose: str) -> bytes:
+def derived_key(secret_key: str, purpose: str) -> bytes:
     """Separate keys per purpose, so a cursor MAC can never double as anything else."""
     return hashlib.sha256(f"{purpose}:{secret_key}".encode()).digest()
 
@@ -108,13 +110,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
         engine_instance=engine, session_config=AsyncSessionConfig(expire_on_commit=False)
     )
     redis = make_redis(settings.redis_url)
-    cursor_codec = CursorCodec(_derived_key(settings.secret_key, "search-cursor"))
+    cursor_codec = CursorCodec(derived_key(settings.secret_key, "search-cursor"))
     jwt_auth = make_jwt_auth(
-        _derived_key(settings.secret_key, "access-token").hex(), settings.access_token_ttl_s
+        derived_key(settings.secret_key, "access-token").hex(), settings.access_token_ttl_s
     )
     http = httpx.AsyncClient(timeout=settings.geocoder_policy.timeout_s)
     geocoder = _geocoder(settings, redis, GazetteerGeocoder(engine), http)
     search_cache = SearchCache(redis, settings.search.server_cache_ttl_s)
+    token_versions = TokenVersions(redis, engine)
     rate_limiter = RateLimiter(
         settings.redis_url,
         settings.rate_limits,
@@ -143,6 +146,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         "token_issuer": TokenIssuer(jwt_auth),
         "geocoder": geocoder,
         "search_cache": search_cache,
+        "token_versions": token_versions,
         "provider_search": ProviderSearch(settings.db_statement_timeout_ms),
         "costly_searches": CostlySearches(rate_limiter, settings.search.costly_at_once),
         "order_search": OpenOrderSearch(settings.db_statement_timeout_ms),
@@ -165,7 +169,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ],
         plugins=[SQLAlchemyPlugin(config=db_config)],
         on_app_init=[jwt_auth.on_app_init],
-        state=State({"rate_limiter": rate_limiter}),
+        state=State({"rate_limiter": rate_limiter, "token_versions": token_versions}),
         dependencies={
             **{
                 name: Provide(_constant(value), sync_to_thread=False)
@@ -176,6 +180,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "corridor": corridor_dependency(settings.routes, settings.search),
         },
         request_class=ApiRequest,
+        on_startup=[learn_parameter_syntax],
+        before_request=check_parameter_syntax,
         guards=[limit_api_requests],
         request_max_body_size=settings.body_max_bytes,
         middleware=[request_ids, PROMETHEUS.middleware],

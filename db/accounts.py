@@ -1,15 +1,26 @@
-"""Users: registration and login. Password hashes are made, checked and kept here only."""
+"""Users: registration, login, password changes and deletion. Password hashes are made,
+checked and kept here only."""
 
 import asyncio
 
 import msgspec
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select, update
+from sqlalchemy import exists, func, select, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from db.models import Role, User
+from db.models import (
+    ACTIVE_BOOKING,
+    Booking,
+    Provider,
+    Role,
+    Route,
+    RouteOrder,
+    RouteOrderStatus,
+    RouteStatus,
+    User,
+)
 
 _hasher = PasswordHasher()
 # Checked when the email is unknown, so that a login takes as long either way and does
@@ -21,16 +32,25 @@ class DuplicateEmailError(Exception):
     """An account with this email (in any letter case) exists."""
 
 
+class AccountInUseError(Exception):
+    """The account still has something others rely on: an active profile, a visit to come."""
+
+
 class Account(msgspec.Struct, frozen=True):
     """What the rest of the application may know about a user."""
 
     id: int
     email: str
     role: Role
+    token_version: int = 0
+    """The version its access tokens must carry."""
 
 
 def _account(user: User) -> Account:
-    return Account(user.id, user.email, user.role)
+    return Account(user.id, user.email, user.role, user.token_version)
+
+
+_LIVE = User.deleted_at.is_(None)
 
 
 async def register(session: AsyncSession, email: str, password: str, role: Role) -> Account:
@@ -49,7 +69,9 @@ async def register(session: AsyncSession, email: str, password: str, role: Role)
 
 async def authenticate(session: AsyncSession, email: str, password: str) -> Account | None:
     """The account whose email and password these are, or None (either was wrong)."""
-    user = await session.scalar(select(User).where(func.lower(User.email) == func.lower(email)))
+    user = await session.scalar(
+        select(User).where(func.lower(User.email) == func.lower(email), _LIVE)
+    )
     try:
         await asyncio.to_thread(
             _hasher.verify, user.password_hash if user else _DUMMY_HASH, password
@@ -65,5 +87,73 @@ async def authenticate(session: AsyncSession, email: str, password: str) -> Acco
 
 
 async def account(session: AsyncSession, user_id: int) -> Account | None:
-    user = await session.get(User, user_id)
+    user = await session.scalar(select(User).where(User.id == user_id, _LIVE))
     return None if user is None else _account(user)
+
+
+async def token_version(connection: AsyncConnection, user_id: int) -> int | None:
+    """The version a token of this user must carry, or None: no such account (any more)."""
+    statement = select(User.token_version).where(User.id == user_id, _LIVE)
+    version: int | None = await connection.scalar(statement)
+    return version
+
+
+async def change_password(
+    session: AsyncSession, user_id: int, current: str, new: str
+) -> Account | None:
+    """The account with its new password and token version, or None: `current` was wrong."""
+    user = await session.scalar(select(User).where(User.id == user_id, _LIVE).with_for_update())
+    try:
+        await asyncio.to_thread(
+            _hasher.verify, user.password_hash if user else _DUMMY_HASH, current
+        )
+    except (VerificationError, InvalidHashError):
+        return None
+    if user is None:
+        return None
+    user.password_hash = await asyncio.to_thread(_hasher.hash, new)
+    user.token_version += 1
+    await session.flush()
+    return _account(user)
+
+
+async def _obligations(session: AsyncSession, user_id: int) -> list[str]:
+    """What others still rely on this account for, in words."""
+    mine = select(Provider.id).where(Provider.user_id == user_id).scalar_subquery()
+    upcoming = Booking.status.in_(ACTIVE_BOOKING) & (func.upper(Booking.during) > func.now())
+    checks = {
+        "an active provider profile": select(Provider.id).where(
+            Provider.user_id == user_id, Provider.is_active
+        ),
+        "visits to come with you as the customer": select(Booking.id).where(
+            Booking.customer_id == user_id, upcoming
+        ),
+        "visits to come at your profiles": select(Booking.id).where(
+            Booking.provider_id.in_(mine), upcoming
+        ),
+        "route orders still open or planned": select(RouteOrder.id).where(
+            RouteOrder.customer_id == user_id,
+            RouteOrder.status.in_((RouteOrderStatus.open, RouteOrderStatus.planned)),
+        ),
+        "planned day routes": select(Route.id).where(
+            Route.provider_id.in_(mine), Route.status == RouteStatus.planned
+        ),
+    }
+    found = await session.execute(select(*(exists(query) for query in checks.values())))
+    return [what for what, held in zip(checks, found.one(), strict=True) if held]
+
+
+async def delete_account(session: AsyncSession, user_id: int) -> Account | None:
+    """Ends the account: its email is free again, its password and tokens stop working.
+    None when there is no such account; AccountInUseError while others rely on it."""
+    user = await session.scalar(select(User).where(User.id == user_id, _LIVE).with_for_update())
+    if user is None:
+        return None
+    if obligations := await _obligations(session, user_id):
+        raise AccountInUseError(f"the account still has {', '.join(obligations)}")
+    user.email = f"deleted-{user.id}@deleted.invalid"
+    user.password_hash = ""
+    user.token_version += 1
+    user.deleted_at = func.now()
+    await session.flush()
+    return _account(user)

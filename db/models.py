@@ -57,6 +57,9 @@ class User(IdentityAuditBase):
     email: Mapped[str] = mapped_column(String(320))
     password_hash: Mapped[str] = mapped_column(Text)
     role: Mapped[Role] = mapped_column(_pg_enum(Role, "user_role"))
+    token_version: Mapped[int] = mapped_column(Integer, server_default="0")
+    """Raised by a password change or deletion: tokens issued before stop working."""
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
 
     __table_args__ = (Index("users_email_lower_key", text("lower(email)"), unique=True),)
 

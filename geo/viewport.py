@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 from geo.bbox import LatLngBox
 from geo.distance import Point, haversine_m
+from geo.numbers import parse_number
 
 
 class InvalidViewportError(ValueError):
@@ -67,9 +68,9 @@ def parse_viewport(text: str) -> Viewport:
     if len(parts) != 4:
         raise InvalidViewportError("bbox must be four numbers: minLng,minLat,maxLng,maxLat")
     try:
-        min_lng, min_lat, max_lng, max_lat = (float(part) for part in parts)
+        min_lng, min_lat, max_lng, max_lat = (parse_number(part) for part in parts)
     except ValueError:
-        raise InvalidViewportError("bbox values must be numbers") from None
+        raise InvalidViewportError("bbox values must be numbers, written as in JSON") from None
     if not all(math.isfinite(v) for v in (min_lng, min_lat, max_lng, max_lat)):
         raise InvalidViewportError("bbox values must be finite numbers")
     if not (-180 <= min_lng <= 180 and -180 <= max_lng <= 180):

@@ -1,8 +1,8 @@
 """JWT bearer authentication and role guards.
 
-A token names its user and role, so a request is authenticated without a database round
-trip; tokens are short-lived (ACCESS_TOKEN_TTL_S) because a role change shows only in
-the next token.
+A token names its user, role and token version. The version is checked on every request
+against the account's, from Redis (the database only on a miss), so a password change or
+a deletion ends every token issued before it; the role is not, and roles never change.
 """
 
 from datetime import timedelta
@@ -18,7 +18,9 @@ from litestar.openapi.spec import Components, SecurityRequirement, SecuritySchem
 from litestar.security.jwt import JWTAuth, JWTAuthenticationMiddleware, Token
 from litestar.types import Guard
 
+from db.accounts import Account
 from db.models import MAX_ROW_ID, Role
+from db.token_versions import TokenVersions
 
 # Route handlers (or controllers) with this in their opt answer without a token, and
 # with ANONYMOUS as their security the OpenAPI document says so.
@@ -35,13 +37,20 @@ SignedInRequest = Request[AuthUser, Token, Any]
 """The request of a handler that needs an account."""
 
 
-async def _user_from_token(token: Token, _: ASGIConnection[Any, Any, Any, Any]) -> AuthUser | None:
-    """The token's user, or None (a 401) when its claims name none that could exist."""
+async def _user_from_token(
+    token: Token, connection: ASGIConnection[Any, Any, Any, Any]
+) -> AuthUser | None:
+    """The token's user, or None (a 401) when its claims name none that could exist, or
+    its version is not the account's (a password changed, an account deleted)."""
     try:
         user = AuthUser(int(token.sub), Role(token.extras["role"]))
+        version = token.extras["ver"]
     except (KeyError, ValueError):
         return None
-    return user if 1 <= user.id <= MAX_ROW_ID else None
+    if not 1 <= user.id <= MAX_ROW_ID or type(version) is not int:
+        return None
+    versions: TokenVersions = connection.app.state.token_versions
+    return user if await versions.current(user.id) == version else None
 
 
 class BearerMiddleware(JWTAuthenticationMiddleware):
@@ -87,8 +96,9 @@ class TokenIssuer:
     def __init__(self, jwt_auth: JWTAuth[AuthUser, Token]) -> None:
         self._jwt_auth = jwt_auth
 
-    def issue(self, user_id: int, role: Role) -> str:
-        return self._jwt_auth.create_token(str(user_id), token_extras={"role": role.value})
+    def issue(self, account: Account) -> str:
+        extras = {"role": account.role.value, "ver": account.token_version}
+        return self._jwt_auth.create_token(str(account.id), token_extras=extras)
 
 
 def requires_role(*roles: Role) -> Guard:

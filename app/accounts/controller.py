@@ -1,18 +1,27 @@
-"""Registration, login and the current account."""
+"""Registration, login, and the current account: reading it, changing its password,
+deleting it."""
 
-from litestar import Controller, get, post
+from litestar import Controller, delete, get, post
 from litestar.di import NamedDependency
-from litestar.exceptions import NotAuthorizedException, NotFoundException
+from litestar.exceptions import ClientException, NotAuthorizedException, NotFoundException
 from litestar.params import JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.auth import ANONYMOUS, PUBLIC, SignedInRequest, TokenIssuer
-from app.accounts.schemas import AccessToken, AccountView, Credentials, Registration
+from app.accounts.schemas import (
+    AccessToken,
+    AccountView,
+    Credentials,
+    PasswordChange,
+    Registration,
+    password_problem,
+)
 from app.errors import error_responses
 from app.rate_limits import rate_limited
 from app.settings import Settings
 from db import accounts
 from db.models import Role
+from db.token_versions import TokenVersions
 
 
 class AuthController(Controller):
@@ -55,8 +64,7 @@ class AuthController(Controller):
         if account is None:
             raise NotAuthorizedException("wrong email or password")
         await db_session.commit()  # a rehashed password, if its hash was outdated
-        token = token_issuer.issue(account.id, account.role)
-        return AccessToken(token, expires_in=settings.access_token_ttl_s)
+        return AccessToken(token_issuer.issue(account), expires_in=settings.access_token_ttl_s)
 
 
 class MeController(Controller):
@@ -72,3 +80,55 @@ class MeController(Controller):
         if account is None:
             raise NotFoundException("the account no longer exists")
         return AccountView(account.id, account.email, account.role)
+
+    @post(
+        "/password",
+        status_code=200,
+        guards=[rate_limited("login")],
+        operation_id="changeMyPassword",
+        responses=error_responses(400, 401, 404, 413, 415, 503),
+    )
+    async def change_password(
+        self,
+        db_session: NamedDependency[AsyncSession],
+        token_issuer: NamedDependency[TokenIssuer],
+        token_versions: NamedDependency[TokenVersions],
+        settings: NamedDependency[Settings],
+        request: SignedInRequest,
+        data: JSONBody[PasswordChange],
+    ) -> AccessToken:
+        """A new password: every token issued before stops working, and the answer is a
+        new one. A wrong current password is a 401, and counts as a failed login."""
+        account = await accounts.account(db_session, request.user.id)
+        if account is None:
+            raise NotFoundException("the account no longer exists")
+        if problem := password_problem(data.new_password, account.email):
+            raise ClientException(problem)
+        changed = await accounts.change_password(
+            db_session, account.id, data.current_password, data.new_password
+        )
+        if changed is None:
+            raise NotAuthorizedException("wrong current password")
+        await db_session.commit()
+        await token_versions.raised(changed.id, changed.token_version)
+        return AccessToken(token_issuer.issue(changed), expires_in=settings.access_token_ttl_s)
+
+    @delete(
+        "/",
+        operation_id="deleteMyAccount",
+        responses=error_responses(401, 404, 409, 503),
+    )
+    async def delete_account(
+        self,
+        db_session: NamedDependency[AsyncSession],
+        token_versions: NamedDependency[TokenVersions],
+        request: SignedInRequest,
+    ) -> None:
+        """Ends the account: its tokens stop working, it can't log in, and its email may
+        sign up again. A 409 while it has an active provider profile, visits to come, or
+        route orders or routes under way: end those first."""
+        deleted = await accounts.delete_account(db_session, request.user.id)
+        if deleted is None:
+            raise NotFoundException("the account no longer exists")
+        await db_session.commit()
+        await token_versions.raised(deleted.id, deleted.token_version)

@@ -34,6 +34,15 @@ Password = Annotated[str, msgspec.Meta(min_length=10, max_length=128)]
 _MIN_DISTINCT_CHARACTERS = 5
 
 
+def password_problem(password: str, email: str) -> str | None:
+    """Why this password is too easy to guess for this account, or None."""
+    if len(set(password)) < _MIN_DISTINCT_CHARACTERS:
+        return f"password needs at least {_MIN_DISTINCT_CHARACTERS} different characters"
+    if email.split("@")[0].casefold() in password.casefold():
+        return "password must not contain the email's name"
+    return None
+
+
 class SignupRole(enum.StrEnum):
     """The roles anyone may sign up for (admins are made, not registered)."""
 
@@ -48,12 +57,8 @@ class Registration(msgspec.Struct, forbid_unknown_fields=True):
 
     def __post_init__(self) -> None:
         self.email = canonical_email(self.email)
-        if len(set(self.password)) < _MIN_DISTINCT_CHARACTERS:
-            raise ValueError(
-                f"password needs at least {_MIN_DISTINCT_CHARACTERS} different characters"
-            )
-        if self.email.split("@")[0].casefold() in self.password.casefold():
-            raise ValueError("password must not contain the email's name")
+        if problem := password_problem(self.password, self.email):
+            raise ValueError(problem)
 
 
 class Credentials(msgspec.Struct, forbid_unknown_fields=True):
@@ -64,6 +69,11 @@ class Credentials(msgspec.Struct, forbid_unknown_fields=True):
         # An email with no canonical form has no account: the login fails as for any other.
         with contextlib.suppress(ValueError):
             self.email = canonical_email(self.email)
+
+
+class PasswordChange(msgspec.Struct, forbid_unknown_fields=True):
+    current_password: Annotated[str, msgspec.Meta(max_length=128)]
+    new_password: Password
 
 
 class AccessToken(msgspec.Struct):

@@ -55,7 +55,10 @@ class RedisSingleFlight:
             token = secrets.token_hex(16)
             if await self._redis.set(lock_key, token, nx=True, px=self._lock_ttl_ms):
                 try:
-                    return await produce(), True
+                    # A leader may have stored its result and let go between our read
+                    # and our lock: read once more before producing it again.
+                    result = await read()
+                    return (result, False) if result is not None else (await produce(), True)
                 finally:
                     await self._unlock(lock_key, token)
             if time.monotonic() >= deadline:

@@ -10,6 +10,7 @@ from litestar.di import Provide
 from litestar.testing import AsyncTestClient
 
 from app.accounts.auth import TokenIssuer
+from db.accounts import Account
 from db.models import Role
 from tests.support.accounts import sign_up
 
@@ -131,7 +132,8 @@ async def test_a_signed_token_naming_a_user_id_no_row_can_have_is_401(
     assert isinstance(provide, Provide)
     issuer = provide.dependency()
     assert isinstance(issuer, TokenIssuer)
-    headers = {"Authorization": f"Bearer {issuer.issue(user_id, Role.customer)}"}
+    token = issuer.issue(Account(user_id, "someone@example.com", Role.customer))
+    headers = {"Authorization": f"Bearer {token}"}
     for path in ("/api/me", "/api/bookings", "/api/notifications"):
         assert (await client.get(path, headers=headers)).status_code == 401, path
 

@@ -79,7 +79,8 @@ VIEWPORT_CASES = [
     ("/api/providers/in-view", {"bbox": "0,50,30,70"}, "spans more than"),
     ("/api/providers/in-view", {"bbox": "1,2,3"}, "four numbers"),
     ("/api/providers/in-view", {"bbox": "a,b,c,d"}, "numbers"),
-    ("/api/providers/in-view", {"bbox": "nan,59,18,60"}, "finite"),
+    ("/api/providers/in-view", {"bbox": "nan,59,18,60"}, "numbers"),
+    ("/api/providers/in-view", {"bbox": "1e999,59,18,60"}, "finite"),
     ("/api/providers/in-view", {"bbox": "18,60,19,59"}, "minLat"),
     ("/api/providers/in-view", {"bbox": "18,59,181,60"}, "longitudes"),
     ("/api/providers/in-view", {}, "bbox"),
@@ -130,3 +131,86 @@ async def test_a_body_nested_thousands_deep_is_a_400(
     response = await client.request(method, path, content=body, headers=headers)
     assert response.status_code == 400, response.text
     assert response.json() == {"status_code": 400, "detail": "the JSON body is nested too deeply"}
+
+
+# One number syntax everywhere, JSON's in ASCII digits: what Python's int() and float()
+# would also read (Arabic or full-width digits, `+`, `_`, leading zeros, spaces) or what
+# msgspec's lax mode would (`1e2` as an integer) is a 400 naming the parameter.
+NUMBER_SYNTAX_CASES = [
+    ("/api/providers/nearby", {**OK, "limit": "1e2"}, "query", "limit"),
+    ("/api/providers/nearby", {**OK, "limit": "\u0661\u0660"}, "query", "limit"),
+    ("/api/providers/nearby", {**OK, "limit": "+10"}, "query", "limit"),
+    ("/api/providers/nearby", {**OK, "limit": "010"}, "query", "limit"),
+    ("/api/providers/nearby", {**OK, "lat": "\u0665\u0669.3"}, "query", "lat"),
+    ("/api/providers/nearby", {**OK, "lat": "\uff15\uff19"}, "query", "lat"),
+    ("/api/providers/nearby", {**OK, "radius_km": "1_0"}, "query", "radius_km"),
+    ("/api/providers/nearby", {**OK, "radius_km": " 10"}, "query", "radius_km"),
+    ("/api/providers/nearby", {**OK, "radius_km": "10."}, "query", "radius_km"),
+    ("/api/providers/clusters", {"bbox": "5,55,25,70", "zoom": "1e1"}, "query", "zoom"),
+    ("/api/providers/\u0661", {}, "path", "provider_id"),
+    ("/api/providers/+1", {}, "path", "provider_id"),
+    ("/api/providers/01", {}, "path", "provider_id"),
+]
+
+
+@pytest.mark.parametrize(("path", "params", "source", "key"), NUMBER_SYNTAX_CASES)
+async def test_numbers_are_read_in_one_syntax_only(
+    client: Client, path: str, params: dict[str, str], source: str, key: str
+) -> None:
+    response = await client.get(path, params=params)
+    assert response.status_code == 400, response.text
+    assert response.json()["extra"] == [
+        {"message": response.json()["extra"][0]["message"], "key": key, "source": source}
+    ]
+    assert "written as in JSON" in response.json()["extra"][0]["message"]
+
+
+@pytest.mark.parametrize(
+    "bbox", ["\u0661\u0667,59,18,60", "17,59,18,+60", "17,59,18,6_0", "0x11,59,18,60"]
+)
+async def test_a_bbox_is_read_in_the_same_syntax(client: Client, bbox: str) -> None:
+    response = await client.get("/api/providers/in-view", params={"bbox": bbox})
+    assert response.status_code == 400, response.text
+    assert "written as in JSON" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("number", ["-0.5", "59", "59.33", "1.5e1", "6E-1"])
+async def test_every_json_number_is_read(client: Client, number: str) -> None:
+    response = await client.get("/api/providers/nearby", params={**OK, "radius_km": number})
+    assert response.status_code == (400 if number.startswith("-") else 200), response.text
+
+
+@pytest.mark.parametrize(
+    ("path", "query", "key"),
+    [
+        ("/api/providers/nearby", "lat=59.3&lng=18&lat=10", "lat"),
+        ("/api/providers/nearby", "lat=59.3&lng=18&strategy=gist&strategy=bbox", "strategy"),
+        ("/api/providers/in-view", "bbox=17,59,18,60&bbox=1,2,3,4", "bbox"),
+        ("/api/geocode", "q=Uppsala&q=Lund", "q"),
+    ],
+)
+async def test_a_repeated_parameter_is_a_400(
+    client: Client, path: str, query: str, key: str
+) -> None:
+    response = await client.get(f"{path}?{query}")
+    assert response.status_code == 400, response.text
+    assert {"message": "given more than once", "key": key, "source": "query"} in response.json()[
+        "extra"
+    ]
+
+
+async def test_an_error_never_echoes_a_long_query_string(client: Client) -> None:
+    padding = "a" * 60_000
+    response = await client.get(f"/api/providers/nearby?lat=59.3&lng=x&pad={padding}")
+    assert response.status_code == 400
+    assert len(response.content) < 1000, response.text[:200]
+    assert "aaaa" not in response.text
+
+
+async def test_an_error_clips_the_values_it_echoes(client: Client) -> None:
+    unknown = "f" * 5000
+    response = await client.post(
+        "/api/auth/login", json={"email": "a@b.se", "password": "x", unknown: 1}
+    )
+    assert response.status_code == 400, response.text
+    assert len(response.content) < 1000, response.text[:200]

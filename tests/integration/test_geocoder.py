@@ -414,6 +414,29 @@ async def test_a_turn_whose_caller_died_ends_when_its_hold_expires(redis: Redis)
     assert await redis.exists("limiter:running") == 0
 
 
+async def test_a_caller_that_gets_the_lock_after_a_leader_finished_does_not_produce_again(
+    redis: Redis,
+) -> None:
+    """The race behind a second upstream call: a caller reads nothing, then the leader
+    stores its answer and lets go, then the caller takes the free lock."""
+    flight = RedisSingleFlight(redis, lock_ttl_s=2, max_wait_s=1, poll_s=0.05)
+    stored: list[str] = []
+    produced: list[str] = []
+
+    async def read() -> str | None:
+        answer = stored[0] if stored else None
+        stored.append("the leader's answer")  # it finishes right after this first read
+        return answer
+
+    async def produce() -> str:
+        produced.append("again")
+        return "a second answer"
+
+    assert await flight.run("lock", read, produce) == ("the leader's answer", False)
+    assert produced == []
+    assert await redis.exists("lock") == 0
+
+
 async def test_a_single_flight_lock_expires_by_itself_and_followers_give_up_in_time(
     redis: Redis,
 ) -> None:

@@ -67,18 +67,24 @@ async def register(session: AsyncSession, email: str, password: str, role: Role)
     return Account(user_id, email, role)
 
 
-async def authenticate(session: AsyncSession, email: str, password: str) -> Account | None:
-    """The account whose email and password these are, or None (either was wrong)."""
-    user = await session.scalar(
-        select(User).where(func.lower(User.email) == func.lower(email), _LIVE)
-    )
+async def _password_matches(user: User | None, password: str) -> bool:
+    """Whether this is the user's password. With no user, a dummy hash is checked, so the
+    answer takes as long either way."""
     try:
         await asyncio.to_thread(
             _hasher.verify, user.password_hash if user else _DUMMY_HASH, password
         )
     except (VerificationError, InvalidHashError):
-        return None
-    if user is None:
+        return False
+    return user is not None
+
+
+async def authenticate(session: AsyncSession, email: str, password: str) -> Account | None:
+    """The account whose email and password these are, or None (either was wrong)."""
+    user = await session.scalar(
+        select(User).where(func.lower(User.email) == func.lower(email), _LIVE)
+    )
+    if not await _password_matches(user, password) or user is None:
         return None
     if _hasher.check_needs_rehash(user.password_hash):
         new_hash = await asyncio.to_thread(_hasher.hash, password)
@@ -103,13 +109,7 @@ async def change_password(
 ) -> Account | None:
     """The account with its new password and token version, or None: `current` was wrong."""
     user = await session.scalar(select(User).where(User.id == user_id, _LIVE).with_for_update())
-    try:
-        await asyncio.to_thread(
-            _hasher.verify, user.password_hash if user else _DUMMY_HASH, current
-        )
-    except (VerificationError, InvalidHashError):
-        return None
-    if user is None:
+    if not await _password_matches(user, current) or user is None:
         return None
     user.password_hash = await asyncio.to_thread(_hasher.hash, new)
     user.token_version += 1

@@ -17,6 +17,8 @@ OPERATION_IDS = {
     ("post", "/api/auth/register"): "registerAccount",
     ("post", "/api/auth/login"): "logIn",
     ("get", "/api/me"): "getMyAccount",
+    ("delete", "/api/me"): "deleteMyAccount",
+    ("post", "/api/me/password"): "changeMyPassword",
     ("get", "/api/providers/nearby"): "searchNearbyProviders",
     ("get", "/api/providers/in-view"): "searchProvidersInView",
     ("get", "/api/providers/clusters"): "clusterProviders",

@@ -10,13 +10,16 @@ the API's /metrics, and writes bench/results/load_<scenario>.json.
 """
 
 import argparse
+import asyncio
 import csv
 import json
 import os
 import platform
+import random
 import subprocess
 import sys
 import tempfile
+import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -95,6 +98,45 @@ def _hit_ratio(totals: dict[str, float], cache: str) -> float | None:
     return round(hits / (hits + misses), 3) if hits + misses else None
 
 
+# Signed-in users are returning users: their accounts and tokens are made before the clock
+# starts (a token lasts an hour, so a visit rarely begins with a login). Each is made from
+# an address of its own, as a proxy in front of the API would pass it on.
+SIGNED_IN_SHARE = 0.1  # of the users, for each of the two signed-in roles (weights 1 of 10)
+SPARE_ACCOUNTS = 8  # for the abuse scenario's cache busters and rounding
+SIGN_UPS_AT_ONCE = 4
+PASSWORD = "load test horse 1"
+
+
+async def _sign_up(client: httpx.AsyncClient, role: str, address: str) -> dict[str, str]:
+    headers = {"X-Forwarded-For": address}
+    body = {"email": f"load-{uuid.uuid4().hex[:12]}@example.com", "password": PASSWORD}
+    registered = await client.post(
+        "/api/auth/register", json={**body, "role": role}, headers=headers
+    )
+    registered.raise_for_status()
+    login = await client.post("/api/auth/login", json=body, headers=headers)
+    login.raise_for_status()
+    return {"role": role, "address": address, "token": login.json()["access_token"]}
+
+
+async def _returning_users(url: str, users: int) -> list[dict[str, str]]:
+    """Accounts with tokens for the scenario's signed-in users, made concurrently."""
+    per_role = int(users * SIGNED_IN_SHARE) + SPARE_ACCOUNTS
+    first = random.randrange(1 << 24)
+    addresses = (
+        f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}" for n in range(first, first + 2 * per_role)
+    )
+    roles = ["customer", "provider"] * per_role
+    limit = asyncio.Semaphore(SIGN_UPS_AT_ONCE)
+    async with httpx.AsyncClient(base_url=url, timeout=60) as client:
+
+        async def one(role: str, address: str) -> dict[str, str]:
+            async with limit:
+                return await _sign_up(client, role, address)
+
+        return list(await asyncio.gather(*map(one, roles, addresses)))
+
+
 def run(name: str) -> dict[str, object]:
     scenario = SCENARIOS[name]
     with tempfile.TemporaryDirectory() as scratch:
@@ -104,6 +146,9 @@ def run(name: str) -> dict[str, object]:
             "PROMETHEUS_MULTIPROC_DIR": scratch,
         }
         with live_server(environment, workers=2) as url:
+            accounts = Path(scratch) / "accounts.json"
+            print(f"{name}: signing up the returning users")
+            accounts.write_text(json.dumps(asyncio.run(_returning_users(url, scenario.users))))
             prefix = Path(scratch) / "locust"
             command = [
                 str(Path(sys.executable).with_name("locust")),
@@ -114,7 +159,13 @@ def run(name: str) -> dict[str, object]:
                 *scenario.classes,
             ]
             print(f"{name}: {scenario.users} users for {scenario.seconds} s against {url}")
-            subprocess.run(command, check=False, cwd=ROOT, stdout=subprocess.DEVNULL)
+            subprocess.run(
+                command,
+                check=False,
+                cwd=ROOT,
+                stdout=subprocess.DEVNULL,
+                env={**os.environ, "LOAD_ACCOUNTS": str(accounts)},
+            )
             totals = _from_metrics(url)
         endpoints = _endpoints(Path(f"{prefix}_stats.csv"))
     return {

@@ -6,9 +6,12 @@ Abusers forge a hop in front of theirs, which gains them nothing.
 """
 
 import itertools
+import json
+import os
 import random
 import uuid
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 from locust import FastHttpUser, between, task
@@ -81,12 +84,34 @@ class MapVisitor(Client):
         self.get("/api/geocode", "geocode", q=random.choice(QUERIES))
 
 
+def _accounts_by_role() -> dict[str, list[dict[str, str]]]:
+    """The returning users the runner signed up before the clock started (LOAD_ACCOUNTS)."""
+    by_role: dict[str, list[dict[str, str]]] = {"customer": [], "provider": []}
+    path = os.environ.get("LOAD_ACCOUNTS")
+    for account in json.loads(Path(path).read_text()) if path else []:
+        by_role[account["role"]].append(account)
+    return by_role
+
+
+_accounts = _accounts_by_role()
+
+
 class SignedIn(Client):
+    """A returning user with a token; one signs up and logs in if none is left."""
+
     abstract = True
     role = "customer"
 
     def on_start(self) -> None:
         super().on_start()
+        if _accounts[self.role]:
+            account = _accounts[self.role].pop()
+            self.address, token = account["address"], account["token"]
+        else:
+            token = self._sign_up()
+        self.headers = {"X-Forwarded-For": self.address, "Authorization": f"Bearer {token}"}
+
+    def _sign_up(self) -> str:
         body = {
             "email": f"load-{uuid.uuid4().hex[:12]}@example.com",
             "password": "load test horse 1",
@@ -98,8 +123,7 @@ class SignedIn(Client):
             name="register",
         )
         answer = self.client.post("/api/auth/login", json=body, headers=self.headers, name="login")
-        token = answer.json().get("access_token", "") if answer.status_code == 200 else ""
-        self.headers = {**self.headers, "Authorization": f"Bearer {token}"}
+        return str(answer.json().get("access_token", "")) if answer.status_code == 200 else ""
 
 
 class Customer(SignedIn):

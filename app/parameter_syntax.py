@@ -99,4 +99,5 @@ def learn_parameter_syntax(app: Litestar) -> None:
 async def check_parameter_syntax(request: Request[Any, Any, Any]) -> None:
     """A before-request hook: a 400 naming each parameter written wrong or repeated."""
     if problems := request.app.state.parameter_syntax.problems(request):
-        raise ValidationException("Validation failed", extra=problems)
+        path = request.url.path
+        raise ValidationException(f"Validation failed for {request.method} {path}", extra=problems)

@@ -194,6 +194,7 @@ async def test_a_repeated_parameter_is_a_400(
 ) -> None:
     response = await client.get(f"{path}?{query}")
     assert response.status_code == 400, response.text
+    assert response.json()["detail"] == f"Validation failed for GET {path}"
     assert {"message": "given more than once", "key": key, "source": "query"} in response.json()[
         "extra"
     ]

@@ -24,6 +24,11 @@ from db.models import Role
 from db.token_versions import TokenVersions
 
 
+def _gone() -> NotFoundException:
+    """A token that outlived its account in a race with the account's deletion."""
+    return NotFoundException("the account no longer exists")
+
+
 class AuthController(Controller):
     path = "/api/auth"
     tags = ["accounts"]  # noqa: RUF012
@@ -78,7 +83,7 @@ class MeController(Controller):
         """The account the bearer token belongs to."""
         account = await accounts.account(db_session, request.user.id)
         if account is None:
-            raise NotFoundException("the account no longer exists")
+            raise _gone()
         return AccountView(account.id, account.email, account.role)
 
     @post(
@@ -101,7 +106,7 @@ class MeController(Controller):
         new one. A wrong current password is a 401, and counts as a failed login."""
         account = await accounts.account(db_session, request.user.id)
         if account is None:
-            raise NotFoundException("the account no longer exists")
+            raise _gone()
         if problem := password_problem(data.new_password, account.email):
             raise ClientException(problem)
         changed = await accounts.change_password(
@@ -129,6 +134,6 @@ class MeController(Controller):
         route orders or routes under way: end those first."""
         deleted = await accounts.delete_account(db_session, request.user.id)
         if deleted is None:
-            raise NotFoundException("the account no longer exists")
+            raise _gone()
         await db_session.commit()
         await token_versions.raised(deleted.id, deleted.token_version)

@@ -8,18 +8,23 @@ reported distance is the one it was ranked by.
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from geoalchemy2 import Geography
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
     Float,
+    Integer,
+    Row,
     Select,
     SQLColumnExpression,
+    TextClause,
+    bindparam,
     cast,
     func,
-    literal,
     select,
+    text,
 )
 from sqlalchemy import tuple_ as row
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -48,22 +53,51 @@ _INDEX_ORDERED_SETTINGS = {
 _INDEX_RADIUS_SLACK_M = 1.0
 
 
+class Bound(NamedTuple):
+    """A statement and one call's values for its parameters.
+
+    Building and compiling a statement costs the API more than PostgreSQL needs to run a
+    search, so the hot statements are built once per shape (which filters, whether paged)
+    with named parameters, and only the values change from call to call.
+    """
+
+    statement: Select[Any]
+    parameters: dict[str, Any]
+
+
+def _settings_statement(settings: dict[str, str]) -> TextClause:
+    calls = (f"set_config('{name}', '{value}', true)" for name, value in settings.items())
+    return text(f"SELECT {', '.join(calls)}, set_config('statement_timeout', :timeout, true)")
+
+
+_SETTINGS = {
+    index_ordered: _settings_statement(
+        {**_COMMON_SETTINGS, **(_INDEX_ORDERED_SETTINGS if index_ordered else {})}
+    )
+    for index_ordered in (False, True)
+}
+
+
 class SearchSettings:
     """This deployment's statement timeout, and the planner settings a search's plan needs,
     set for the length of its transaction only."""
 
     def __init__(self, statement_timeout_ms: int) -> None:
-        self._statement_timeout_ms = statement_timeout_ms
+        self._timeout = str(statement_timeout_ms)
 
     async def apply(self, session: AsyncSession, *, index_ordered: bool) -> None:
         """Settings for this transaction; `index_ordered` for statements on a KNN scan."""
-        settings = {
-            **_COMMON_SETTINGS,
-            **(_INDEX_ORDERED_SETTINGS if index_ordered else {}),
-            "statement_timeout": str(self._statement_timeout_ms),
-        }
-        calls = [func.set_config(name, value, True) for name, value in settings.items()]
-        await session.execute(select(*calls))
+        connection = await session.connection()
+        await connection.execute(_SETTINGS[index_ordered], {"timeout": self._timeout})
+
+    async def rows(
+        self, session: AsyncSession, bound: Bound, *, index_ordered: bool
+    ) -> Sequence[Row[Any]]:
+        """The statement's rows, run after the settings its plan needs (on the connection:
+        a search has no use for the ORM's identity map, which costs more than the search)."""
+        await self.apply(session, index_ordered=index_ordered)
+        connection = await session.connection()
+        return (await connection.execute(*bound)).all()
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,65 +114,80 @@ class Located:
     def distance(self, center: ColumnElement[object]) -> ColumnElement[float]:
         return self.location.op("<->", return_type=Float)(center)
 
-    def within(
-        self, distance: ColumnElement[float], radius_m: float, after: DistanceKey | None
-    ) -> list[ColumnElement[bool]]:
-        """Rows within the radius, and after the keyset position `after` if given."""
-        filters = [distance <= radius_m]
-        if after is not None:
-            position = row(literal(after.distance_m, Float), literal(after.id))
+    def within(self, distance: ColumnElement[float], paged: bool) -> list[ColumnElement[bool]]:
+        """Rows within the radius, and after the keyset position if `paged`."""
+        filters = [distance <= bindparam("radius_m", type_=Float)]
+        if paged:
+            position = row(
+                bindparam("after_distance_m", type_=Float), bindparam("after_id", type_=BigInteger)
+            )
             filters.append(row(distance, self.row_id) > position)
         return filters
 
 
-def geography(point: Point) -> ColumnElement[object]:
-    return cast(
-        func.ST_SetSRID(
-            func.ST_MakePoint(literal(point.longitude, Float), literal(point.latitude, Float)), 4326
-        ),
-        Geography(srid=4326),
-    )
+def geography(
+    longitude: ColumnElement[float], latitude: ColumnElement[float]
+) -> ColumnElement[object]:
+    return cast(func.ST_SetSRID(func.ST_MakePoint(longitude, latitude), 4326), Geography(srid=4326))
+
+
+CENTER = geography(bindparam("center_lng", type_=Float), bindparam("center_lat", type_=Float))
+"""The point a search measures from; `center_values` gives its parameters."""
+
+
+def center_values(center: Point) -> dict[str, float]:
+    return {"center_lng": center.longitude, "center_lat": center.latitude}
 
 
 def index_ordered(
-    located: Located,
-    center: ColumnElement[object],
-    bound_radius_m: float,
-    filters: Sequence[ColumnElement[bool]],
-    limit: int,
+    located: Located, filters: Sequence[ColumnElement[bool]]
 ) -> Select[tuple[object, ...]]:
-    """Nearest findable rows passing `filters`, as an index-ordered GiST (KNN) scan.
+    """Nearest findable rows to CENTER passing `filters`, as an index-ordered GiST (KNN) scan
+    bounded by the parameter `bound_m`, at most `row_limit` of them.
 
     A GiST index can produce one order only, distance alone, so the inner query asks for
     exactly that; ST_DWithin bounds the scan, so an empty area ends it early. The outer
     query breaks distance ties by id with an incremental sort, which reads the rows it
     returns plus one tie group.
     """
-    distance = located.distance(center)
-    bound_m = bound_radius_m + _INDEX_RADIUS_SLACK_M
+    distance = located.distance(CENTER)
+    bound_m = bindparam("bound_m", type_=Float)
     inner = (
         select(*located.hit_columns(distance))
         .where(
-            located.findable,
-            func.ST_DWithin(located.location, center, bound_m, False),
-            *filters,
+            located.findable, func.ST_DWithin(located.location, CENTER, bound_m, False), *filters
         )
         .order_by(distance)
         .subquery("nearest")
     )
+    limit = bindparam("row_limit", type_=Integer)
     return select(inner).order_by(inner.c.distance_m, inner.c.id).limit(limit)
 
 
+def index_ordered_values(center: Point, bound_radius_m: float, limit: int) -> dict[str, Any]:
+    """The parameters of an `index_ordered` statement."""
+    return {
+        **center_values(center),
+        "bound_m": bound_radius_m + _INDEX_RADIUS_SLACK_M,
+        "row_limit": limit,
+    }
+
+
 def nearest_statement(
-    located: Located,
-    center: Point,
-    radius_m: float,
-    filters: Sequence[ColumnElement[bool]],
-    after: DistanceKey | None,
-    limit: int,
+    located: Located, filters: Sequence[ColumnElement[bool]], paged: bool
 ) -> Select[tuple[object, ...]]:
     """One page of findable rows within the radius, nearest first (ties by id), after the
-    keyset position `after`, with one row more than `limit` to see if more follow."""
-    geog = geography(center)
-    within = located.within(located.distance(geog), radius_m, after)
-    return index_ordered(located, geog, radius_m, [*within, *filters], limit + 1)
+    keyset position if `paged`; its parameters come from `nearest_values`."""
+    within = located.within(located.distance(CENTER), paged)
+    return index_ordered(located, [*within, *filters])
+
+
+def nearest_values(
+    center: Point, radius_m: float, after: DistanceKey | None, limit: int
+) -> dict[str, Any]:
+    """The parameters of a `nearest_statement`, with one row more than `limit` to see if
+    more follow."""
+    values = {**index_ordered_values(center, radius_m, limit + 1), "radius_m": radius_m}
+    if after is not None:
+        values |= {"after_distance_m": after.distance_m, "after_id": after.id}
+    return values

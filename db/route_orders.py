@@ -1,5 +1,6 @@
 """Customers' route orders: a visit to a stable, for a kind of service, on some day in a window."""
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -9,9 +10,11 @@ import msgspec
 import shapely
 from sqlalchemy import (
     ColumnElement,
+    Date,
     LargeBinary,
     Select,
     SQLColumnExpression,
+    Text,
     bindparam,
     func,
     insert,
@@ -22,7 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import RouteOrder, RouteOrderStatus
-from db.nearest import Located, SearchSettings, nearest_statement
+from db.nearest import Bound, Located, SearchSettings, nearest_statement, nearest_values
 from db.pages import Page, newest_first
 from db.routes import Travel, take_off_route
 from geo.cursor import DistanceKey, TimeKey
@@ -129,19 +132,28 @@ class AvailableQuery:
     after: DistanceKey | None = None
 
 
-def _wanted_on(day: date, category: str | None) -> list[ColumnElement[bool]]:
+def _wanted_on(by_category: bool) -> list[ColumnElement[bool]]:
+    day = bindparam("day", type_=Date)
     filters = [RouteOrder.earliest <= day, RouteOrder.latest >= day]
-    if category is not None:
-        filters.append(RouteOrder.category == category)
+    if by_category:
+        filters.append(RouteOrder.category == bindparam("category", type_=Text))
     return filters
 
 
-def available_statement(query: AvailableQuery) -> Select[tuple[object, ...]]:
+def _wanted_values(day: date, category: str | None) -> dict[str, Any]:
+    return {"day": day} | ({} if category is None else {"category": category})
+
+
+@functools.cache
+def _available_statement(paged: bool, by_category: bool) -> Select[tuple[object, ...]]:
+    return nearest_statement(OPEN_ORDERS, _wanted_on(by_category), paged)
+
+
+def available_statement(query: AvailableQuery) -> Bound:
     """Open orders whose window holds the day, nearest first (one row more than a page)."""
-    filters = _wanted_on(query.day, query.category)
-    return nearest_statement(
-        OPEN_ORDERS, query.center, query.radius_m, filters, query.after, query.limit
-    )
+    statement = _available_statement(query.after is not None, query.category is not None)
+    values = nearest_values(query.center, query.radius_m, query.after, query.limit)
+    return Bound(statement, values | _wanted_values(query.day, query.category))
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,7 +183,7 @@ class OrdersAlong(msgspec.Struct):
     """The corridor holds more orders than were ranked (those nearest the line were)."""
 
 
-def corridor_statement(query: CorridorQuery) -> Select[tuple[object, ...]]:
+def corridor_statement(query: CorridorQuery) -> Bound:
     """Open orders wanted on the day within the corridor around the path, nearest the line
     first (one row more than are weighed). The path is geography, so its legs are great
     circles like the distances the route was measured with."""
@@ -179,26 +191,25 @@ def corridor_statement(query: CorridorQuery) -> Select[tuple[object, ...]]:
     line = func.ST_GeogFromWKB(bindparam("path", wkb, type_=LargeBinary))
     distance = func.ST_Distance(RouteOrder.location, line, False)
     within = func.ST_DWithin(RouteOrder.location, line, query.corridor_m, False)
-    return (
+    statement = (
         select(*_hit_columns(distance))
-        .where(OPEN_ORDERS.findable, within, *_wanted_on(query.day, query.category))
+        .where(OPEN_ORDERS.findable, within, *_wanted_on(query.category is not None))
         .order_by(distance, RouteOrder.id)
         .limit(query.weighed + 1)
     )
+    return Bound(statement, _wanted_values(query.day, query.category))
 
 
 class OpenOrderSearch(SearchSettings):
     """Open orders near a provider, on the scan and settings of provider search."""
 
     async def available(self, session: AsyncSession, query: AvailableQuery) -> Page[OrderHit]:
-        await self.apply(session, index_ordered=True)
-        rows = await session.execute(available_statement(query))
+        rows = await self.rows(session, available_statement(query), index_ordered=True)
         return Page.of([OrderHit(*row) for row in rows], query.limit)
 
     async def along(self, session: AsyncSession, query: CorridorQuery) -> OrdersAlong:
         """Open orders along a route, by the detour a visit to each would add, ties by id."""
-        await self.apply(session, index_ordered=False)
-        rows = await session.execute(corridor_statement(query))
+        rows = await self.rows(session, corridor_statement(query), index_ordered=False)
         near = Page.of([OrderHit(*row) for row in rows], query.weighed)
         insertions = Insertions(query.path[0], query.path[1:])
         ranked = sorted(

@@ -5,16 +5,23 @@ item's reported distance is the one it was ranked by, whichever strategy found i
 """
 
 import enum
+import functools
 from dataclasses import dataclass
 from typing import Any
 
 import msgspec
 from geoalchemy2 import Geometry
 from sqlalchemy import (
+    ARRAY,
+    BindParameter,
     ColumnElement,
+    Float,
+    Integer,
     Select,
     SQLColumnExpression,
+    Text,
     and_,
+    bindparam,
     cast,
     func,
     or_,
@@ -23,7 +30,17 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Provider
-from db.nearest import Located, SearchSettings, geography, index_ordered, nearest_statement
+from db.nearest import (
+    CENTER,
+    Bound,
+    Located,
+    SearchSettings,
+    center_values,
+    index_ordered,
+    index_ordered_values,
+    nearest_statement,
+    nearest_values,
+)
 from db.pages import Page
 from geo.bbox import boxes_around
 from geo.clusters import cell_size_deg
@@ -81,46 +98,71 @@ def _hit_columns(distance: ColumnElement[float]) -> tuple[SQLColumnExpression[An
     )
 
 
-def _category_filters(category: str | None) -> list[ColumnElement[bool]]:
-    return [] if category is None else [Provider.categories.contains([category])]
+def _category_filters(by_category: bool) -> list[ColumnElement[bool]]:
+    wanted = bindparam("categories", type_=ARRAY(Text))
+    return [Provider.categories.contains(wanted)] if by_category else []
 
 
-def _viewport_filters(viewport: Viewport, category: str | None) -> list[ColumnElement[bool]]:
-    lng = Provider.longitude
-    if viewport.crosses_antimeridian:
-        in_lng = or_(lng >= viewport.min_lng, lng <= viewport.max_lng)
-    else:
-        in_lng = lng.between(viewport.min_lng, viewport.max_lng)
-    in_lat = Provider.latitude.between(viewport.min_lat, viewport.max_lat)
-    return [in_lat, in_lng, *_category_filters(category)]
+def _category_values(category: str | None) -> dict[str, Any]:
+    return {} if category is None else {"categories": [category]}
+
+
+def _viewport_filters(crosses_antimeridian: bool) -> list[ColumnElement[bool]]:
+    lng, west, east = Provider.longitude, _float("min_lng"), _float("max_lng")
+    in_lng = or_(lng >= west, lng <= east) if crosses_antimeridian else lng.between(west, east)
+    return [Provider.latitude.between(_float("min_lat"), _float("max_lat")), in_lng]
+
+
+def _viewport_values(viewport: Viewport, category: str | None) -> dict[str, Any]:
+    corners = {
+        "min_lng": viewport.min_lng,
+        "max_lng": viewport.max_lng,
+        "min_lat": viewport.min_lat,
+        "max_lat": viewport.max_lat,
+    }
+    return corners | _category_values(category)
+
+
+def _float(name: str) -> BindParameter[float]:
+    return bindparam(name, type_=Float)
 
 
 PROVIDERS = Located(Provider.location, Provider.id, Provider.is_active, _hit_columns)
 
 
-def nearby_statement(query: NearbyQuery, strategy: SearchStrategy) -> Select[tuple[object, ...]]:
+@functools.cache
+def _gist_statement(paged: bool, by_category: bool) -> Select[tuple[object, ...]]:
+    return nearest_statement(PROVIDERS, _category_filters(by_category), paged)
+
+
+def _bbox_statement(query: NearbyQuery) -> Select[tuple[object, ...]]:
+    distance = PROVIDERS.distance(CENTER)
+    boxes = [
+        and_(
+            Provider.latitude.between(box.min_lat, box.max_lat),
+            Provider.longitude.between(box.min_lng, box.max_lng),
+        )
+        for box in boxes_around(query.center, query.radius_m)
+    ]
+    within = PROVIDERS.within(distance, query.after is not None)
+    return (
+        select(*_hit_columns(distance))
+        .where(
+            Provider.is_active, or_(*boxes), *within, *_category_filters(query.category is not None)
+        )
+        .order_by(distance, Provider.id)
+        .limit(bindparam("row_limit", type_=Integer))
+    )
+
+
+def nearby_statement(query: NearbyQuery, strategy: SearchStrategy) -> Bound:
     """The SQL of the gist and bbox strategies (one row more than a page, to see if more follow)."""
-    category = _category_filters(query.category)
+    values = nearest_values(query.center, query.radius_m, query.after, query.limit)
+    values |= _category_values(query.category)
     if strategy is SearchStrategy.gist:
-        return nearest_statement(
-            PROVIDERS, query.center, query.radius_m, category, query.after, query.limit
-        )
+        return Bound(_gist_statement(query.after is not None, query.category is not None), values)
     if strategy is SearchStrategy.bbox:
-        distance = PROVIDERS.distance(geography(query.center))
-        boxes = [
-            and_(
-                Provider.latitude.between(box.min_lat, box.max_lat),
-                Provider.longitude.between(box.min_lng, box.max_lng),
-            )
-            for box in boxes_around(query.center, query.radius_m)
-        ]
-        within = PROVIDERS.within(distance, query.radius_m, query.after)
-        return (
-            select(*_hit_columns(distance))
-            .where(Provider.is_active, or_(*boxes), *within, *category)
-            .order_by(distance, Provider.id)
-            .limit(query.limit + 1)
-        )
+        return Bound(_bbox_statement(query), values)
     raise ValueError(f"{strategy} has no single statement")
 
 
@@ -131,8 +173,8 @@ async def _nearby_naive(session: AsyncSession, query: NearbyQuery) -> list[Provi
     benchmarks can show the difference. The distance still comes from the database so
     that all strategies share one metric.
     """
-    distance = PROVIDERS.distance(geography(query.center))
-    rows = await session.execute(select(*_hit_columns(distance)).where(Provider.is_active))
+    every = select(*_hit_columns(PROVIDERS.distance(CENTER))).where(Provider.is_active)
+    rows = await session.execute(every, center_values(query.center))
     after = query.after
     hits = [
         hit
@@ -145,15 +187,40 @@ async def _nearby_naive(session: AsyncSession, query: NearbyQuery) -> list[Provi
     return hits[: query.limit + 1]
 
 
-def in_view_statement(
-    viewport: Viewport, category: str | None, limit: int
-) -> Select[tuple[object, ...]]:
-    filters = _viewport_filters(viewport, category)
+@functools.cache
+def _in_view_statement(crosses_antimeridian: bool, by_category: bool) -> Select[tuple[object, ...]]:
     # Nearest the viewport's center first, so that a capped viewport shows its middle;
     # the circle around the rectangle bounds the index scan.
-    return index_ordered(
-        PROVIDERS, geography(viewport.center), viewport.enclosing_radius_m(), filters, limit + 1
+    filters = [*_viewport_filters(crosses_antimeridian), *_category_filters(by_category)]
+    return index_ordered(PROVIDERS, filters)
+
+
+def in_view_statement(viewport: Viewport, category: str | None, limit: int) -> Bound:
+    statement = _in_view_statement(viewport.crosses_antimeridian, category is not None)
+    values = index_ordered_values(viewport.center, viewport.enclosing_radius_m(), limit + 1)
+    return Bound(statement, values | _viewport_values(viewport, category))
+
+
+@functools.cache
+def _clusters_statement(
+    crosses_antimeridian: bool, by_category: bool
+) -> Select[tuple[object, ...]]:
+    point = cast(Provider.location, Geometry)
+    cell = func.ST_SnapToGrid(point, _float("cell_deg"))
+    centroid = func.ST_Centroid(func.ST_Collect(point))
+    filters = [*_viewport_filters(crosses_antimeridian), *_category_filters(by_category)]
+    return (
+        select(func.ST_Y(centroid), func.ST_X(centroid), func.count())
+        .where(Provider.is_active, *filters)
+        .group_by(cell)
+        .order_by(func.count().desc())
     )
+
+
+def clusters_statement(viewport: Viewport, zoom: int, category: str | None) -> Bound:
+    statement = _clusters_statement(viewport.crosses_antimeridian, category is not None)
+    values = _viewport_values(viewport, category) | {"cell_deg": cell_size_deg(zoom)}
+    return Bound(statement, values)
 
 
 class ProviderSearch(SearchSettings):
@@ -164,11 +231,12 @@ class ProviderSearch(SearchSettings):
         self, session: AsyncSession, query: NearbyQuery, strategy: SearchStrategy
     ) -> Page[ProviderHit]:
         """Active providers within the radius, nearest first (ties by id), one page."""
-        await self.apply(session, index_ordered=strategy is SearchStrategy.gist)
         if strategy is SearchStrategy.naive:
+            await self.apply(session, index_ordered=False)
             hits = await _nearby_naive(session, query)
         else:
-            rows = await session.execute(nearby_statement(query, strategy))
+            bound = nearby_statement(query, strategy)
+            rows = await self.rows(session, bound, index_ordered=strategy is SearchStrategy.gist)
             hits = [ProviderHit(*row) for row in rows]
         return Page.of(hits, query.limit)
 
@@ -176,22 +244,13 @@ class ProviderSearch(SearchSettings):
         self, session: AsyncSession, viewport: Viewport, category: str | None, limit: int
     ) -> Page[ProviderHit]:
         """Active providers inside the viewport, nearest its center first, one page."""
-        await self.apply(session, index_ordered=True)
-        rows = await session.execute(in_view_statement(viewport, category, limit))
+        bound = in_view_statement(viewport, category, limit)
+        rows = await self.rows(session, bound, index_ordered=True)
         return Page.of([ProviderHit(*row) for row in rows], limit)
 
     async def clusters(
         self, session: AsyncSession, viewport: Viewport, zoom: int, category: str | None
     ) -> list[Cluster]:
         """Active providers in the viewport grouped into square grid cells, by PostGIS."""
-        await self.apply(session, index_ordered=False)
-        point = cast(Provider.location, Geometry)
-        cell = func.ST_SnapToGrid(point, cell_size_deg(zoom))
-        centroid = func.ST_Centroid(func.ST_Collect(point))
-        statement = (
-            select(func.ST_Y(centroid), func.ST_X(centroid), func.count())
-            .where(Provider.is_active, *_viewport_filters(viewport, category))
-            .group_by(cell)
-            .order_by(func.count().desc())
-        )
-        return [Cluster(*row) for row in await session.execute(statement)]
+        bound = clusters_statement(viewport, zoom, category)
+        return [Cluster(*row) for row in await self.rows(session, bound, index_ordered=False)]

@@ -53,21 +53,21 @@ async def test_gist_nearby_is_an_index_ordered_knn_scan(
 ) -> None:
     await SEARCH.apply(db_session, index_ordered=True)
     query = NearbyQuery(DENSEST, radius_km * 1000, limit=100, category=category)
-    plan = await explain(db_session, nearby_statement(query, SearchStrategy.gist))
+    plan = await explain(db_session, *nearby_statement(query, SearchStrategy.gist))
     assert_index_ordered(plan, max_rows_read=1500)
 
 
 async def test_gist_plan_holds_for_a_later_page(db_session: AsyncSession) -> None:
     await SEARCH.apply(db_session, index_ordered=True)
     query = NearbyQuery(DENSEST, 100_000, limit=100, after=DistanceKey(2_000.0, 1))
-    plan = await explain(db_session, nearby_statement(query, SearchStrategy.gist))
+    plan = await explain(db_session, *nearby_statement(query, SearchStrategy.gist))
     assert_index_ordered(plan, max_rows_read=5000)
 
 
 async def test_in_view_is_an_index_ordered_knn_scan(db_session: AsyncSession) -> None:
     await SEARCH.apply(db_session, index_ordered=True)
     viewport = parse_viewport("16.5,58.5,19.5,60.5")
-    plan = await explain(db_session, in_view_statement(viewport, None, 100))
+    plan = await explain(db_session, *in_view_statement(viewport, None, 100))
     assert_index_ordered(plan, max_rows_read=1500)
 
 
@@ -90,7 +90,7 @@ async def test_available_orders_are_an_index_ordered_scan_of_open_orders(
     await db_session.execute(text("ANALYZE route_orders"))
     await ORDER_SEARCH.apply(db_session, index_ordered=True)
     query = AvailableQuery(DENSEST, 50_000, date(2031, 3, 20), limit=100, category="farrier")
-    plan = await explain(db_session, available_statement(query))
+    plan = await explain(db_session, *available_statement(query))
     assert_index_ordered(plan, max_rows_read=2000, index="route_orders_open_location_gist")
 
 
@@ -104,7 +104,7 @@ async def test_orders_along_a_route_are_found_on_the_open_orders_gist_index(
     await ORDER_SEARCH.apply(db_session, index_ordered=False)
     path = [Point(59.2, 17.6), DENSEST, Point(59.5, 18.6)]
     query = CorridorQuery(path, 5000, date(2031, 3, 20), limit=20, weighed=1000)
-    plan = await explain(db_session, corridor_statement(query))
+    plan = await explain(db_session, *corridor_statement(query))
     scans = {node["Node Type"]: node for node in nodes(plan) if "Scan" in node["Node Type"]}
     assert "Seq Scan" not in scans, scans
     indexes = {node.get("Index Name") for node in nodes(plan)}
@@ -117,7 +117,7 @@ async def test_without_the_settings_the_planner_falls_into_the_sort_trap(
     """The seeded data is dense enough to tempt the planner, so the tests above mean something."""
     await SEARCH.apply(db_session, index_ordered=False)
     query = NearbyQuery(DENSEST, 100_000, limit=100)
-    plan = await explain(db_session, nearby_statement(query, SearchStrategy.gist))
+    plan = await explain(db_session, *nearby_statement(query, SearchStrategy.gist))
     assert {"Bitmap Heap Scan", "Sort"} <= {node["Node Type"] for node in nodes(plan)}
 
 
@@ -155,5 +155,5 @@ async def test_a_nearby_statement_reads_one_row_more_than_a_page(
 ) -> None:
     """Enough to know that more follow, and no more: the radius holds thousands."""
     query = NearbyQuery(DENSEST, 50_000, limit=20)
-    rows = (await db_session.execute(nearby_statement(query, strategy))).all()
+    rows = (await db_session.execute(*nearby_statement(query, strategy))).all()
     assert len(rows) == 21

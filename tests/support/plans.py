@@ -1,7 +1,7 @@
 """EXPLAIN a statement exactly as the application sends it, and walk the plan."""
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from sqlalchemy import ClauseElement
@@ -9,12 +9,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.compiler import SQLCompiler
 
 
-async def explain(session: AsyncSession, statement: ClauseElement) -> dict[str, Any]:
-    """EXPLAIN ANALYZE the statement with the application's own binds; the plan's root."""
+async def explain(
+    session: AsyncSession, statement: ClauseElement, parameters: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """EXPLAIN ANALYZE the statement with the application's own binds (and `parameters`
+    for its named ones); the plan's root."""
     connection = await session.connection()
     compiled = statement.compile(dialect=connection.dialect)
     assert isinstance(compiled, SQLCompiler)
-    params = [compiled.params[name] for name in compiled.positiontup or []]
+    values = compiled.construct_params(parameters)
+    params = [values[name] for name in compiled.positiontup or []]
     raw = (await connection.get_raw_connection()).driver_connection
     assert raw is not None
     plan = await raw.fetchval("EXPLAIN (ANALYZE, FORMAT JSON) " + compiled.string, *params)

@@ -39,7 +39,7 @@ from app.rate_limits import RateLimiter, limit_api_requests
 from app.route_orders.controller import RouteOrderController
 from app.routes.controller import RouteController
 from app.routes.queries import corridor_dependency
-from app.search.controller import SearchController
+from app.search.controller import SearchController, Searches
 from app.search.costly import CostlySearches
 from app.search.queries import search_requests
 from app.settings import GeocoderKind, Settings, from_env, weak_secret_key
@@ -147,8 +147,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
         "geocoder": geocoder,
         "search_cache": search_cache,
         "token_versions": token_versions,
-        "provider_search": ProviderSearch(settings.db_statement_timeout_ms),
-        "costly_searches": CostlySearches(rate_limiter, settings.search.costly_at_once),
+        "searches": Searches(
+            db_config.create_session_maker(),
+            ProviderSearch(settings.db_statement_timeout_ms),
+            CostlySearches(rate_limiter, settings.search.costly_at_once),
+            cursor_codec,
+            search_cache,
+            settings.search.cache_max_age_s,
+        ),
         "order_search": OpenOrderSearch(settings.db_statement_timeout_ms),
         "travel": Travel(settings.routes.day_start, settings.routes.speed_kmh, GreatCircleMatrix()),
     }

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, Response, get
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.openapi import ResponseSpec
 from litestar.openapi.spec import Example
 from litestar.params import HeaderParameter
@@ -33,7 +33,6 @@ from app.search.schemas import (
     InViewPage,
     NearbyPage,
 )
-from app.settings import Settings
 from db.pages import Page
 from db.search import NearbyQuery, ProviderHit, ProviderSearch
 from db.search_cache import CachedResponse, SearchCache
@@ -63,49 +62,61 @@ def _etag(body: bytes) -> str:
     return '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
 
 
-class SearchAnswers:
-    """The answer to a search request: from the search cache, or rendered and cached, and
-    a 304 without a body when the client has it already."""
+class Searches:
+    """What the search endpoints share: the searches, the response cache, and database
+    sessions, opened only when the cache has no answer (a hit touches no session).
 
-    def __init__(self, cache: SearchCache, max_age_s: int, if_none_match: str | None) -> None:
+    One dependency rather than one per part: each dependency a handler declares costs a
+    task and a validation per request, which a cache hit would otherwise spend most of
+    its time on."""
+
+    def __init__(
+        self,
+        sessions: Callable[[], AsyncSession],
+        provider_search: ProviderSearch,
+        costly: CostlySearches,
+        cursor_codec: CursorCodec,
+        cache: SearchCache,
+        max_age_s: int,
+    ) -> None:
+        self._sessions = sessions
+        self.provider_search = provider_search
+        self.costly = costly
+        self.cursor_codec = cursor_codec
         self._cache = cache
         self._max_age_s = max_age_s
-        self._if_none_match = if_none_match
 
-    async def of(
+    async def answer(
         self,
         request: msgspec.Struct,
         area: list[LatLngBox],
-        render: Callable[[], Awaitable[tuple[Any, str]]],
+        render: Callable[[AsyncSession], Awaitable[tuple[Any, str]]],
+        if_none_match: str | None,
     ) -> Response[bytes]:
-        """The answer to `request`, a search within `area` (which the cache entry depends on)."""
+        """The answer to `request`, a search within `area` (which the cache entry depends on):
+        from the cache, or rendered in a session of its own and cached; a 304 without a body
+        when the client has it already."""
         key = self._cache.key(request)
         lookup = await self._cache.get(key, cells_of(area))
         CACHE_LOOKUPS.labels(cache="search", result="miss" if lookup.hit is None else "hit").inc()
         if lookup.hit is not None:
             body, media_type = lookup.hit.body, lookup.hit.media_type
         else:
-            payload, media_type = await render()
+            async with self._sessions() as session:
+                payload, media_type = await render(session)
             body = msgspec.json.encode(payload)
             if lookup.generation is not None:
                 await self._cache.put(key, CachedResponse(lookup.generation, media_type, body))
         etag = _etag(body)
         headers = {"Cache-Control": f"public, max-age={self._max_age_s}", "ETag": etag}
-        if self._client_has(etag):
+        if _has(if_none_match, etag):
             return Response(b"", status_code=HTTP_304_NOT_MODIFIED, headers=headers)
         return Response(body, media_type=media_type, headers=headers)
 
-    def _client_has(self, etag: str) -> bool:
-        wanted = self._if_none_match
-        return wanted is not None and etag in (tag.strip() for tag in wanted.split(","))
 
-
-def search_answers(
-    search_cache: NamedDependency[SearchCache],
-    settings: NamedDependency[Settings],
-    if_none_match: IfNoneMatch = None,
-) -> SearchAnswers:
-    return SearchAnswers(search_cache, settings.search.cache_max_age_s, if_none_match)
+def _has(if_none_match: str | None, etag: str) -> bool:
+    """Whether the client's If-None-Match names this ETag."""
+    return if_none_match is not None and etag in (tag.strip() for tag in if_none_match.split(","))
 
 
 def _documented(
@@ -138,7 +149,6 @@ class SearchController(Controller):
     tags = ["providers"]  # noqa: RUF012
     opt = PUBLIC
     security = ANONYMOUS
-    dependencies = {"search_answers": Provide(search_answers, sync_to_thread=False)}  # noqa: RUF012
 
     @get(
         "/nearby",
@@ -152,32 +162,29 @@ class SearchController(Controller):
     async def nearby(
         self,
         request: Request[Any, Any, Any],
-        db_session: NamedDependency[AsyncSession],
-        provider_search: NamedDependency[ProviderSearch],
-        costly_searches: NamedDependency[CostlySearches],
-        cursor_codec: NamedDependency[CursorCodec],
-        search_answers: NamedDependency[SearchAnswers],
+        searches: NamedDependency[Searches],
         nearby_request: NamedDependency[NearbyRequest],
+        if_none_match: IfNoneMatch = None,
     ) -> Response[bytes]:
         """Active providers within `radius_km`, nearest first, ties by id."""
         wanted = nearby_request
         filters = wanted.filters
-        await costly_searches.admit(wanted.strategy, client_address(request))
+        await searches.costly.admit(wanted.strategy, client_address(request))
 
-        async def page_after(after: DistanceKey | None) -> Page[ProviderHit]:
-            query = NearbyQuery(
-                Point(filters.latitude, filters.longitude),
-                filters.radius_km * 1000,
-                wanted.limit,
-                filters.category,
-                after,
-            )
-            async with costly_searches.running(wanted.strategy):
-                return await provider_search.nearby(db_session, query, wanted.strategy)
+        async def render(session: AsyncSession) -> tuple[Any, str]:
+            async def page_after(after: DistanceKey | None) -> Page[ProviderHit]:
+                query = NearbyQuery(
+                    Point(filters.latitude, filters.longitude),
+                    filters.radius_km * 1000,
+                    wanted.limit,
+                    filters.category,
+                    after,
+                )
+                async with searches.costly.running(wanted.strategy):
+                    return await searches.provider_search.nearby(session, query, wanted.strategy)
 
-        async def render() -> tuple[Any, str]:
             items, next_cursor = await keyset_page(
-                cursor_codec,
+                searches.cursor_codec,
                 filters,
                 wanted.cursor,
                 DistanceKey,
@@ -190,7 +197,7 @@ class SearchController(Controller):
             return NearbyPage(items, next_cursor, wanted.strategy), JSON
 
         area = boxes_around(Point(filters.latitude, filters.longitude), filters.radius_km * 1000)
-        return await search_answers.of(wanted, area, render)
+        return await searches.answer(wanted, area, render, if_none_match)
 
     @get(
         "/in-view",
@@ -203,23 +210,22 @@ class SearchController(Controller):
     )
     async def in_view(
         self,
-        db_session: NamedDependency[AsyncSession],
-        provider_search: NamedDependency[ProviderSearch],
-        search_answers: NamedDependency[SearchAnswers],
+        searches: NamedDependency[Searches],
         in_view_request: NamedDependency[InViewRequest],
+        if_none_match: IfNoneMatch = None,
     ) -> Response[bytes]:
         """Active providers inside a map viewport, nearest its center first (capped)."""
         request = in_view_request
 
-        async def render() -> tuple[Any, str]:
-            page = await provider_search.in_view(
-                db_session, request.viewport, request.category, request.limit
+        async def render(session: AsyncSession) -> tuple[Any, str]:
+            page = await searches.provider_search.in_view(
+                session, request.viewport, request.category, request.limit
             )
             if request.format is ResponseFormat.geojson:
                 return _as_geojson(page.items, next_cursor=None, truncated=page.has_more), GEOJSON
             return InViewPage(page.items, truncated=page.has_more), JSON
 
-        return await search_answers.of(request, request.viewport.boxes(), render)
+        return await searches.answer(request, request.viewport.boxes(), render, if_none_match)
 
     @get(
         "/clusters",
@@ -232,18 +238,17 @@ class SearchController(Controller):
     )
     async def clusters(
         self,
-        db_session: NamedDependency[AsyncSession],
-        provider_search: NamedDependency[ProviderSearch],
-        search_answers: NamedDependency[SearchAnswers],
+        searches: NamedDependency[Searches],
         clusters_request: NamedDependency[ClustersRequest],
+        if_none_match: IfNoneMatch = None,
     ) -> Response[bytes]:
         """Counts and centroids of active providers per grid cell, for zoomed-out maps."""
         request = clusters_request
 
-        async def render() -> tuple[Any, str]:
-            items = await provider_search.clusters(
-                db_session, request.viewport, request.zoom, request.category
+        async def render(session: AsyncSession) -> tuple[Any, str]:
+            items = await searches.provider_search.clusters(
+                session, request.viewport, request.zoom, request.category
             )
             return ClusterList(items, request.zoom, cell_size_deg(request.zoom)), JSON
 
-        return await search_answers.of(request, request.viewport.boxes(), render)
+        return await searches.answer(request, request.viewport.boxes(), render, if_none_match)

@@ -1,6 +1,7 @@
 """The search cache: keyed by every query parameter, a hit is a hit, and never stale."""
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import msgspec
@@ -8,7 +9,7 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from redis.asyncio import Redis
-from sqlalchemy import text
+from sqlalchemy import Engine, Pool, event, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.main import create_app
@@ -300,3 +301,36 @@ async def test_large_answers_are_brotli_compressed_for_clients_that_take_it(
     assert brotli.headers["content-encoding"] == "br"
     assert gzip.headers["content-encoding"] == "gzip"
     assert brotli.json() == gzip.json()
+
+
+@contextmanager
+def counting(target: Any, name: str) -> Iterator[list[object]]:
+    """Every `name` event of every `target` (a class: all pools, all engines) while open."""
+    seen: list[object] = []
+
+    def count(*args: Any) -> None:
+        seen.append(args)
+
+    event.listen(target, name, count)
+    try:
+        yield seen
+    finally:
+        event.remove(target, name, count)
+
+
+@pytest.mark.parametrize("path", list(BASES))
+async def test_a_cache_hit_takes_no_database_connection(
+    client: Client, redis: Redis, path: str
+) -> None:
+    await redis.incr(EPOCH_KEY)  # whatever earlier tests cached is stale now
+    params = BASES[path]
+    with counting(Pool, "checkout") as checkouts, counting(Engine, "before_execute") as runs:
+        miss = await client.get(path, params=params)
+    assert miss.status_code == 200
+    assert len(checkouts) == 1
+    assert len(runs) == 2  # the search's settings, then the search
+    with counting(Pool, "checkout") as checkouts, counting(Engine, "before_execute") as runs:
+        hit = await client.get(path, params=params)
+    assert hit.content == miss.content
+    assert checkouts == []
+    assert runs == []

@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 
 from app.main import create_app
 from app.rate_limits import RateLimits
+from app.search.controller import Searches
 from app.search.costly import CostlySearches
 from app.settings import SearchLimits, Settings
 from db.search import SearchStrategy
@@ -32,11 +33,11 @@ async def serving(settings: Settings, redis_url: str, **changes: object) -> Asyn
 
 
 def costly_searches(app: Litestar) -> CostlySearches:
-    provide = app.dependencies["costly_searches"]
+    provide = app.dependencies["searches"]
     assert isinstance(provide, Provide)
     searches = provide.dependency()
-    assert isinstance(searches, CostlySearches)
-    return searches
+    assert isinstance(searches, Searches)
+    return searches.costly
 
 
 async def test_a_strategy_the_deployment_does_not_offer_is_a_400_naming_those_it_does(

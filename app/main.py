@@ -20,6 +20,7 @@ from litestar.openapi import OpenAPIConfig
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.accounts.auth import TokenIssuer, make_jwt_auth
 from app.accounts.controller import AuthController, MeController
@@ -43,8 +44,9 @@ from app.search.controller import SearchController, Searches
 from app.search.costly import CostlySearches
 from app.search.queries import search_requests
 from app.settings import GeocoderKind, Settings, from_env, weak_secret_key
-from db.engine import log_slow_statements, make_engine
+from db.engine import log_slow_statements, make_engine, make_read_pool
 from db.geocoding import GazetteerGeocoder
+from db.nearest import index_ordered_connection_settings
 from db.route_orders import OpenOrderSearch
 from db.routes import Travel
 from db.search import ProviderSearch
@@ -92,6 +94,20 @@ def _geocoder(
     )
 
 
+def _index_ordered_search_pool(settings: Settings) -> AsyncEngine | None:
+    """Connections for index-ordered searches that carry their planner settings from the
+    start; none behind a transaction-mode pooler (db.nearest)."""
+    if settings.db_transaction_pooler:
+        return None
+    return make_read_pool(
+        settings.database_url,
+        index_ordered_connection_settings(settings.db_statement_timeout_ms),
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_timeout_s=settings.db_pool_timeout_s,
+    )
+
+
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or from_env()
     engine = make_engine(
@@ -104,8 +120,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
     # COMMIT raises in the handler and is answered as an error. The plugin's default
     # before-send handler only closes the session, rolling back whatever was not committed;
     # it never commits on its own. (It is made for this config's own session key.)
-    observe_pool(engine, settings.db_pool_size + settings.db_max_overflow)
-    log_slow_statements(engine, settings.db_slow_info_ms, settings.db_slow_warning_ms)
+    search_pool = _index_ordered_search_pool(settings)
+    pools = {"main": engine} | ({} if search_pool is None else {"knn": search_pool})
+    for name, pool in pools.items():
+        observe_pool(pool, settings.db_pool_size + settings.db_max_overflow, name)
+        log_slow_statements(pool, settings.db_slow_info_ms, settings.db_slow_warning_ms)
     db_config = SQLAlchemyAsyncConfig(
         engine_instance=engine, session_config=AsyncSessionConfig(expire_on_commit=False)
     )
@@ -138,6 +157,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         finally:
             await http.aclose()
             await redis.aclose()
+            if search_pool:
+                await search_pool.dispose()
 
     singletons = {
         "settings": settings,
@@ -149,13 +170,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
         "token_versions": token_versions,
         "searches": Searches(
             db_config.create_session_maker(),
-            ProviderSearch(settings.db_statement_timeout_ms),
+            ProviderSearch(settings.db_statement_timeout_ms, search_pool),
             CostlySearches(rate_limiter, settings.search.costly_at_once),
             cursor_codec,
             search_cache,
             settings.search.cache_max_age_s,
         ),
-        "order_search": OpenOrderSearch(settings.db_statement_timeout_ms),
+        "order_search": OpenOrderSearch(settings.db_statement_timeout_ms, search_pool),
         "travel": Travel(settings.routes.day_start, settings.routes.speed_kmh, GreatCircleMatrix()),
     }
     return Litestar(

@@ -31,11 +31,15 @@ GEOCODER_UPSTREAM = Counter(
     f"{PREFIX}_geocoder_upstream_total", "Calls to the upstream geocoder, by outcome.", ["outcome"]
 )
 DB_POOL_IN_USE = Gauge(
-    f"{PREFIX}_db_pool_in_use", "Database connections checked out.", multiprocess_mode="livesum"
+    f"{PREFIX}_db_pool_in_use",
+    "Database connections checked out, by pool.",
+    ["pool"],
+    multiprocess_mode="livesum",
 )
 DB_POOL_SIZE = Gauge(
     f"{PREFIX}_db_pool_size",
-    "Database connections the pools may open (size plus overflow).",
+    "Database connections a pool may open (size plus overflow), by pool.",
+    ["pool"],
     multiprocess_mode="livesum",
 )
 
@@ -56,15 +60,16 @@ class MetricsController(PrometheusController):
     include_in_schema = False
 
 
-def observe_pool(engine: AsyncEngine, capacity: int) -> None:
+def observe_pool(engine: AsyncEngine, capacity: int, name: str) -> None:
     """Count the pool's connections as they are checked out and in."""
-    DB_POOL_SIZE.inc(capacity)
+    DB_POOL_SIZE.labels(pool=name).inc(capacity)
+    in_use = DB_POOL_IN_USE.labels(pool=name)
 
     def checked_out(*_: Any) -> None:
-        DB_POOL_IN_USE.inc()
+        in_use.inc()
 
     def checked_in(*_: Any) -> None:
-        DB_POOL_IN_USE.dec()
+        in_use.dec()
 
     event.listen(engine.sync_engine.pool, "checkout", checked_out)
     event.listen(engine.sync_engine.pool, "checkin", checked_in)

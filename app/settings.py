@@ -104,6 +104,11 @@ class Settings(msgspec.Struct, frozen=True):
     db_max_overflow: int = 10
     db_pool_timeout_s: float = 5.0
     db_statement_timeout_ms: int = 10_000
+    db_transaction_pooler: bool = False
+    """True when a transaction-mode pooler (PgBouncer) sits between the API and PostgreSQL:
+    searches then send their planner settings in their own transaction, as settings made
+    on a connection would reach other clients. Otherwise index-ordered searches run on a
+    pool of their own whose connections start with those settings (one round trip each)."""
     db_slow_info_ms: int = 500
     """Statements slower than this are logged at INFO, slower than the next at WARNING."""
     db_slow_warning_ms: int = 2000

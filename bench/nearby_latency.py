@@ -25,7 +25,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from db.databases import asyncpg_dsn, create_database, migrate, sibling_url
-from db.engine import make_engine
+from db.engine import make_engine, make_read_pool
+from db.nearest import index_ordered_connection_settings
 from db.search import NearbyQuery, ProviderSearch, SearchStrategy
 from db.seed import seed
 from geo.distance import Point
@@ -43,7 +44,7 @@ DENSE_CENTERS = [  # the five biggest towns of the seed data
 ]
 # Loading every row into Python costs seconds at 1M, so the naive strategy gets fewer turns.
 # The naive strategy reads every provider: give it a minute.
-SEARCH = ProviderSearch(statement_timeout_ms=60_000)
+STATEMENT_TIMEOUT_MS = 60_000
 NAIVE_SAMPLES = {100_000: 10, 1_000_000: 3}
 
 
@@ -82,14 +83,17 @@ def dense_center(i: int, rng: random.Random) -> Point:
 
 
 async def timed_round(
-    engine: AsyncEngine, query: NearbyQuery, strategies: list[SearchStrategy]
+    engine: AsyncEngine,
+    search: ProviderSearch,
+    query: NearbyQuery,
+    strategies: list[SearchStrategy],
 ) -> dict[SearchStrategy, float]:
     """Each strategy answers the same query once; they must agree on the page."""
     timings, pages = {}, set()
     for strategy in strategies:
         async with AsyncSession(engine) as session:
             started = time.perf_counter()
-            page = await SEARCH.nearby(session, query, strategy)
+            page = await search.nearby(session, query, strategy)
             timings[strategy] = (time.perf_counter() - started) * 1000
         pages.add(tuple(hit.id for hit in page.items))
     if len(pages) != 1:
@@ -99,6 +103,9 @@ async def timed_round(
 
 async def measure(url: str, size: int, samples: int, rng: random.Random) -> list[Row]:
     engine = make_engine(url)
+    # As the API runs them: gist on the pool whose connections carry its settings.
+    pool = make_read_pool(url, index_ordered_connection_settings(STATEMENT_TIMEOUT_MS))
+    search = ProviderSearch(STATEMENT_TIMEOUT_MS, pool)
     rows = []
     try:
         for radius_km in RADII_KM:
@@ -110,7 +117,9 @@ async def measure(url: str, size: int, samples: int, rng: random.Random) -> list
                     if s is not SearchStrategy.naive or i < NAIVE_SAMPLES.get(size, samples)
                 ]
                 query = NearbyQuery(dense_center(i, rng), radius_km * 1000, LIMIT)
-                for strategy, elapsed_ms in (await timed_round(engine, query, strategies)).items():
+                for strategy, elapsed_ms in (
+                    await timed_round(engine, search, query, strategies)
+                ).items():
                     timings[strategy].append(elapsed_ms)
             for strategy, samples_ms in timings.items():
                 row = Row(size, radius_km, strategy.value, len(samples_ms), *summary(samples_ms))
@@ -120,6 +129,7 @@ async def measure(url: str, size: int, samples: int, rng: random.Random) -> list
                 )
     finally:
         await engine.dispose()
+        await pool.dispose()
     return rows
 
 

@@ -3,6 +3,7 @@
 import logging
 import re
 import time
+from collections.abc import Mapping
 from typing import Any
 from uuid import uuid4
 
@@ -42,6 +43,30 @@ def make_engine(
     url: str, pool_size: int = 5, max_overflow: int = 5, pool_timeout_s: float = 5
 ) -> AsyncEngine:
     return create_async_engine(url, **engine_options(pool_size, max_overflow, pool_timeout_s))
+
+
+def make_read_pool(
+    url: str,
+    connection_settings: Mapping[str, str],
+    pool_size: int = 5,
+    max_overflow: int = 5,
+    pool_timeout_s: float = 5,
+) -> AsyncEngine:
+    """An engine for single reads on a direct connection to PostgreSQL: each connection
+    starts with `connection_settings`, and a statement runs with no transaction around it
+    and no ping before it, so that it costs one round trip. Its callers retry a read
+    whose connection turns out to be dead (db.nearest). Not for use behind a
+    transaction-mode pooler, which would hand the settings to other clients."""
+    options = engine_options(pool_size, max_overflow, pool_timeout_s)
+    # Prepared statements may live as long as the connection here, so each statement is
+    # parsed once per connection. Each execution is still planned for its own values:
+    # a generic plan would evaluate the search's center anew for every row it visits.
+    options["connect_args"] = {
+        "server_settings": {**connection_settings, "plan_cache_mode": "force_custom_plan"}
+    }
+    return create_async_engine(
+        url, **options | {"isolation_level": "AUTOCOMMIT", "pool_pre_ping": False}
+    )
 
 
 def log_slow_statements(engine: AsyncEngine, info_ms: float, warning_ms: float) -> None:

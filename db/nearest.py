@@ -27,20 +27,28 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy import tuple_ as row
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_dbapi
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from geo.cursor import DistanceKey
 from geo.distance import Point
 
-# Planner settings for the length of one search transaction (PgBouncer-safe: no session
-# state survives the transaction). JIT compiles for tens of milliseconds, which only pays
-# off for queries far longer than a search. For index-ordered (KNN) statements, bitmap scans and
-# parallel plans are switched off: both return rows unordered, so the planner would sort
-# every point within the radius (≈130 ms at 50 km among 1M clustered points) instead of
-# streaming the nearest few straight out of the GiST index (≈2 ms at any radius). Full
-# sorts are off for the same reason (on small tables the planner otherwise prefers an
-# unordered index scan plus a sort); the incremental sort that breaks ties stays on.
+# Planner settings for index-ordered (KNN) searches. JIT compiles for tens of milliseconds,
+# which only pays off for queries far longer than a search. Bitmap scans and parallel plans
+# are switched off: both return rows unordered, so the planner would sort every point
+# within the radius (≈130 ms at 50 km among 1M clustered points) instead of streaming the
+# nearest few straight out of the GiST index (≈2 ms at any radius). Full sorts are off for
+# the same reason (on small tables the planner otherwise prefers an unordered index scan
+# plus a sort); the incremental sort that breaks ties stays on.
+#
+# They reach PostgreSQL in one of two ways. Directly connected, a pool of connections
+# keeps them from the moment each connection opens, so that an index-ordered search is
+# one statement: no transaction, no settings round trip, no ping. Behind a transaction-mode
+# pooler (PgBouncer) connection state would leak to other clients, so each search sets
+# them for its own transaction only. Other searches (clusters, corridors, the costly
+# strategies) always take the second way, with JIT off and the statement timeout.
 _COMMON_SETTINGS = {"jit": "off"}
 _INDEX_ORDERED_SETTINGS = {
     "enable_bitmapscan": "off",
@@ -78,12 +86,27 @@ _SETTINGS = {
 }
 
 
-class SearchSettings:
-    """This deployment's statement timeout, and the planner settings a search's plan needs,
-    set for the length of its transaction only."""
+_STALE_STATEMENT = AsyncAdapt_asyncpg_dbapi.InvalidCachedStatementError
 
-    def __init__(self, statement_timeout_ms: int) -> None:
+
+def index_ordered_connection_settings(statement_timeout_ms: int) -> dict[str, str]:
+    """What each connection of an index-ordered search pool starts with (db.engine), named
+    so that an operator can tell its connections apart in pg_stat_activity."""
+    own = {"statement_timeout": str(statement_timeout_ms), "application_name": "equinet-knn"}
+    return {**_COMMON_SETTINGS, **_INDEX_ORDERED_SETTINGS, **own}
+
+
+class SearchSettings:
+    """This deployment's statement timeout, and the planner settings a search's plan needs:
+    from the connection for index-ordered searches when `index_ordered_pool` is given (its
+    connections made with index_ordered_connection_settings), otherwise for the length of
+    the search's transaction only."""
+
+    def __init__(
+        self, statement_timeout_ms: int, index_ordered_pool: AsyncEngine | None = None
+    ) -> None:
         self._timeout = str(statement_timeout_ms)
+        self._index_ordered_pool = index_ordered_pool
 
     async def apply(self, session: AsyncSession, *, index_ordered: bool) -> None:
         """Settings for this transaction; `index_ordered` for statements on a KNN scan."""
@@ -93,10 +116,31 @@ class SearchSettings:
     async def rows(
         self, session: AsyncSession, bound: Bound, *, index_ordered: bool
     ) -> Sequence[Row[Any]]:
-        """The statement's rows, run after the settings its plan needs (on the connection:
-        a search has no use for the ORM's identity map, which costs more than the search)."""
+        """The statement's rows, run with the settings its plan needs (on a connection: a
+        search has no use for the ORM's identity map, which costs more than the search)."""
+        if index_ordered and self._index_ordered_pool is not None:
+            return await _read_once_more_if_disconnected(self._index_ordered_pool, bound)
         await self.apply(session, index_ordered=index_ordered)
         connection = await session.connection()
+        return (await connection.execute(*bound)).all()
+
+
+async def _read_once_more_if_disconnected(pool: AsyncEngine, bound: Bound) -> Sequence[Row[Any]]:
+    """Rows from a pool that neither pings nor re-prepares: a connection PostgreSQL has
+    closed (a restart, an idle timeout) fails its first statement, as does a statement
+    prepared before a migration changed its table. The pool then discards the connection
+    (and every older one) or the driver its prepared statements, and a read is safe to run
+    again, once."""
+    try:
+        return await _read(pool, bound)
+    except DBAPIError as error:
+        if not (error.connection_invalidated or isinstance(error.orig, _STALE_STATEMENT)):
+            raise
+    return await _read(pool, bound)
+
+
+async def _read(pool: AsyncEngine, bound: Bound) -> Sequence[Row[Any]]:
+    async with pool.connect() as connection:
         return (await connection.execute(*bound)).all()
 
 

@@ -63,5 +63,6 @@ async def test_every_scrape_counts_the_requests_of_every_worker(
         assert _total(samples, "equinet_cache_lookups_total", cache="search", result="miss") == 1
         assert _total(samples, "equinet_cache_lookups_total", cache="search", result="hit") == 19
         assert _total(samples, "equinet_rate_limit_rejections_total", limit="login") == 1
-        assert _total(samples, "equinet_db_pool_size") == capacity
-        assert _total(samples, "equinet_db_pool_in_use") == 0
+        for pool in ("main", "knn"):  # the second for index-ordered searches (db.nearest)
+            assert _total(samples, "equinet_db_pool_size", pool=pool) == capacity
+            assert _total(samples, "equinet_db_pool_in_use", pool=pool) == 0

@@ -1,0 +1,109 @@
+"""The pool index-ordered searches run on when no transaction-mode pooler sits between:
+its connections carry the planner settings, keep custom plans for prepared statements,
+and a search survives a connection PostgreSQL has dropped or a statement a schema change
+has made stale."""
+
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from db.engine import make_read_pool
+from db.nearest import index_ordered_connection_settings
+from db.search import NearbyQuery, ProviderSearch, SearchStrategy, nearby_statement
+from tests.integration.test_search_plan import DENSEST, assert_index_ordered
+from tests.support.plans import explain
+
+QUERY = NearbyQuery(DENSEST, 10_000, limit=20)
+SETTINGS = index_ordered_connection_settings(statement_timeout_ms=10_000)
+
+
+@pytest.fixture
+async def pool(database_url: str) -> AsyncIterator[AsyncEngine]:
+    """One connection, so that every search in a test meets the same one."""
+    pool = make_read_pool(database_url, SETTINGS, pool_size=1, max_overflow=0)
+    yield pool
+    await pool.dispose()
+
+
+async def _nearby_ids(pool: AsyncEngine) -> list[int]:
+    page = await ProviderSearch(10_000, pool).nearby(AsyncSession(), QUERY, SearchStrategy.gist)
+    return [hit.id for hit in page.items]
+
+
+async def _setting(pool: AsyncEngine, name: str) -> str:
+    async with pool.connect() as connection:
+        return str(await connection.scalar(text(f"SHOW {name}")))
+
+
+async def test_its_connections_start_with_the_settings_of_an_index_ordered_plan(
+    pool: AsyncEngine,
+) -> None:
+    shown = {name: await _setting(pool, name) for name in SETTINGS}
+    assert shown == {**SETTINGS, "statement_timeout": "10s"}
+    async with AsyncSession(pool) as session:  # no settings sent: the connection has them
+        plan = await explain(session, *nearby_statement(QUERY, SearchStrategy.gist))
+    assert_index_ordered(plan, max_rows_read=1500)
+
+
+async def _plans_of_the_prepared_search(pool: AsyncEngine) -> tuple[int, int]:
+    async with pool.connect() as connection:
+        counts = await connection.execute(
+            text(
+                "SELECT generic_plans, custom_plans FROM pg_prepared_statements"
+                " WHERE statement LIKE 'SELECT nearest.%'"
+            )
+        )
+        [(generic, custom)] = counts.all()
+    return generic, custom
+
+
+@pytest.mark.parametrize("plan_cache_mode", [None, "auto"])
+async def test_a_search_prepared_once_is_planned_for_its_values_every_time(
+    database_url: str, plan_cache_mode: str | None
+) -> None:
+    """After five executions PostgreSQL may settle on a generic plan, in which the center
+    is computed again for every row the scan visits; the pool's connections forbid it
+    (and with PostgreSQL's default, `auto`, it happens)."""
+    pool = make_read_pool(database_url, SETTINGS, pool_size=1, max_overflow=0)
+    try:
+        if plan_cache_mode:
+            async with pool.connect() as connection:
+                await connection.execute(text(f"SET plan_cache_mode = {plan_cache_mode}"))
+        for _ in range(10):
+            await _nearby_ids(pool)
+        generic, custom = await _plans_of_the_prepared_search(pool)
+    finally:
+        await pool.dispose()
+    if plan_cache_mode is None:
+        assert (generic, custom) == (0, 10)
+    else:
+        assert generic > 0
+
+
+async def test_a_search_survives_a_connection_postgresql_has_dropped(
+    pool: AsyncEngine, engine: AsyncEngine
+) -> None:
+    expected = await _nearby_ids(pool)
+    async with pool.connect() as connection:
+        pid = await connection.scalar(text("SELECT pg_backend_pid()"))
+    async with engine.connect() as admin:
+        assert await admin.scalar(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    assert await _nearby_ids(pool) == expected
+    async with pool.connect() as connection:
+        assert await connection.scalar(text("SELECT pg_backend_pid()")) != pid
+
+
+async def test_a_search_survives_a_schema_change_under_its_prepared_statement(
+    pool: AsyncEngine, engine: AsyncEngine
+) -> None:
+    expected = await _nearby_ids(pool)
+    column = "ALTER TABLE providers ALTER COLUMN business_name TYPE {}"
+    async with engine.begin() as admin:
+        await admin.execute(text(column.format("text")))
+    try:
+        assert await _nearby_ids(pool) == expected
+    finally:
+        async with engine.begin() as admin:
+            await admin.execute(text(column.format("varchar(200)")))

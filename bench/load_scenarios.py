@@ -4,7 +4,8 @@
 
 Starts the API (two workers, behind a pretend proxy on 127.0.0.1 so that each simulated
 client counts as itself) on a free loopback port, against DATABASE_URL (the demo data
-`make run` seeds), and runs locust headless with the scenario's users for its time. Prints
+`make run` seeds) and a local Nominatim stand-in (geocoding goes through the API's cache
+and pacer, as deployed), and runs locust headless with the scenario's users for its time. Prints
 p50/p95/p99, throughput and errors per endpoint, the 5xx count and cache hit ratios from
 the API's /metrics, and writes bench/results/load_<scenario>.json.
 """
@@ -20,13 +21,19 @@ import subprocess
 import sys
 import tempfile
 import uuid
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
+from redis import Redis
 
+from bench.load.places import PLACES
+from geo.geocoding.base import normalize_query
+from geo.geocoding.cache import GeocodeCache
 from tests.support.live_server import live_server
+from tests.support.nominatim_stub import running_stub
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -137,13 +144,28 @@ async def _returning_users(url: str, users: int) -> list[dict[str, str]]:
         return list(await asyncio.gather(*map(one, roles, addresses)))
 
 
+def _forget_geocoded(queries: Iterable[str]) -> None:
+    redis = Redis.from_url(os.environ["REDIS_URL"])
+    try:
+        redis.delete(*(GeocodeCache.key(normalize_query(query)) for query in queries))
+    finally:
+        redis.close()
+
+
 def run(name: str) -> dict[str, object]:
     scenario = SCENARIOS[name]
-    with tempfile.TemporaryDirectory() as scratch:
+    with tempfile.TemporaryDirectory() as scratch, running_stub() as nominatim:
+        # Geocoding as deployed: Nominatim (a local stand-in) behind the cache and the pacer.
+        # Each run starts with none of them cached, so that runs compare.
+        nominatim.places = {normalize_query(q): p for q, p in PLACES.items() if p is not None}
+        _forget_geocoded(PLACES)
         environment = {
             "TRUSTED_PROXIES": "127.0.0.1/32",
             "PROCESSES": "2",
             "PROMETHEUS_MULTIPROC_DIR": scratch,
+            "GEOCODER": "nominatim",
+            "NOMINATIM_URL": nominatim.url,
+            "NOMINATIM_USER_AGENT": "equinet-geo load scenarios (loopback only)",
         }
         with live_server(environment, workers=2) as url:
             accounts = Path(scratch) / "accounts.json"
@@ -164,7 +186,7 @@ def run(name: str) -> dict[str, object]:
                 check=False,
                 cwd=ROOT,
                 stdout=subprocess.DEVNULL,
-                env={**os.environ, "LOAD_ACCOUNTS": str(accounts)},
+                env={**os.environ, "LOAD_ACCOUNTS": str(accounts), "PYTHONPATH": str(ROOT)},
             )
             totals = _from_metrics(url)
         endpoints = _endpoints(Path(f"{prefix}_stats.csv"))

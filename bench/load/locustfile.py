@@ -16,6 +16,8 @@ from typing import Any
 
 from locust import FastHttpUser, between, task
 
+from bench.load.places import PLACES
+
 TOWNS = [  # (latitude, longitude) of towns the demo data is seeded around
     (59.3294, 18.0687),
     (57.7089, 11.9746),
@@ -26,7 +28,7 @@ TOWNS = [  # (latitude, longitude) of towns the demo data is seeded around
     (55.6759, 12.5655),
     (60.1699, 24.9384),
 ]
-QUERIES = ["Uppsala", "Storgatan 1, Uppsala", "Göteborg", "Malmö", "Örebro", "Lund", "Oslo"]
+QUERIES = list(PLACES)
 # Each run starts somewhere new in 10.0.0.0/8: rate-limit windows outlive a run, and users
 # of the next hour's runs must not inherit this one's registrations.
 _first = random.randrange(1 << 24)
@@ -81,7 +83,19 @@ class MapVisitor(Client):
 
     @task(1)
     def geocode(self) -> None:
-        self.get("/api/geocode", "geocode", q=random.choice(QUERIES))
+        query = random.choice(QUERIES)
+        expected = 404 if PLACES[query] is None else 200
+        with self.client.get(
+            "/api/geocode",
+            params={"q": query},
+            headers=self.headers,
+            name="geocode",
+            catch_response=True,
+        ) as response:
+            if response.status_code == expected:
+                response.success()
+            else:
+                response.failure(f"{response.status_code} for {query!r}")
 
 
 def _accounts_by_role() -> dict[str, list[dict[str, str]]]:

@@ -157,3 +157,22 @@ async def test_a_nearby_statement_reads_one_row_more_than_a_page(
     query = NearbyQuery(DENSEST, 50_000, limit=20)
     rows = (await db_session.execute(*nearby_statement(query, strategy))).all()
     assert len(rows) == 21
+
+
+async def test_a_page_of_nearest_providers_sits_on_a_few_heap_pages(
+    db_session: AsyncSession,
+) -> None:
+    """The seed leaves the table in spatial order (db.seed.order_by_location): the hundred
+    providers nearest the densest town share about 10 heap pages; in insertion order they
+    sit on about 95, one page nearly each."""
+    pages = await db_session.scalar(
+        text(
+            "SELECT count(DISTINCT (p.ctid::text::point)[0]) FROM providers p JOIN ("
+            " SELECT id FROM providers WHERE is_active"
+            " ORDER BY location <-> ST_MakePoint(:lng, :lat)::geography LIMIT 100"
+            ") nearest USING (id)"
+        ),
+        {"lat": DENSEST.latitude, "lng": DENSEST.longitude},
+    )
+    assert pages is not None
+    assert pages <= 20, pages

@@ -58,15 +58,18 @@ def make_read_pool(
     whose connection turns out to be dead (db.nearest). Not for use behind a
     transaction-mode pooler, which would hand the settings to other clients."""
     options = engine_options(pool_size, max_overflow, pool_timeout_s)
-    # Prepared statements may live as long as the connection here, so each statement is
-    # parsed once per connection. Each execution is still planned for its own values:
-    # a generic plan would evaluate the search's center anew for every row it visits.
-    options["connect_args"] = {
-        "server_settings": {**connection_settings, "plan_cache_mode": "force_custom_plan"}
-    }
+    options["connect_args"] = {"server_settings": read_pool_server_settings(connection_settings)}
     return create_async_engine(
         url, **options | {"isolation_level": "AUTOCOMMIT", "pool_pre_ping": False}
     )
+
+
+def read_pool_server_settings(connection_settings: Mapping[str, str]) -> dict[str, str]:
+    """What a read pool's connections start with. Prepared statements live as long as the
+    connection there, so each statement is parsed once per connection. Each execution is
+    still planned for its own values: a generic plan would evaluate a search's center anew
+    for every row it visits."""
+    return {**connection_settings, "plan_cache_mode": "force_custom_plan"}
 
 
 def log_slow_statements(engine: AsyncEngine, info_ms: float, warning_ms: float) -> None:

@@ -12,6 +12,7 @@ sparse, as in the real market. Loading uses binary COPY in batches.
 
 import argparse
 import asyncio
+import enum
 import itertools
 import math
 import os
@@ -73,18 +74,37 @@ class SeedProvider:
     categories: list[ServiceCategory]
 
 
-def generate_providers(count: int, rng: random.Random) -> Iterator[SeedProvider]:
+class Distribution(enum.StrEnum):
+    clustered = "clustered"
+    """Around towns, in proportion to their population: the real market."""
+    uniform = "uniform"
+    """Evenly over the towns' bounding box, sea included: the benchmarks' other extreme."""
+
+
+def generate_providers(
+    count: int, rng: random.Random, distribution: Distribution = Distribution.clustered
+) -> Iterator[SeedProvider]:
     towns = scandinavian_towns()
     weights = [t.population for t in towns]
     categories = list(_SERVICES)
+    south, north = min(t.latitude for t in towns), max(t.latitude for t in towns)
+    west, east = min(t.longitude for t in towns), max(t.longitude for t in towns)
     for provider_id, town in enumerate(rng.choices(towns, weights, k=count), start=1):
-        # Bigger towns spread wider: ~2 km for a village, ~12 km for Stockholm.
-        spread_km = 1.5 + math.log10(town.population) * 1.5 if town.population > 1 else 2.0
-        north_km, east_km = rng.gauss(0, spread_km), rng.gauss(0, spread_km)
-        latitude = max(-90.0, min(90.0, town.latitude + north_km / 111.2))
-        longitude = town.longitude + east_km / (111.2 * math.cos(math.radians(latitude)))
+        if distribution is Distribution.uniform:
+            latitude, longitude = rng.uniform(south, north), rng.uniform(west, east)
+        else:
+            latitude, longitude = _near(town, rng)
         picked = {rng.choices(categories, _CATEGORY_WEIGHTS)[0] for _ in range(rng.randint(1, 3))}
         yield SeedProvider(provider_id, town, latitude, longitude, sorted(picked))
+
+
+def _near(town: Town, rng: random.Random) -> tuple[float, float]:
+    # Bigger towns spread wider: ~2 km for a village, ~12 km for Stockholm.
+    spread_km = 1.5 + math.log10(town.population) * 1.5 if town.population > 1 else 2.0
+    north_km, east_km = rng.gauss(0, spread_km), rng.gauss(0, spread_km)
+    latitude = max(-90.0, min(90.0, town.latitude + north_km / 111.2))
+    longitude = town.longitude + east_km / (111.2 * math.cos(math.radians(latitude)))
+    return latitude, longitude
 
 
 Rows = list[tuple[object, ...]]
@@ -122,6 +142,7 @@ async def seed(
     progress: Callable[[str], None] = lambda _: None,
     weekday_hours: bool = False,
     route_orders: int = 0,
+    distribution: Distribution = Distribution.clustered,
 ) -> None:
     """Replace all providers (and their owner accounts and services) with `count` new ones.
 
@@ -129,7 +150,7 @@ async def seed(
     that it can be booked; at a million providers that takes twice as long as the rest.
     With `route_orders`, a demo customer asks for that many visits near the providers."""
     rng = random.Random(rng_seed)
-    generated = generate_providers(count, rng)
+    generated = generate_providers(count, rng, distribution)
     async with connection.transaction():
         await connection.execute("TRUNCATE users, providers, services RESTART IDENTITY CASCADE")
         # Categories are written with the providers: no need for the trigger's per-statement

@@ -50,6 +50,7 @@ ensure_packages() {
   fi
   command -v redis-server >/dev/null || apt_install redis-server
   command -v curl >/dev/null || apt_install curl  # the docs' examples are curl commands
+  command -v wrk >/dev/null || apt_install wrk  # make bench loads the API with it
 }
 
 # initdb and postgres refuse to run as root: then the cluster belongs to an unprivileged

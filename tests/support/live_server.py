@@ -55,9 +55,10 @@ def live_server(
     workers: int = 2,
     log: Path | None = None,
     header_timeout_ms: int = 10_000,
+    target: str = "app.main:create_app",
 ) -> Iterator[str]:
-    """Serve the app with `workers` processes configured by `environment`; yields its URL.
-    The server's output goes to `log` when given."""
+    """Serve the app (`target`, an app factory) with `workers` processes configured by
+    `environment`; yields its URL. The server's output goes to `log` when given."""
     port = closed_port()
     granian = Path(sys.executable).with_name("granian")
     output = None if log is None else log.open("wb")
@@ -66,7 +67,7 @@ def live_server(
             str(granian),
             *("--interface", "asgi", "--factory", "--host", "127.0.0.1", "--port", str(port)),
             *("--workers", str(workers), "--http1-header-read-timeout", str(header_timeout_ms)),
-            *("--log-level", "warning", "app.main:create_app"),
+            *("--log-level", "warning", target),
         ],
         cwd=REPOSITORY,
         env={**os.environ, **environment},

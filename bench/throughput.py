@@ -1,0 +1,450 @@
+"""Throughput at a fixed concurrency, everything in one run on one database: each search's
+SQL floor (raw asyncpg on connections set up as the API's, and pgbench for nearby), the
+API served by granian uncached and cached, /health, a bare Litestar app, and Redis
+GEOSEARCH over the same points. The machine is shared and noisy, so the ratios between
+these, measured minutes apart, are the figures to read.
+
+Every request of an uncached run asks something no earlier request asked (the same centres
+the floor runs, each nudged by at most 0.1 m), so each is a cache miss; a cached run asks
+a few dozen searches warmed beforehand.
+"""
+
+import asyncio
+import json
+import os
+import random
+import re
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+from redis.asyncio import Redis
+from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
+
+from bench.databases import log
+from db.databases import asyncpg_dsn
+from db.engine import read_pool_server_settings
+from db.nearest import Bound, index_ordered_connection_settings
+from db.route_orders import AvailableQuery, available_statement
+from db.search import NearbyQuery, SearchStrategy, in_view_statement, nearby_statement
+from geo.distance import Point
+from geo.viewport import Viewport
+from tests.support.accounts import sign_up
+from tests.support.live_server import live_server
+
+CONCURRENCY = 8
+RADIUS_KM = 50
+LIMIT = 100
+VIEW_HALF_SPAN_DEG = (0.1, 0.2)  # latitude, longitude: about 22 by 22 km
+ORDER_DAY = date.today() + timedelta(days=10)  # inside most seeded orders' windows
+STATEMENT_TIMEOUT_MS = 10_000
+CACHED_SAMPLES = 64
+DENSE_TOWNS = [  # the five biggest towns of the seed data
+    Point(59.3294, 18.0687),  # Stockholm
+    Point(55.6759, 12.5655),  # Copenhagen
+    Point(59.9127, 10.7461),  # Oslo
+    Point(60.1695, 24.9354),  # Helsinki
+    Point(57.7072, 11.9668),  # Gothenburg
+]
+BARE_APP = "bench.bare_app:create_app"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def dense_centers(count: int, rng: random.Random) -> list[Point]:
+    """Random centres within ~5 km of the five biggest towns, in turn."""
+    return [
+        Point(t.latitude + rng.uniform(-0.05, 0.05), t.longitude + rng.uniform(-0.1, 0.1))
+        for t in (DENSE_TOWNS[i % len(DENSE_TOWNS)] for i in range(count))
+    ]
+
+
+@dataclass(frozen=True)
+class SearchKind:
+    """One index-ordered search: its request and the statement the API runs for it."""
+
+    name: str
+    path: str
+    params: Callable[[Point], dict[str, str]]
+    bound: Callable[[Point], Bound]
+    signed_in: bool = False
+
+
+def _viewport(center: Point) -> Viewport:
+    lat, lng = VIEW_HALF_SPAN_DEG
+    return Viewport(
+        center.longitude - lng, center.latitude - lat, center.longitude + lng, center.latitude + lat
+    )
+
+
+def _bbox(center: Point) -> dict[str, str]:
+    v = _viewport(center)
+    return {"bbox": ",".join(repr(c) for c in (v.min_lng, v.min_lat, v.max_lng, v.max_lat))}
+
+
+def _around(center: Point, **more: str) -> dict[str, str]:
+    return {
+        "lat": repr(center.latitude),
+        "lng": repr(center.longitude),
+        "radius_km": str(RADIUS_KM),
+        "limit": str(LIMIT),
+        **more,
+    }
+
+
+SEARCHES = [
+    SearchKind(
+        "nearby",
+        "/api/providers/nearby",
+        _around,
+        lambda c: nearby_statement(NearbyQuery(c, RADIUS_KM * 1000.0, LIMIT), SearchStrategy.gist),
+    ),
+    SearchKind(
+        "in-view",
+        "/api/providers/in-view",
+        _bbox,
+        lambda c: in_view_statement(_viewport(c), None, LIMIT),
+    ),
+    SearchKind(
+        "available orders",
+        "/api/route-orders/available",
+        lambda c: _around(c, date=ORDER_DAY.isoformat()),
+        lambda c: available_statement(AvailableQuery(c, RADIUS_KM * 1000.0, ORDER_DAY, LIMIT)),
+        signed_in=True,
+    ),
+]
+
+
+@dataclass
+class Throughput:
+    what: str
+    rps: float
+    requests: int
+    seconds: float
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+# The SQL floor -------------------------------------------------------------------------
+
+
+def asyncpg_statements(bounds: Sequence[Bound]) -> list[tuple[str, list[Any]]]:
+    """The SQL the API sends for each of `bounds`, and its arguments in order (compiled once
+    per statement: the API builds one per shape)."""
+    compiled: dict[int, Any] = {}
+    statements = []
+    for bound in bounds:
+        if (c := compiled.get(id(bound.statement))) is None:
+            c = compiled[id(bound.statement)] = bound.statement.compile(dialect=_DIALECT)
+        values = c.construct_params(bound.parameters)
+        statements.append((str(c), [values[name] for name in c.positiontup or ()]))
+    return statements
+
+
+_DIALECT = asyncpg_dialect()  # type: ignore[no-untyped-call]
+
+
+async def asyncpg_floor(
+    url: str, statements: Sequence[tuple[str, list[Any]]], seconds: float
+) -> Throughput:
+    """The statements in turn on CONCURRENCY raw asyncpg connections that start as the
+    API's read pool's do: the most a client could get from this database."""
+    settings = read_pool_server_settings(index_ordered_connection_settings(STATEMENT_TIMEOUT_MS))
+    connections = [
+        await asyncpg.connect(asyncpg_dsn(url), server_settings=settings)
+        for _ in range(CONCURRENCY)
+    ]
+    done = 0
+    deadline = time.perf_counter() + seconds
+
+    async def client(connection: asyncpg.Connection, offset: int) -> None:
+        nonlocal done
+        i = offset
+        while time.perf_counter() < deadline:
+            sql, args = statements[i % len(statements)]
+            await connection.fetch(sql, *args)
+            done += 1
+            i += CONCURRENCY
+
+    try:
+        for sql, args in statements[:CONCURRENCY]:  # prepared on every connection first
+            for connection in connections:
+                await connection.fetch(sql, *args)
+        started = time.perf_counter()
+        deadline = started + seconds
+        await asyncio.gather(*(client(c, n) for n, c in enumerate(connections)))
+        elapsed = time.perf_counter() - started
+    finally:
+        for connection in connections:
+            await connection.close()
+    return Throughput("asyncpg", done / elapsed, done, elapsed)
+
+
+def pgbench_floor(url: str, seconds: float) -> Throughput:
+    """Nearby's statement in pgbench with the same parameters, its centre drawn as
+    `dense_centers` draws them, prepared once per connection and planned for each
+    execution's values."""
+    [(sql, args)] = asyncpg_statements([SEARCHES[0].bound(DENSE_TOWNS[0])])
+    towns = DENSE_TOWNS
+
+    def pick(coordinate: Callable[[Point], float], spread: int) -> str:
+        cases = " ".join(f"when :t = {i} then {coordinate(t)}" for i, t in enumerate(towns))
+        return f"case {cases} end + random(-{spread}, {spread}) / 1000000.0"
+
+    centre = {1: pick(lambda t: t.longitude, 100_000), 2: pick(lambda t: t.latitude, 50_000)}
+    lines = [f"\\set t random(0, {len(towns) - 1})"]
+    for n in range(len(args), 0, -1):  # $12 before $1
+        value = centre.get(n) or str(args[n - 1]).lower()  # lower: False is false
+        lines.append(f"\\set p{n} {value}")
+        sql = sql.replace(f"${n}", f":p{n}")
+    script = "\n".join(lines) + "\n" + " ".join(sql.split()) + ";\n"
+    settings = read_pool_server_settings(index_ordered_connection_settings(STATEMENT_TIMEOUT_MS))
+    options = " ".join(f"-c {name}={value}" for name, value in settings.items())
+    with tempfile.NamedTemporaryFile("w", suffix=".sql") as file:
+        file.write(script)
+        file.flush()
+        command = ["pgbench", "-n", "-M", "prepared", "-c", str(CONCURRENCY), "-j", "2"]
+        command += ["-T", str(round(seconds)), "-f", file.name, asyncpg_dsn(url)]
+        output = subprocess.run(
+            command,
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PGOPTIONS": options},
+        ).stdout
+    tps = float(re.search(r"tps = ([\d.]+)", output)[1])  # type: ignore[index]
+    done = int(re.search(r"number of transactions actually processed: (\d+)", output)[1])  # type: ignore[index]
+    return Throughput("pgbench", tps, done, seconds)
+
+
+# HTTP load through wrk -----------------------------------------------------------------
+
+
+def _lua_string(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def wrk(
+    url: str, paths: Sequence[str], seconds: float, headers: dict[str, str], in_turn: bool
+) -> Throughput:
+    """`paths` requested by CONCURRENCY connections for `seconds`: each once, in turn across
+    the connections (`in_turn`, for requests that must not repeat), or drawn at random.
+    Every answer must be a 2xx."""
+    table = ",\n".join(_lua_string(p) for p in paths)
+    header_lines = "\n".join(
+        f"wrk.headers[{_lua_string(k)}] = {_lua_string(v)}" for k, v in headers.items()
+    )
+    script = f"""
+local paths = {{
+{table}
+}}
+{header_lines}
+local threads, counter = 0, 0
+function setup(thread)
+  thread:set("id", threads)
+  threads = threads + 1
+end
+function init(args)
+  counter = id
+end
+function request()
+  local path
+  if {"true" if in_turn else "false"} then
+    path = paths[(counter % #paths) + 1]
+    counter = counter + 2
+  else
+    path = paths[math.random(#paths)]
+  end
+  return wrk.format("GET", path)
+end
+"""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua") as file:
+        file.write(script)
+        file.flush()
+        command = ["wrk", "-t", "2", "-c", str(CONCURRENCY), "-d", f"{max(1, round(seconds))}s"]
+        command += ["-s", file.name, url]
+        output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    if bad := re.search(r"Non-2xx or 3xx responses: (\d+)", output):
+        raise RuntimeError(f"{bad[1]} answers were not 2xx: {output}")
+    if errors := re.search(r"Socket errors: .*", output):
+        raise RuntimeError(f"wrk saw socket errors: {errors[0]}")
+    done = int(re.search(r"(\d+) requests in", output)[1])  # type: ignore[index]
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output)[1])  # type: ignore[index]
+    if in_turn and done > len(paths):
+        raise RuntimeError(f"{done} requests but only {len(paths)} distinct searches")
+    return Throughput("wrk", rps, done, seconds)
+
+
+def _query(params: dict[str, str]) -> str:
+    return str(httpx.QueryParams(params))
+
+
+def _nudged(center: Point, rng: random.Random) -> Point:
+    """The same centre to within 0.1 m, as a search of its own."""
+    return Point(
+        center.latitude + rng.uniform(-1e-6, 1e-6), center.longitude + rng.uniform(-1e-6, 1e-6)
+    )
+
+
+def server_environment(url: str, redis_url: str) -> dict[str, str]:
+    """The API as deployed (limits, metrics, request ids), with limits no load here reaches."""
+    return {
+        "DATABASE_URL": url,
+        "REDIS_URL": redis_url,
+        "PROCESSES": "2",
+        "RATE_LIMIT_CLIENT": "10000000/minute",
+        "RATE_LIMIT_EVERYONE": "10000000/minute",
+        "RATE_LIMIT_REGISTER": "1000/minute",
+        "RATE_LIMIT_LOGIN": "1000/minute",
+    }
+
+
+@contextmanager
+def served(environment: dict[str, str], target: str = "app.main:create_app") -> Iterator[str]:
+    with tempfile.TemporaryDirectory() as metrics:
+        environment = {**environment, "PROMETHEUS_MULTIPROC_DIR": metrics}
+        with live_server(environment, workers=2, target=target) as url:
+            yield url
+
+
+# Redis GEOSEARCH, the peer ---------------------------------------------------------------
+
+
+async def redis_geosearch(
+    url: str, redis_url: str, centers: Sequence[Point], seconds: float
+) -> Throughput:
+    """The same active providers in a Redis geo set, searched as nearby searches: within
+    RADIUS_KM, nearest first, LIMIT of them, with distances."""
+    key = "bench:providers"
+    redis = Redis.from_url(redis_url)
+    connection = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        await redis.delete(key)
+        async with connection.transaction():
+            cursor = connection.cursor(
+                "SELECT longitude, latitude, id FROM providers WHERE is_active"
+            )
+            batch: list[Any] = []
+            async for row in cursor:
+                batch += row
+                if len(batch) >= 30_000:
+                    await redis.geoadd(key, batch)
+                    batch = []
+            if batch:
+                await redis.geoadd(key, batch)
+        done = 0
+        started = time.perf_counter()
+        deadline = started + seconds
+
+        async def client(offset: int) -> None:
+            nonlocal done
+            i = offset
+            while time.perf_counter() < deadline:
+                c = centers[i % len(centers)]
+                await redis.geosearch(
+                    key,
+                    longitude=c.longitude,
+                    latitude=c.latitude,
+                    radius=RADIUS_KM,
+                    unit="km",
+                    sort="ASC",
+                    count=LIMIT,
+                    withdist=True,
+                )
+                done += 1
+                i += CONCURRENCY
+
+        await asyncio.gather(*(client(n) for n in range(CONCURRENCY)))
+        elapsed = time.perf_counter() - started
+    finally:
+        await redis.delete(key)
+        await redis.aclose()
+        await connection.close()
+    return Throughput("redis", done / elapsed, done, elapsed)
+
+
+# The run -------------------------------------------------------------------------------
+
+
+@dataclass
+class Report:
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, group: str, what: str, measured: Throughput) -> Throughput:
+        self.rows.append(
+            {
+                "group": group,
+                "what": what,
+                "tool": measured.what,
+                "rps": round(measured.rps, 1),
+                "requests": measured.requests,
+                "seconds": round(measured.seconds, 1),
+            }
+        )
+        log(f"{group}, {what}: {measured.rps:,.0f}/s")
+        return measured
+
+
+def run(url: str, redis_url: str, seconds: float, samples: int) -> dict[str, Any]:
+    """Every measurement on the database at `url`; the results and the target ratios."""
+    rng = random.Random(7)
+    report = Report()
+    ratios: dict[str, float] = {}
+    centers = dense_centers(samples, rng)
+    with served(server_environment(url, redis_url)) as api:
+        token = asyncio.run(_provider_token(api))
+        headers = {"Accept-Encoding": "br, gzip"}
+        health = report.add(
+            "health", "/health (API)", wrk(api, ["/health"], seconds, headers, False)
+        )
+        for kind in SEARCHES:
+            statements = asyncpg_statements([kind.bound(c) for c in centers])
+            floor = report.add(
+                kind.name, "floor", asyncio.run(asyncpg_floor(url, statements, seconds))
+            )
+            asked = {**headers, **({"Authorization": f"Bearer {token}"} if kind.signed_in else {})}
+            fresh = [f"{kind.path}?{_query(kind.params(_nudged(c, rng)))}" for c in centers]
+            uncached = report.add(kind.name, "API uncached", wrk(api, fresh, seconds, asked, True))
+            ratios[f"{kind.name} uncached / floor"] = uncached.rps / floor.rps
+            if kind.signed_in:
+                continue  # answers for one user are never cached
+            warm = [f"{kind.path}?{_query(kind.params(c))}" for c in centers[:CACHED_SAMPLES]]
+            _warm(api, warm, headers)
+            cached = report.add(kind.name, "API cached", wrk(api, warm, seconds, headers, False))
+            ratios[f"{kind.name} cached / health"] = cached.rps / health.rps
+        nearby_pgbench = report.add("nearby", "floor", pgbench_floor(url, seconds))
+    with served({}, target=BARE_APP) as bare:
+        bare_health = report.add(
+            "health", "/health (bare Litestar)", wrk(bare, ["/health"], seconds, {}, False)
+        )
+    ratios["health / bare Litestar"] = health.rps / bare_health.rps
+    geosearch = report.add(
+        "nearby", "Redis GEOSEARCH", asyncio.run(redis_geosearch(url, redis_url, centers, seconds))
+    )
+    ratios["nearby pgbench floor / Redis GEOSEARCH"] = nearby_pgbench.rps / geosearch.rps
+    return {"concurrency": CONCURRENCY, "rows": report.rows, "ratios": ratios}
+
+
+async def _provider_token(api: str) -> str:
+    async with httpx.AsyncClient(base_url=api) as client:
+        signed_in = await sign_up(client, "provider")
+    return signed_in.headers["Authorization"].removeprefix("Bearer ")
+
+
+def _warm(api: str, paths: Sequence[str], headers: dict[str, str]) -> None:
+    with httpx.Client(base_url=api, headers=headers) as client:
+        for path in paths:
+            client.get(path).raise_for_status()
+
+
+if __name__ == "__main__":
+    import sys
+
+    result = run(sys.argv[1], os.environ["REDIS_URL"], float(sys.argv[2]), int(sys.argv[3]))
+    print(json.dumps(result, indent=2))

@@ -5,11 +5,11 @@ from typing import Any
 
 from litestar import Request
 from litestar.config.cors import CORSConfig
-from litestar.datastructures import MutableScopeHeaders
 from litestar.exceptions import ClientException
 from litestar.types import Message, Scope
 
 from app.errors import UnsupportedMediaTypeException
+from app.logs import REQUEST_ID_HEADER, request_id_of
 
 
 def _is_json(media_type: str) -> bool:
@@ -48,19 +48,27 @@ API_CONTENT_SECURITY_POLICY = "default-src 'none'; frame-ancestors 'none'"
 PRIVATE_PREFIXES = ("/api/auth/", "/api/me")
 
 
-async def add_security_headers(message: Message, scope: Scope) -> None:
-    """A before-send hook: the security headers on every HTTP answer, errors included
-    (the authentication middleware's 401s too, which no inner middleware sees)."""
+_ALWAYS = [(name.encode(), value.encode()) for name, value in SECURITY_HEADERS.items()]
+_API_POLICY = (b"content-security-policy", API_CONTENT_SECURITY_POLICY.encode())
+_NO_STORE = (b"cache-control", b"no-store")
+_REQUEST_ID = REQUEST_ID_HEADER.encode()
+
+
+async def add_edge_headers(message: Message, scope: Scope) -> None:
+    """A before-send hook: on every HTTP answer, errors included (the authentication
+    middleware's 401s too, which no inner middleware sees), the security headers and the
+    id of the request it answers. Headers of the same names are replaced."""
     if message["type"] != "http.response.start":
         return
-    headers = MutableScopeHeaders.from_message(message)
-    for name, value in SECURITY_HEADERS.items():
-        headers[name] = value
     path: str = scope["path"]
+    ours = [*_ALWAYS, (_REQUEST_ID, request_id_of(scope).encode())]
     if not path.startswith("/schema"):
-        headers["content-security-policy"] = API_CONTENT_SECURITY_POLICY
+        ours.append(_API_POLICY)
     if path.startswith(PRIVATE_PREFIXES):
-        headers["cache-control"] = "no-store"
+        ours.append(_NO_STORE)
+    names = {name for name, _ in ours}
+    kept = [header for header in message.get("headers", ()) if header[0].lower() not in names]
+    message["headers"] = kept + ours
 
 
 def cors_config(allow_origins: str) -> CORSConfig | None:

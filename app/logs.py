@@ -5,15 +5,15 @@ echoed in the answer)."""
 import json
 import logging
 import re
-import uuid
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
+from uuid import uuid4
 
-from litestar.datastructures import Headers, MutableScopeHeaders
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, Receive, Scope, Send
 
 REQUEST_ID_HEADER = "x-request-id"
+_REQUEST_ID_RAW = REQUEST_ID_HEADER.encode()
 _WELL_FORMED = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 _current_request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 
@@ -21,10 +21,12 @@ _current_request_id: ContextVar[str | None] = ContextVar("request_id", default=N
 def request_id_of(scope: Scope) -> str:
     """The request's id: the client's, if well-formed, else a new one (kept in the scope)."""
     state = scope.setdefault("state", {})
-    if "request_id" not in state:
-        given = Headers.from_scope(scope).get(REQUEST_ID_HEADER, "")
-        state["request_id"] = given if _WELL_FORMED.match(given) else uuid.uuid4().hex
-    request_id: str = state["request_id"]
+    request_id: str | None = state.get("request_id")
+    if request_id is None:
+        # ASGI servers give header names in lower case.
+        raw = next((v for k, v in scope["headers"] if k == _REQUEST_ID_RAW), b"")
+        given = raw.decode("latin-1")
+        request_id = state["request_id"] = given if _WELL_FORMED.match(given) else uuid4().hex
     return request_id
 
 
@@ -39,12 +41,6 @@ def request_ids(app: ASGIApp) -> ASGIApp:
             _current_request_id.reset(token)
 
     return middleware
-
-
-async def echo_request_id(message: Message, scope: Scope) -> None:
-    """A before-send hook: every answer names the request it answers."""
-    if message["type"] == "http.response.start":
-        MutableScopeHeaders.from_message(message)[REQUEST_ID_HEADER] = request_id_of(scope)
 
 
 def _record_with_request_id(factory: Any) -> Any:

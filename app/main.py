@@ -12,7 +12,6 @@ from advanced_alchemy.extensions.litestar import (
     SQLAlchemyPlugin,
 )
 from litestar import Litestar
-from litestar.config.compression import CompressionConfig
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.logging.config import LoggingConfig
@@ -25,12 +24,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.accounts.auth import TokenIssuer, make_jwt_auth
 from app.accounts.controller import AuthController, MeController
 from app.bookings.controller import BookingController
-from app.edge import ApiRequest, add_security_headers, cors_config
+from app.compression import compress_answers
+from app.edge import ApiRequest, add_edge_headers, cors_config
 from app.errors import UNLOGGED_ERRORS, exception_handlers
 from app.geocoding.controller import GeocodeController
 from app.hours.controller import HoursController
-from app.logs import JsonFormatter, echo_request_id, request_ids, stamp_records_with_request_ids
-from app.metrics import PROMETHEUS, MetricsController, geocoder_event, observe_pool
+from app.logs import JsonFormatter, request_ids, stamp_records_with_request_ids
+from app.metrics import MetricsController, geocoder_event, observe_pool, observe_requests
 from app.notifications.controller import NotificationController
 from app.ops.controller import HealthController
 from app.paging import list_page_dependency
@@ -209,10 +209,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         request_class=ApiRequest,
         on_startup=[learn_parameter_syntax],
         before_request=check_parameter_syntax,
-        guards=[limit_api_requests],
         request_max_body_size=settings.body_max_bytes,
-        middleware=[request_ids, PROMETHEUS.middleware],
-        before_send=[add_security_headers, echo_request_id],
+        middleware=[request_ids, observe_requests, compress_answers, limit_api_requests],
+        before_send=[add_edge_headers],
         cors_config=cors_config(settings.cors_allow_origins),
         exception_handlers=exception_handlers(),
         logging_config=LoggingConfig(
@@ -223,8 +222,5 @@ def create_app(settings: Settings | None = None) -> Litestar:
             loggers={name: {"level": "WARNING"} for name in ("httpx", "httpcore")},
         ),
         lifespan=[close_clients],
-        compression_config=CompressionConfig(
-            backend="brotli", brotli_gzip_fallback=True, minimum_size=1024
-        ),
         openapi_config=OpenAPIConfig(title="equinet-geo", version="0.1.0", path="/schema"),
     )

@@ -1,16 +1,21 @@
 """Prometheus metrics at GET /metrics, correct across granian's worker processes.
 
-Request latency by route template and status, and requests in flight, come from
-Litestar's Prometheus middleware; this module adds what only the app knows: the database
-pool, cache hits and misses, rate-limit rejections per layer, and upstream geocoder calls.
+Requests by route template and status (count, latency, errors, in flight) come from
+`observe_requests`, under the names Litestar's Prometheus middleware gives them; the rest
+is what only the app knows: the database pool, cache hits and misses, rate-limit
+rejections per layer, and upstream geocoder calls.
 With PROMETHEUS_MULTIPROC_DIR set (make serve sets it), every worker writes its samples
 there and a scrape of any worker sums them all.
 """
 
-from typing import Any
+import functools
+import time
+from typing import Any, NamedTuple
 
-from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
-from prometheus_client import Counter, Gauge
+from litestar.enums import ScopeType
+from litestar.plugins.prometheus import PrometheusController
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from prometheus_client import Counter, Gauge, Histogram
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -43,13 +48,75 @@ DB_POOL_SIZE = Gauge(
     multiprocess_mode="livesum",
 )
 
-PROMETHEUS = PrometheusConfig(
-    app_name=PREFIX,
-    prefix=PREFIX,
-    group_path=True,  # by route template: /api/providers/{provider_id:int}
-    exclude=["^/metrics", "^/schema"],
-    exclude_unhandled_paths=True,
+_REQUEST_LABELS = ["method", "path", "status_code", "app_name"]
+REQUESTS = Counter(f"{PREFIX}_requests_total", "Total requests", _REQUEST_LABELS)
+REQUEST_ERRORS = Counter(
+    f"{PREFIX}_requests_error_total", "Total errors in requests", _REQUEST_LABELS
 )
+REQUEST_DURATION = Histogram(
+    f"{PREFIX}_request_duration_seconds", "Request duration, in seconds", _REQUEST_LABELS
+)
+REQUESTS_IN_PROGRESS = Gauge(
+    f"{PREFIX}_requests_in_progress",
+    "Total requests currently in progress",
+    _REQUEST_LABELS,  # status_code is always 200 here: it isn't known yet
+    multiprocess_mode="livesum",
+)
+_UNOBSERVED = ("/metrics", "/schema")
+_MAX_SERIES = 2_000  # label sets kept at hand; routes and statuses are few
+
+
+class _Series(NamedTuple):
+    requests: Any
+    duration: Any
+    errors: Any | None
+
+
+@functools.lru_cache(maxsize=_MAX_SERIES)
+def _series(method: str, path: str, status: int) -> _Series:
+    # Looking a label set up costs more than observing it: each is looked up once.
+    labels = (method, path, str(status), PREFIX)
+    errors = REQUEST_ERRORS.labels(*labels) if status >= 500 else None
+    return _Series(REQUESTS.labels(*labels), REQUEST_DURATION.labels(*labels), errors)
+
+
+@functools.lru_cache(maxsize=_MAX_SERIES)
+def _in_progress(method: str, path: str) -> Any:
+    return REQUESTS_IN_PROGRESS.labels(method, path, "200", PREFIX)
+
+
+def observe_requests(app: ASGIApp) -> ASGIApp:
+    """Middleware (after routing, so by route template): each HTTP request's count,
+    latency and status, and the requests in flight."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope.get("path_template") or scope["path"]
+        if scope["type"] != ScopeType.HTTP or path.startswith(_UNOBSERVED):
+            await app(scope, receive, send)
+            return
+        method: str = scope["method"]
+        status = 500  # unless an answer starts
+
+        async def observed(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        in_progress = _in_progress(method, path)
+        in_progress.inc()
+        started = time.perf_counter()
+        try:
+            await app(scope, receive, observed)
+        finally:
+            in_progress.dec()
+            series = _series(method, path, status)
+            series.requests.inc()
+            series.duration.observe(time.perf_counter() - started)
+            if series.errors is not None:
+                series.errors.inc()
+
+    return middleware
 
 
 class MetricsController(PrometheusController):

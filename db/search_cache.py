@@ -48,6 +48,11 @@ class CachedResponse(msgspec.Struct, array_like=True, frozen=True):
     """The sum of the generations the search depended on when it read the database."""
     media_type: str
     body: bytes
+    etag: str
+    encoding: str | None = None
+    """How `encoded` is compressed, if the response was compressed for its first client:
+    later clients that accept the same are sent it as it is."""
+    encoded: bytes | None = None
 
 
 class Lookup(msgspec.Struct, frozen=True):
@@ -75,10 +80,16 @@ class SearchCache:
             _warn("search cache unavailable: %s", error)
             return Lookup(hit=None, generation=None)
         current = sum(int(generation or 0) for generation in generations)
-        entry = None if raw is None else self._decoder.decode(cast(bytes, raw))
+        entry = None if raw is None else self._decoded(cast(bytes, raw))
         if entry is not None and entry.generation == current:
             return Lookup(hit=entry, generation=current)
         return Lookup(hit=None, generation=current)
+
+    def _decoded(self, raw: bytes) -> CachedResponse | None:
+        try:
+            return self._decoder.decode(raw)
+        except msgspec.DecodeError:  # written by an earlier release: a miss
+            return None
 
     async def put(self, key: str, entry: CachedResponse) -> None:
         try:

@@ -15,9 +15,11 @@ from litestar.openapi import ResponseSpec
 from litestar.openapi.spec import Example
 from litestar.params import HeaderParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_304_NOT_MODIFIED
+from litestar.types import Scope
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.auth import ANONYMOUS, PUBLIC
+from app.compression import accepted_encoding, compressed
 from app.errors import error_responses
 from app.formats import GEOJSON, GEOJSON_TOO, JSON, ResponseFormat
 from app.metrics import CACHE_LOOKUPS
@@ -88,30 +90,57 @@ class Searches:
 
     async def answer(
         self,
-        request: msgspec.Struct,
+        scope: Scope,
+        query: msgspec.Struct,
         area: list[LatLngBox],
         render: Callable[[AsyncSession], Awaitable[tuple[Any, str]]],
         if_none_match: str | None,
     ) -> Response[bytes]:
-        """The answer to `request`, a search within `area` (which the cache entry depends on):
-        from the cache, or rendered in a session of its own and cached; a 304 without a body
-        when the client has it already."""
-        key = self._cache.key(request)
+        """The answer to `query`, a search within `area` (which the cache entry depends on):
+        from the cache, or rendered in a session of its own and cached, compressed as the
+        client asked; a 304 without a body when the client has it already."""
+        key = self._cache.key(query)
         lookup = await self._cache.get(key, cells_of(area))
         CACHE_LOOKUPS.labels(cache="search", result="miss" if lookup.hit is None else "hit").inc()
-        if lookup.hit is not None:
-            body, media_type = lookup.hit.body, lookup.hit.media_type
-        else:
+        encoding = accepted_encoding(scope)
+        entry = lookup.hit
+        if entry is None:
             async with self._sessions() as session:
                 payload, media_type = await render(session)
-            body = msgspec.json.encode(payload)
+            entry = _entry(lookup.generation or 0, media_type, payload, encoding)
             if lookup.generation is not None:
-                await self._cache.put(key, CachedResponse(lookup.generation, media_type, body))
-        etag = _etag(body)
-        headers = {"Cache-Control": f"public, max-age={self._max_age_s}", "ETag": etag}
-        if _has(if_none_match, etag):
+                await self._cache.put(key, entry)
+        headers = {
+            "Cache-Control": f"public, max-age={self._max_age_s}",
+            "ETag": entry.etag,
+            "Vary": "Accept-Encoding",
+        }
+        if _has(if_none_match, entry.etag):
             return Response(b"", status_code=HTTP_304_NOT_MODIFIED, headers=headers)
-        return Response(body, media_type=media_type, headers=headers)
+        body, used = _body_for(entry, encoding)
+        if used is not None:
+            headers["Content-Encoding"] = used
+        return Response(body, media_type=entry.media_type, headers=headers)
+
+
+def _body_for(entry: CachedResponse, encoding: str | None) -> tuple[bytes, str | None]:
+    """The body as the client takes it, and its encoding: as cached if compressed the way
+    it accepts, compressed for it alone if it accepts another way, else plain."""
+    if encoding is None:
+        return entry.body, None
+    if entry.encoding == encoding and entry.encoded is not None:
+        return entry.encoded, encoding
+    packed = compressed(entry.body, encoding)
+    return (entry.body, None) if packed is None else (packed, encoding)
+
+
+def _entry(generation: int, media_type: str, payload: Any, encoding: str | None) -> CachedResponse:
+    """A rendered answer as cached: its body, its ETag, and the body compressed as its
+    first client asked (so that a hit never compresses for a client that asks the same)."""
+    body = msgspec.json.encode(payload)
+    encoded = compressed(body, encoding)
+    used = encoding if encoded is not None else None
+    return CachedResponse(generation, media_type, body, _etag(body), used, encoded)
 
 
 def _has(if_none_match: str | None, etag: str) -> bool:
@@ -197,7 +226,7 @@ class SearchController(Controller):
             return NearbyPage(items, next_cursor, wanted.strategy), JSON
 
         area = boxes_around(Point(filters.latitude, filters.longitude), filters.radius_km * 1000)
-        return await searches.answer(wanted, area, render, if_none_match)
+        return await searches.answer(request.scope, wanted, area, render, if_none_match)
 
     @get(
         "/in-view",
@@ -210,6 +239,7 @@ class SearchController(Controller):
     )
     async def in_view(
         self,
+        scope: Scope,
         searches: NamedDependency[Searches],
         in_view_request: NamedDependency[InViewRequest],
         if_none_match: IfNoneMatch = None,
@@ -225,7 +255,9 @@ class SearchController(Controller):
                 return _as_geojson(page.items, next_cursor=None, truncated=page.has_more), GEOJSON
             return InViewPage(page.items, truncated=page.has_more), JSON
 
-        return await searches.answer(request, request.viewport.boxes(), render, if_none_match)
+        return await searches.answer(
+            scope, request, request.viewport.boxes(), render, if_none_match
+        )
 
     @get(
         "/clusters",
@@ -238,6 +270,7 @@ class SearchController(Controller):
     )
     async def clusters(
         self,
+        scope: Scope,
         searches: NamedDependency[Searches],
         clusters_request: NamedDependency[ClustersRequest],
         if_none_match: IfNoneMatch = None,
@@ -251,4 +284,6 @@ class SearchController(Controller):
             )
             return ClusterList(items, request.zoom, cell_size_deg(request.zoom)), JSON
 
-        return await searches.answer(request, request.viewport.boxes(), render, if_none_match)
+        return await searches.answer(
+            scope, request, request.viewport.boxes(), render, if_none_match
+        )

@@ -12,7 +12,9 @@ from redis.asyncio import Redis
 from sqlalchemy import Engine, Pool, event, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app import compression
 from app.main import create_app
+from app.search import controller as search_controller
 from app.settings import SearchLimits, Settings
 from db.search_cache import EPOCH_KEY, KEY_PREFIX
 from tests.support.accounts import SignedIn, sign_up
@@ -335,3 +337,28 @@ async def test_a_cache_hit_takes_no_database_connection(
     assert hit.content == miss.content
     assert checkouts == []
     assert runs == []
+
+
+async def test_a_hit_sends_the_body_compressed_for_the_first_client_as_stored(
+    client: Client, redis: Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Compression happens once per entry and encoding the entry was not stored in."""
+    calls: list[str | None] = []
+
+    def counted(body: bytes, encoding: str | None) -> bytes | None:
+        calls.append(encoding)
+        return compression.compressed(body, encoding)
+
+    monkeypatch.setattr(search_controller, "compressed", counted)
+    await redis.incr(EPOCH_KEY)
+    params: dict[str, str | int] = {"bbox": "17.5,59.0,18.5,59.6", "limit": 100}
+    path = "/api/providers/in-view"
+    answers = [
+        await client.get(path, params=params, headers={"Accept-Encoding": accepted})
+        for accepted in ("br", "br", "gzip", "identity")
+    ]
+    assert calls == ["br", "gzip"]  # the miss, then the one gzip client
+    assert [a.headers.get("content-encoding") for a in answers] == ["br", "br", "gzip", None]
+    assert {a.headers["vary"] for a in answers} == {"Accept-Encoding"}
+    assert len({a.headers["etag"] for a in answers}) == 1
+    assert answers[0].json() == answers[1].json() == answers[2].json() == answers[3].json()

@@ -19,7 +19,7 @@ KEY = search_cache.KEY_PREFIX + "test"
 UPPSALA, MALMO = (59.8586, 17.6389), (55.605, 13.0038)
 UPPSALA_CELLS = frozenset({(59, 17), (59, 18)})
 MALMO_CELLS = frozenset({(55, 13)})
-ENTRY = CachedResponse(0, "application/json", b"{}")
+ENTRY = CachedResponse(0, "application/json", b"{}", etag='"e"')
 
 
 @pytest.fixture
@@ -39,7 +39,7 @@ async def _stored(cache: SearchCache, cells: frozenset[Cell] | None) -> CachedRe
     """A page cached for a search over `cells`, as the search controller stores one."""
     lookup = await cache.get(KEY, cells)
     assert lookup.generation is not None
-    entry = CachedResponse(lookup.generation, "application/json", b"{}")
+    entry = CachedResponse(lookup.generation, "application/json", b"{}", etag='"e"')
     await cache.put(KEY, entry)
     assert (await cache.get(KEY, cells)).hit == entry
     return entry
@@ -99,7 +99,7 @@ async def test_redis_down_is_a_miss_and_is_logged(
     monkeypatch.setattr(search_cache, "_warn", ThrottledWarning(search_cache.logger))
     assert await cache.get(KEY, MALMO_CELLS) == Lookup(hit=None, generation=None)
     monkeypatch.setattr(search_cache, "_warn", ThrottledWarning(search_cache.logger))
-    await cache.put(KEY, CachedResponse(0, "text/plain", b""))
+    await cache.put(KEY, CachedResponse(0, "text/plain", b"", etag='"e"'))
     await cache.invalidate([MALMO])
     await down.aclose()
 

@@ -1,7 +1,7 @@
 """Nearby-search latency per strategy, sizes and radii, measured in one run.
 
-For each size it uses a database of its own next to DATABASE_URL's (`<name>_bench_<size>`),
-migrated and seeded once and reused by later runs. Queries are centred in the densest
+For each size it uses that many clustered providers in a benchmark database of its own
+(bench.databases), seeded once and reused by later runs. Queries are centred in the densest
 seeded areas and the strategies take turns on the same centers, so machine noise hits
 them alike; the table's ratios are the figures to compare. Every query also checks that
 all strategies returned the same page.
@@ -20,28 +20,19 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import asyncpg
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from db.databases import asyncpg_dsn, create_database, migrate, sibling_url
+from bench.databases import Dataset, log, prepared
+from bench.throughput import dense_centers
 from db.engine import make_engine, make_read_pool
 from db.nearest import index_ordered_connection_settings
 from db.search import NearbyQuery, ProviderSearch, SearchStrategy
-from db.seed import seed
-from geo.distance import Point
+from db.seed import Distribution
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "nearby_latency.json"
 RADII_KM = (10, 50, 100)
 LIMIT = 100
-DENSE_CENTERS = [  # the five biggest towns of the seed data
-    Point(59.3294, 18.0687),  # Stockholm
-    Point(55.6759, 12.5655),  # Copenhagen
-    Point(59.9127, 10.7461),  # Oslo
-    Point(60.1695, 24.9354),  # Helsinki
-    Point(57.7072, 11.9668),  # Gothenburg
-]
 # Loading every row into Python costs seconds at 1M, so the naive strategy gets fewer turns.
 # The naive strategy reads every provider: give it a minute.
 STATEMENT_TIMEOUT_MS = 60_000
@@ -56,30 +47,6 @@ class Row:
     samples: int
     p50_ms: float
     p95_ms: float
-
-
-def log(message: str) -> None:
-    print(f"bench: {message}", file=sys.stderr, flush=True)
-
-
-async def prepare_database(admin_url: str, size: int) -> str:
-    name = f"{make_url(admin_url).database}_bench_{size}"
-    url = sibling_url(admin_url, name)
-    await create_database(admin_url, name)
-    await asyncio.to_thread(migrate, url)
-    connection = await asyncpg.connect(asyncpg_dsn(url))
-    try:
-        if await connection.fetchval("SELECT count(*) FROM providers") != size:
-            log(f"seeding {size:,} providers into {name} (once)")
-            await seed(connection, size, progress=log)
-    finally:
-        await connection.close()
-    return url
-
-
-def dense_center(i: int, rng: random.Random) -> Point:
-    base = DENSE_CENTERS[i % len(DENSE_CENTERS)]
-    return Point(base.latitude + rng.uniform(-0.05, 0.05), base.longitude + rng.uniform(-0.1, 0.1))
 
 
 async def timed_round(
@@ -110,13 +77,13 @@ async def measure(url: str, size: int, samples: int, rng: random.Random) -> list
     try:
         for radius_km in RADII_KM:
             timings: dict[SearchStrategy, list[float]] = {s: [] for s in SearchStrategy}
-            for i in range(samples):
+            for i, center in enumerate(dense_centers(samples, rng)):
                 strategies = [
                     s
                     for s in SearchStrategy
                     if s is not SearchStrategy.naive or i < NAIVE_SAMPLES.get(size, samples)
                 ]
-                query = NearbyQuery(dense_center(i, rng), radius_km * 1000, LIMIT)
+                query = NearbyQuery(center, radius_km * 1000, LIMIT)
                 for strategy, elapsed_ms in (
                     await timed_round(engine, search, query, strategies)
                 ).items():
@@ -167,7 +134,7 @@ async def main() -> None:
     rng = random.Random(1)
     rows: list[Row] = []
     for size in args.sizes:
-        url = await prepare_database(admin_url, size)
+        url = await prepared(admin_url, Dataset(size, Distribution.clustered))
         rows += await measure(url, size, args.samples, rng)
     print(table(rows))
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

@@ -15,6 +15,7 @@ import os
 import random
 import re
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -124,11 +125,10 @@ SEARCHES = [
 
 @dataclass
 class Throughput:
-    what: str
+    tool: str
     rps: float
     requests: int
     seconds: float
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 # The SQL floor -------------------------------------------------------------------------
@@ -381,7 +381,7 @@ class Report:
             {
                 "group": group,
                 "what": what,
-                "tool": measured.what,
+                "tool": measured.tool,
                 "rps": round(measured.rps, 1),
                 "requests": measured.requests,
                 "seconds": round(measured.seconds, 1),
@@ -444,7 +444,5 @@ def _warm(api: str, paths: Sequence[str], headers: dict[str, str]) -> None:
 
 
 if __name__ == "__main__":
-    import sys
-
     result = run(sys.argv[1], os.environ["REDIS_URL"], float(sys.argv[2]), int(sys.argv[3]))
     print(json.dumps(result, indent=2))

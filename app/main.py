@@ -138,7 +138,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     search_cache = SearchCache(redis, settings.search.server_cache_ttl_s)
     token_versions = TokenVersions(redis, engine)
     rate_limiter = RateLimiter(
-        settings.redis_url,
+        redis,
         settings.rate_limits,
         settings.processes,
         enabled=settings.rate_limits_enabled,
@@ -160,6 +160,15 @@ def create_app(settings: Settings | None = None) -> Litestar:
             if search_pool:
                 await search_pool.dispose()
 
+    searches = Searches(
+        db_config.create_session_maker(),
+        ProviderSearch(settings.db_statement_timeout_ms, search_pool),
+        CostlySearches(settings.search.costly_at_once),
+        cursor_codec,
+        search_cache,
+        rate_limiter,
+        settings.search.cache_max_age_s,
+    )
     singletons = {
         "settings": settings,
         "redis": redis,
@@ -168,14 +177,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
         "geocoder": geocoder,
         "search_cache": search_cache,
         "token_versions": token_versions,
-        "searches": Searches(
-            db_config.create_session_maker(),
-            ProviderSearch(settings.db_statement_timeout_ms, search_pool),
-            CostlySearches(rate_limiter, settings.search.costly_at_once),
-            cursor_codec,
-            search_cache,
-            settings.search.cache_max_age_s,
-        ),
         "order_search": OpenOrderSearch(settings.db_statement_timeout_ms, search_pool),
         "travel": Travel(settings.routes.day_start, settings.routes.speed_kmh, GreatCircleMatrix()),
     }
@@ -196,7 +197,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ],
         plugins=[SQLAlchemyPlugin(config=db_config)],
         on_app_init=[jwt_auth.on_app_init],
-        state=State({"rate_limiter": rate_limiter, "token_versions": token_versions}),
+        state=State(
+            {"rate_limiter": rate_limiter, "token_versions": token_versions, "searches": searches}
+        ),
         dependencies={
             **{
                 name: Provide(_constant(value), sync_to_thread=False)

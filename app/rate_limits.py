@@ -2,32 +2,32 @@
 API's global ceiling; expensive or attractive endpoints have tighter limits of their own,
 and writes that need an account count per user.
 
-Moving windows in Redis (the `limits` library's atomic Lua scripts), shared by every
-process. When Redis is down each process keeps its own windows in memory, allowing its
-share of each limit (the limit divided by PROCESSES), so that together they stay within
-it and the API keeps serving. A client is the socket's peer address, or
-the address a trusted proxy says it forwarded for (TRUSTED_PROXIES), or the signed-in
-user for writes that need an account.
+Moving windows in Redis (db.rate_windows), shared by every process; the layers a request
+passes are counted in one round trip. When Redis is down each process keeps its own windows
+in memory, allowing its share of each limit (the limit divided by PROCESSES), so that
+together they stay within it and the API keeps serving. A client is the socket's peer
+address, or the address a trusted proxy says it forwarded for (TRUSTED_PROXIES), or the
+signed-in user for writes that need an account.
 """
 
+import contextlib
 import logging
 import math
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from ipaddress import ip_address, ip_network
 from typing import Any
 
 import msgspec
 from limits import RateLimitItem, parse
-from limits.aio.storage import MemoryStorage, RedisStorage
-from limits.aio.strategies import MovingWindowRateLimiter
-from limits.errors import StorageError
 from litestar.connection import ASGIConnection
 from litestar.exceptions import TooManyRequestsException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.types import ASGIApp, Guard, Receive, Scope, Send
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from app.metrics import RATE_LIMIT_FALLBACKS, RATE_LIMIT_REJECTIONS
+from db.rate_windows import LocalWindows, RedisWindows, Refusal, Window
 from geo.log_throttle import ThrottledWarning
 
 logger = logging.getLogger(__name__)
@@ -35,6 +35,8 @@ _warn = ThrottledWarning(logger)
 
 
 Connection = ASGIConnection[Any, Any, Any, Any]
+Counted = tuple[str, str]
+"""A limit's name, and who the request counts for."""
 
 
 class RateLimits(msgspec.Struct, frozen=True):
@@ -57,13 +59,18 @@ class RateLimits(msgspec.Struct, frozen=True):
     def items(self) -> dict[str, RateLimitItem]:
         return {name: parse(getattr(self, name)) for name in self.__struct_fields__}
 
+    def windows(self, processes: int = 1) -> dict[str, Window]:
+        """Each limit as a window; `processes` > 1: one process's share of it, such that
+        together they stay within it (never shared down to nothing)."""
+        return {
+            name: Window(max(1, item.amount // processes), item.get_expiry() * 1000)
+            for name, item in self.items().items()
+        }
+
     def __post_init__(self) -> None:
-        self.items()  # a ValueError names the malformed limit
-
-
-def _share(item: RateLimitItem, processes: int) -> RateLimitItem:
-    """One process's share of a limit: together, the processes stay within it."""
-    return type(item)(max(1, item.amount // processes), item.multiples, item.namespace)
+        for name, item in self.items().items():  # a ValueError names a malformed limit
+            if item.amount < 1:
+                raise ValueError(f"RATE_LIMIT_{name.upper()} allows nothing: {item}")
 
 
 class ClientAddresses:
@@ -83,14 +90,16 @@ class ClientAddresses:
             return False
         return any(ip in network for network in self._trusted)
 
-    def of(self, connection: Connection) -> str:
-        peer = connection.client.host if connection.client else "unknown"
-        if not self._is_trusted(peer):
+    def of(self, scope: Scope) -> str:
+        client = scope.get("client")
+        peer = client[0] if client else "unknown"
+        if not self._trusted or not self._is_trusted(peer):
             return peer
         hops = [
             hop.strip()
-            for value in connection.headers.getall("x-forwarded-for", [])
-            for hop in value.split(",")
+            for name, value in scope["headers"]
+            if name == b"x-forwarded-for"
+            for hop in value.decode("latin-1").split(",")
             if hop.strip()
         ]
         for hop in reversed(hops):
@@ -102,100 +111,136 @@ class ClientAddresses:
 class RateLimiter:
     def __init__(
         self,
-        redis_url: str,
+        redis: Redis,
         limits: RateLimits,
         processes: int = 1,
         *,
         enabled: bool = True,
         trusted_proxies: str = "",
     ) -> None:
-        self._items = limits.items()
+        self._windows = limits.windows()
+        # Without Redis each process counts alone, from nothing: it allows only its share.
+        self._local_windows = limits.windows(processes)
         self._enabled = enabled
         self.addresses = ClientAddresses(trusted_proxies)
-        # Without Redis each process counts alone, from nothing: it allows only its share.
-        self._local_items = {name: _share(item, processes) for name, item in self._items.items()}
-        storage = RedisStorage(
-            redis_url,
-            implementation="redispy",
-            wrap_exceptions=True,
-            key_prefix="ratelimit",
-            socket_timeout=1.0,
-            socket_connect_timeout=1.0,
-        )
-        self._shared = MovingWindowRateLimiter(storage)
-        self._local = MovingWindowRateLimiter(MemoryStorage())
+        self._shared = RedisWindows(redis)
+        self._local = LocalWindows()
 
-    async def hit(self, name: str, client: str) -> None:
-        """Count one request of `client`; TooManyRequestsException when over the limit."""
+    async def hit(self, *counted: Counted, reading: Sequence[str] = ()) -> list[Any] | None:
+        """Count one request against each (limit name, client) in turn, and read the Redis
+        keys `reading`, in one round trip: the values read, or None when Redis is away.
+        TooManyRequestsException from the first limit it exceeds (then none counts it)."""
         if not self._enabled:
-            return
-        item = self._items[name]
+            counted = ()
+        if not counted and not reading:
+            return []
+        keys = [f"ratelimit:{name}:{client}" for name, client in counted]
+        windows = [self._windows[name] for name, _ in counted]
+        read: list[Any] | None
         try:
-            allowed = await self._shared.hit(item, name, client)
-            limiter = self._shared
-        except StorageError as error:
-            _warn("redis unavailable (%s): rate limits are shared out among processes", error)
+            refusal, read = await self._shared.count(keys, windows, reading)
+        except RedisError as error:
+            _warn("redis unavailable (%s): limits counted in process, nothing read", error)
+            if not counted:
+                return None
             RATE_LIMIT_FALLBACKS.inc()
-            item = self._local_items[name]
-            allowed = await self._local.hit(item, name, client)
-            limiter = self._local
-        if not allowed:
-            RATE_LIMIT_REJECTIONS.labels(limit=name).inc()
-            retry_after_s = await self._retry_after_s(limiter, item, name, client)
-            raise TooManyRequestsException(
-                f"too many requests; the limit is {item}",
-                headers={
-                    "Retry-After": str(retry_after_s),
-                    "RateLimit-Limit": str(item.amount),
-                    "RateLimit-Remaining": "0",
-                    "RateLimit-Reset": str(retry_after_s),
-                    "RateLimit-Policy": f"{item.amount};w={item.get_expiry()}",
-                },
-            )
-
-    @staticmethod
-    async def _retry_after_s(
-        limiter: MovingWindowRateLimiter, item: RateLimitItem, name: str, client: str
-    ) -> int:
-        try:
-            stats = await limiter.get_window_stats(item, name, client)
-        except StorageError:
-            return item.get_expiry()
-        return max(1, math.ceil(stats.reset_time - time.time()))
+            windows = [self._local_windows[name] for name, _ in counted]
+            refusal, read = self._local.count(keys, windows), None
+        if refusal is not None:
+            raise _too_many(counted[refusal.by][0], windows[refusal.by], refusal)
+        return read
 
 
-def client_address(connection: Connection) -> str:
-    return str(connection.app.state.rate_limiter.addresses.of(connection))
+def _too_many(name: str, window: Window, refusal: Refusal) -> TooManyRequestsException:
+    RATE_LIMIT_REJECTIONS.labels(limit=name).inc()
+    retry_after_s = str(max(1, math.ceil(refusal.retry_after_ms / 1000)))
+    window_s = window.window_ms // 1000
+    return TooManyRequestsException(
+        f"too many requests; the limit is {window.amount} per {window_s} seconds",
+        headers={
+            "Retry-After": retry_after_s,
+            "RateLimit-Limit": str(window.amount),
+            "RateLimit-Remaining": "0",
+            "RateLimit-Reset": retry_after_s,
+            "RateLimit-Policy": f"{window.amount};w={window_s}",
+        },
+    )
+
+
+def client_address(scope: Scope) -> str:
+    """The request's client (ClientAddresses), worked out once per request."""
+    state = scope.setdefault("state", {})
+    address: str | None = state.get(_CLIENT_ADDRESS)
+    if address is None:
+        address = state[_CLIENT_ADDRESS] = scope["app"].state.rate_limiter.addresses.of(scope)
+    return address
+
+
+_CLIENT_ADDRESS = "client_address"
+
+
+def _client_of(connection: Connection) -> str:
+    return client_address(connection.scope)
 
 
 def signed_in_user(connection: Connection) -> str:
     return f"user:{connection.user.id}"
 
 
-def rate_limited(name: str, client: Callable[[Connection], str] = client_address) -> Guard:
+def rate_limited(name: str, client: Callable[[Connection], str] = _client_of) -> Guard:
     """A guard that counts the request against limit `name` (RateLimiter in app state)."""
 
     async def guard(connection: Connection, _: BaseRouteHandler) -> None:
-        await connection.app.state.rate_limiter.hit(name, client(connection))
+        await connection.app.state.rate_limiter.hit((name, client(connection)))
 
     return guard
 
 
+COUNTED_BY_HANDLER = {"api_limits_counted_by_handler": True}
+"""Route opt for handlers that count the API-wide limits themselves (`api_limits_due`), in
+the round trip of a Redis read they make anyway."""
+_DUE = "api_limits_due"
+
+
 def limit_api_requests(app: ASGIApp) -> ASGIApp:
     """Middleware, the outer layers for every API request: its client's limit, then the
-    global one (so a client over its own limit spends none of everyone's). A middleware
-    rather than an app-wide guard: Litestar copies the route handler for every guard call,
-    which costs more than the check."""
+    global one (so a client over its own limit spends none of everyone's), counted in one
+    round trip before the handler runs; or, for handlers that take them over
+    (COUNTED_BY_HANDLER), by the handler, and after the response for requests that never
+    reached it (a 400 for a malformed parameter). A middleware rather than an app-wide
+    guard: Litestar copies the route handler for every guard call, which costs more than
+    the check."""
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["path"].startswith("/api/"):
-            connection: Connection = ASGIConnection(scope)
-            limiter: RateLimiter = connection.app.state.rate_limiter
-            await limiter.hit("client", client_address(connection))
-            await limiter.hit("everyone", "all")
-        await app(scope, receive, send)
+        if not scope["path"].startswith("/api/"):
+            await app(scope, receive, send)
+            return
+        limiter: RateLimiter = scope["app"].state.rate_limiter
+        layers = (("client", client_address(scope)), ("everyone", "all"))
+        if not scope["route_handler"].opt.get(_COUNTED_BY_HANDLER_KEY):
+            await limiter.hit(*layers)
+            await app(scope, receive, send)
+            return
+        state = scope.setdefault("state", {})
+        state[_DUE] = layers
+        try:
+            await app(scope, receive, send)
+        finally:
+            if state.pop(_DUE, None) is not None:
+                with contextlib.suppress(TooManyRequestsException):  # answered already
+                    await limiter.hit(*layers)
 
     return middleware
+
+
+_COUNTED_BY_HANDLER_KEY = next(iter(COUNTED_BY_HANDLER))
+
+
+def api_limits_due(scope: Scope) -> tuple[Counted, ...]:
+    """The API-wide limits a COUNTED_BY_HANDLER handler is to count for its request (none
+    when they are counted already); after this call they are the handler's to count."""
+    due: tuple[Counted, ...] = scope.setdefault("state", {}).pop(_DUE, ())
+    return due
 
 
 PROVIDER_WRITES = rate_limited("provider_write", signed_in_user)

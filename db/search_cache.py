@@ -13,8 +13,8 @@ responses only.
 """
 
 import logging
-from collections.abc import Iterable
-from typing import cast
+from collections.abc import Iterable, Sequence
+from typing import Any, cast
 
 import msgspec
 from redis.asyncio import Redis
@@ -72,18 +72,32 @@ class SearchCache:
         """The entry of a search, named by its whole query value (see geo.keys)."""
         return KEY_PREFIX + digest(query).hex()
 
-    async def get(self, key: str, cells: frozenset[Cell] | None) -> Lookup:
-        """The entry of a search over these cells (None: too wide for cells)."""
-        try:
-            *generations, raw = await self._redis.mget(*_generation_keys(cells), key)
-        except RedisError as error:
-            _warn("search cache unavailable: %s", error)
+    @staticmethod
+    def reads(key: str, cells: frozenset[Cell] | None) -> list[str]:
+        """The Redis keys a lookup of entry `key` over these cells reads (None: a search
+        too wide for cells), for `lookup` to make sense of; a caller may read them in a
+        round trip it makes anyway."""
+        return [*_generation_keys(cells), key]
+
+    def lookup(self, values: Sequence[Any] | None) -> Lookup:
+        """The lookup from the values of `reads`' keys (None: Redis was unreachable)."""
+        if values is None:
             return Lookup(hit=None, generation=None)
+        *generations, raw = values
         current = sum(int(generation or 0) for generation in generations)
         entry = None if raw is None else self._decoded(cast(bytes, raw))
         if entry is not None and entry.generation == current:
             return Lookup(hit=entry, generation=current)
         return Lookup(hit=None, generation=current)
+
+    async def get(self, key: str, cells: frozenset[Cell] | None) -> Lookup:
+        """The entry of a search over these cells (None: too wide for cells)."""
+        try:
+            values = await self._redis.mget(self.reads(key, cells))
+        except RedisError as error:
+            _warn("search cache unavailable: %s", error)
+            values = None
+        return self.lookup(values)
 
     def _decoded(self, raw: bytes) -> CachedResponse | None:
         try:

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, Request, Response, get
+from litestar import Controller, Response, get
 from litestar.di import NamedDependency
 from litestar.openapi import ResponseSpec
 from litestar.openapi.spec import Example
@@ -24,7 +24,13 @@ from app.errors import error_responses
 from app.formats import GEOJSON, GEOJSON_TOO, JSON, ResponseFormat
 from app.metrics import CACHE_LOOKUPS
 from app.paging import keyset_page
-from app.rate_limits import client_address
+from app.rate_limits import (
+    COUNTED_BY_HANDLER,
+    Counted,
+    RateLimiter,
+    api_limits_due,
+    client_address,
+)
 from app.search.costly import CostlySearches
 from app.search.queries import ClustersRequest, InViewRequest, NearbyRequest
 from app.search.schemas import (
@@ -65,12 +71,13 @@ def _etag(body: bytes) -> str:
 
 
 class Searches:
-    """What the search endpoints share: the searches, the response cache, and database
-    sessions, opened only when the cache has no answer (a hit touches no session).
+    """What the search endpoints share: the searches, the response cache, database
+    sessions, opened only when the cache has no answer (a hit touches no session), and the
+    rate limits, counted in the round trip of the cache lookup.
 
-    One dependency rather than one per part: each dependency a handler declares costs a
-    task and a validation per request, which a cache hit would otherwise spend most of
-    its time on."""
+    Kept in the app's state rather than given as a dependency: a handler's dependencies
+    beyond one are resolved in a task group per request, which a cache hit would otherwise
+    spend much of its time on."""
 
     def __init__(
         self,
@@ -79,6 +86,7 @@ class Searches:
         costly: CostlySearches,
         cursor_codec: CursorCodec,
         cache: SearchCache,
+        rate_limiter: RateLimiter,
         max_age_s: int,
     ) -> None:
         self._sessions = sessions
@@ -86,6 +94,7 @@ class Searches:
         self.costly = costly
         self.cursor_codec = cursor_codec
         self._cache = cache
+        self._rate_limiter = rate_limiter
         self._max_age_s = max_age_s
 
     async def answer(
@@ -95,12 +104,17 @@ class Searches:
         area: list[LatLngBox],
         render: Callable[[AsyncSession], Awaitable[tuple[Any, str]]],
         if_none_match: str | None,
+        limits: tuple[Counted, ...] = (),
     ) -> Response[bytes]:
         """The answer to `query`, a search within `area` (which the cache entry depends on):
         from the cache, or rendered in a session of its own and cached, compressed as the
-        client asked; a 304 without a body when the client has it already."""
+        client asked; a 304 without a body when the client has it already. The request
+        counts against the API's limits and `limits` in the same round trip as the lookup
+        (429 when over one)."""
         key = self._cache.key(query)
-        lookup = await self._cache.get(key, cells_of(area))
+        counted = (*api_limits_due(scope), *limits)
+        reads = self._cache.reads(key, cells_of(area))
+        lookup = self._cache.lookup(await self._rate_limiter.hit(*counted, reading=reads))
         CACHE_LOOKUPS.labels(cache="search", result="miss" if lookup.hit is None else "hit").inc()
         encoding = accepted_encoding(scope)
         entry = lookup.hit
@@ -143,6 +157,11 @@ def _entry(generation: int, media_type: str, payload: Any, encoding: str | None)
     return CachedResponse(generation, media_type, body, _etag(body), used, encoded)
 
 
+def _searches(scope: Scope) -> Searches:
+    searches: Searches = scope["app"].state.searches
+    return searches
+
+
 def _has(if_none_match: str | None, etag: str) -> bool:
     """Whether the client's If-None-Match names this ETag."""
     return if_none_match is not None and etag in (tag.strip() for tag in if_none_match.split(","))
@@ -176,7 +195,7 @@ def _as_geojson(items: list[ProviderHit], **foreign_members: Any) -> dict[str, A
 class SearchController(Controller):
     path = "/api/providers"
     tags = ["providers"]  # noqa: RUF012
-    opt = PUBLIC
+    opt = PUBLIC | COUNTED_BY_HANDLER
     security = ANONYMOUS
 
     @get(
@@ -190,15 +209,14 @@ class SearchController(Controller):
     )
     async def nearby(
         self,
-        request: Request[Any, Any, Any],
-        searches: NamedDependency[Searches],
+        scope: Scope,
         nearby_request: NamedDependency[NearbyRequest],
         if_none_match: IfNoneMatch = None,
     ) -> Response[bytes]:
         """Active providers within `radius_km`, nearest first, ties by id."""
         wanted = nearby_request
         filters = wanted.filters
-        await searches.costly.admit(wanted.strategy, client_address(request))
+        searches = _searches(scope)
 
         async def render(session: AsyncSession) -> tuple[Any, str]:
             async def page_after(after: DistanceKey | None) -> Page[ProviderHit]:
@@ -226,7 +244,8 @@ class SearchController(Controller):
             return NearbyPage(items, next_cursor, wanted.strategy), JSON
 
         area = boxes_around(Point(filters.latitude, filters.longitude), filters.radius_km * 1000)
-        return await searches.answer(request.scope, wanted, area, render, if_none_match)
+        costly = searches.costly.limits(wanted.strategy, client_address(scope))
+        return await searches.answer(scope, wanted, area, render, if_none_match, costly)
 
     @get(
         "/in-view",
@@ -240,12 +259,12 @@ class SearchController(Controller):
     async def in_view(
         self,
         scope: Scope,
-        searches: NamedDependency[Searches],
         in_view_request: NamedDependency[InViewRequest],
         if_none_match: IfNoneMatch = None,
     ) -> Response[bytes]:
         """Active providers inside a map viewport, nearest its center first (capped)."""
         request = in_view_request
+        searches = _searches(scope)
 
         async def render(session: AsyncSession) -> tuple[Any, str]:
             page = await searches.provider_search.in_view(
@@ -271,12 +290,12 @@ class SearchController(Controller):
     async def clusters(
         self,
         scope: Scope,
-        searches: NamedDependency[Searches],
         clusters_request: NamedDependency[ClustersRequest],
         if_none_match: IfNoneMatch = None,
     ) -> Response[bytes]:
         """Counts and centroids of active providers per grid cell, for zoomed-out maps."""
         request = clusters_request
+        searches = _searches(scope)
 
         async def render(session: AsyncSession) -> tuple[Any, str]:
             items = await searches.provider_search.clusters(

@@ -11,21 +11,20 @@ from contextlib import asynccontextmanager
 
 from litestar.exceptions import ServiceUnavailableException
 
-from app.rate_limits import RateLimiter
+from app.rate_limits import Counted
 from db.search import SearchStrategy
 
 RETRY_AFTER_S = 1
 
 
 class CostlySearches:
-    def __init__(self, rate_limiter: RateLimiter, at_once: int) -> None:
-        self._rate_limiter = rate_limiter
+    def __init__(self, at_once: int) -> None:
         self._slots = asyncio.Semaphore(at_once)
 
-    async def admit(self, strategy: SearchStrategy, client: str) -> None:
-        """Count a costly search against the client's limit (429 when over it)."""
-        if strategy is not SearchStrategy.gist:
-            await self._rate_limiter.hit("costly_search", client)
+    @staticmethod
+    def limits(strategy: SearchStrategy, client: str) -> tuple[Counted, ...]:
+        """The limit a search by `strategy` counts against, beyond every API request's."""
+        return () if strategy is SearchStrategy.gist else (("costly_search", client),)
 
     @asynccontextmanager
     async def running(self, strategy: SearchStrategy) -> AsyncIterator[None]:

@@ -123,6 +123,21 @@ async def test_the_eleventh_provider_write_in_a_minute_is_429_for_that_user_only
     assert elsewhere.status_code == 201
 
 
+async def test_a_search_counts_in_its_cache_lookup_and_a_malformed_one_counts_too(
+    settings: Settings, redis_url: str
+) -> None:
+    """Searches count the API-wide limits in the round trip of their cache lookup; one
+    refused for a bad parameter before it got there is counted after its 400."""
+    limits = msgspec.structs.replace(UNLIMITED, client="3/minute")
+    nearby = "/api/providers/nearby"
+    async with app_limited_by(settings, redis_url, limits) as client:
+        malformed = [await client.get(nearby, params={"lat": 99, "lng": 18}) for _ in range(2)]
+        searches = [await client.get(nearby, params={"lat": 59, "lng": 18}) for _ in range(2)]
+    assert [answer.status_code for answer in malformed] == [400, 400]
+    assert [answer.status_code for answer in searches] == [200, 429]
+    assert searches[1].headers["RateLimit-Limit"] == "3"
+
+
 @pytest.mark.parametrize(("processes", "allowed"), [(1, 5), (2, 2), (8, 1)])
 async def test_without_redis_each_process_allows_its_share_of_a_limit(
     settings: Settings, processes: int, allowed: int
@@ -144,14 +159,15 @@ async def test_without_redis_each_process_allows_its_share_of_a_limit(
 
 async def test_the_local_redis_keeps_the_windows_across_a_restart(tmp_path: Path) -> None:
     """A Redis on the project's own configuration, restarted between two logins."""
-    async with project_redis(tmp_path) as url:
-        limiter = RateLimiter(url, RateLimits(login="2/hour"))
-        await limiter.hit("login", "203.0.113.7")
-        await limiter.hit("login", "203.0.113.7")
-    async with project_redis(tmp_path) as url:
-        limiter = RateLimiter(url, RateLimits(login="2/hour"))
+    login = ("login", "203.0.113.7")
+    async with project_redis(tmp_path) as url, Redis.from_url(url) as redis:
+        limiter = RateLimiter(redis, RateLimits(login="2/hour"))
+        await limiter.hit(login)
+        await limiter.hit(login)
+    async with project_redis(tmp_path) as url, Redis.from_url(url) as redis:
+        limiter = RateLimiter(redis, RateLimits(login="2/hour"))
         with pytest.raises(TooManyRequestsException):
-            await limiter.hit("login", "203.0.113.7")
+            await limiter.hit(login)
 
 
 def test_a_malformed_limit_is_a_configuration_error() -> None:

@@ -6,7 +6,6 @@ from contextlib import asynccontextmanager
 import msgspec
 import pytest
 from litestar import Litestar
-from litestar.di import Provide
 from litestar.testing import AsyncTestClient
 from redis.asyncio import Redis
 
@@ -33,9 +32,7 @@ async def serving(settings: Settings, redis_url: str, **changes: object) -> Asyn
 
 
 def costly_searches(app: Litestar) -> CostlySearches:
-    provide = app.dependencies["searches"]
-    assert isinstance(provide, Provide)
-    searches = provide.dependency()
+    searches = app.state.searches
     assert isinstance(searches, Searches)
     return searches.costly
 

@@ -40,7 +40,8 @@ from app.rate_limits import RateLimiter, limit_api_requests
 from app.route_orders.controller import RouteOrderController
 from app.routes.controller import RouteController
 from app.routes.queries import corridor_dependency
-from app.search.controller import SearchController, Searches
+from app.search.answers import Searches
+from app.search.controller import SearchController
 from app.search.costly import CostlySearches
 from app.search.queries import search_requests
 from app.settings import GeocoderKind, Settings, from_env, weak_secret_key
@@ -65,11 +66,14 @@ def derived_key(secret_key: str, purpose: str) -> bytes:
     return hashlib.sha256(f"{purpose}:{secret_key}".encode()).digest()
 
 
-def make_redis(url: str) -> Redis:
+def make_redis(url: str, socket_timeout_s: float | None = 1.0) -> Redis:
     """A client that fails fast: the cache and the limiter have fallbacks, and a request
     should not sit through retries with backoff while Redis is down."""
     return Redis.from_url(
-        url, socket_timeout=1.0, socket_connect_timeout=1.0, retry=Retry(NoBackoff(), retries=1)
+        url,
+        socket_timeout=socket_timeout_s,
+        socket_connect_timeout=1.0,
+        retry=Retry(NoBackoff(), retries=1),
     )
 
 
@@ -129,6 +133,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         engine_instance=engine, session_config=AsyncSessionConfig(expire_on_commit=False)
     )
     redis = make_redis(settings.redis_url)
+    # The rate limits' round trip, which every API request makes, keeps a deadline of its
+    # own (db.rate_windows): a socket timeout would cost it a task per command.
+    limits_redis = make_redis(settings.redis_url, socket_timeout_s=None)
     cursor_codec = CursorCodec(derived_key(settings.secret_key, "search-cursor"))
     jwt_auth = make_jwt_auth(
         derived_key(settings.secret_key, "access-token").hex(), settings.access_token_ttl_s
@@ -138,7 +145,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     search_cache = SearchCache(redis, settings.search.server_cache_ttl_s)
     token_versions = TokenVersions(redis, engine)
     rate_limiter = RateLimiter(
-        redis,
+        limits_redis,
         settings.rate_limits,
         settings.processes,
         enabled=settings.rate_limits_enabled,
@@ -157,6 +164,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         finally:
             await http.aclose()
             await redis.aclose()
+            await limits_redis.aclose()
             if search_pool:
                 await search_pool.dispose()
 
@@ -213,7 +221,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
         on_startup=[learn_parameter_syntax],
         before_request=check_parameter_syntax,
         request_max_body_size=settings.body_max_bytes,
-        middleware=[request_ids, observe_requests, compress_answers, limit_api_requests],
+        middleware=[
+            request_ids,
+            observe_requests,
+            compress_answers,
+            limit_api_requests,
+        ],
         before_send=[add_edge_headers],
         cors_config=cors_config(settings.cors_allow_origins),
         exception_handlers=exception_handlers(),

@@ -10,12 +10,16 @@ The same call can read other keys, so that a handler that reads Redis anyway cou
 request in that round trip.
 """
 
+import asyncio
 import time
 from collections import deque
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
+import hiredis
 from redis.asyncio import Redis
+from redis.exceptions import NoScriptError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 
 class Window(NamedTuple):
@@ -68,10 +72,18 @@ return {0, 0, {}}
 
 
 class RedisWindows:
-    """Counts shared by every process. Raises RedisError when Redis can't be reached."""
+    """Counts shared by every process. Raises RedisError when Redis can't be reached or
+    doesn't answer within `timeout_s`.
 
-    def __init__(self, redis: Redis) -> None:
-        self._count = redis.register_script(_COUNT)
+    Every API request makes this call, so it is made a layer below redis-py's commands: the
+    command packed by hiredis, on a connection of the client's pool, under a deadline of its
+    own. That halves its cost in the process. The client should have no socket timeout,
+    which redis-py enforces with a task per command."""
+
+    def __init__(self, redis: Redis, timeout_s: float = 1.0) -> None:
+        self._redis = redis
+        self._sha = redis.register_script(_COUNT).sha
+        self._timeout_s = timeout_s
 
     async def count(
         self, keys: Sequence[str], limits: Sequence[Window], reading: Sequence[str] = ()
@@ -80,10 +92,37 @@ class RedisWindows:
         and read the keys `reading` in the same round trip: the refusal, if any, and the
         values read (none when refused)."""
         args = [number for limit in limits for number in limit]
-        refused, wait, *read = await self._count(keys=[*keys, *reading], args=args)
+        command: tuple[str | int, ...] = (
+            "EVALSHA",
+            self._sha,
+            len(keys) + len(reading),
+            *keys,
+            *reading,
+            *args,
+        )
+        packed = hiredis.pack_command(command)  # type: ignore[arg-type]  # stub: 1-tuple
+        try:
+            answer = await self._call(packed)
+        except NoScriptError:  # Redis restarted without it, or its scripts were flushed
+            await self._redis.script_load(_COUNT)
+            answer = await self._call(packed)
+        refused, wait, *read = answer
         if refused:
             return Refusal(int(refused) - 1, int(wait)), []
         return None, read[0]
+
+    async def _call(self, packed: bytes) -> Any:
+        pool = self._redis.connection_pool
+        try:
+            async with asyncio.timeout(self._timeout_s):
+                connection = await pool.get_connection()  # type: ignore[no-untyped-call]
+                try:
+                    await connection.send_packed_command(packed, check_health=False)
+                    return await connection.read_response()
+                finally:  # a connection that was cut off mid-call has been dropped
+                    await pool.release(connection)
+        except TimeoutError as error:
+            raise RedisTimeoutError(f"no answer within {self._timeout_s} s") from error
 
 
 class LocalWindows:

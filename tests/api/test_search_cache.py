@@ -4,6 +4,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import httpx
 import msgspec
 import pytest
 from litestar import Litestar
@@ -14,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app import compression
 from app.main import create_app
-from app.search import controller as search_controller
+from app.search import answers as search_answers
 from app.settings import SearchLimits, Settings
 from db.search_cache import EPOCH_KEY, KEY_PREFIX
 from tests.support.accounts import SignedIn, sign_up
@@ -349,7 +350,7 @@ async def test_a_hit_sends_the_body_compressed_for_the_first_client_as_stored(
         calls.append(encoding)
         return compression.compressed(body, encoding)
 
-    monkeypatch.setattr(search_controller, "compressed", counted)
+    monkeypatch.setattr(search_answers, "compressed", counted)
     await redis.incr(EPOCH_KEY)
     params: dict[str, str | int] = {"bbox": "17.5,59.0,18.5,59.6", "limit": 100}
     path = "/api/providers/in-view"
@@ -362,3 +363,40 @@ async def test_a_hit_sends_the_body_compressed_for_the_first_client_as_stored(
     assert {a.headers["vary"] for a in answers} == {"Accept-Encoding"}
     assert len({a.headers["etag"] for a in answers}) == 1
     assert answers[0].json() == answers[1].json() == answers[2].json() == answers[3].json()
+
+
+@pytest.mark.parametrize("path", list(BASES))
+async def test_a_repeated_request_is_answered_before_its_handler_as_the_handler_would(
+    client: Client, redis: Redis, monkeypatch: pytest.MonkeyPatch, path: str
+) -> None:
+    """The first asking of a search goes through its handler; the same request again is
+    answered from the cache before routing, with the same headers; the same search spelled
+    differently goes through the handler again (and hits the cache there)."""
+    handled: list[str] = []
+    answer = search_answers.Searches.answer
+
+    async def counted(self: search_answers.Searches, scope: Any, *args: Any) -> Any:
+        handled.append(scope["query_string"].decode())
+        return await answer(self, scope, *args)
+
+    monkeypatch.setattr(search_answers.Searches, "answer", counted)
+    await redis.incr(EPOCH_KEY)
+    query = str(httpx.QueryParams(BASES[path]))
+    respelled = query + "&"
+    first, again, other = [
+        await client.get(f"{path}?{q}", headers={"Accept-Encoding": "gzip"})
+        for q in (query, query, respelled)
+    ]
+    assert handled == [query, respelled]
+    assert first.content == again.content == other.content
+    assert _without_request_id(first.headers) == _without_request_id(again.headers)
+    not_modified = await client.get(
+        f"{path}?{query}", headers={"If-None-Match": first.headers["etag"]}
+    )
+    assert not_modified.status_code == 304
+    assert not_modified.content == b""
+    assert handled == [query, respelled]
+
+
+def _without_request_id(headers: httpx.Headers) -> dict[str, str]:
+    return {name: value for name, value in headers.items() if name != "x-request-id"}

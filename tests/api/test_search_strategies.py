@@ -11,7 +11,7 @@ from redis.asyncio import Redis
 
 from app.main import create_app
 from app.rate_limits import RateLimits
-from app.search.controller import Searches
+from app.search.answers import Searches
 from app.search.costly import CostlySearches
 from app.settings import SearchLimits, Settings
 from db.search import SearchStrategy

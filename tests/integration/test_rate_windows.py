@@ -1,10 +1,13 @@
 """Moving-window counts: the Redis script and the in-memory windows allow, refuse and name
 the wait alike, count several limits at once, and read alongside."""
 
+import asyncio
+import time
 from collections.abc import AsyncIterator
 
 import pytest
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from db.rate_windows import LocalWindows, RedisWindows, Refusal, Window, wait_ms
 
@@ -90,3 +93,22 @@ def test_in_memory_windows_forget_expired_clients() -> None:
     for n in range(20_000):
         windows.count([f"client-{n}"], [millisecond])
     assert len(windows) < 15_000
+
+
+async def test_redis_counts_on_after_its_scripts_were_flushed(redis: Redis) -> None:
+    windows = RedisWindows(redis)
+    await redis.script_flush()
+    assert await windows.count(["limit:a"], [MINUTE]) == (None, [])
+    assert await redis.llen("limit:a") == 1
+
+
+async def test_a_redis_that_does_not_answer_is_an_error_within_the_deadline() -> None:
+    """A server that takes the connection and says nothing, like a Redis that hangs."""
+    silent = await asyncio.start_server(lambda reader, writer: None, "127.0.0.1", 0)
+    port = silent.sockets[0].getsockname()[1]
+    async with silent, Redis(host="127.0.0.1", port=port) as hung:
+        windows = RedisWindows(hung, timeout_s=0.2)
+        started = time.monotonic()
+        with pytest.raises(RedisError):
+            await windows.count(["limit:a"], [MINUTE])
+        assert time.monotonic() - started < 1

@@ -1,0 +1,214 @@
+"""How a search is answered: from the response cache, or rendered and cached; compressed
+as the client accepts; with an ETag, and a 304 when the client has the answer already.
+
+A search request's cache reads follow from its path and query string alone: its handler
+parses them into a request value, whose key and cells name the reads. Once a handler has
+worked them out, the process remembers them, and a repeat of the same request is looked up
+by `answer_repeated_searches` before Litestar routes it: one Redis round trip, which counts
+its rate limits too, and a hit is sent from there, without parsing parameters, resolving
+dependencies or building response objects. A miss goes on to its handler with the lookup
+done.
+"""
+
+import hashlib
+from collections.abc import Awaitable, Callable
+from typing import Any, NamedTuple
+
+import msgspec
+from litestar import Response
+from litestar.enums import ScopeType
+from litestar.status_codes import HTTP_200_OK, HTTP_304_NOT_MODIFIED
+from litestar.types import ASGIApp, HTTPScope, Receive, Scope, Send
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.compression import accepted_encoding, compressed
+from app.metrics import CACHE_LOOKUPS
+from app.rate_limits import Counted, RateLimiter, api_limits_due, client_address
+from app.search.costly import CostlySearches
+from db.search import ProviderSearch
+from db.search_cache import CachedResponse, Lookup, SearchCache
+from geo.bbox import LatLngBox
+from geo.cells import cells_of
+from geo.cursor import CursorCodec
+
+REMEMBERED_REQUESTS = 10_000
+"""Per process: the most (path, query) pairs whose cache reads are remembered."""
+IF_NONE_MATCH_MAX_LENGTH = 1000
+_LOOKUP = "search_lookup"
+
+
+class Reads(NamedTuple):
+    """What looking up a request's answer takes."""
+
+    keys: list[str]
+    """The Redis keys of its cache entry and the generations it depends on."""
+    limits: tuple[str, ...]
+    """The limits it counts against beyond every API request's, per client."""
+
+
+class Reply(NamedTuple):
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+
+class Searches:
+    """What the search endpoints share: the searches, the response cache, database
+    sessions, opened only when the cache has no answer (a hit touches no session), and the
+    rate limits, counted in the round trip of the cache lookup.
+
+    Kept in the app's state rather than given as a dependency: a handler's dependencies
+    beyond one are resolved in a task group per request."""
+
+    def __init__(
+        self,
+        sessions: Callable[[], AsyncSession],
+        provider_search: ProviderSearch,
+        costly: CostlySearches,
+        cursor_codec: CursorCodec,
+        cache: SearchCache,
+        rate_limiter: RateLimiter,
+        max_age_s: int,
+    ) -> None:
+        self._sessions = sessions
+        self.provider_search = provider_search
+        self.costly = costly
+        self.cursor_codec = cursor_codec
+        self._cache = cache
+        self._rate_limiter = rate_limiter
+        self._max_age_s = max_age_s
+        self._remembered: dict[tuple[str, bytes], Reads] = {}
+
+    async def answer(
+        self,
+        scope: Scope,
+        query: msgspec.Struct,
+        area: list[LatLngBox],
+        render: Callable[[AsyncSession], Awaitable[tuple[Any, str]]],
+        if_none_match: str | None,
+        limits: tuple[Counted, ...] = (),
+    ) -> Response[bytes]:
+        """The answer to `query`, a search within `area` (which the cache entry depends on):
+        from the cache, or rendered in a session of its own and cached, compressed as the
+        client asked; a 304 without a body when the client has it already. Unless looked
+        up already (`answer_repeated_searches`), the request counts against the API's
+        limits and `limits` in the same round trip as the lookup (429 when over one)."""
+        key = self._cache.key(query)
+        reads = Reads(self._cache.reads(key, cells_of(area)), tuple(name for name, _ in limits))
+        self._remember(scope, reads)
+        lookup: Lookup | None = scope["state"].pop(_LOOKUP, None)
+        if lookup is None:
+            lookup = await self._lookup(scope, reads)
+        encoding = accepted_encoding(scope)
+        entry = lookup.hit
+        if entry is None:
+            async with self._sessions() as session:
+                payload, media_type = await render(session)
+            entry = _entry(lookup.generation or 0, media_type, payload, encoding)
+            if lookup.generation is not None:
+                await self._cache.put(key, entry)
+        reply = self._reply(entry, encoding, if_none_match)
+        return Response(
+            reply.body, status_code=reply.status, media_type=entry.media_type, headers=reply.headers
+        )
+
+    async def answer_again(self, scope: HTTPScope, send: Send) -> bool:
+        """Send the cached answer to a request seen before, if it has one: True when sent.
+        Otherwise its lookup (if any) is left for its handler."""
+        reads = self._remembered.get((scope["path"], scope["query_string"]))
+        if reads is None or scope["method"] != "GET":
+            return False
+        if_none_match = _header(scope, b"if-none-match")
+        if if_none_match is not None and len(if_none_match) > IF_NONE_MATCH_MAX_LENGTH:
+            return False  # the handler answers that with a 400
+        lookup = await self._lookup(scope, reads)
+        if lookup.hit is None:
+            scope["state"][_LOOKUP] = lookup
+            return False
+        reply = self._reply(lookup.hit, accepted_encoding(scope), if_none_match)
+        await _send(send, reply, lookup.hit.media_type)
+        return True
+
+    def _remember(self, scope: Scope, reads: Reads) -> None:
+        if len(self._remembered) >= REMEMBERED_REQUESTS:
+            del self._remembered[next(iter(self._remembered))]  # the longest remembered
+        self._remembered[scope["path"], scope["query_string"]] = reads
+
+    async def _lookup(self, scope: Scope, reads: Reads) -> Lookup:
+        client = client_address(scope)
+        counted = (*api_limits_due(scope), *((name, client) for name in reads.limits))
+        lookup = self._cache.lookup(await self._rate_limiter.hit(*counted, reading=reads.keys))
+        CACHE_LOOKUPS.labels(cache="search", result="miss" if lookup.hit is None else "hit").inc()
+        return lookup
+
+    def _reply(
+        self, entry: CachedResponse, encoding: str | None, if_none_match: str | None
+    ) -> Reply:
+        headers = {
+            "Cache-Control": f"public, max-age={self._max_age_s}",
+            "ETag": entry.etag,
+            "Vary": "Accept-Encoding",
+        }
+        if _has(if_none_match, entry.etag):
+            return Reply(HTTP_304_NOT_MODIFIED, headers, b"")
+        body, used = _body_for(entry, encoding)
+        if used is not None:
+            headers["Content-Encoding"] = used
+        return Reply(HTTP_200_OK, headers, body)
+
+
+def answer_repeated_searches(app: ASGIApp) -> ASGIApp:
+    """Middleware of the search routes: a request this process has seen before is answered
+    from the cache here when it can be (Searches in app state)."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        searches: Searches = scope["app"].state.searches
+        if scope["type"] != ScopeType.HTTP or not await searches.answer_again(scope, send):
+            await app(scope, receive, send)
+
+    return middleware
+
+
+async def _send(send: Send, reply: Reply, media_type: str) -> None:
+    headers = [(name.lower().encode(), value.encode()) for name, value in reply.headers.items()]
+    if reply.status == HTTP_200_OK:
+        headers += [
+            (b"content-type", media_type.encode()),
+            (b"content-length", str(len(reply.body)).encode()),
+        ]
+    await send({"type": "http.response.start", "status": reply.status, "headers": headers})
+    await send({"type": "http.response.body", "body": reply.body, "more_body": False})
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    value = next((v for k, v in scope["headers"] if k == name), None)
+    return None if value is None else value.decode("latin-1")
+
+
+def _etag(body: bytes) -> str:
+    return '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
+
+
+def _body_for(entry: CachedResponse, encoding: str | None) -> tuple[bytes, str | None]:
+    """The body as the client takes it, and its encoding: as cached if compressed the way
+    it accepts, compressed for it alone if it accepts another way, else plain."""
+    if encoding is None:
+        return entry.body, None
+    if entry.encoding == encoding and entry.encoded is not None:
+        return entry.encoded, encoding
+    packed = compressed(entry.body, encoding)
+    return (entry.body, None) if packed is None else (packed, encoding)
+
+
+def _entry(generation: int, media_type: str, payload: Any, encoding: str | None) -> CachedResponse:
+    """A rendered answer as cached: its body, its ETag, and the body compressed as its
+    first client asked (so that a hit never compresses for a client that asks the same)."""
+    body = msgspec.json.encode(payload)
+    encoded = compressed(body, encoding)
+    used = encoding if encoded is not None else None
+    return CachedResponse(generation, media_type, body, _etag(body), used, encoded)
+
+
+def _has(if_none_match: str | None, etag: str) -> bool:
+    """Whether the client's If-None-Match names this ETag."""
+    return if_none_match is not None and etag in (tag.strip() for tag in if_none_match.split(","))

@@ -13,7 +13,7 @@ from litestar.enums import ScopeType
 from litestar.types import ASGIApp, HTTPResponseStartEvent, Message, Receive, Scope, Send
 
 MINIMUM_SIZE = 1024
-BROTLI_QUALITY = 5  # about gzip's speed, a tenth smaller on search pages
+BROTLI_QUALITY = 3  # a 100-provider page: 4.5 KB in 0.25 ms; quality 5 saves 2% in 0.66 ms
 GZIP_LEVEL = 6
 
 

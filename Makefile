@@ -38,7 +38,7 @@ help:
 	@echo "make seed N=…  replace all providers with N seeded ones (default $(N))"
 	@echo "make serve     granian on HOST:PORT with WORKERS workers"
 	@echo "make check-docs  run docs/api.md's curl examples against http://HOST:PORT"
-	@echo "make bench     route optimizer, then nearby latency per strategy at 100k and 1M (docs/benchmarks.md)"
+	@echo "make bench     route optimizer, nearby latency per strategy, throughput against the floor (docs/benchmarks.md)"
 	@echo "make load      a load scenario against the API: SCENARIO=normal, peak, spike or abuse (docs/operations.md)"
 	@echo "make mutation  mutation testing of db/ and geo/ (slow, not in CI; MUTANTS='db.search.*')"
 	@echo "make lint      ruff, mypy, and no serializable transactions"
@@ -114,3 +114,4 @@ load: migrate
 bench: migrate
 	$(BIN)/python -m bench.route_optimizer
 	@$(STACK) && $(BIN)/python -m bench.nearby_latency
+	@$(STACK) && $(BIN)/python -m bench.throughput

@@ -11,26 +11,22 @@ all strategies returned the same page.
 
 import argparse
 import asyncio
-import json
 import os
-import platform
 import random
 import sys
 import time
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bench.databases import Dataset, log, prepared
+from bench.reporting import write_results
 from bench.throughput import dense_centers
 from db.engine import make_engine, make_read_pool
 from db.nearest import index_ordered_connection_settings
 from db.search import NearbyQuery, ProviderSearch, SearchStrategy
 from db.seed import Distribution
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "bench" / "results" / "nearby_latency.json"
 RADII_KM = (10, 50, 100)
 LIMIT = 100
 # Loading every row into Python costs seconds at 1M, so the naive strategy gets fewer turns.
@@ -137,18 +133,7 @@ async def main() -> None:
         url = await prepared(admin_url, Dataset(size, Distribution.clustered))
         rows += await measure(url, size, args.samples, rng)
     print(table(rows))
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    machine = {
-        "cpus": os.cpu_count(),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-    }
-    RESULTS.write_text(
-        json.dumps(
-            {"machine": machine, "limit": LIMIT, "rows": [asdict(r) for r in rows]}, indent=2
-        )
-    )
-    log(f"wrote {RESULTS.relative_to(ROOT)}")
+    write_results("nearby_latency", {"limit": LIMIT, "rows": [asdict(r) for r in rows]})
 
 
 if __name__ == "__main__":

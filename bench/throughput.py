@@ -9,8 +9,8 @@ the floor runs, each nudged by at most 0.1 m), so each is a cache miss; a cached
 a few dozen searches warmed beforehand.
 """
 
+import argparse
 import asyncio
-import json
 import os
 import random
 import re
@@ -30,12 +30,14 @@ import httpx
 from redis.asyncio import Redis
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 
-from bench.databases import log
+from bench.databases import Dataset, log, prepared
+from bench.reporting import write_results
 from db.databases import asyncpg_dsn
 from db.engine import read_pool_server_settings
 from db.nearest import Bound, index_ordered_connection_settings
 from db.route_orders import AvailableQuery, available_statement
 from db.search import NearbyQuery, SearchStrategy, in_view_statement, nearby_statement
+from db.seed import Distribution
 from geo.distance import Point
 from geo.viewport import Viewport
 from tests.support.accounts import sign_up
@@ -443,6 +445,29 @@ def _warm(api: str, paths: Sequence[str], headers: dict[str, str]) -> None:
             client.get(path).raise_for_status()
 
 
+def table(result: dict[str, Any]) -> str:
+    lines = ["| search | what | tool | per second |", "|---|---|---|---:|"]
+    lines += [
+        f"| {r['group']} | {r['what']} | {r['tool']} | {r['rps']:,.0f} |" for r in result["rows"]
+    ]
+    lines += ["", "| ratio | measured |", "|---|---:|"]
+    lines += [f"| {name} | {value:.2f} |" for name, value in result["ratios"].items()]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="throughput against the floor and peers")
+    parser.add_argument("--size", type=int, default=1_000_000)
+    parser.add_argument("--seconds", type=float, default=8)
+    parser.add_argument("--samples", type=int, default=4_000, help="distinct searches")
+    args = parser.parse_args()
+    admin_url = os.environ.get("DATABASE_URL") or sys.exit("DATABASE_URL is not set")
+    dataset = Dataset(args.size, Distribution.clustered)
+    url = asyncio.run(prepared(admin_url, dataset))
+    result = run(url, os.environ["REDIS_URL"], args.seconds, args.samples)
+    print(table(result))
+    write_results("throughput", {"providers": dataset.label, "seconds": args.seconds, **result})
+
+
 if __name__ == "__main__":
-    result = run(sys.argv[1], os.environ["REDIS_URL"], float(sys.argv[2]), int(sys.argv[3]))
-    print(json.dumps(result, indent=2))
+    main()

@@ -1,0 +1,28 @@
+"""What every benchmark's results carry: the machine they came from, written as JSON under
+bench/results/ next to the printed table."""
+
+import json
+import os
+import platform
+from pathlib import Path
+from typing import Any
+
+from bench.databases import log
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def machine() -> dict[str, Any]:
+    return {
+        "cpus": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+    }
+
+
+def write_results(name: str, results: dict[str, Any]) -> None:
+    """`results` with the machine, as bench/results/<name>.json."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    path.write_text(json.dumps({"machine": machine(), **results}, indent=2) + "\n")
+    log(f"wrote bench/results/{path.name}")

@@ -12,6 +12,8 @@ from uuid import uuid4
 
 from litestar.types import ASGIApp, Receive, Scope, Send
 
+from app.scopes import raw_header
+
 REQUEST_ID_HEADER = "x-request-id"
 _REQUEST_ID_RAW = REQUEST_ID_HEADER.encode()
 _WELL_FORMED = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
@@ -23,9 +25,7 @@ def request_id_of(scope: Scope) -> str:
     state = scope.setdefault("state", {})
     request_id: str | None = state.get("request_id")
     if request_id is None:
-        # ASGI servers give header names in lower case.
-        raw = next((v for k, v in scope["headers"] if k == _REQUEST_ID_RAW), b"")
-        given = raw.decode("latin-1")
+        given = (raw_header(scope, _REQUEST_ID_RAW) or b"").decode("latin-1")
         request_id = state["request_id"] = given if _WELL_FORMED.match(given) else uuid4().hex
     return request_id
 

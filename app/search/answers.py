@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.compression import accepted_encoding, compressed
 from app.metrics import CACHE_LOOKUPS
 from app.rate_limits import Counted, RateLimiter, api_limits_due, client_address
+from app.scopes import raw_header
 from app.search.costly import CostlySearches
 from db.search import ProviderSearch
 from db.search_cache import CachedResponse, Lookup, SearchCache
@@ -118,7 +119,8 @@ class Searches:
         reads = self._remembered.get((scope["path"], scope["query_string"]))
         if reads is None or scope["method"] != "GET":
             return False
-        if_none_match = _header(scope, b"if-none-match")
+        raw = raw_header(scope, b"if-none-match")
+        if_none_match = None if raw is None else raw.decode("latin-1")
         if if_none_match is not None and len(if_none_match) > IF_NONE_MATCH_MAX_LENGTH:
             return False  # the handler answers that with a 400
         lookup = await self._lookup(scope, reads)
@@ -178,11 +180,6 @@ async def _send(send: Send, reply: Reply, media_type: str) -> None:
         ]
     await send({"type": "http.response.start", "status": reply.status, "headers": headers})
     await send({"type": "http.response.body", "body": reply.body, "more_body": False})
-
-
-def _header(scope: Scope, name: bytes) -> str | None:
-    value = next((v for k, v in scope["headers"] if k == name), None)
-    return None if value is None else value.decode("latin-1")
 
 
 def _etag(body: bytes) -> str:

@@ -34,6 +34,9 @@ from geo.cursor import CursorCodec
 
 REMEMBERED_REQUESTS = 10_000
 """Per process: the most (path, query) pairs whose cache reads are remembered."""
+REMEMBERED_QUERY_MAX_BYTES = 1024
+"""Longer query strings (padded ones: real searches take a few hundred bytes) are not
+remembered, which bounds the memory kept to about 10 MB a process."""
 IF_NONE_MATCH_MAX_LENGTH = 1000
 _LOOKUP = "search_lookup"
 
@@ -132,6 +135,8 @@ class Searches:
         return True
 
     def _remember(self, scope: Scope, reads: Reads) -> None:
+        if len(scope["query_string"]) > REMEMBERED_QUERY_MAX_BYTES:
+            return
         if len(self._remembered) >= REMEMBERED_REQUESTS:
             del self._remembered[next(iter(self._remembered))]  # the longest remembered
         self._remembered[scope["path"], scope["query_string"]] = reads

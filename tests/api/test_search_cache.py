@@ -365,21 +365,27 @@ async def test_a_hit_sends_the_body_compressed_for_the_first_client_as_stored(
     assert answers[0].json() == answers[1].json() == answers[2].json() == answers[3].json()
 
 
+@pytest.fixture
+def handled(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The query strings of the search requests that reach their handlers."""
+    queries: list[str] = []
+    answer = search_answers.Searches.answer
+
+    async def counted(self: search_answers.Searches, scope: Any, *args: Any) -> Any:
+        queries.append(scope["query_string"].decode())
+        return await answer(self, scope, *args)
+
+    monkeypatch.setattr(search_answers.Searches, "answer", counted)
+    return queries
+
+
 @pytest.mark.parametrize("path", list(BASES))
 async def test_a_repeated_request_is_answered_before_its_handler_as_the_handler_would(
-    client: Client, redis: Redis, monkeypatch: pytest.MonkeyPatch, path: str
+    client: Client, redis: Redis, handled: list[str], path: str
 ) -> None:
     """The first asking of a search goes through its handler; the same request again is
     answered from the cache before routing, with the same headers; the same search spelled
     differently goes through the handler again (and hits the cache there)."""
-    handled: list[str] = []
-    answer = search_answers.Searches.answer
-
-    async def counted(self: search_answers.Searches, scope: Any, *args: Any) -> Any:
-        handled.append(scope["query_string"].decode())
-        return await answer(self, scope, *args)
-
-    monkeypatch.setattr(search_answers.Searches, "answer", counted)
     await redis.incr(EPOCH_KEY)
     query = str(httpx.QueryParams(BASES[path]))
     respelled = query + "&"
@@ -396,6 +402,14 @@ async def test_a_repeated_request_is_answered_before_its_handler_as_the_handler_
     assert not_modified.status_code == 304
     assert not_modified.content == b""
     assert handled == [query, respelled]
+
+
+async def test_a_padded_query_is_not_remembered(client: Client, handled: list[str]) -> None:
+    """What a process remembers is bounded in number and in size."""
+    padded = str(httpx.QueryParams(BASES[NEARBY])) + "&" * search_answers.REMEMBERED_QUERY_MAX_BYTES
+    answers = [await client.get(f"{NEARBY}?{padded}") for _ in range(2)]
+    assert [a.status_code for a in answers] == [200, 200]
+    assert handled == [padded, padded]
 
 
 def _without_request_id(headers: httpx.Headers) -> dict[str, str]:

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.compression import accepted_encoding, compressed
 from app.metrics import CACHE_LOOKUPS
-from app.rate_limits import Counted, RateLimiter, api_limits_due, client_address
+from app.rate_limits import RateLimiter, api_limits_due, client_address
 from app.scopes import raw_header
 from app.search.costly import CostlySearches
 from db.search import ProviderSearch
@@ -90,15 +90,16 @@ class Searches:
         area: list[LatLngBox],
         render: Callable[[AsyncSession], Awaitable[tuple[Any, str]]],
         if_none_match: str | None,
-        limits: tuple[Counted, ...] = (),
+        limits: tuple[str, ...] = (),
     ) -> Response[bytes]:
         """The answer to `query`, a search within `area` (which the cache entry depends on):
         from the cache, or rendered in a session of its own and cached, compressed as the
         client asked; a 304 without a body when the client has it already. Unless looked
         up already (`answer_repeated_searches`), the request counts against the API's
-        limits and `limits` in the same round trip as the lookup (429 when over one)."""
+        limits and its client's `limits` in the same round trip as the lookup (429 when over
+        one)."""
         key = self._cache.key(query)
-        reads = Reads(self._cache.reads(key, cells_of(area)), tuple(name for name, _ in limits))
+        reads = Reads(self._cache.reads(key, cells_of(area)), limits)
         self._remember(scope, reads)
         lookup: Lookup | None = scope["state"].pop(_LOOKUP, None)
         if lookup is None:
@@ -135,11 +136,12 @@ class Searches:
         return True
 
     def _remember(self, scope: Scope, reads: Reads) -> None:
-        if len(scope["query_string"]) > REMEMBERED_QUERY_MAX_BYTES:
+        request = scope["path"], scope["query_string"]
+        if len(request[1]) > REMEMBERED_QUERY_MAX_BYTES or request in self._remembered:
             return
         if len(self._remembered) >= REMEMBERED_REQUESTS:
             del self._remembered[next(iter(self._remembered))]  # the longest remembered
-        self._remembered[scope["path"], scope["query_string"]] = reads
+        self._remembered[request] = reads
 
     async def _lookup(self, scope: Scope, reads: Reads) -> Lookup:
         client = client_address(scope)

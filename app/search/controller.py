@@ -20,10 +20,7 @@ from app.accounts.auth import ANONYMOUS, PUBLIC
 from app.errors import error_responses
 from app.formats import GEOJSON, GEOJSON_TOO, JSON, ResponseFormat
 from app.paging import keyset_page
-from app.rate_limits import (
-    COUNTED_BY_HANDLER,
-    client_address,
-)
+from app.rate_limits import COUNTED_BY_HANDLER
 from app.search.answers import IF_NONE_MATCH_MAX_LENGTH, Searches, answer_repeated_searches
 from app.search.queries import ClustersRequest, InViewRequest, NearbyRequest
 from app.search.schemas import (
@@ -140,7 +137,7 @@ class SearchController(Controller):
             return NearbyPage(items, next_cursor, wanted.strategy), JSON
 
         area = boxes_around(Point(filters.latitude, filters.longitude), filters.radius_km * 1000)
-        costly = searches.costly.limits(wanted.strategy, client_address(scope))
+        costly = searches.costly.limits(wanted.strategy)
         return await searches.answer(scope, wanted, area, render, if_none_match, costly)
 
     @get(

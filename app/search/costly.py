@@ -11,7 +11,6 @@ from contextlib import asynccontextmanager
 
 from litestar.exceptions import ServiceUnavailableException
 
-from app.rate_limits import Counted
 from db.search import SearchStrategy
 
 RETRY_AFTER_S = 1
@@ -22,9 +21,10 @@ class CostlySearches:
         self._slots = asyncio.Semaphore(at_once)
 
     @staticmethod
-    def limits(strategy: SearchStrategy, client: str) -> tuple[Counted, ...]:
-        """The limit a search by `strategy` counts against, beyond every API request's."""
-        return () if strategy is SearchStrategy.gist else (("costly_search", client),)
+    def limits(strategy: SearchStrategy) -> tuple[str, ...]:
+        """The limit a search by `strategy` counts against per client, beyond every API
+        request's."""
+        return () if strategy is SearchStrategy.gist else ("costly_search",)
 
     @asynccontextmanager
     async def running(self, strategy: SearchStrategy) -> AsyncIterator[None]:

@@ -12,7 +12,7 @@ from uuid import uuid4
 
 from litestar.types import ASGIApp, Receive, Scope, Send
 
-from app.scopes import raw_header
+from app.scopes import once_per_request, raw_header
 
 REQUEST_ID_HEADER = "x-request-id"
 _REQUEST_ID_RAW = REQUEST_ID_HEADER.encode()
@@ -22,12 +22,12 @@ _current_request_id: ContextVar[str | None] = ContextVar("request_id", default=N
 
 def request_id_of(scope: Scope) -> str:
     """The request's id: the client's, if well-formed, else a new one (kept in the scope)."""
-    state = scope.setdefault("state", {})
-    request_id: str | None = state.get("request_id")
-    if request_id is None:
+
+    def work_out() -> str:
         given = (raw_header(scope, _REQUEST_ID_RAW) or b"").decode("latin-1")
-        request_id = state["request_id"] = given if _WELL_FORMED.match(given) else uuid4().hex
-    return request_id
+        return given if _WELL_FORMED.match(given) else uuid4().hex
+
+    return once_per_request(scope, "request_id", work_out)
 
 
 def request_ids(app: ASGIApp) -> ASGIApp:

@@ -27,6 +27,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from app.metrics import RATE_LIMIT_FALLBACKS, RATE_LIMIT_REJECTIONS
+from app.scopes import once_per_request
 from db.rate_windows import LocalWindows, RedisWindows, Refusal, Window
 from geo.log_throttle import ThrottledWarning
 
@@ -169,14 +170,8 @@ def _too_many(name: str, window: Window, refusal: Refusal) -> TooManyRequestsExc
 
 def client_address(scope: Scope) -> str:
     """The request's client (ClientAddresses), worked out once per request."""
-    state = scope.setdefault("state", {})
-    address: str | None = state.get(_CLIENT_ADDRESS)
-    if address is None:
-        address = state[_CLIENT_ADDRESS] = scope["app"].state.rate_limiter.addresses.of(scope)
-    return address
-
-
-_CLIENT_ADDRESS = "client_address"
+    addresses: ClientAddresses = scope["app"].state.rate_limiter.addresses
+    return once_per_request(scope, "client_address", lambda: addresses.of(scope))
 
 
 def _client_of(connection: Connection) -> str:
@@ -196,7 +191,8 @@ def rate_limited(name: str, client: Callable[[Connection], str] = _client_of) ->
     return guard
 
 
-COUNTED_BY_HANDLER = {"api_limits_counted_by_handler": True}
+_COUNTED_BY_HANDLER_KEY = "api_limits_counted_by_handler"
+COUNTED_BY_HANDLER = {_COUNTED_BY_HANDLER_KEY: True}
 """Route opt for handlers that count the API-wide limits themselves (`api_limits_due`), in
 the round trip of a Redis read they make anyway."""
 _DUE = "api_limits_due"
@@ -231,9 +227,6 @@ def limit_api_requests(app: ASGIApp) -> ASGIApp:
                     await limiter.hit(*layers)
 
     return middleware
-
-
-_COUNTED_BY_HANDLER_KEY = next(iter(COUNTED_BY_HANDLER))
 
 
 def api_limits_due(scope: Scope) -> tuple[Counted, ...]:

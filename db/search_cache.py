@@ -90,15 +90,6 @@ class SearchCache:
             return Lookup(hit=entry, generation=current)
         return Lookup(hit=None, generation=current)
 
-    async def get(self, key: str, cells: frozenset[Cell] | None) -> Lookup:
-        """The entry of a search over these cells (None: too wide for cells)."""
-        try:
-            values = await self._redis.mget(self.reads(key, cells))
-        except RedisError as error:
-            _warn("search cache unavailable: %s", error)
-            values = None
-        return self.lookup(values)
-
     def _decoded(self, raw: bytes) -> CachedResponse | None:
         try:
             return self._decoder.decode(raw)

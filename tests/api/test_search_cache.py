@@ -1,5 +1,6 @@
 """The search cache: keyed by every query parameter, a hit is a hit, and never stale."""
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -13,12 +14,14 @@ from redis.asyncio import Redis
 from sqlalchemy import Engine, Pool, event, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app import compression
+from app import compression, rate_limits
 from app.main import create_app
 from app.search import answers as search_answers
 from app.settings import SearchLimits, Settings
 from db.search_cache import EPOCH_KEY, KEY_PREFIX
+from geo.log_throttle import ThrottledWarning
 from tests.support.accounts import SignedIn, sign_up
+from tests.support.ports import closed_port
 
 Client = AsyncTestClient[Litestar]
 NEARBY = "/api/providers/nearby"
@@ -414,3 +417,23 @@ async def test_a_padded_query_is_not_remembered(client: Client, handled: list[st
 
 def _without_request_id(headers: httpx.Headers) -> dict[str, str]:
     return {name: value for name, value in headers.items() if name != "x-request-id"}
+
+
+async def test_without_redis_searches_are_answered_from_the_database_and_it_is_logged(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The lookup reads nothing, every request renders (the repeat too), and the limiter
+    says why, with the address it could not reach (through the app's logging queue, hence
+    the pause)."""
+    address = f"127.0.0.1:{closed_port()}"
+    down = msgspec.structs.replace(settings, redis_url=f"redis://{address}/0")
+    monkeypatch.setattr(rate_limits, "_warn", ThrottledWarning(rate_limits.logger))
+    async with AsyncTestClient(app=create_app(down)) as client:
+        answers = [await client.get(NEARBY, params=BASES[NEARBY]) for _ in range(2)]
+    await asyncio.sleep(0.2)
+    assert [answer.status_code for answer in answers] == [200, 200]
+    assert answers[0].json() == answers[1].json()
+    assert answers[0].json()["items"]
+    logged = capsys.readouterr().err
+    assert "limits counted in process, nothing read" in logged
+    assert address in logged

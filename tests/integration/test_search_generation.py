@@ -1,4 +1,5 @@
-"""The search cache's generations against a real Redis, and what it says when Redis is down."""
+"""The search cache's generations against a real Redis, read as the API reads them (in the
+rate limits' round trip), and what it says when Redis is down."""
 
 import logging
 import uuid
@@ -8,6 +9,7 @@ import pytest
 from redis.asyncio import Redis
 
 from db import search_cache
+from db.rate_windows import RedisWindows
 from db.search_cache import CachedResponse, Lookup, SearchCache
 from geo.cells import Cell
 from geo.log_throttle import ThrottledWarning
@@ -35,22 +37,31 @@ async def redis(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> AsyncIterato
     await client.aclose()
 
 
-async def _stored(cache: SearchCache, cells: frozenset[Cell] | None) -> CachedResponse:
+async def _get(cache: SearchCache, redis: Redis, cells: frozenset[Cell] | None) -> Lookup:
+    """The lookup of KEY over `cells`, read by the script the API reads it with."""
+    refusal, values = await RedisWindows(redis).count([], [], cache.reads(KEY, cells))
+    assert refusal is None
+    return cache.lookup(values)
+
+
+async def _stored(
+    cache: SearchCache, redis: Redis, cells: frozenset[Cell] | None
+) -> CachedResponse:
     """A page cached for a search over `cells`, as the search controller stores one."""
-    lookup = await cache.get(KEY, cells)
+    lookup = await _get(cache, redis, cells)
     assert lookup.generation is not None
     entry = CachedResponse(lookup.generation, "application/json", b"{}", etag='"e"')
     await cache.put(KEY, entry)
-    assert (await cache.get(KEY, cells)).hit == entry
+    assert (await _get(cache, redis, cells)).hit == entry
     return entry
 
 
 async def test_the_first_write_after_a_flush_makes_pages_stale(redis: Redis) -> None:
     cache = SearchCache(redis, ttl_s=60)
-    assert await cache.get(KEY, UPPSALA_CELLS) == Lookup(hit=None, generation=0)
-    await _stored(cache, UPPSALA_CELLS)
+    assert await _get(cache, redis, UPPSALA_CELLS) == Lookup(hit=None, generation=0)
+    await _stored(cache, redis, UPPSALA_CELLS)
     await cache.invalidate([UPPSALA])
-    assert await cache.get(KEY, UPPSALA_CELLS) == Lookup(hit=None, generation=1)
+    assert await _get(cache, redis, UPPSALA_CELLS) == Lookup(hit=None, generation=1)
 
 
 @pytest.mark.parametrize(
@@ -72,19 +83,19 @@ async def test_a_write_makes_stale_only_the_searches_whose_cells_it_touches(
     stale: bool,
 ) -> None:
     cache = SearchCache(redis, ttl_s=60)
-    entry = await _stored(cache, cells)
+    entry = await _stored(cache, redis, cells)
     await cache.invalidate(write_at)
-    assert (await cache.get(KEY, cells)).hit == (None if stale else entry)
+    assert (await _get(cache, redis, cells)).hit == (None if stale else entry)
 
 
 async def test_reseeding_makes_every_page_stale(redis: Redis) -> None:
     cache = SearchCache(redis, ttl_s=60)
-    await _stored(cache, MALMO_CELLS)
+    await _stored(cache, redis, MALMO_CELLS)
     await cache.invalidate_all()
-    assert (await cache.get(KEY, MALMO_CELLS)).hit is None
-    await _stored(cache, None)
+    assert (await _get(cache, redis, MALMO_CELLS)).hit is None
+    await _stored(cache, redis, None)
     await cache.invalidate_all()
-    assert (await cache.get(KEY, None)).hit is None
+    assert (await _get(cache, redis, None)).hit is None
 
 
 async def test_redis_down_is_a_miss_and_is_logged(
@@ -95,17 +106,14 @@ async def test_redis_down_is_a_miss_and_is_logged(
     cache = SearchCache(down, ttl_s=60)
     caplog.set_level(logging.WARNING, logger=search_cache.logger.name)
 
-    # A fresh throttle per call, so each of them speaks.
     monkeypatch.setattr(search_cache, "_warn", ThrottledWarning(search_cache.logger))
-    assert await cache.get(KEY, MALMO_CELLS) == Lookup(hit=None, generation=None)
-    monkeypatch.setattr(search_cache, "_warn", ThrottledWarning(search_cache.logger))
+    assert cache.lookup(None) == Lookup(hit=None, generation=None)
     await cache.put(KEY, CachedResponse(0, "text/plain", b"", etag='"e"'))
     await cache.invalidate([MALMO])
     await down.aclose()
 
     said = [(r.levelno, r.getMessage().partition(": ")[0]) for r in caplog.records]
     assert said == [
-        (logging.WARNING, "search cache unavailable"),
         (logging.WARNING, "search cache unavailable"),
         (logging.ERROR, "could not invalidate cached searches"),
     ]

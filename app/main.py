@@ -19,7 +19,6 @@ from litestar.openapi import OpenAPIConfig
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.accounts.auth import TokenIssuer, make_jwt_auth
 from app.accounts.controller import AuthController, MeController
@@ -45,7 +44,7 @@ from app.search.controller import SearchController
 from app.search.costly import CostlySearches
 from app.search.queries import search_requests
 from app.settings import GeocoderKind, Settings, from_env, weak_secret_key
-from db.engine import log_slow_statements, make_engine, make_read_pool
+from db.engine import ReadPool, SlowStatementLog, make_engine, make_read_pool
 from db.geocoding import GazetteerGeocoder
 from db.nearest import index_ordered_connection_settings
 from db.route_orders import OpenOrderSearch
@@ -98,7 +97,7 @@ def _geocoder(
     )
 
 
-def _index_ordered_search_pool(settings: Settings) -> AsyncEngine | None:
+def _index_ordered_search_pool(settings: Settings, slow_log: SlowStatementLog) -> ReadPool | None:
     """Connections for index-ordered searches that carry their planner settings from the
     start; none behind a transaction-mode pooler (db.nearest)."""
     if settings.db_transaction_pooler:
@@ -109,6 +108,7 @@ def _index_ordered_search_pool(settings: Settings) -> AsyncEngine | None:
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_timeout_s=settings.db_pool_timeout_s,
+        slow_log=slow_log,
     )
 
 
@@ -124,11 +124,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
     # COMMIT raises in the handler and is answered as an error. The plugin's default
     # before-send handler only closes the session, rolling back whatever was not committed;
     # it never commits on its own. (It is made for this config's own session key.)
-    search_pool = _index_ordered_search_pool(settings)
-    pools = {"main": engine} | ({} if search_pool is None else {"knn": search_pool})
+    slow_log = SlowStatementLog(settings.db_slow_info_ms, settings.db_slow_warning_ms)
+    search_pool = _index_ordered_search_pool(settings, slow_log)
+    pools = {"main": engine} | ({} if search_pool is None else {"knn": search_pool.engine})
+    slow_log.watch(engine)
     for name, pool in pools.items():
         observe_pool(pool, settings.db_pool_size + settings.db_max_overflow, name)
-        log_slow_statements(pool, settings.db_slow_info_ms, settings.db_slow_warning_ms)
     db_config = SQLAlchemyAsyncConfig(
         engine_instance=engine, session_config=AsyncSessionConfig(expire_on_commit=False)
     )

@@ -28,12 +28,11 @@ from typing import Any
 import asyncpg
 import httpx
 from redis.asyncio import Redis
-from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 
 from bench.databases import Dataset, log, prepared
 from bench.reporting import write_results
 from db.databases import asyncpg_dsn
-from db.engine import read_pool_server_settings
+from db.engine import compiled, read_pool_server_settings
 from db.nearest import Bound, index_ordered_connection_settings
 from db.route_orders import AvailableQuery, available_statement
 from db.search import NearbyQuery, SearchStrategy, in_view_statement, nearby_statement
@@ -138,19 +137,12 @@ class Throughput:
 
 
 def asyncpg_statements(bounds: Sequence[Bound]) -> list[tuple[str, list[Any]]]:
-    """The SQL the API sends for each of `bounds`, and its arguments in order (compiled once
-    per statement: the API builds one per shape)."""
-    compiled: dict[int, Any] = {}
-    statements = []
-    for bound in bounds:
-        if (c := compiled.get(id(bound.statement))) is None:
-            c = compiled[id(bound.statement)] = bound.statement.compile(dialect=_DIALECT)
-        values = c.construct_params(bound.parameters)
-        statements.append((str(c), [values[name] for name in c.positiontup or ()]))
-    return statements
-
-
-_DIALECT = asyncpg_dialect()  # type: ignore[no-untyped-call]
+    """The SQL the API sends for each of `bounds`, and its arguments in order."""
+    return [
+        (driven.sql, driven.arguments(bound.parameters))
+        for bound in bounds
+        for driven in [compiled(bound.statement)]
+    ]
 
 
 async def asyncpg_floor(

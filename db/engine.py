@@ -1,17 +1,24 @@
-"""Engine and session factory, and the slow-statement log."""
+"""Engines, the read pool of the hot searches, and the slow-statement log."""
 
+import functools
 import logging
 import re
 import time
 from collections.abc import Mapping
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, NamedTuple, cast
 from uuid import uuid4
 
-from sqlalchemy import event
+from asyncpg import Connection, Record
+from asyncpg.exceptions import ConnectionDoesNotExistError
+from sqlalchemy import ClauseElement, Dialect, event
+from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.sql.compiler import SQLCompiler
 
 logger = logging.getLogger(__name__)
 _STATEMENT_SHOWN = 160
+ASYNCPG = asyncpg_dialect()  # type: ignore[no-untyped-call]
 
 
 def engine_options(pool_size: int, max_overflow: int, pool_timeout_s: float) -> dict[str, Any]:
@@ -45,23 +52,116 @@ def make_engine(
     return create_async_engine(url, **engine_options(pool_size, max_overflow, pool_timeout_s))
 
 
+@dataclass(frozen=True, slots=True)
+class SlowStatementLog:
+    """Logs each statement that takes longer than `info_ms` (at INFO) or `warning_ms` (at
+    WARNING), by the start of its SQL. The SQL carries placeholders, never values."""
+
+    info_ms: float
+    warning_ms: float
+
+    def took(self, statement: str, took_ms: float) -> None:
+        if took_ms < self.info_ms:
+            return
+        level = logging.WARNING if took_ms >= self.warning_ms else logging.INFO
+        shown = re.sub(r"\s+", " ", statement).strip()[:_STATEMENT_SHOWN]
+        logger.log(level, "slow statement (%.0f ms): %s", took_ms, shown)
+
+    def watch(self, engine: AsyncEngine) -> None:
+        """Every statement `engine` runs."""
+
+        def started(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+            conn.info["statement_started"] = time.perf_counter()  # one statement at a time
+
+        def finished(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+            self.took(statement, (time.perf_counter() - conn.info["statement_started"]) * 1000)
+
+        event.listen(engine.sync_engine, "before_cursor_execute", started)
+        event.listen(engine.sync_engine, "after_cursor_execute", finished)
+
+
+class ReadPool:
+    """Single reads that cost one round trip each: no transaction around a statement, no
+    ping before it, and, once a connection has prepared the statement, only its values
+    sent. The hot statements skip the ORM's execution and result layers too: a compiled
+    statement goes straight to the driver, and its rows come back as the driver made them.
+
+    The driver prepares a statement again by itself when a schema change has made it
+    stale. A connection PostgreSQL has closed (a restart, an idle timeout) fails its first
+    statement: the pool then drops it, and the read, being a read, runs once more."""
+
+    def __init__(self, engine: AsyncEngine, slow_log: SlowStatementLog | None = None) -> None:
+        self.engine = engine
+        self._slow_log = slow_log
+
+    async def fetch(self, statement: ClauseElement, values: Mapping[str, Any]) -> list[Record]:
+        driven = compiled(statement, self.engine.dialect)
+        arguments = driven.arguments(values)
+        rows = await self._fetch(driven.sql, arguments)
+        if rows is None:
+            rows = await self._fetch(driven.sql, arguments)
+        if rows is None:
+            raise ConnectionDoesNotExistError("the connection closed while reading")
+        return rows
+
+    async def _fetch(self, sql: str, arguments: list[Any]) -> list[Record] | None:
+        """The rows, or None if the connection turned out closed."""
+        async with self.engine.connect() as connection:
+            raw = await connection.get_raw_connection()
+            driver = cast(Connection, raw.driver_connection)
+            started = time.perf_counter()
+            try:
+                rows = await driver.fetch(sql, *arguments)
+            except Exception:
+                if not driver.is_closed():
+                    raise
+                await connection.invalidate()
+                return None
+        if self._slow_log:
+            self._slow_log.took(sql, (time.perf_counter() - started) * 1000)
+        return rows
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+class Compiled(NamedTuple):
+    """A statement as the driver takes it: its SQL, its parameters' names in positional
+    order, and the values of those it binds itself (literals such as an SRID)."""
+
+    sql: str
+    names: tuple[str, ...]
+    defaults: dict[str, Any]
+
+    def arguments(self, values: Mapping[str, Any]) -> list[Any]:
+        return [values[name] if name in values else self.defaults[name] for name in self.names]
+
+
+@functools.lru_cache(maxsize=64)
+def compiled(statement: ClauseElement, dialect: Dialect = ASYNCPG) -> Compiled:
+    """The hot statements are built once per shape (db.nearest.Bound), so each is compiled
+    once."""
+    compiled = cast(SQLCompiler, statement.compile(dialect=dialect))
+    return Compiled(str(compiled), tuple(compiled.positiontup or ()), dict(compiled.params))
+
+
 def make_read_pool(
     url: str,
     connection_settings: Mapping[str, str],
     pool_size: int = 5,
     max_overflow: int = 5,
     pool_timeout_s: float = 5,
-) -> AsyncEngine:
-    """An engine for single reads on a direct connection to PostgreSQL: each connection
-    starts with `connection_settings`, and a statement runs with no transaction around it
-    and no ping before it, so that it costs one round trip. Its callers retry a read
-    whose connection turns out to be dead (db.nearest). Not for use behind a
-    transaction-mode pooler, which would hand the settings to other clients."""
+    slow_log: SlowStatementLog | None = None,
+) -> ReadPool:
+    """A pool for single reads on a direct connection to PostgreSQL, whose connections
+    start with `connection_settings`. Not for use behind a transaction-mode pooler, which
+    would hand the settings to other clients."""
     options = engine_options(pool_size, max_overflow, pool_timeout_s)
     options["connect_args"] = {"server_settings": read_pool_server_settings(connection_settings)}
-    return create_async_engine(
+    engine = create_async_engine(
         url, **options | {"isolation_level": "AUTOCOMMIT", "pool_pre_ping": False}
     )
+    return ReadPool(engine, slow_log)
 
 
 def read_pool_server_settings(connection_settings: Mapping[str, str]) -> dict[str, str]:
@@ -70,22 +170,3 @@ def read_pool_server_settings(connection_settings: Mapping[str, str]) -> dict[st
     still planned for its own values: a generic plan would evaluate a search's center anew
     for every row it visits."""
     return {**connection_settings, "plan_cache_mode": "force_custom_plan"}
-
-
-def log_slow_statements(engine: AsyncEngine, info_ms: float, warning_ms: float) -> None:
-    """Log each statement that takes longer than `info_ms` (at INFO) or `warning_ms` (at
-    WARNING), by the start of its SQL. The SQL carries placeholders, never values."""
-
-    def started(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
-        conn.info["statement_started"] = time.perf_counter()  # one statement at a time
-
-    def finished(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
-        took_ms = (time.perf_counter() - conn.info["statement_started"]) * 1000
-        if took_ms < info_ms:
-            return
-        level = logging.WARNING if took_ms >= warning_ms else logging.INFO
-        shown = re.sub(r"\s+", " ", statement).strip()[:_STATEMENT_SHOWN]
-        logger.log(level, "slow statement (%.0f ms): %s", took_ms, shown)
-
-    event.listen(engine.sync_engine, "before_cursor_execute", started)
-    event.listen(engine.sync_engine, "after_cursor_execute", finished)

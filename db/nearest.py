@@ -6,7 +6,7 @@ expression filters (`<= radius`), orders and is reported as `distance_m`, so an 
 reported distance is the one it was ranked by.
 """
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -16,7 +16,6 @@ from sqlalchemy import (
     ColumnElement,
     Float,
     Integer,
-    Row,
     Select,
     SQLColumnExpression,
     TextClause,
@@ -27,11 +26,10 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy import tuple_ as row
-from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_dbapi
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
+from db.engine import ReadPool
 from geo.cursor import DistanceKey
 from geo.distance import Point
 
@@ -86,9 +84,6 @@ _SETTINGS = {
 }
 
 
-_STALE_STATEMENT = AsyncAdapt_asyncpg_dbapi.InvalidCachedStatementError
-
-
 def index_ordered_connection_settings(statement_timeout_ms: int) -> dict[str, str]:
     """What each connection of an index-ordered search pool starts with (db.engine), named
     so that an operator can tell its connections apart in pg_stat_activity."""
@@ -103,7 +98,7 @@ class SearchSettings:
     the search's transaction only."""
 
     def __init__(
-        self, statement_timeout_ms: int, index_ordered_pool: AsyncEngine | None = None
+        self, statement_timeout_ms: int, index_ordered_pool: ReadPool | None = None
     ) -> None:
         self._timeout = str(statement_timeout_ms)
         self._index_ordered_pool = index_ordered_pool
@@ -115,32 +110,13 @@ class SearchSettings:
 
     async def rows(
         self, session: AsyncSession, bound: Bound, *, index_ordered: bool
-    ) -> Sequence[Row[Any]]:
+    ) -> Sequence[Iterable[Any]]:
         """The statement's rows, run with the settings its plan needs (on a connection: a
         search has no use for the ORM's identity map, which costs more than the search)."""
         if index_ordered and self._index_ordered_pool is not None:
-            return await _read_once_more_if_disconnected(self._index_ordered_pool, bound)
+            return await self._index_ordered_pool.fetch(*bound)
         await self.apply(session, index_ordered=index_ordered)
         connection = await session.connection()
-        return (await connection.execute(*bound)).all()
-
-
-async def _read_once_more_if_disconnected(pool: AsyncEngine, bound: Bound) -> Sequence[Row[Any]]:
-    """Rows from a pool that neither pings nor re-prepares: a connection PostgreSQL has
-    closed (a restart, an idle timeout) fails its first statement, as does a statement
-    prepared before a migration changed its table. The pool then discards the connection
-    (and every older one) or the driver its prepared statements, and a read is safe to run
-    again, once."""
-    try:
-        return await _read(pool, bound)
-    except DBAPIError as error:
-        if not (error.connection_invalidated or isinstance(error.orig, _STALE_STATEMENT)):
-            raise
-    return await _read(pool, bound)
-
-
-async def _read(pool: AsyncEngine, bound: Bound) -> Sequence[Row[Any]]:
-    async with pool.connect() as connection:
         return (await connection.execute(*bound)).all()
 
 

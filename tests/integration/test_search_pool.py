@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from db.engine import make_read_pool
+from db.engine import ReadPool, make_read_pool
 from db.nearest import index_ordered_connection_settings
 from db.search import NearbyQuery, ProviderSearch, SearchStrategy, nearby_statement
 from tests.integration.test_search_plan import DENSEST, assert_index_ordered
@@ -20,35 +20,35 @@ SETTINGS = index_ordered_connection_settings(statement_timeout_ms=10_000)
 
 
 @pytest.fixture
-async def pool(database_url: str) -> AsyncIterator[AsyncEngine]:
+async def pool(database_url: str) -> AsyncIterator[ReadPool]:
     """One connection, so that every search in a test meets the same one."""
     pool = make_read_pool(database_url, SETTINGS, pool_size=1, max_overflow=0)
     yield pool
     await pool.dispose()
 
 
-async def _nearby_ids(pool: AsyncEngine) -> list[int]:
+async def _nearby_ids(pool: ReadPool) -> list[int]:
     page = await ProviderSearch(10_000, pool).nearby(AsyncSession(), QUERY, SearchStrategy.gist)
     return [hit.id for hit in page.items]
 
 
-async def _setting(pool: AsyncEngine, name: str) -> str:
-    async with pool.connect() as connection:
+async def _setting(pool: ReadPool, name: str) -> str:
+    async with pool.engine.connect() as connection:
         return str(await connection.scalar(text(f"SHOW {name}")))
 
 
 async def test_its_connections_start_with_the_settings_of_an_index_ordered_plan(
-    pool: AsyncEngine,
+    pool: ReadPool,
 ) -> None:
     shown = {name: await _setting(pool, name) for name in SETTINGS}
     assert shown == {**SETTINGS, "statement_timeout": "10s"}
-    async with AsyncSession(pool) as session:  # no settings sent: the connection has them
+    async with AsyncSession(pool.engine) as session:  # no settings sent: the connection has them
         plan = await explain(session, *nearby_statement(QUERY, SearchStrategy.gist))
     assert_index_ordered(plan, max_rows_read=1500)
 
 
-async def _plans_of_the_prepared_search(pool: AsyncEngine) -> tuple[int, int]:
-    async with pool.connect() as connection:
+async def _plans_of_the_prepared_search(pool: ReadPool) -> tuple[int, int]:
+    async with pool.engine.connect() as connection:
         counts = await connection.execute(
             text(
                 "SELECT generic_plans, custom_plans FROM pg_prepared_statements"
@@ -69,7 +69,7 @@ async def test_a_search_prepared_once_is_planned_for_its_values_every_time(
     pool = make_read_pool(database_url, SETTINGS, pool_size=1, max_overflow=0)
     try:
         if plan_cache_mode:
-            async with pool.connect() as connection:
+            async with pool.engine.connect() as connection:
                 await connection.execute(text(f"SET plan_cache_mode = {plan_cache_mode}"))
         for _ in range(10):
             await _nearby_ids(pool)
@@ -83,20 +83,20 @@ async def test_a_search_prepared_once_is_planned_for_its_values_every_time(
 
 
 async def test_a_search_survives_a_connection_postgresql_has_dropped(
-    pool: AsyncEngine, engine: AsyncEngine
+    pool: ReadPool, engine: AsyncEngine
 ) -> None:
     expected = await _nearby_ids(pool)
-    async with pool.connect() as connection:
+    async with pool.engine.connect() as connection:
         pid = await connection.scalar(text("SELECT pg_backend_pid()"))
     async with engine.connect() as admin:
         assert await admin.scalar(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
     assert await _nearby_ids(pool) == expected
-    async with pool.connect() as connection:
+    async with pool.engine.connect() as connection:
         assert await connection.scalar(text("SELECT pg_backend_pid()")) != pid
 
 
 async def test_a_search_survives_a_schema_change_under_its_prepared_statement(
-    pool: AsyncEngine, engine: AsyncEngine
+    pool: ReadPool, engine: AsyncEngine
 ) -> None:
     expected = await _nearby_ids(pool)
     column = "ALTER TABLE providers ALTER COLUMN business_name TYPE {}"

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from db.engine import log_slow_statements, make_engine
+from db.engine import SlowStatementLog, make_engine
 
 SECRET = "someone@example.com"
 SLEEP = text("SELECT pg_sleep(:seconds), CAST(:email AS text)")
@@ -17,7 +17,7 @@ SLEEP = text("SELECT pg_sleep(:seconds), CAST(:email AS text)")
 @pytest.fixture
 async def watched(database_url: str) -> AsyncIterator[AsyncEngine]:
     engine = make_engine(database_url)
-    log_slow_statements(engine, info_ms=50, warning_ms=300)
+    SlowStatementLog(info_ms=50, warning_ms=300).watch(engine)
     yield engine
     await engine.dispose()
 

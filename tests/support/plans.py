@@ -6,7 +6,8 @@ from typing import Any
 
 from sqlalchemy import ClauseElement
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql.compiler import SQLCompiler
+
+from db.engine import compiled
 
 
 async def explain(
@@ -15,13 +16,12 @@ async def explain(
     """EXPLAIN ANALYZE the statement with the application's own binds (and `parameters`
     for its named ones); the plan's root."""
     connection = await session.connection()
-    compiled = statement.compile(dialect=connection.dialect)
-    assert isinstance(compiled, SQLCompiler)
-    values = compiled.construct_params(parameters)
-    params = [values[name] for name in compiled.positiontup or []]
+    driven = compiled(statement, connection.dialect)
     raw = (await connection.get_raw_connection()).driver_connection
     assert raw is not None
-    plan = await raw.fetchval("EXPLAIN (ANALYZE, FORMAT JSON) " + compiled.string, *params)
+    plan = await raw.fetchval(
+        "EXPLAIN (ANALYZE, FORMAT JSON) " + driven.sql, *driven.arguments(parameters or {})
+    )
     if isinstance(plan, str):  # the pool's connections may already decode JSON
         plan = json.loads(plan)
     root: dict[str, Any] = plan[0]["Plan"]

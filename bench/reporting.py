@@ -20,9 +20,11 @@ def machine() -> dict[str, Any]:
     }
 
 
-def write_results(name: str, results: dict[str, Any]) -> None:
-    """`results` with the machine, as bench/results/<name>.json."""
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"{name}.json"
+def write_results(name: str, results: dict[str, Any], *, quick: bool = False) -> None:
+    """`results` with the machine, as bench/results/<name>.json (bench/results/quick/ for
+    a quick run, which is not kept)."""
+    folder = RESULTS / "quick" if quick else RESULTS
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.json"
     path.write_text(json.dumps({"machine": machine(), **results}, indent=2) + "\n")
-    log(f"wrote bench/results/{path.name}")
+    log(f"wrote {path.relative_to(RESULTS.parent.parent)}")

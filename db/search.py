@@ -135,24 +135,43 @@ def _gist_statement(paged: bool, by_category: bool) -> Select[tuple[object, ...]
     return nearest_statement(PROVIDERS, _category_filters(by_category), paged)
 
 
+def _in_boxes(query: NearbyQuery) -> ColumnElement[bool]:
+    """Inside the latitude/longitude boxes around the circle: bbox's prefilter."""
+    return or_(
+        *(
+            and_(
+                Provider.latitude.between(box.min_lat, box.max_lat),
+                Provider.longitude.between(box.min_lng, box.max_lng),
+            )
+            for box in boxes_around(query.center, query.radius_m)
+        )
+    )
+
+
 def _bbox_statement(query: NearbyQuery) -> Select[tuple[object, ...]]:
     distance = PROVIDERS.distance(CENTER)
-    boxes = [
-        and_(
-            Provider.latitude.between(box.min_lat, box.max_lat),
-            Provider.longitude.between(box.min_lng, box.max_lng),
-        )
-        for box in boxes_around(query.center, query.radius_m)
-    ]
     within = PROVIDERS.within(distance, query.after is not None)
     return (
         select(*_hit_columns(distance))
         .where(
-            Provider.is_active, or_(*boxes), *within, *_category_filters(query.category is not None)
+            Provider.is_active,
+            _in_boxes(query),
+            *within,
+            *_category_filters(query.category is not None),
         )
         .order_by(distance, Provider.id)
         .limit(bindparam("row_limit", type_=Integer))
     )
+
+
+def bbox_false_positives(query: NearbyQuery) -> Bound:
+    """How many active providers bbox's prefilter lets through, and how many of those are
+    within the radius (the benchmarks report the rest as its false positives)."""
+    within = PROVIDERS.distance(CENTER) <= bindparam("radius_m", type_=Float)
+    statement = select(func.count(), func.count().filter(within)).where(
+        Provider.is_active, _in_boxes(query)
+    )
+    return Bound(statement, center_values(query.center) | {"radius_m": query.radius_m})
 
 
 def nearby_statement(query: NearbyQuery, strategy: SearchStrategy) -> Bound:
@@ -166,6 +185,12 @@ def nearby_statement(query: NearbyQuery, strategy: SearchStrategy) -> Bound:
     raise ValueError(f"{strategy} has no single statement")
 
 
+def naive_statement(query: NearbyQuery) -> Bound:
+    """Every active provider with its distance: what the naive strategy reads."""
+    every = select(*_hit_columns(PROVIDERS.distance(CENTER))).where(Provider.is_active)
+    return Bound(every, center_values(query.center))
+
+
 async def _nearby_naive(session: AsyncSession, query: NearbyQuery) -> list[ProviderHit]:
     """Deliberately naive: load every active provider and filter and sort in Python.
 
@@ -173,8 +198,7 @@ async def _nearby_naive(session: AsyncSession, query: NearbyQuery) -> list[Provi
     benchmarks can show the difference. The distance still comes from the database so
     that all strategies share one metric.
     """
-    every = select(*_hit_columns(PROVIDERS.distance(CENTER))).where(Provider.is_active)
-    rows = await session.execute(every, center_values(query.center))
+    rows = await session.execute(*naive_statement(query))
     after = query.after
     hits = [
         hit

@@ -27,7 +27,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import Range
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -39,6 +39,10 @@ from geo.cursor import TimeKey
 from geo.opening_hours import LocalVisit
 
 EXCLUSION_VIOLATION = "23P01"
+# Two transactions inserting overlapping bookings at the same moment can each find the
+# other's row in flight and wait for it; PostgreSQL ends the deadlock by failing one of them
+# (after deadlock_timeout). The other's overlapping booking then commits: the slot is taken.
+DEADLOCK_DETECTED = "40P01"
 
 
 class BookingRuleError(Exception):
@@ -174,8 +178,8 @@ async def book(
     )
     try:
         booking: Booking = (await session.scalars(statement)).one()
-    except IntegrityError as error:
-        if getattr(error.orig, "sqlstate", None) == EXCLUSION_VIOLATION:
+    except DBAPIError as error:
+        if getattr(error.orig, "sqlstate", None) in (EXCLUSION_VIOLATION, DEADLOCK_DETECTED):
             raise SlotTakenError(
                 f"the provider already has a booking overlapping {request.start.isoformat()}"
                 f" to {end.isoformat()}; choose another time"

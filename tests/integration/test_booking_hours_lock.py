@@ -82,3 +82,28 @@ async def test_bookings_of_one_provider_in_flight_do_not_wait_for_each_other(
         await bookings.book(other, provider.owner.id, second, HORIZON)
         await one.rollback()
         await other.rollback()
+
+
+async def test_of_two_bookings_waiting_on_each_other_one_is_refused_as_taken(
+    client: Client, engine: AsyncEngine
+) -> None:
+    """Two transactions each insert a booking the other's overlaps, so each waits for the
+    other: PostgreSQL fails one with a deadlock, and that booking is a taken slot, not an
+    error; the other is made."""
+    provider = await open_provider(client)
+    first = visit_on_the_day(provider)  # 10:00-11:00
+    crossing = replace(first, start=stockholm(DAY, 10) + timedelta(minutes=30))
+    later = replace(first, start=stockholm(DAY, 11))  # overlaps `crossing` only
+    async with AsyncSession(engine) as one, AsyncSession(engine) as other:
+        await bookings.book(one, provider.owner.id, later, HORIZON)
+        waiting = asyncio.create_task(bookings.book(other, provider.owner.id, crossing, HORIZON))
+        await asyncio.sleep(0.3)  # `crossing` waits for `later` to commit or roll back
+        closing = asyncio.create_task(bookings.book(one, provider.owner.id, first, HORIZON))
+        done, pending = await asyncio.wait({waiting, closing}, return_when=asyncio.FIRST_COMPLETED)
+        [refused] = done
+        assert isinstance(refused.exception(), bookings.SlotTakenError)
+        await (other if refused is waiting else one).rollback()
+        [made] = pending
+        await made
+        await one.rollback()
+        await other.rollback()

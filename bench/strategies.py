@@ -101,6 +101,9 @@ def _app(url: str) -> Litestar:
         | {
             "DATABASE_URL": url,
             "DB_STATEMENT_TIMEOUT_MS": str(STATEMENT_TIMEOUT_MS),
+            # Naive is slow by design: no warning for each of its searches.
+            "DB_SLOW_INFO_MS": str(STATEMENT_TIMEOUT_MS),
+            "DB_SLOW_WARNING_MS": str(STATEMENT_TIMEOUT_MS),
             "RATE_LIMITS_ENABLED": "false",
             "SEARCH_STRATEGIES": "gist,bbox,naive",
             "SEARCH_COSTLY_AT_ONCE": "4",

@@ -21,13 +21,11 @@ towns, so machine noise hits them alike, and report:
 
 import argparse
 import asyncio
-import json
 import os
 import random
 import sys
 import time
 import tracemalloc
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -42,7 +40,7 @@ from app.settings import from_env
 from bench.databases import Dataset, log, prepared
 from bench.reporting import write_results
 from bench.throughput import dense_centers
-from db.engine import compiled, make_engine
+from db.engine import make_engine
 from db.nearest import Bound
 from db.search import (
     NearbyQuery,
@@ -55,6 +53,7 @@ from db.search import (
 from db.search_cache import EPOCH_KEY
 from db.seed import Distribution
 from geo.distance import Point
+from tests.support.plans import explained, nodes
 
 SIZES = (10_000, 100_000, 1_000_000)
 RADII_KM = (10, 50, 100)
@@ -162,13 +161,6 @@ class Explained:
     buffers: float
 
 
-def _scans(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    if "Scan" in plan["Node Type"]:
-        yield plan
-    for child in plan.get("Plans", []):
-        yield from _scans(child)
-
-
 def _rows_read(scan: dict[str, Any]) -> float:
     removed = scan.get("Rows Removed by Filter", 0) + scan.get("Rows Removed by Index Recheck", 0)
     return float((scan["Actual Rows"] + removed) * scan["Actual Loops"])
@@ -179,19 +171,10 @@ async def explain(
 ) -> Explained:
     """EXPLAIN (ANALYZE, BUFFERS) with the settings the API runs the strategy with."""
     await search.apply(session, index_ordered=strategy is SearchStrategy.gist)
-    connection = await session.connection()
-    driver = (await connection.get_raw_connection()).driver_connection
-    assert driver is not None
-    driven = compiled(bound.statement, connection.dialect)
-    plan_json = await driver.fetchval(
-        "EXPLAIN (ANALYZE, BUFFERS, TIMING OFF, FORMAT JSON) " + driven.sql,
-        *driven.arguments(bound.parameters),
-    )
-    # The engine's connections decode JSON themselves.
-    [output] = json.loads(plan_json) if isinstance(plan_json, str) else plan_json
+    output = await explained(session, *bound, options="ANALYZE, BUFFERS, TIMING OFF")
     plan = output["Plan"]
     buffers = plan["Shared Hit Blocks"] + plan["Shared Read Blocks"]
-    rows = sum(_rows_read(scan) for scan in _scans(plan))
+    rows = sum(_rows_read(node) for node in nodes(plan) if "Scan" in node["Node Type"])
     return Explained(output["Execution Time"], rows, buffers)
 
 

@@ -15,17 +15,29 @@ async def explain(
 ) -> dict[str, Any]:
     """EXPLAIN ANALYZE the statement with the application's own binds (and `parameters`
     for its named ones); the plan's root."""
+    root: dict[str, Any] = (await explained(session, statement, parameters))["Plan"]
+    return root
+
+
+async def explained(
+    session: AsyncSession,
+    statement: ClauseElement,
+    parameters: Mapping[str, Any] | None = None,
+    options: str = "ANALYZE",
+) -> dict[str, Any]:
+    """EXPLAIN (`options`, FORMAT JSON) of the statement as `explain` sends it: the whole
+    output, with its execution time beside the plan."""
     connection = await session.connection()
     driven = compiled(statement, connection.dialect)
     raw = (await connection.get_raw_connection()).driver_connection
     assert raw is not None
-    plan = await raw.fetchval(
-        "EXPLAIN (ANALYZE, FORMAT JSON) " + driven.sql, *driven.arguments(parameters or {})
+    output = await raw.fetchval(
+        f"EXPLAIN ({options}, FORMAT JSON) " + driven.sql, *driven.arguments(parameters or {})
     )
-    if isinstance(plan, str):  # the pool's connections may already decode JSON
-        plan = json.loads(plan)
-    root: dict[str, Any] = plan[0]["Plan"]
-    return root
+    if isinstance(output, str):  # the pool's connections may already decode JSON
+        output = json.loads(output)
+    whole: dict[str, Any] = output[0]
+    return whole
 
 
 def nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:

@@ -1,20 +1,36 @@
 #!/usr/bin/env bash
-# Project-local PostGIS and Redis for development and tests.
+# Project-local PostGIS and Redis for development and tests, and optionally a streaming
+# read replica and PgBouncer in front of both.
 #
-#   devstack.sh up     make both available (idempotent) and print DATABASE_URL=/REDIS_URL= lines
+#   devstack.sh up     make them available (idempotent) and print DATABASE_URL=/REDIS_URL= lines
 #   devstack.sh down   stop only what "up" started here (by pid file)
+#   devstack.sh replica pause|resume|stop|start   pause or resume WAL replay on the replica,
+#                      stop or start it (failure drills and tests)
+#   devstack.sh pgbouncer restart   an online restart of both PgBouncers (none is dropped)
 #   devstack.sh secret-key   a local SECRET_KEY for development, made once
 #
-# When DATABASE_URL and REDIS_URL are both set, "up" uses them and starts nothing.
-# Progress goes to stderr so that stdout stays shell-sourceable.
+# DEVSTACK_REPLICA=1: "up" also starts a streaming replica of the cluster (pg_basebackup,
+# a replication role and slot, standby.signal) and prints DATABASE_REPLICA_URL=.
+# DEVSTACK_PGBOUNCER=1: "up" also starts PgBouncer in transaction mode in front of the
+# primary (and the replica): DATABASE_URL (and DATABASE_REPLICA_URL) then go through it,
+# DATABASE_DIRECT_URL (and DATABASE_REPLICA_DIRECT_URL) reach PostgreSQL itself, for
+# migrations and administration, and DB_TRANSACTION_POOLER=true tells the app.
+#
+# When DATABASE_URL and REDIS_URL are both set, "up" uses them (and DATABASE_REPLICA_URL
+# if set) and starts nothing. Progress goes to stderr so that stdout stays shell-sourceable.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 STATE="$ROOT/.devstack"
 PG_PORT=${DEVSTACK_PG_PORT:-54329}
 REDIS_PORT=${DEVSTACK_REDIS_PORT:-63799}
+REPLICA_PORT=${DEVSTACK_REPLICA_PORT:-54330}
+POOLER_PORT=${DEVSTACK_PGBOUNCER_PORT:-64329}
+REPLICA_POOLER_PORT=${DEVSTACK_REPLICA_PGBOUNCER_PORT:-64330}
 DB_NAME=equinet
 DB_USER=equinet
+REPLICATION_USER=equinet_replication
+REPLICATION_SLOT=equinet_replica
 
 say() { echo "devstack: $*" >&2; }
 
@@ -51,6 +67,9 @@ ensure_packages() {
   command -v redis-server >/dev/null || apt_install redis-server
   command -v curl >/dev/null || apt_install curl  # the docs' examples are curl commands
   command -v wrk >/dev/null || apt_install wrk  # make bench loads the API with it
+  if [ "${DEVSTACK_PGBOUNCER:-0}" = 1 ]; then
+    command -v pgbouncer >/dev/null || apt_install pgbouncer
+  fi
 }
 
 # initdb and postgres refuse to run as root: then the cluster belongs to an unprivileged
@@ -147,6 +166,154 @@ start_redis() {
   exit 1
 }
 
+psql_on() {  # port, then psql arguments: as the project's superuser, database postgres
+  local port=$1
+  shift
+  PGPASSWORD=$(secret pg_password) "$(pg_bindir)/psql" -h 127.0.0.1 -p "$port" -U "$DB_USER" \
+    -d postgres -v ON_ERROR_STOP=1 -tAq "$@"
+}
+
+replica_data() { echo "$(pg_base)/replica"; }
+
+create_replica() {  # a base backup of the running primary, set up to stream from it
+  local bindir=$1 data=$2 password
+  password=$(secret replication_password)
+  say "creating a streaming replica in $data (pg_basebackup)"
+  psql_on "$PG_PORT" <<SQL >/dev/null
+DO \$\$ BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$REPLICATION_USER') THEN
+    CREATE ROLE $REPLICATION_USER WITH REPLICATION LOGIN;
+  END IF;
+END \$\$;
+ALTER ROLE $REPLICATION_USER PASSWORD '$password';
+SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots
+  WHERE slot_name = '$REPLICATION_SLOT';
+SQL
+  # -R writes standby.signal and the connection settings; the slot (-C -S) keeps the WAL
+  # the replica has not received yet while it is stopped.
+  as_owner env PGPASSWORD="$password" "$bindir/pg_basebackup" -h 127.0.0.1 -p "$PG_PORT" \
+    -U "$REPLICATION_USER" -D "$data" -X stream -C -S "$REPLICATION_SLOT" -R
+  # The password rides along in the replica's own configuration, which only its owner reads.
+  as_owner tee -a "$data/postgresql.auto.conf" >/dev/null <<CONF
+primary_conninfo = 'host=127.0.0.1 port=$PG_PORT user=$REPLICATION_USER password=$password application_name=$REPLICATION_SLOT'
+CONF
+}
+
+start_replica() {
+  local bindir data
+  bindir=$(pg_bindir)
+  data=$(replica_data)
+  if as_owner "$bindir/pg_ctl" -D "$data" status >/dev/null 2>&1; then
+    say "replica already running on 127.0.0.1:$REPLICA_PORT"
+    return
+  fi
+  [ -f "$data/PG_VERSION" ] || create_replica "$bindir" "$data"
+  require_free_port "$REPLICA_PORT" DEVSTACK_REPLICA_PORT
+  say "starting the replica on 127.0.0.1:$REPLICA_PORT"
+  as_owner "$bindir/pg_ctl" -D "$data" -l "$(pg_base)/replica.log" -w -t 60 start \
+    -o "-p $REPLICA_PORT -c listen_addresses=127.0.0.1 -c unix_socket_directories=$(pg_base)/socket" \
+    >/dev/null
+}
+
+stop_replica() {
+  local bindir data
+  bindir=$(pg_bindir) || return 0
+  data=$(replica_data)
+  if as_owner "$bindir/pg_ctl" -D "$data" status >/dev/null 2>&1; then
+    say "stopping the replica"
+    as_owner "$bindir/pg_ctl" -D "$data" -m fast -w stop >/dev/null
+  fi
+}
+
+replica() {
+  case "${1:-}" in
+    pause) psql_on "$REPLICA_PORT" -c "SELECT pg_wal_replay_pause()" >/dev/null ;;
+    resume) psql_on "$REPLICA_PORT" -c "SELECT pg_wal_replay_resume()" >/dev/null ;;
+    stop) stop_replica ;;
+    start) start_replica ;;
+    *) echo "usage: $0 replica pause|resume|stop|start" >&2; exit 2 ;;
+  esac
+}
+
+# PgBouncer: one per server, each with a wildcard entry, so that any database on it (the
+# test suite makes its own) is reached by name. PgBouncer refuses to run as root.
+pooler_dir() { echo "$(dirname "$(pg_base)")/pgbouncer"; }
+
+pooler_pid() {  # the pid of a running PgBouncer by name, or nothing
+  local pidfile pid
+  pidfile="$(pooler_dir)/$1.pid"
+  [ -s "$pidfile" ] && pid=$(cat "$pidfile") && kill -0 "$pid" 2>/dev/null && echo "$pid"
+}
+
+write_pooler_config() {  # name, listen port, server port
+  local dir
+  dir=$(pooler_dir)
+  as_owner tee "$dir/$1.ini" >/dev/null <<INI
+[databases]
+* = host=127.0.0.1 port=$3
+
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $2
+unix_socket_dir = $dir
+auth_type = scram-sha-256
+auth_file = $dir/userlist.txt
+admin_users = $DB_USER
+pool_mode = transaction
+max_client_conn = 2000
+default_pool_size = 20
+pidfile = $dir/$1.pid
+logfile = $dir/$1.log
+INI
+}
+
+start_pooler() {  # name, listen port, server port, the variable that sets the listen port
+  local dir
+  dir=$(pooler_dir)
+  if pooler_pid "$1" >/dev/null; then
+    say "pgbouncer ($1) already running on 127.0.0.1:$2"
+    return
+  fi
+  require_free_port "$2" "$4"
+  mkdir -p "$dir"
+  [ "$(id -u)" -eq 0 ] && chown "$(pg_owner)" "$dir"
+  (umask 077; echo "\"$DB_USER\" \"$(secret pg_password)\"" | as_owner tee "$dir/userlist.txt" >/dev/null)
+  write_pooler_config "$1" "$2" "$3"
+  say "starting pgbouncer ($1) on 127.0.0.1:$2 in front of port $3"
+  as_owner pgbouncer -q -d "$dir/$1.ini"
+  for _ in $(seq 50); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$2") 2>/dev/null && return
+    sleep 0.1
+  done
+  say "pgbouncer ($1) did not start; see $dir/$1.log"
+  exit 1
+}
+
+restart_poolers() {  # online: the new process takes the sockets and connections over
+  local name dir
+  dir=$(pooler_dir)
+  for name in primary replica; do
+    if pooler_pid "$name" >/dev/null; then
+      say "restarting pgbouncer ($name)"
+      as_owner pgbouncer -q -d -R "$dir/$name.ini"
+    fi
+  done
+}
+
+stop_poolers() {
+  local name pid
+  for name in primary replica; do
+    if pid=$(pooler_pid "$name"); then
+      say "stopping pgbouncer ($name)"
+      kill "$pid"
+    fi
+  done
+}
+
+url() {  # port: the project's database on it
+  echo "postgresql+asyncpg://$DB_USER:$(secret pg_password)@127.0.0.1:$1/$DB_NAME"
+}
+
 up() {
   if [ -n "${DATABASE_URL:-}" ] && [ -n "${REDIS_URL:-}" ]; then
     say "using DATABASE_URL and REDIS_URL from the environment"
@@ -155,15 +322,34 @@ up() {
     ensure_packages
     start_postgres
     start_redis
-    DATABASE_URL="postgresql+asyncpg://$DB_USER:$(secret pg_password)@127.0.0.1:$PG_PORT/$DB_NAME"
+    DATABASE_URL=$(url "$PG_PORT")
     REDIS_URL="redis://:$(secret redis_password)@127.0.0.1:$REDIS_PORT/0"
+    if [ "${DEVSTACK_REPLICA:-0}" = 1 ]; then
+      start_replica
+      DATABASE_REPLICA_URL=$(url "$REPLICA_PORT")
+    fi
+    if [ "${DEVSTACK_PGBOUNCER:-0}" = 1 ]; then
+      start_pooler primary "$POOLER_PORT" "$PG_PORT" DEVSTACK_PGBOUNCER_PORT
+      echo "DATABASE_DIRECT_URL=$DATABASE_URL"
+      DATABASE_URL=$(url "$POOLER_PORT")
+      if [ "${DEVSTACK_REPLICA:-0}" = 1 ]; then
+        start_pooler replica "$REPLICA_POOLER_PORT" "$REPLICA_PORT" \
+          DEVSTACK_REPLICA_PGBOUNCER_PORT
+        echo "DATABASE_REPLICA_DIRECT_URL=$DATABASE_REPLICA_URL"
+        DATABASE_REPLICA_URL=$(url "$REPLICA_POOLER_PORT")
+      fi
+      echo "DB_TRANSACTION_POOLER=true"
+    fi
   fi
   echo "DATABASE_URL=$DATABASE_URL"
+  [ -z "${DATABASE_REPLICA_URL:-}" ] || echo "DATABASE_REPLICA_URL=$DATABASE_REPLICA_URL"
   echo "REDIS_URL=$REDIS_URL"
 }
 
 down() {
   local bindir
+  stop_poolers
+  stop_replica
   if [ -f "$STATE/pg.datadir" ] && bindir=$(pg_bindir); then
     local data
     data=$(cat "$STATE/pg.datadir")
@@ -186,9 +372,13 @@ down() {
 case "${1:-}" in
   up) up ;;
   down) down ;;
+  replica) replica "${2:-}" ;;
+  pgbouncer)
+    [ "${2:-}" = restart ] || { echo "usage: $0 pgbouncer restart" >&2; exit 2; }
+    restart_poolers ;;
   secret-key)  # the app refuses keys under 32 bytes: an older, shorter one is made anew
     mkdir -p "$STATE"
     [ "$(wc -c <"$STATE/secret_key" 2>/dev/null || echo 0)" -ge 48 ] || rm -f "$STATE/secret_key"
     secret secret_key ;;
-  *) echo "usage: $0 up|down|secret-key" >&2; exit 2 ;;
+  *) echo "usage: $0 up|down|replica …|pgbouncer restart|secret-key" >&2; exit 2 ;;
 esac

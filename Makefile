@@ -31,7 +31,7 @@ export UV_PROJECT_ENVIRONMENT := .venv
 
 help:
 	@echo "make run       venv, services, migrations, demo data, then serve the API"
-	@echo "make test      venv, services, then the whole test suite (throwaway database)"
+	@echo "make test      venv, services (with a replica and PgBouncer), then the whole test suite, and again its pgbouncer-marked tests through PgBouncer"
 	@echo "make services  start local PostGIS + Redis and print DATABASE_URL / REDIS_URL"
 	@echo "make stop      stop the local services started by 'make services'"
 	@echo "make migrate   alembic upgrade head"
@@ -81,8 +81,13 @@ run: migrate
 		--route-orders $(DEMO_ROUTE_ORDERS)
 	@$(MAKE) --no-print-directory serve
 
+# The suite runs against the local stack with a streaming replica and PgBouncer in front of
+# both: first with the app connected to PostgreSQL itself (the replica's tests included),
+# then the tests marked `pgbouncer` (search, profiles, route orders, bookings, accounts)
+# again, with the app going through PgBouncer and reading public data from the replica.
 test: install
-	@$(STACK) && $(BIN)/pytest
+	@export DEVSTACK_REPLICA=1 DEVSTACK_PGBOUNCER=1 && $(STACK) && $(BIN)/pytest \
+		&& TEST_THROUGH_PGBOUNCER=1 $(BIN)/pytest -m pgbouncer
 
 lint: install
 	$(BIN)/ruff check .

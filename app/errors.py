@@ -36,11 +36,12 @@ from litestar.status_codes import (
     HTTP_503_SERVICE_UNAVAILABLE,
 )
 from litestar.types import ExceptionHandlersMap
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from db.accounts import AccountInUseError, DuplicateEmailError
 from db.bookings import BookingConflictError, BookingRuleError, NotTheProviderError
+from db.engine import is_unavailable
 from db.route_orders import RouteOrderStateError
 from db.routes import OrderTakenError, RouteRuleError, RouteStateError
 from geo.cursor import InvalidCursorError
@@ -131,22 +132,6 @@ def _status(status_code: int) -> Handler:
     return handler
 
 
-# SQLSTATE classes that say the database can't serve now, not that the request is wrong:
-# connection exceptions, insufficient resources (too many connections), and operator
-# intervention (a shutdown or restart, a statement cancelled at its timeout).
-_UNAVAILABLE_SQLSTATES = ("08", "53", "57")
-
-
-def _is_unavailable(error: Exception) -> bool:
-    if isinstance(error, OperationalError | InterfaceError):
-        return True
-    if isinstance(error, DBAPIError):
-        if error.connection_invalidated:
-            return True
-        error = error.orig if isinstance(error.orig, Exception) else error
-    return str(getattr(error, "sqlstate", None) or "").startswith(_UNAVAILABLE_SQLSTATES)
-
-
 def _described(error: Exception) -> str:
     """The error's kind, SQLSTATE, statement and traceback, but not its message: the
     driver's messages quote the values that failed (an email, a password hash)."""
@@ -173,7 +158,7 @@ def database_error_handler() -> Handler:
         if isinstance(error, PoolTimeoutError):
             warn("database pool exhausted (%s)", request.url.path)
             return _error(HTTP_503_SERVICE_UNAVAILABLE, "database busy, try again shortly", 1)
-        if isinstance(error, ConnectionError) or _is_unavailable(error):
+        if is_unavailable(error):
             warn("database unavailable (%s): %s", request.url.path, type(error).__name__)
             return _error(
                 HTTP_503_SERVICE_UNAVAILABLE, "database unavailable, try again shortly", 5

@@ -35,6 +35,7 @@ from app.ops.controller import HealthController
 from app.paging import list_page_dependency
 from app.parameter_syntax import check_parameter_syntax, learn_parameter_syntax
 from app.profiles.controller import ProfileController
+from app.public import servers
 from app.rate_limits import RateLimiter, limit_api_requests
 from app.route_orders.controller import RouteOrderController
 from app.routes.controller import RouteController
@@ -44,12 +45,9 @@ from app.search.controller import SearchController
 from app.search.costly import CostlySearches
 from app.search.queries import search_requests
 from app.settings import GeocoderKind, Settings, from_env, weak_secret_key
-from db.engine import ReadPool, SlowStatementLog, make_engine, make_read_pool
+from db.engine import SlowStatementLog, make_engine
 from db.geocoding import GazetteerGeocoder
-from db.nearest import index_ordered_connection_settings
-from db.route_orders import OpenOrderSearch
 from db.routes import Travel
-from db.search import ProviderSearch
 from db.search_cache import SearchCache
 from db.token_versions import TokenVersions
 from geo.cursor import CursorCodec
@@ -97,21 +95,6 @@ def _geocoder(
     )
 
 
-def _index_ordered_search_pool(settings: Settings, slow_log: SlowStatementLog) -> ReadPool | None:
-    """Connections for index-ordered searches that carry their planner settings from the
-    start; none behind a transaction-mode pooler (db.nearest)."""
-    if settings.db_transaction_pooler:
-        return None
-    return make_read_pool(
-        settings.database_url,
-        index_ordered_connection_settings(settings.db_statement_timeout_ms),
-        pool_size=settings.db_pool_size,
-        max_overflow=settings.db_max_overflow,
-        pool_timeout_s=settings.db_pool_timeout_s,
-        slow_log=slow_log,
-    )
-
-
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or from_env()
     engine = make_engine(
@@ -125,15 +108,19 @@ def create_app(settings: Settings | None = None) -> Litestar:
     # before-send handler only closes the session, rolling back whatever was not committed;
     # it never commits on its own. (It is made for this config's own session key.)
     slow_log = SlowStatementLog(settings.db_slow_info_ms, settings.db_slow_warning_ms)
-    search_pool = _index_ordered_search_pool(settings, slow_log)
-    pools = {"main": engine} | ({} if search_pool is None else {"knn": search_pool.engine})
     slow_log.watch(engine)
-    for name, pool in pools.items():
-        observe_pool(pool, settings.db_pool_size + settings.db_max_overflow, name)
     db_config = SQLAlchemyAsyncConfig(
         engine_instance=engine, session_config=AsyncSessionConfig(expire_on_commit=False)
     )
     redis = make_redis(settings.redis_url)
+    search_cache = SearchCache(
+        redis,
+        settings.search.server_cache_ttl_s,
+        records_positions=bool(settings.database_replica_url),
+    )
+    databases = servers(settings, engine, db_config.create_session_maker(), slow_log, search_cache)
+    for name, pool in databases.engines.items():
+        observe_pool(pool, settings.db_pool_size + settings.db_max_overflow, name)
     # The rate limits' round trip, which every API request makes, keeps a deadline of its
     # own (db.rate_windows): a socket timeout would cost it a task per command.
     limits_redis = make_redis(settings.redis_url, socket_timeout_s=None)
@@ -143,7 +130,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
     )
     http = httpx.AsyncClient(timeout=settings.geocoder_policy.timeout_s)
     geocoder = _geocoder(settings, redis, GazetteerGeocoder(engine), http)
-    search_cache = SearchCache(redis, settings.search.server_cache_ttl_s)
     token_versions = TokenVersions(redis, engine)
     rate_limiter = RateLimiter(
         limits_redis,
@@ -166,12 +152,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
             await http.aclose()
             await redis.aclose()
             await limits_redis.aclose()
-            if search_pool:
-                await search_pool.dispose()
+            for name, pool in databases.engines.items():
+                if name != "main":  # the plugin disposes of its own
+                    await pool.dispose()
 
     searches = Searches(
-        db_config.create_session_maker(),
-        ProviderSearch(settings.db_statement_timeout_ms, search_pool),
+        databases.public_reads,
         CostlySearches(settings.search.costly_at_once),
         cursor_codec,
         search_cache,
@@ -186,7 +172,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         "geocoder": geocoder,
         "search_cache": search_cache,
         "token_versions": token_versions,
-        "order_search": OpenOrderSearch(settings.db_statement_timeout_ms, search_pool),
+        "public_reads": databases.public_reads,
+        # Orders along a provider's own route: the primary's (app.public).
+        "order_search": databases.public_reads.primary.orders,
         "travel": Travel(settings.routes.day_start, settings.routes.speed_kmh, GreatCircleMatrix()),
     }
     return Litestar(

@@ -3,7 +3,7 @@
 Requests by route template and status (count, latency, errors, in flight) come from
 `observe_requests`, under the names Litestar's Prometheus middleware gives them; the rest
 is what only the app knows: the database pool, cache hits and misses, rate-limit
-rejections per layer, and upstream geocoder calls.
+rejections per layer, upstream geocoder calls, and which server public reads went to.
 With PROMETHEUS_MULTIPROC_DIR set (make serve sets it), every worker writes its samples
 there and a scrape of any worker sums them all.
 """
@@ -34,6 +34,12 @@ RATE_LIMIT_FALLBACKS = Counter(
 )
 GEOCODER_UPSTREAM = Counter(
     f"{PREFIX}_geocoder_upstream_total", "Calls to the upstream geocoder, by outcome.", ["outcome"]
+)
+PUBLIC_READS = Counter(
+    f"{PREFIX}_public_reads_total",
+    "Public reads with a replica configured, by the server that made them and, for the "
+    "primary, why not the replica.",
+    ["server", "reason"],
 )
 DB_POOL_IN_USE = Gauge(
     f"{PREFIX}_db_pool_in_use",
@@ -140,6 +146,11 @@ def observe_pool(engine: AsyncEngine, capacity: int, name: str) -> None:
 
     event.listen(engine.sync_engine.pool, "checkout", checked_out)
     event.listen(engine.sync_engine.pool, "checkin", checked_in)
+
+
+def public_read(server: str, why: str | None) -> None:
+    """What public reads report with a replica configured (db.replica)."""
+    PUBLIC_READS.labels(server=server, reason=why or "replayed").inc()
 
 
 def geocoder_event(name: str) -> None:

@@ -109,6 +109,11 @@ class Settings(msgspec.Struct, frozen=True):
     searches then send their planner settings in their own transaction, as settings made
     on a connection would reach other clients. Otherwise index-ordered searches run on a
     pool of their own whose connections start with those settings (one round trip each)."""
+    database_replica_url: str = ""
+    """A streaming replica of the primary for public reads (searches, public profiles, open
+    route orders); none when empty. Reads fall back to the primary (db.replica)."""
+    db_replica_max_lag_s: float = 10.0
+    """A replica further behind than this serves no reads until it catches up."""
     db_slow_info_ms: int = 500
     """Statements slower than this are logged at INFO, slower than the next at WARNING."""
     db_slow_warning_ms: int = 2000

@@ -21,7 +21,6 @@ committed: the exclusion constraint must leave none.
 
 import argparse
 import asyncio
-import os
 import random
 import sys
 import time
@@ -33,7 +32,7 @@ import asyncpg
 
 from bench.databases import Dataset, log, prepared
 from bench.reporting import write_results
-from db.databases import asyncpg_dsn
+from db.databases import asyncpg_dsn, direct_url
 from db.seed import Distribution
 
 PROVIDERS = 4
@@ -269,7 +268,7 @@ async def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.clients, args.attempts, args.rounds = 8, 10, 1
-    admin_url = os.environ.get("DATABASE_URL") or sys.exit("DATABASE_URL is not set")
+    admin_url = direct_url() or sys.exit("DATABASE_URL is not set")
     url = await prepared(admin_url, Dataset(10_000, Distribution.clustered))
     outcomes = await run(url, args.clients, args.attempts, args.rounds)
     print(table(outcomes))

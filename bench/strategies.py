@@ -40,6 +40,7 @@ from app.settings import from_env
 from bench.databases import Dataset, log, prepared
 from bench.reporting import write_results
 from bench.throughput import dense_centers
+from db.databases import direct_url
 from db.engine import make_engine
 from db.nearest import Bound
 from db.search import (
@@ -303,7 +304,7 @@ async def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.sizes, args.radii, args.samples = QUICK_SIZES, QUICK_RADII_KM, QUICK_SAMPLES
-    admin_url = os.environ.get("DATABASE_URL") or sys.exit("DATABASE_URL is not set")
+    admin_url = direct_url() or sys.exit("DATABASE_URL is not set")
     rng = random.Random(1)
     rows: list[Row] = []
     for size in args.sizes:

@@ -1,5 +1,6 @@
 """Whole databases next to DATABASE_URL's, for the test suite and the benchmarks."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -8,6 +9,12 @@ import asyncpg
 from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def direct_url() -> str | None:
+    """The URL for whole-database work (create, drop, migrate, seed): PostgreSQL itself,
+    also when DATABASE_URL goes through PgBouncer (then DATABASE_DIRECT_URL is set)."""
+    return os.environ.get("DATABASE_DIRECT_URL") or os.environ.get("DATABASE_URL")
 
 
 def asyncpg_dsn(url: str) -> str:

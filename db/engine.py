@@ -13,12 +13,18 @@ from asyncpg import Connection, Record
 from asyncpg.exceptions import ConnectionDoesNotExistError
 from sqlalchemy import ClauseElement, Dialect, event
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.sql.compiler import SQLCompiler
 
 logger = logging.getLogger(__name__)
 _STATEMENT_SHOWN = 160
 ASYNCPG = asyncpg_dialect()  # type: ignore[no-untyped-call]
+# SQLSTATE classes that say the database can't serve now, not that the statement is wrong:
+# connection exceptions, insufficient resources (too many connections), and operator
+# intervention (a shutdown or restart, a statement cancelled at its timeout).
+_UNAVAILABLE_SQLSTATES = ("08", "53", "57")
 
 
 def engine_options(pool_size: int, max_overflow: int, pool_timeout_s: float) -> dict[str, Any]:
@@ -50,6 +56,18 @@ def make_engine(
     url: str, pool_size: int = 5, max_overflow: int = 5, pool_timeout_s: float = 5
 ) -> AsyncEngine:
     return create_async_engine(url, **engine_options(pool_size, max_overflow, pool_timeout_s))
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """Whether `error` says the database can't serve now rather than that the statement is
+    wrong: it is down, restarting, out of connections, or cancelled the statement."""
+    if isinstance(error, OperationalError | InterfaceError | PoolTimeoutError | OSError):
+        return True
+    if isinstance(error, DBAPIError):
+        if error.connection_invalidated:
+            return True
+        error = error.orig if isinstance(error.orig, Exception) else error
+    return str(getattr(error, "sqlstate", None) or "").startswith(_UNAVAILABLE_SQLSTATES)
 
 
 @dataclass(frozen=True, slots=True)

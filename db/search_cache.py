@@ -10,6 +10,13 @@ provider was and is, and the wide counter. So no entry is deleted by pattern, a 
 that read the database before a write can never store a page that outlives it, and a
 write in Uppsala leaves the cached searches of Malmö alone. Entries hold public search
 responses only.
+
+With a read replica, the same call that bumps a write's generations records the primary's
+WAL position after its commit (db.replica), kept as the newest such position, and a
+lookup reads it with the generations: a search that sees a write's generations reads from
+a replica only once that has replayed the write, and never caches the page from before the
+write under them. Writes that change other public reads (open route orders) record their
+position alone.
 """
 
 import logging
@@ -19,7 +26,9 @@ from typing import Any, cast
 import msgspec
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from db.replica import wal_position
 from geo.cells import Cell, cell_of
 from geo.keys import digest
 from geo.log_throttle import ThrottledWarning
@@ -31,6 +40,22 @@ EPOCH_KEY = "search:generation"
 WIDE_KEY = "search:generation:wide"
 CELL_PREFIX = "search:generation:cell:"
 KEY_PREFIX = "search:page:"
+WRITTEN_KEY = "search:written"
+"""The WAL position of the newest write public reads must see (db.replica)."""
+
+# KEYS: generations to bump, then WRITTEN_KEY. ARGV: the write's WAL position, or "" when
+# no replica needs it. Positions stay far below 2^53 bytes, exact in Lua's numbers.
+_BUMP = """
+for i = 1, #KEYS - 1 do
+    redis.call('INCR', KEYS[i])
+end
+if ARGV[1] ~= '' then
+    local known = tonumber(redis.call('GET', KEYS[#KEYS]) or '-1')
+    if tonumber(ARGV[1]) > known then
+        redis.call('SET', KEYS[#KEYS], ARGV[1])
+    end
+end
+"""
 
 
 def _cell_key(cell: Cell) -> str:
@@ -59,13 +84,20 @@ class Lookup(msgspec.Struct, frozen=True):
     hit: CachedResponse | None
     generation: int | None
     """The generation to store a fresh response under; None when Redis is unreachable."""
+    written: int | None = None
+    """The WAL position a replica must have replayed to answer; None when unknown."""
 
 
 class SearchCache:
-    def __init__(self, redis: Redis, ttl_s: int) -> None:
+    """Cached search answers and the generations that make them stale; with
+    `records_positions` (a replica serves public reads), write positions too."""
+
+    def __init__(self, redis: Redis, ttl_s: int, records_positions: bool = False) -> None:
         self._redis = redis
         self._ttl_s = ttl_s
+        self._records_positions = records_positions
         self._decoder = msgspec.msgpack.Decoder(CachedResponse)
+        self._bump_script = redis.register_script(_BUMP)
 
     @staticmethod
     def key(query: msgspec.Struct) -> str:
@@ -77,18 +109,19 @@ class SearchCache:
         """The Redis keys a lookup of entry `key` over these cells reads (None: a search
         too wide for cells), for `lookup` to make sense of; a caller may read them in a
         round trip it makes anyway."""
-        return [*_generation_keys(cells), key]
+        return [*_generation_keys(cells), WRITTEN_KEY, key]
 
     def lookup(self, values: Sequence[Any] | None) -> Lookup:
         """The lookup from the values of `reads`' keys (None: Redis was unreachable)."""
         if values is None:
             return Lookup(hit=None, generation=None)
-        *generations, raw = values
+        *generations, written, raw = values
         current = sum(int(generation or 0) for generation in generations)
+        position = int(written or -1)
         entry = None if raw is None else self._decoded(cast(bytes, raw))
         if entry is not None and entry.generation == current:
-            return Lookup(hit=entry, generation=current)
-        return Lookup(hit=None, generation=current)
+            return Lookup(hit=entry, generation=current, written=position)
+        return Lookup(hit=None, generation=current, written=position)
 
     def _decoded(self, raw: bytes) -> CachedResponse | None:
         try:
@@ -102,22 +135,40 @@ class SearchCache:
         except RedisError as error:
             _warn("search cache unavailable: %s", error)
 
-    async def invalidate(self, places: Iterable[tuple[float, float]]) -> None:
+    async def written_at(self) -> int | None:
+        """The WAL position of the newest write public reads must see (-1: none yet;
+        None: Redis is unreachable)."""
+        try:
+            return int(await self._redis.get(WRITTEN_KEY) or -1)
+        except RedisError as error:
+            _warn("search cache unavailable: %s", error)
+            return None
+
+    async def invalidate(
+        self, places: Iterable[tuple[float, float]], committed: AsyncSession | None = None
+    ) -> None:
         """Make stale every cached search that could see a provider at one of these
-        (latitude, longitude) places. Call after the provider write has committed."""
+        (latitude, longitude) places, after the provider write in `committed` (with a
+        replica, its position is recorded too). Call after the commit."""
         keys = {WIDE_KEY, *(_cell_key(cell_of(*place)) for place in places)}
-        await self._bump(sorted(keys))
+        await self._bump(sorted(keys), committed)
 
     async def invalidate_all(self) -> None:
         """Make every cached search stale (after reseeding)."""
-        await self._bump([EPOCH_KEY])
+        await self._bump([EPOCH_KEY], None)
 
-    async def _bump(self, keys: list[str]) -> None:
+    async def wrote(self, committed: AsyncSession) -> None:
+        """With a replica, record the position of a write in `committed` that public reads
+        other than cached searches must see (open route orders). Call after the commit."""
+        if self._records_positions:
+            await self._bump([], committed)
+
+    async def _bump(self, keys: list[str], committed: AsyncSession | None) -> None:
+        position = ""
+        if committed is not None and self._records_positions:
+            position = str(await wal_position(committed))
         try:
-            async with self._redis.pipeline(transaction=True) as pipeline:
-                for key in keys:
-                    pipeline.incr(key)
-                await pipeline.execute()
+            await self._bump_script(keys=[*keys, WRITTEN_KEY], args=[position])
         except RedisError as error:
             # Entries then live until their TTL: say so loudly.
             logger.error("could not invalidate cached searches: %s", error)

@@ -4,6 +4,10 @@ database, the app and a client. Helpers live in tests/support/ (nothing imports 
 `make test` provides DATABASE_URL and REDIS_URL (local services or the ones you set); the
 suite creates its own database next to the one in DATABASE_URL and drops it afterwards,
 and uses a Redis database number no other running suite holds.
+
+`make test` runs the suite twice: first with the app connected to PostgreSQL itself, then,
+with TEST_THROUGH_PGBOUNCER=1, the tests marked `pgbouncer` with the app going through
+PgBouncer in transaction mode and reading public data from the replica through its own.
 """
 
 import asyncio
@@ -12,6 +16,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import httpx
+import msgspec
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
@@ -21,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.main import create_app
 from app.settings import SearchLimits, Settings
-from db.databases import create_database, drop_database, migrate, sibling_url
+from db.databases import create_database, direct_url, drop_database, migrate, sibling_url
 from db.engine import make_engine
 from tests.support.openapi import DocumentedResponses
 from tests.support.suite import (
@@ -31,6 +36,13 @@ from tests.support.suite import (
     claimed_redis_database,
     load_suite_data,
 )
+
+THROUGH_PGBOUNCER = os.environ.get("TEST_THROUGH_PGBOUNCER") == "1"
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if THROUGH_PGBOUNCER and not os.environ.get("DATABASE_DIRECT_URL"):
+        pytest.exit("no PgBouncer in this stack (DEVSTACK_PGBOUNCER=1 starts one)", returncode=0)
 
 
 def _require(name: str) -> str:
@@ -42,8 +54,9 @@ def _require(name: str) -> str:
 
 @pytest.fixture(scope="session")
 def database_url() -> Iterator[str]:
-    """A fresh database, migrated with alembic and seeded, for the whole test session."""
-    admin_url = _require("DATABASE_URL")
+    """A fresh database, migrated with alembic and seeded, for the whole test session
+    (on PostgreSQL itself when DATABASE_URL goes through PgBouncer)."""
+    admin_url = direct_url() or _require("DATABASE_URL")
     name = f"equinet_test_{uuid.uuid4().hex[:12]}"
     url = sibling_url(admin_url, name)
     # A run that repeats the suite many times (mutation testing) prepares the migrated and
@@ -78,13 +91,26 @@ def redis_url() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def settings(database_url: str, redis_url: str) -> Settings:
-    return Settings(
+    settings = Settings(
         database_url=database_url,
         redis_url=redis_url,
         secret_key="suite-signing-key-5f0c2a9e7b14d83c6a2e9f01",
         rate_limits=UNLIMITED,
         booking_horizon_days=BOOKING_HORIZON_DAYS,
         search=SearchLimits(strategies=ALL_STRATEGIES),
+    )
+    return through_pgbouncer(settings) if THROUGH_PGBOUNCER else settings
+
+
+def through_pgbouncer(settings: Settings) -> Settings:
+    """The suite's app through the stack's PgBouncers (DATABASE_URL, DATABASE_REPLICA_URL)."""
+    database = str(make_url(settings.database_url).database)
+    replica = os.environ.get("DATABASE_REPLICA_URL")
+    return msgspec.structs.replace(
+        settings,
+        database_url=sibling_url(_require("DATABASE_URL"), database),
+        database_replica_url=sibling_url(replica, database) if replica else "",
+        db_transaction_pooler=True,
     )
 
 

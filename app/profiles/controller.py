@@ -23,10 +23,12 @@ from app.profiles.schemas import (
     ServiceDraft,
     ServiceSummary,
 )
+from app.public import PublicServer
 from app.rate_limits import PROVIDER_WRITES
 from db import profiles
 from db.models import Role
 from db.profiles import Place, public_profile
+from db.replica import PublicReads
 from db.search_cache import SearchCache
 from geo.geocoding.chain import GeocoderChain
 
@@ -38,7 +40,7 @@ async def _commit_provider_change(
     was and where it is (both locked by now, so no other write moves it in between)."""
     now = await profiles.place_of(session, provider_id)
     await session.commit()
-    await search_cache.invalidate(place for place in (was, now) if place is not None)
+    await search_cache.invalidate((place for place in (was, now) if place is not None), session)
 
 
 async def _profile(session: AsyncSession, provider_id: int) -> ProviderProfile:
@@ -197,7 +199,12 @@ class ProfileController(Controller):
         responses=error_responses(400, 404, 503),
     )
     async def profile(
-        self, db_session: NamedDependency[AsyncSession], provider_id: RowId
+        self, public_reads: NamedDependency[PublicReads[PublicServer]], provider_id: RowId
     ) -> ProviderProfile:
         """A provider's public profile with its active services (no personal data)."""
-        return await _profile(db_session, provider_id)
+
+        async def read(server: PublicServer) -> ProviderProfile:
+            async with server.sessions() as session:
+                return await _profile(session, provider_id)
+
+        return await public_reads.read(read)

@@ -16,6 +16,7 @@ from app.errors import error_responses, not_yours
 from app.geocoding.addresses import locate
 from app.paging import ListPage, keyset_page
 from app.params import RowId
+from app.public import PublicServer, commit_public_write
 from app.route_orders.schemas import (
     AvailableFilters,
     AvailableOrders,
@@ -28,8 +29,10 @@ from app.search.queries import Category, NearbyArea
 from db import route_orders
 from db.models import Role, RouteOrder
 from db.pages import Page
-from db.route_orders import AvailableQuery, OpenOrderSearch, OrderHit
+from db.replica import PublicReads
+from db.route_orders import AvailableQuery, OrderHit
 from db.routes import Travel
+from db.search_cache import SearchCache
 from geo.cursor import CursorCodec, DistanceKey, TimeKey
 from geo.distance import Point
 from geo.geocoding.chain import GeocoderChain
@@ -49,6 +52,7 @@ class RouteOrderController(Controller):
         self,
         request: SignedInRequest,
         db_session: NamedDependency[AsyncSession],
+        search_cache: NamedDependency[SearchCache],
         geocoder: NamedDependency[GeocoderChain],
         data: JSONBody[RouteOrderDraft],
     ) -> RouteOrderDetails:
@@ -58,7 +62,7 @@ class RouteOrderController(Controller):
             values |= await locate(geocoder, data.address)
         values["address"] = data.address or ""
         order = await route_orders.create_order(db_session, request.user.id, values)
-        await db_session.commit()
+        await commit_public_write(db_session, search_cache)
         return RouteOrderDetails.of(order)
 
     @get("/mine", operation_id="listMyRouteOrders", responses=error_responses(400, 401, 503))
@@ -93,8 +97,7 @@ class RouteOrderController(Controller):
     )
     async def available(
         self,
-        db_session: NamedDependency[AsyncSession],
-        order_search: NamedDependency[OpenOrderSearch],
+        public_reads: NamedDependency[PublicReads[PublicServer]],
         cursor_codec: NamedDependency[CursorCodec],
         nearby_area: NamedDependency[NearbyArea],
         day: Annotated[date, QueryParameter(name="date", description="the day of the visit")],
@@ -105,17 +108,22 @@ class RouteOrderController(Controller):
         area = nearby_area
         filters = AvailableFilters(area.latitude, area.longitude, area.radius_km, day, category)
 
-        def page_after(after: DistanceKey | None) -> Awaitable[Page[OrderHit]]:
-            center = Point(filters.latitude, filters.longitude)
-            query = AvailableQuery(
-                center, filters.radius_km * 1000, day, area.limit, category, after
-            )
-            return order_search.available(db_session, query)
+        async def read(server: PublicServer) -> AvailableOrders:
+            async with server.sessions() as session:
 
-        items, next_cursor = await keyset_page(
-            cursor_codec, filters, area.cursor, DistanceKey, page_after, lambda hit: hit.key
-        )
-        return AvailableOrders(items, next_cursor)
+                def page_after(after: DistanceKey | None) -> Awaitable[Page[OrderHit]]:
+                    center = Point(filters.latitude, filters.longitude)
+                    query = AvailableQuery(
+                        center, filters.radius_km * 1000, day, area.limit, category, after
+                    )
+                    return server.orders.available(session, query)
+
+                items, next_cursor = await keyset_page(
+                    cursor_codec, filters, area.cursor, DistanceKey, page_after, lambda hit: hit.key
+                )
+            return AvailableOrders(items, next_cursor)
+
+        return await public_reads.read(read)
 
     @post(
         "/{order_id:int}/cancel",
@@ -127,6 +135,7 @@ class RouteOrderController(Controller):
         self,
         request: SignedInRequest,
         db_session: NamedDependency[AsyncSession],
+        search_cache: NamedDependency[SearchCache],
         travel: NamedDependency[Travel],
         order_id: RowId,
     ) -> RouteOrderDetails:
@@ -135,5 +144,5 @@ class RouteOrderController(Controller):
         order = await route_orders.cancel_order(db_session, request.user.id, order_id, travel)
         if order is None:
             raise not_yours("route order", order_id)
-        await db_session.commit()
+        await commit_public_write(db_session, search_cache)
         return RouteOrderDetails.of(order)

@@ -19,6 +19,7 @@ from app.errors import error_responses, not_yours
 from app.formats import GEOJSON, GEOJSON_TOO, Format, ResponseFormat
 from app.paging import ListPage, keyset_page
 from app.params import RowId
+from app.public import commit_public_write
 from app.routes.queries import Corridor
 from app.routes.schemas import (
     RouteChange,
@@ -35,6 +36,7 @@ from db.models import Role, Route
 from db.pages import Page
 from db.route_orders import CorridorQuery, OpenOrderSearch, OrdersAlong
 from db.routes import Travel
+from db.search_cache import SearchCache
 from geo.cursor import CursorCodec, IdKey
 from geo.geojson import feature_collection
 
@@ -73,6 +75,7 @@ class RouteController(Controller):
         self,
         request: SignedInRequest,
         db_session: NamedDependency[AsyncSession],
+        search_cache: NamedDependency[SearchCache],
         settings: NamedDependency[Settings],
         travel: NamedDependency[Travel],
         data: JSONBody[RouteRequest],
@@ -84,7 +87,7 @@ class RouteController(Controller):
         route_id = await routes.plan_route(db_session, request.user.id, draft, travel)
         if route_id is None:
             raise not_yours("provider", data.provider_id)
-        await db_session.commit()
+        await commit_public_write(db_session, search_cache)
         return await _route(db_session, request.user.id, route_id)
 
     @get(
@@ -180,6 +183,7 @@ class RouteController(Controller):
         self,
         request: SignedInRequest,
         db_session: NamedDependency[AsyncSession],
+        search_cache: NamedDependency[SearchCache],
         settings: NamedDependency[Settings],
         travel: NamedDependency[Travel],
         route_id: RowId,
@@ -193,7 +197,7 @@ class RouteController(Controller):
         )
         if not changed:
             raise not_yours("route", route_id)
-        await db_session.commit()
+        await commit_public_write(db_session, search_cache)
         return await _route(db_session, request.user.id, route_id)
 
     @post(
@@ -206,6 +210,7 @@ class RouteController(Controller):
         self,
         request: SignedInRequest,
         db_session: NamedDependency[AsyncSession],
+        search_cache: NamedDependency[SearchCache],
         route_id: RowId,
         order_id: RowId,
     ) -> RouteDetails:
@@ -213,5 +218,5 @@ class RouteController(Controller):
         stop is."""
         if not await routes.complete_stop(db_session, request.user.id, route_id, order_id):
             raise not_yours("route stop", f"{route_id}/{order_id}")
-        await db_session.commit()
+        await commit_public_write(db_session, search_cache)
         return await _route(db_session, request.user.id, route_id)

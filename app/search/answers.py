@@ -23,9 +23,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.compression import accepted_encoding, compressed
 from app.metrics import CACHE_LOOKUPS
+from app.public import PublicServer
 from app.rate_limits import RateLimiter, api_limits_due, client_address
 from app.scopes import raw_header
 from app.search.costly import CostlySearches
+from db.replica import PublicReads
 from db.search import ProviderSearch
 from db.search_cache import CachedResponse, Lookup, SearchCache
 from geo.bbox import LatLngBox
@@ -57,25 +59,23 @@ class Reply(NamedTuple):
 
 
 class Searches:
-    """What the search endpoints share: the searches, the response cache, database
-    sessions, opened only when the cache has no answer (a hit touches no session), and the
-    rate limits, counted in the round trip of the cache lookup.
+    """What the search endpoints share: the servers to search on, with their database
+    sessions, opened only when the cache has no answer (a hit touches no session), the
+    response cache, and the rate limits, counted in the round trip of the cache lookup.
 
     Kept in the app's state rather than given as a dependency: a handler's dependencies
     beyond one are resolved in a task group per request."""
 
     def __init__(
         self,
-        sessions: Callable[[], AsyncSession],
-        provider_search: ProviderSearch,
+        public_reads: PublicReads[PublicServer],
         costly: CostlySearches,
         cursor_codec: CursorCodec,
         cache: SearchCache,
         rate_limiter: RateLimiter,
         max_age_s: int,
     ) -> None:
-        self._sessions = sessions
-        self.provider_search = provider_search
+        self._public_reads = public_reads
         self.costly = costly
         self.cursor_codec = cursor_codec
         self._cache = cache
@@ -88,16 +88,16 @@ class Searches:
         scope: Scope,
         query: msgspec.Struct,
         area: list[LatLngBox],
-        render: Callable[[AsyncSession], Awaitable[tuple[Any, str]]],
+        render: Callable[[AsyncSession, ProviderSearch], Awaitable[tuple[Any, str]]],
         if_none_match: str | None,
         limits: tuple[str, ...] = (),
     ) -> Response[bytes]:
         """The answer to `query`, a search within `area` (which the cache entry depends on):
-        from the cache, or rendered in a session of its own and cached, compressed as the
-        client asked; a 304 without a body when the client has it already. Unless looked
-        up already (`answer_repeated_searches`), the request counts against the API's
-        limits and its client's `limits` in the same round trip as the lookup (429 when over
-        one)."""
+        from the cache, or rendered in a session of its own (on the replica if it may serve
+        it: app.public) and cached, compressed as the client asked; a 304 without a body
+        when the client has it already. Unless looked up already
+        (`answer_repeated_searches`), the request counts against the API's limits and its
+        client's `limits` in the same round trip as the lookup (429 when over one)."""
         key = self._cache.key(query)
         reads = Reads(self._cache.reads(key, cells_of(area)), limits)
         self._remember(scope, reads)
@@ -107,8 +107,12 @@ class Searches:
         encoding = accepted_encoding(scope)
         entry = lookup.hit
         if entry is None:
-            async with self._sessions() as session:
-                payload, media_type = await render(session)
+
+            async def rendered(server: PublicServer) -> tuple[Any, str]:
+                async with server.sessions() as session:
+                    return await render(session, server.providers)
+
+            payload, media_type = await self._public_reads.read_seeing(lookup.written, rendered)
             entry = _entry(lookup.generation or 0, media_type, payload, encoding)
             if lookup.generation is not None:
                 await self._cache.put(key, entry)

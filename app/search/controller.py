@@ -32,7 +32,7 @@ from app.search.schemas import (
     NearbyPage,
 )
 from db.pages import Page
-from db.search import NearbyQuery, ProviderHit
+from db.search import NearbyQuery, ProviderHit, ProviderSearch
 from geo.bbox import boxes_around
 from geo.clusters import cell_size_deg
 from geo.cursor import DistanceKey
@@ -111,7 +111,7 @@ class SearchController(Controller):
         filters = wanted.filters
         searches = _searches(scope)
 
-        async def render(session: AsyncSession) -> tuple[Any, str]:
+        async def render(session: AsyncSession, providers: ProviderSearch) -> tuple[Any, str]:
             async def page_after(after: DistanceKey | None) -> Page[ProviderHit]:
                 query = NearbyQuery(
                     Point(filters.latitude, filters.longitude),
@@ -121,7 +121,7 @@ class SearchController(Controller):
                     after,
                 )
                 async with searches.costly.running(wanted.strategy):
-                    return await searches.provider_search.nearby(session, query, wanted.strategy)
+                    return await providers.nearby(session, query, wanted.strategy)
 
             items, next_cursor = await keyset_page(
                 searches.cursor_codec,
@@ -159,8 +159,8 @@ class SearchController(Controller):
         request = in_view_request
         searches = _searches(scope)
 
-        async def render(session: AsyncSession) -> tuple[Any, str]:
-            page = await searches.provider_search.in_view(
+        async def render(session: AsyncSession, providers: ProviderSearch) -> tuple[Any, str]:
+            page = await providers.in_view(
                 session, request.viewport, request.category, request.limit
             )
             if request.format is ResponseFormat.geojson:
@@ -190,8 +190,8 @@ class SearchController(Controller):
         request = clusters_request
         searches = _searches(scope)
 
-        async def render(session: AsyncSession) -> tuple[Any, str]:
-            items = await searches.provider_search.clusters(
+        async def render(session: AsyncSession, providers: ProviderSearch) -> tuple[Any, str]:
+            items = await providers.clusters(
                 session, request.viewport, request.zoom, request.category
             )
             return ClusterList(items, request.zoom, cell_size_deg(request.zoom)), JSON

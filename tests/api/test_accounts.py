@@ -14,6 +14,8 @@ from db.accounts import Account
 from db.models import Role
 from tests.support.accounts import sign_up
 
+pytestmark = pytest.mark.pgbouncer
+
 Client = AsyncTestClient[Litestar]
 PASSWORD = "correct horse battery"
 

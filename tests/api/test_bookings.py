@@ -26,6 +26,8 @@ from tests.support.bookings import (
 )
 from tests.support.suite import BOOKING_HORIZON_DAYS
 
+pytestmark = pytest.mark.pgbouncer
+
 DAY = days_ahead(30)
 RACERS = 50
 

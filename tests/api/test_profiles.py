@@ -11,6 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.support.accounts import SignedIn, sign_up
 
+pytestmark = pytest.mark.pgbouncer
+
 Client = AsyncTestClient[Litestar]
 CLOSED_TOMORROW = {"date": (date.today() + timedelta(days=1)).isoformat(), "closed": True}
 UPPSALA = (59.85882, 17.63889)

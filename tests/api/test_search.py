@@ -14,6 +14,8 @@ from db.models import Provider
 from geo.distance import Point, haversine_m
 from tests.support.accounts import SignedIn, sign_up
 
+pytestmark = pytest.mark.pgbouncer
+
 Client = AsyncTestClient[Litestar]
 STOCKHOLM = Point(59.3294, 18.0687)
 STRATEGIES = ("gist", "bbox", "naive")

@@ -2,7 +2,6 @@
 seed loads into a fresh one."""
 
 import asyncio
-import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -10,7 +9,14 @@ from datetime import date, timedelta
 
 import asyncpg
 
-from db.databases import asyncpg_dsn, create_database, drop_database, migrate, sibling_url
+from db.databases import (
+    asyncpg_dsn,
+    create_database,
+    direct_url,
+    drop_database,
+    migrate,
+    sibling_url,
+)
 from db.seed import seed
 
 TABLES = {
@@ -47,7 +53,7 @@ async def _tables(url: str) -> set[str]:
 @contextmanager
 def empty_database(purpose: str) -> Iterator[str]:
     """A new, empty database beside the suite's; dropped afterwards. Yields its URL."""
-    admin_url = os.environ["DATABASE_URL"]
+    admin_url = str(direct_url())
     name = f"equinet_{purpose}_{uuid.uuid4().hex[:12]}"
     asyncio.run(create_database(admin_url, name))
     try:

@@ -7,9 +7,11 @@ from collections.abc import AsyncIterator
 
 import pytest
 from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import search_cache
 from db.rate_windows import RedisWindows
+from db.replica import wal_position
 from db.search_cache import CachedResponse, Lookup, SearchCache
 from geo.cells import Cell
 from geo.log_throttle import ThrottledWarning
@@ -31,6 +33,7 @@ async def redis(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> AsyncIterato
     monkeypatch.setattr(search_cache, "EPOCH_KEY", prefix)
     monkeypatch.setattr(search_cache, "WIDE_KEY", f"{prefix}:wide")
     monkeypatch.setattr(search_cache, "CELL_PREFIX", f"{prefix}:cell:")
+    monkeypatch.setattr(search_cache, "WRITTEN_KEY", f"{prefix}:written")
     client = Redis.from_url(redis_url)
     yield client
     await client.delete(*await client.keys(f"{prefix}*"), KEY)
@@ -58,10 +61,10 @@ async def _stored(
 
 async def test_the_first_write_after_a_flush_makes_pages_stale(redis: Redis) -> None:
     cache = SearchCache(redis, ttl_s=60)
-    assert await _get(cache, redis, UPPSALA_CELLS) == Lookup(hit=None, generation=0)
+    assert await _get(cache, redis, UPPSALA_CELLS) == Lookup(None, generation=0, written=-1)
     await _stored(cache, redis, UPPSALA_CELLS)
     await cache.invalidate([UPPSALA])
-    assert await _get(cache, redis, UPPSALA_CELLS) == Lookup(hit=None, generation=1)
+    assert await _get(cache, redis, UPPSALA_CELLS) == Lookup(None, generation=1, written=-1)
 
 
 @pytest.mark.parametrize(
@@ -118,3 +121,29 @@ async def test_redis_down_is_a_miss_and_is_logged(
         (logging.ERROR, "could not invalidate cached searches"),
     ]
     assert all(address in r.getMessage().partition(": ")[2] for r in caplog.records)
+
+
+async def test_with_a_replica_a_write_records_its_position_and_the_newest_one_stays(
+    redis: Redis, db_session: AsyncSession
+) -> None:
+    cache = SearchCache(redis, ttl_s=60, records_positions=True)
+    before = await wal_position(db_session)
+    await cache.invalidate([UPPSALA], db_session)
+    recorded = (await _get(cache, redis, UPPSALA_CELLS)).written
+    assert recorded is not None
+    assert before <= recorded <= await wal_position(db_session)
+
+    newer = recorded + 10**12  # recorded meanwhile by another process's later write
+    await redis.set(search_cache.WRITTEN_KEY, newer)
+    await cache.invalidate([MALMO], db_session)
+    assert await cache.written_at() == newer
+    assert (await _get(cache, redis, MALMO_CELLS)).generation == 1
+
+
+async def test_without_a_replica_no_position_is_recorded(
+    redis: Redis, db_session: AsyncSession
+) -> None:
+    cache = SearchCache(redis, ttl_s=60)
+    await cache.invalidate([UPPSALA], db_session)
+    await cache.wrote(db_session)
+    assert await cache.written_at() == -1

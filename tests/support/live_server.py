@@ -38,6 +38,8 @@ def settings_environment(settings: Settings) -> dict[str, str]:
     """The environment that makes a served app use these settings (those the tests set)."""
     return {
         "DATABASE_URL": settings.database_url,
+        "DATABASE_REPLICA_URL": settings.database_replica_url,
+        "DB_TRANSACTION_POOLER": str(settings.db_transaction_pooler).lower(),
         "REDIS_URL": settings.redis_url,
         "SECRET_KEY": settings.secret_key,
         "BOOKING_HORIZON_DAYS": str(settings.booking_horizon_days),

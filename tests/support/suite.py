@@ -2,7 +2,6 @@
 
 import asyncio
 import fcntl
-import os
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -13,7 +12,14 @@ from pathlib import Path
 import asyncpg
 
 from app.rate_limits import RateLimits
-from db.databases import asyncpg_dsn, create_database, drop_database, migrate, sibling_url
+from db.databases import (
+    asyncpg_dsn,
+    create_database,
+    direct_url,
+    drop_database,
+    migrate,
+    sibling_url,
+)
 from db.seed import seed
 
 SEEDED_PROVIDERS = 30_000
@@ -92,4 +98,4 @@ async def _prepare_template(admin_url: str, name: str) -> None:
 if __name__ == "__main__":
     # python -m tests.support.suite TEMPLATE: the suite's database, made once under that
     # name, for runs that set TEST_DATABASE_TEMPLATE to it (mutation testing).
-    asyncio.run(_prepare_template(os.environ["DATABASE_URL"], sys.argv[1]))
+    asyncio.run(_prepare_template(str(direct_url()), sys.argv[1]))

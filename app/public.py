@@ -1,0 +1,97 @@
+"""The servers public reads (searches, profiles, open route orders) can be made on: the
+primary, and a streaming replica when DATABASE_REPLICA_URL is set (db.replica). Writes,
+and the reads a user makes of their own data, always go to the primary."""
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from app.metrics import public_read
+from app.settings import Settings
+from db.engine import ReadPool, SlowStatementLog, make_engine, make_read_pool
+from db.nearest import index_ordered_connection_settings
+from db.replica import PublicReads, Replica, ReplicaPolicy
+from db.route_orders import OpenOrderSearch
+from db.search import ProviderSearch
+from db.search_cache import SearchCache
+
+
+class PublicServer(NamedTuple):
+    sessions: Callable[[], AsyncSession]
+    providers: ProviderSearch
+    orders: OpenOrderSearch
+
+
+class Servers(NamedTuple):
+    public_reads: PublicReads[PublicServer]
+    engines: dict[str, AsyncEngine]
+    """Every engine, by the name its pool's metrics carry."""
+
+
+def index_ordered_search_pool(
+    settings: Settings, url: str, slow_log: SlowStatementLog
+) -> ReadPool | None:
+    """Connections for index-ordered searches that carry their planner settings from the
+    start; none behind a transaction-mode pooler (db.nearest)."""
+    if settings.db_transaction_pooler:
+        return None
+    return make_read_pool(
+        url,
+        index_ordered_connection_settings(settings.db_statement_timeout_ms),
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_timeout_s=settings.db_pool_timeout_s,
+        slow_log=slow_log,
+    )
+
+
+def _server(
+    settings: Settings, url: str, sessions: Callable[[], AsyncSession], slow_log: SlowStatementLog
+) -> tuple[PublicServer, ReadPool | None]:
+    pool = index_ordered_search_pool(settings, url, slow_log)
+    timeout = settings.db_statement_timeout_ms
+    return PublicServer(
+        sessions, ProviderSearch(timeout, pool), OpenOrderSearch(timeout, pool)
+    ), pool
+
+
+def servers(
+    settings: Settings,
+    engine: AsyncEngine,
+    sessions: Callable[[], AsyncSession],
+    slow_log: SlowStatementLog,
+    search_cache: SearchCache,
+) -> Servers:
+    """The primary (`engine`, whose sessions the app's are) and the replica, if any."""
+    primary, primary_pool = _server(settings, settings.database_url, sessions, slow_log)
+    engines = {"main": engine}
+    if primary_pool:
+        engines["knn"] = primary_pool.engine
+    if not settings.database_replica_url:
+        return Servers(PublicReads(primary), engines)
+    replica_engine = make_engine(
+        settings.database_replica_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_timeout_s=settings.db_pool_timeout_s,
+    )
+    slow_log.watch(replica_engine)
+    replica_sessions = async_sessionmaker(replica_engine, expire_on_commit=False)
+    replica, replica_pool = _server(
+        settings, settings.database_replica_url, replica_sessions, slow_log
+    )
+    engines["replica"] = replica_engine
+    if replica_pool:
+        engines["replica-knn"] = replica_pool.engine
+    state = Replica(replica_engine, ReplicaPolicy(max_lag_s=settings.db_replica_max_lag_s))
+    reads = PublicReads(primary, (replica, state), search_cache.written_at, public_read)
+    return Servers(reads, engines)
+
+
+async def commit_public_write(session: AsyncSession, search_cache: SearchCache) -> None:
+    """Commit a write public reads other than cached searches must see (open route
+    orders); with a replica, a read after it then waits for the replica or goes to the
+    primary."""
+    await session.commit()
+    await search_cache.wrote(session)

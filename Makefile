@@ -27,7 +27,7 @@ STACK := stack=$$(bash scripts/devstack.sh up) && set -a && eval "$$stack" \
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := .venv
 
-.PHONY: help install services stop migrate seed serve run test lint bench bench-quick load check-docs mutation
+.PHONY: help install services stop migrate seed serve serve-cluster run test lint bench bench-quick drills load check-docs mutation
 
 help:
 	@echo "make run       venv, services, migrations, demo data, then serve the API"
@@ -37,9 +37,11 @@ help:
 	@echo "make migrate   alembic upgrade head"
 	@echo "make seed N=…  replace all providers with N seeded ones (default $(N))"
 	@echo "make serve     granian on HOST:PORT with WORKERS workers"
+	@echo "make serve-cluster INSTANCES=N  nginx on HOST:PORT in front of N granian instances"
 	@echo "make check-docs  run docs/api.md's curl examples against http://HOST:PORT"
 	@echo "make bench     route optimizer, search strategies, booking contention, throughput against the floor, plots and summary (docs/benchmarks.md)"
 	@echo "make bench-quick  the strategies and contention at CI size (under 3 minutes)"
+	@echo "make drills    failure drills through nginx, three instances, the replica and PgBouncer (~2 min)"
 	@echo "make load      a load scenario against the API: SCENARIO=normal, peak, spike or abuse (docs/operations.md)"
 	@echo "make mutation  mutation testing of db/ and geo/ (slow, not in CI; MUTANTS='db.search.*')"
 	@echo "make lint      ruff, mypy, and no serializable transactions"
@@ -76,6 +78,14 @@ serve: install
 			--workers $(WORKERS) --http1-header-read-timeout $(HEADER_TIMEOUT_MS) \
 			--log-level warning app.main:create_app
 
+# nginx on HOST:PORT in front of INSTANCES granian instances of WORKERS_PER_INSTANCE workers.
+INSTANCES ?= 2
+WORKERS_PER_INSTANCE ?= 1
+serve-cluster: install
+	@export DEVSTACK_NGINX=1 && $(STACK) && INSTANCES=$(INSTANCES) WORKERS=$(WORKERS_PER_INSTANCE) \
+		HOST=$(HOST) PORT=$(PORT) HEADER_TIMEOUT_MS=$(HEADER_TIMEOUT_MS) \
+		exec bash scripts/serve_cluster.sh
+
 run: migrate
 	@$(STACK) && $(BIN)/python -m db.seed $(DEMO_PROVIDERS) --if-empty --weekday-hours \
 		--route-orders $(DEMO_ROUTE_ORDERS)
@@ -83,7 +93,7 @@ run: migrate
 
 # The suite runs against the local stack with a streaming replica and PgBouncer in front of
 # both: first with the app connected to PostgreSQL itself (the replica's tests included),
-# then the tests marked `pgbouncer` (search, profiles, route orders, bookings, accounts)
+# then the tests marked `pgbouncer` (search, profiles, bookings, accounts)
 # again, with the app going through PgBouncer and reading public data from the replica.
 test: install
 	@export DEVSTACK_REPLICA=1 DEVSTACK_PGBOUNCER=1 && $(STACK) && $(BIN)/pytest \
@@ -124,6 +134,14 @@ bench: migrate
 	@$(STACK) && $(BIN)/python -m bench.contention
 	@$(STACK) && $(BIN)/python -m bench.throughput
 	$(BIN)/python -m bench.report
+
+# nginx, three API instances, the replica and PgBouncer under a steady mixed load while one
+# instance is killed, the replica stopped, its replay paused, PgBouncer restarted (~2 min).
+drills: migrate
+	@export DEVSTACK_REPLICA=1 DEVSTACK_PGBOUNCER=1 DEVSTACK_NGINX=1 && $(STACK) \
+		&& DATABASE_URL=$$DATABASE_DIRECT_URL $(BIN)/python -m db.seed $(DEMO_PROVIDERS) \
+			--if-empty --weekday-hours --route-orders $(DEMO_ROUTE_ORDERS) \
+		&& $(BIN)/python -m bench.drills
 
 # CI-sized: 10k providers, two radii, a short contention run; fails if the strategies'
 # pages differ or a booking is doubled. Its results go to bench/results/quick/ (not kept).

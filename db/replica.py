@@ -76,6 +76,10 @@ class ReplicaPolicy(NamedTuple):
     rest_s: float = 1.0
     """How long a replica that failed is left alone."""
     probe_timeout_s: float = 0.5
+    read_timeout_s: float = 3.0
+    """A read the replica has not answered by then is made on the primary: a replica that
+    stopped behind PgBouncer, or behind a network that drops packets, does not refuse a
+    read, it keeps it waiting."""
 
 
 class Replica:
@@ -104,6 +108,10 @@ class Replica:
         if self._lag_s > self._policy.max_lag_s:
             return Fallback.lagging
         return Fallback.not_replayed if self._behind(needed) else None
+
+    @property
+    def read_timeout_s(self) -> float:
+        return self._policy.read_timeout_s
 
     def failed(self) -> None:
         """A read failed on the replica: leave it alone for a while."""
@@ -178,7 +186,8 @@ class PublicReads(Generic[Server]):
         why = await replica.fallback(needed)
         if why is None:
             try:
-                result = await read(server)
+                async with asyncio.timeout(replica.read_timeout_s):
+                    result = await read(server)
             except Exception as error:
                 if not _failed_on_replica(error):
                     raise

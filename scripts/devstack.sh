@@ -11,6 +11,7 @@
 #
 # DEVSTACK_REPLICA=1: "up" also starts a streaming replica of the cluster (pg_basebackup,
 # a replication role and slot, standby.signal) and prints DATABASE_REPLICA_URL=.
+# DEVSTACK_NGINX=1: "up" also installs nginx (scripts/serve_cluster.sh runs it).
 # DEVSTACK_PGBOUNCER=1: "up" also starts PgBouncer in transaction mode in front of the
 # primary (and the replica): DATABASE_URL (and DATABASE_REPLICA_URL) then go through it,
 # DATABASE_DIRECT_URL (and DATABASE_REPLICA_DIRECT_URL) reach PostgreSQL itself, for
@@ -69,6 +70,9 @@ ensure_packages() {
   command -v wrk >/dev/null || apt_install wrk  # make bench loads the API with it
   if [ "${DEVSTACK_PGBOUNCER:-0}" = 1 ]; then
     command -v pgbouncer >/dev/null || apt_install pgbouncer
+  fi
+  if [ "${DEVSTACK_NGINX:-0}" = 1 ]; then  # make serve-cluster runs it in front of the API
+    command -v nginx >/dev/null || apt_install nginx
   fi
 }
 
@@ -262,6 +266,10 @@ admin_users = $DB_USER
 pool_mode = transaction
 max_client_conn = 2000
 default_pool_size = 20
+; A server that went away is tried again after a second, not fifteen, and a client waits
+; at most five seconds for a server connection (not two minutes) before it gets an error.
+server_login_retry = 1
+query_wait_timeout = 5
 pidfile = $dir/$1.pid
 logfile = $dir/$1.log
 INI

@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# Several API instances behind nginx, as production runs them (make serve-cluster).
+#
+#   INSTANCES=N  granian instances, each with WORKERS workers, on loopback ports from
+#                INSTANCE_PORT (PORT + 1 unless set); one that dies is started again
+#   HOST:PORT    where nginx listens; it spreads requests over the instances, retries an
+#                idempotent request on another instance when one fails to answer, and
+#                tells them the client's address in X-Forwarded-For (TRUSTED_PROXIES)
+#
+# Runs in the foreground until interrupted, then stops everything it started. The service
+# URLs come from the environment (the Makefile sources scripts/devstack.sh up, which
+# installs Debian's nginx with DEVSTACK_NGINX=1). Each instance is a process group whose id
+# is in .devstack/cluster/instance-<n>.pid (the failure drills kill one).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+DIR="$ROOT/.devstack/cluster"
+INSTANCES=${INSTANCES:-2}
+WORKERS=${WORKERS:-1}
+HOST=${HOST:-127.0.0.1}
+PORT=${PORT:-8000}
+INSTANCE_PORT=${INSTANCE_PORT:-$((PORT + 1))}
+HEADER_TIMEOUT_MS=${HEADER_TIMEOUT_MS:-10000}
+
+say() { echo "serve-cluster: $*" >&2; }
+
+command -v nginx >/dev/null || { say "nginx is missing: DEVSTACK_NGINX=1 devstack.sh up installs it"; exit 1; }
+
+rm -rf "$DIR" && mkdir -p "$DIR/temp"
+
+write_nginx_config() {
+  local upstreams="" n user=""
+  for n in $(seq "$INSTANCES"); do
+    upstreams+="    server 127.0.0.1:$((INSTANCE_PORT + n - 1)) max_fails=1 fail_timeout=2s;"$'\n'
+  done
+  if [ "$(id -u)" -eq 0 ]; then  # workers drop to nobody, who must write the temp files
+    user="user nobody nogroup;"
+    chown -R nobody:nogroup "$DIR/temp"
+  fi
+  cat >"$DIR/nginx.conf" <<NGINX
+$user
+worker_processes 1;
+daemon off;
+pid $DIR/nginx.pid;
+error_log $DIR/nginx-error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  server_tokens off;
+  client_body_temp_path $DIR/temp/body;
+  proxy_temp_path $DIR/temp/proxy;
+  fastcgi_temp_path $DIR/temp/fastcgi;
+  uwsgi_temp_path $DIR/temp/uwsgi;
+  scgi_temp_path $DIR/temp/scgi;
+  # Slow or silent clients are nginx's to close, not the API's.
+  client_header_timeout 10s;
+  client_body_timeout 10s;
+  keepalive_timeout 30s;
+  client_max_body_size 64k;
+
+  upstream api {
+$upstreams    keepalive 64;
+  }
+
+  server {
+    listen $HOST:$PORT;
+    location / {
+      proxy_pass http://api;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host \$host;
+      # The edge: the client is whoever connected; an X-Forwarded-For it sent is dropped.
+      proxy_set_header X-Forwarded-For \$remote_addr;
+      proxy_set_header X-Forwarded-Proto \$scheme;
+      # An instance that refuses, drops or stalls a request: idempotent requests (GET,
+      # HEAD, PUT, DELETE) go to the next one; a POST is never sent twice.
+      proxy_next_upstream error timeout http_502 http_504;
+      proxy_next_upstream_tries 3;
+      proxy_connect_timeout 1s;
+      proxy_read_timeout 30s;
+    }
+  }
+}
+NGINX
+}
+
+run_instance() {  # n: granian on its port, started again whenever it exits
+  local n=$1 port=$((INSTANCE_PORT + $1 - 1))
+  local metrics="$DIR/metrics-$n"
+  while true; do
+    rm -rf "$metrics" && mkdir -p "$metrics"
+    # A process group of its own: stopping an instance stops its workers with it.
+    PROMETHEUS_MULTIPROC_DIR=$metrics setsid "$ROOT/.venv/bin/granian" --interface asgi --factory \
+      --host 127.0.0.1 --port "$port" --workers "$WORKERS" \
+      --http1-header-read-timeout "$HEADER_TIMEOUT_MS" --log-level warning \
+      app.main:create_app &
+    echo $! >"$DIR/instance-$n.pid"
+    wait $! || true
+    [ -f "$DIR/stopping" ] && return
+    say "instance $n (port $port) exited; starting it again"
+    sleep 1
+  done
+}
+
+stop_all() {
+  touch "$DIR/stopping"
+  [ -s "$DIR/nginx.pid" ] && kill "$(cat "$DIR/nginx.pid")" 2>/dev/null || true
+  for pidfile in "$DIR"/instance-*.pid; do
+    [ -s "$pidfile" ] && kill -- "-$(cat "$pidfile")" 2>/dev/null || true
+  done
+  wait || true
+}
+trap stop_all EXIT INT TERM
+
+# Every instance shares Redis, so rate limits hold across them; without Redis each process
+# allows its share. Only nginx, on loopback, is believed about client addresses.
+export PROCESSES=$((INSTANCES * WORKERS)) GEOCODER_PROCESSES=$((INSTANCES * WORKERS))
+export TRUSTED_PROXIES=${TRUSTED_PROXIES:-127.0.0.1/32}
+for n in $(seq "$INSTANCES"); do
+  run_instance "$n" &
+done
+write_nginx_config
+say "nginx on http://$HOST:$PORT in front of $INSTANCES instances (ports $INSTANCE_PORT-$((INSTANCE_PORT + INSTANCES - 1)))"
+nginx -p "$DIR" -e "$DIR/nginx-error.log" -c "$DIR/nginx.conf" &
+wait

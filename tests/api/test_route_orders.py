@@ -13,8 +13,6 @@ from tests.support.accounts import SignedIn, sign_up
 from tests.support.bookings import Client, days_ahead, every_page
 from tests.support.routes import scattered_bodies
 
-pytestmark = pytest.mark.pgbouncer
-
 ORDERS = "/api/route-orders"
 
 

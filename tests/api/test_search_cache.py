@@ -23,8 +23,6 @@ from geo.log_throttle import ThrottledWarning
 from tests.support.accounts import SignedIn, sign_up
 from tests.support.ports import closed_port
 
-pytestmark = pytest.mark.pgbouncer
-
 Client = AsyncTestClient[Litestar]
 NEARBY = "/api/providers/nearby"
 # A patch of the Gulf of Bothnia where no seeded provider lives: only the tests' own show.

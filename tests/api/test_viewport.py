@@ -10,8 +10,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Provider
 
-pytestmark = pytest.mark.pgbouncer
-
 Client = AsyncTestClient[Litestar]
 
 

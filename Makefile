@@ -92,11 +92,11 @@ run: migrate
 	@$(MAKE) --no-print-directory serve
 
 # The suite runs against the local stack with a streaming replica and PgBouncer in front of
-# both: first with the app connected to PostgreSQL itself (the replica's tests included),
-# then the tests marked `pgbouncer` (search, profiles, bookings, accounts)
-# again, with the app going through PgBouncer and reading public data from the replica.
+# both (and nginx, for the cluster's tests): first with the app connected to PostgreSQL
+# itself, the replica's tests included; then the tests marked `pgbouncer` (search,
+# profiles, bookings, accounts) again, through PgBouncer, with public reads on the replica.
 test: install
-	@export DEVSTACK_REPLICA=1 DEVSTACK_PGBOUNCER=1 && $(STACK) && $(BIN)/pytest \
+	@export DEVSTACK_REPLICA=1 DEVSTACK_PGBOUNCER=1 DEVSTACK_NGINX=1 && $(STACK) && $(BIN)/pytest \
 		&& TEST_THROUGH_PGBOUNCER=1 $(BIN)/pytest -m pgbouncer
 
 lint: install

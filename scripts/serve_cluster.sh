@@ -9,12 +9,13 @@
 #
 # Runs in the foreground until interrupted, then stops everything it started. The service
 # URLs come from the environment (the Makefile sources scripts/devstack.sh up, which
-# installs Debian's nginx with DEVSTACK_NGINX=1). Each instance is a process group whose id
-# is in .devstack/cluster/instance-<n>.pid (the failure drills kill one).
+# installs Debian's nginx with DEVSTACK_NGINX=1). Its files go to CLUSTER_DIR
+# (.devstack/cluster): nginx's configuration and logs, and each instance's process group id
+# in instance-<n>.pid (the failure drills kill one).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-DIR="$ROOT/.devstack/cluster"
+DIR=${CLUSTER_DIR:-$ROOT/.devstack/cluster}
 INSTANCES=${INSTANCES:-2}
 WORKERS=${WORKERS:-1}
 HOST=${HOST:-127.0.0.1}

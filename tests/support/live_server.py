@@ -20,7 +20,7 @@ REPOSITORY = Path(__file__).resolve().parents[2]
 START_TIMEOUT_S = 30.0
 
 
-def _wait_until_healthy(url: str, process: subprocess.Popen[bytes]) -> None:
+def wait_until_healthy(url: str, process: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -78,7 +78,7 @@ def live_server(
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_until_healthy(url, process)
+        wait_until_healthy(url, process)
         yield url
     finally:
         process.terminate()

@@ -11,7 +11,8 @@ A provider is renamed all the while, and each rename is followed at once by a se
 profile read, which must show the new name. Each drill reports its requests, failed GETs,
 bookings, GET p95 and stale answers; afterwards every booking answered 201 must exist, and
 no two kept bookings may overlap. The run fails on a lost or doubled booking or a stale
-answer. Loopback only; it stops by itself after about two minutes.
+answer. Last, it times how long a commit takes to show on the replica at rest. Loopback
+only; it stops by itself after about two minutes.
 """
 
 import asyncio
@@ -36,7 +37,7 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from bench.databases import log
-from bench.reporting import write_results
+from bench.reporting import splice, write_results
 from db.databases import asyncpg_dsn, direct_url
 from tests.support.ports import closed_port
 
@@ -81,6 +82,7 @@ class Tally:
             "booked": self.bookings["201"],
             "conflicts": self.bookings["409"],
             "failed_bookings": sum(n for s, n in self.bookings.items() if s not in ("201", "409")),
+            "booking_outcomes": dict(self.bookings),
             "get_p95_ms": p95,
             "renames": self.renames,
             "stale": self.stale,
@@ -101,12 +103,11 @@ async def _devstack(*arguments: str) -> None:
         raise RuntimeError(f"devstack.sh {' '.join(arguments)} failed")
 
 
-def _cluster_dir() -> Path:
-    return ROOT / ".devstack" / "cluster"
+CLUSTER_DIR = ROOT / ".devstack" / "drills-cluster"
 
 
 async def _kill_an_instance() -> None:
-    group = int((_cluster_dir() / "instance-2.pid").read_text())
+    group = int((CLUSTER_DIR / "instance-2.pid").read_text())
     os.killpg(group, signal.SIGKILL)
 
 
@@ -330,6 +331,34 @@ async def _bookings_kept(ids: list[int], providers: list[int]) -> dict[str, int]
     return {"answered_201": len(ids), "lost": len(ids) - found, "doubled": doubled}
 
 
+LAG_SAMPLES = 200
+
+
+async def replica_lag_ms() -> dict[str, float]:
+    """How long a committed write takes to be visible on the replica, at rest: commit on
+    the primary, then poll the replica until it has replayed the commit's position."""
+    primary = await asyncpg.connect(asyncpg_dsn(str(direct_url())))
+    replica_url = os.environ.get("DATABASE_REPLICA_DIRECT_URL") or ""
+    replica = await asyncpg.connect(asyncpg_dsn(replica_url))
+    samples = []
+    try:
+        await primary.execute("CREATE TABLE IF NOT EXISTS drill_lag_probe (n int)")
+        for _ in range(LAG_SAMPLES):
+            await primary.execute("INSERT INTO drill_lag_probe VALUES (1)")  # committed
+            started = time.perf_counter()
+            position = await primary.fetchval("SELECT pg_current_wal_insert_lsn()::text")
+            replayed = f"SELECT pg_last_wal_replay_lsn() >= '{position}'::pg_lsn"
+            while not await replica.fetchval(replayed):
+                pass  # each question is a round trip: the polling paces itself
+            samples.append((time.perf_counter() - started) * 1000)
+        await primary.execute("DROP TABLE drill_lag_probe")
+    finally:
+        await primary.close()
+        await replica.close()
+    percentiles = statistics.quantiles(samples, n=100)
+    return {"p50": percentiles[49], "p95": percentiles[94], "max": max(samples)}
+
+
 async def _search_centres() -> list[tuple[float, float]]:
     connection = await asyncpg.connect(asyncpg_dsn(str(direct_url())))
     try:
@@ -362,7 +391,15 @@ async def drills(api: str, ports: list[int]) -> dict[str, Any]:
     rows = [await _run_drill(load, drill, ports) for drill in DRILLS]
     booked = [booking for row in rows for booking in row.pop("booked_ids")]
     kept = await _bookings_kept(booked, [provider for provider, _ in load.providers])
-    return {"instances": INSTANCES, "clients": CLIENTS, "drills": rows, "bookings": kept}
+    lag = await replica_lag_ms()
+    log(f"replica lag at rest: p50 {lag['p50']:.2f} ms, p95 {lag['p95']:.2f} ms")
+    return {
+        "instances": INSTANCES,
+        "clients": CLIENTS,
+        "drills": rows,
+        "bookings": kept,
+        "replica_lag_ms": lag,
+    }
 
 
 def table(result: dict[str, Any]) -> str:
@@ -387,6 +424,11 @@ def table(result: dict[str, Any]) -> str:
         f"Bookings answered 201: {kept['answered_201']}; lost: {kept['lost']}; "
         f"overlapping pairs kept: {kept['doubled']}."
     )
+    lag = result["replica_lag_ms"]
+    lines.append(
+        f"A commit is visible on the replica after {lag['p50']:.2f} ms (p50), "
+        f"{lag['p95']:.2f} ms (p95), {lag['max']:.2f} ms at most, at rest."
+    )
     return "\n".join(lines)
 
 
@@ -403,6 +445,7 @@ def main() -> None:
         "HOST": "127.0.0.1",
         "PORT": str(port),
         "INSTANCE_PORT": str(instance_port),
+        "CLUSTER_DIR": str(CLUSTER_DIR),
         # One load generator on loopback stands for many clients.
         "RATE_LIMITS_ENABLED": "false",
     }
@@ -424,6 +467,7 @@ def main() -> None:
         cluster.wait(timeout=30)
     print(table(result))
     write_results("drills", result)
+    splice("scaling.md", "drills", table(result))
     kept = result["bookings"]
     stale = sum(row["stale"] for row in result["drills"])
     if kept["lost"] or kept["doubled"] or stale:

@@ -1,23 +1,19 @@
 """The benchmarks' report: PNG plots and a Markdown summary from bench/results/*.json,
 the summary also written into docs/benchmarks.md between its markers, so that the docs
-show the last full run.
+show the last full run, and the capacity table those figures give into docs/scaling.md.
 
     python -m bench.report
 """
 
 import json
-import re
 from pathlib import Path
 from typing import Any
 
 from matplotlib.figure import Figure
 
-from bench import contention, strategies, throughput
-from bench.databases import log
-from bench.reporting import RESULTS
+from bench import capacity, contention, strategies, throughput
+from bench.reporting import RESULTS, splice
 
-DOCS = RESULTS.parent.parent / "docs" / "benchmarks.md"
-START, END = "<!-- bench-summary:start -->", "<!-- bench-summary:end -->"
 TARGETS = {  # ratio: the least it should be
     "health / bare Litestar": 0.7,
     "nearby uncached / floor": 0.8,
@@ -188,13 +184,9 @@ def main() -> None:
         sections += [*contention_section(raced), ""]
     summary = "\n".join(sections).rstrip() + "\n"
     (RESULTS / "summary.md").write_text(summary)
-    docs = DOCS.read_text()
-    embedded = f"{START}\n{summary}{END}"
-    pattern = re.compile(re.escape(START) + ".*?" + re.escape(END), re.DOTALL)
-    if not pattern.search(docs):
-        raise SystemExit(f"{DOCS.name} has no {START} … {END} section")
-    DOCS.write_text(pattern.sub(lambda _: embedded, docs))
-    log("wrote bench/results/summary.md, the plots, and the summary in docs/benchmarks.md")
+    splice("benchmarks.md", "bench-summary", summary)
+    if measured and raced:
+        splice("scaling.md", "capacity", capacity.default_table())
 
 
 if __name__ == "__main__":

@@ -76,6 +76,7 @@ class ReplicaPolicy(NamedTuple):
     rest_s: float = 1.0
     """How long a replica that failed is left alone."""
     probe_timeout_s: float = 0.5
+    """How long asking the replica how far it has replayed may take."""
     read_timeout_s: float = 3.0
     """A read the replica has not answered by then is made on the primary: a replica that
     stopped behind PgBouncer, or behind a network that drops packets, does not refuse a
@@ -87,7 +88,7 @@ class Replica:
     is, and whether it answered; asked again as it ages, one question at a time."""
 
     def __init__(self, engine: AsyncEngine, policy: ReplicaPolicy) -> None:
-        self.engine = engine
+        self._engine = engine
         self._policy = policy
         self._replayed: int | None = -1
         self._lag_s = 0.0
@@ -105,7 +106,7 @@ class Replica:
             await self._asked()
         if time.monotonic() < self._resting_until:
             return Fallback.down
-        if self._lag_s > self._policy.max_lag_s:
+        if self._lag_s > policy.max_lag_s:
             return Fallback.lagging
         return Fallback.not_replayed if self._behind(needed) else None
 
@@ -134,7 +135,7 @@ class Replica:
     async def _ask(self) -> None:
         try:
             async with asyncio.timeout(self._policy.probe_timeout_s):
-                async with self.engine.connect() as connection:
+                async with self._engine.connect() as connection:
                     replayed, lag_s = (await connection.execute(_REPLAY)).one()
         except Exception as error:  # whatever it is, the replica can't be trusted now
             logger.debug("the replica did not answer: %r", error)

@@ -39,6 +39,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from bench.databases import log
 from bench.reporting import splice, write_results
 from db.databases import asyncpg_dsn, direct_url
+from tests.support.accounts import sign_up
+from tests.support.bookings import open_provider
+from tests.support.live_server import wait_until_healthy
 from tests.support.ports import closed_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,9 +50,7 @@ CLIENTS = 12
 WARM_UP_S = 3.0
 SETTLE_S = 7.0
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
-BOOKABLE = {"latitude": 67.0, "longitude": 5.0}  # out at sea: the drill's own providers
 RENAMED = {"latitude": 68.4, "longitude": 4.2}
-PASSWORD = "drill horse battery staple"
 
 
 @dataclass(frozen=True)
@@ -148,51 +149,19 @@ class Load:
         self.renamer: tuple[dict[str, str], int] | None = None
         self.rng = random.Random(13)
 
-    async def sign_up(self, client: httpx.AsyncClient, role: str) -> dict[str, str]:
-        email = f"drill-{role}-{uuid.uuid4().hex[:10]}@example.com"
-        account = {"email": email, "password": PASSWORD}
-        registered = await client.post("/api/auth/register", json={**account, "role": role})
-        registered.raise_for_status()
-        login = await client.post("/api/auth/login", json=account)
-        login.raise_for_status()
-        return {"Authorization": f"Bearer {login.json()['access_token']}"}
-
     async def prepare(self, client: httpx.AsyncClient) -> None:
         """Four bookable providers, a provider to rename, and a customer per client."""
-        for n in range(4):
-            owner = await self.sign_up(client, "provider")
-            spot = {"latitude": BOOKABLE["latitude"] + n * 0.01, "longitude": BOOKABLE["longitude"]}
-            created = await client.post(
-                "/api/providers", json={"business_name": f"Övning {n}", **spot}, headers=owner
-            )
-            created.raise_for_status()
-            provider_id = created.json()["id"]
-            service = await client.post(
-                f"/api/providers/{provider_id}/services",
-                json={
-                    "name": "Skoning",
-                    "category": "farrier",
-                    "duration_minutes": 60,
-                    "price": "900",
-                },
-                headers=owner,
-            )
-            service.raise_for_status()
-            weekly = [{"weekday": day, "opens": "08:00", "closes": "17:00"} for day in range(7)]
-            hours = await client.put(
-                f"/api/providers/{provider_id}/availability",
-                json={"timezone": "Europe/Stockholm", "weekly": weekly},
-                headers=owner,
-            )
-            hours.raise_for_status()
-            self.providers.append((provider_id, service.json()["id"]))
-        owner = await self.sign_up(client, "provider")
+        self.providers = [
+            (provider.id, provider.service_id)
+            for provider in [await open_provider(client) for _ in range(4)]
+        ]
+        owner = (await sign_up(client, "provider")).headers
         created = await client.post(
             "/api/providers", json={"business_name": "Namn 0", **RENAMED}, headers=owner
         )
         created.raise_for_status()
         self.renamer = owner, created.json()["id"]
-        self.customers = [await self.sign_up(client, "customer") for _ in range(CLIENTS)]
+        self.customers = [(await sign_up(client, "customer")).headers for _ in range(CLIENTS)]
 
     async def _get(self, client: httpx.AsyncClient, path: str, params: dict[str, Any]) -> None:
         started = time.perf_counter()
@@ -370,20 +339,6 @@ async def _search_centres() -> list[tuple[float, float]]:
     return [(row["latitude"], row["longitude"]) for row in rows]
 
 
-def _wait_for(url: str, cluster: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if cluster.poll() is not None:
-            sys.exit("the cluster exited; see .devstack/cluster/")
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    sys.exit("the cluster did not answer within 60 s")
-
-
 async def drills(api: str, ports: list[int]) -> dict[str, Any]:
     load = Load(api, await _search_centres())
     async with httpx.AsyncClient(base_url=api, timeout=10) as client:
@@ -460,7 +415,7 @@ def main() -> None:
             start_new_session=True,
         )
     try:
-        _wait_for(api, cluster)
+        wait_until_healthy(api, cluster)
         result = asyncio.run(drills(api, ports))
     finally:
         os.killpg(cluster.pid, signal.SIGTERM)

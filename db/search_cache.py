@@ -117,11 +117,9 @@ class SearchCache:
             return Lookup(hit=None, generation=None)
         *generations, written, raw = values
         current = sum(int(generation or 0) for generation in generations)
-        position = int(written or -1)
         entry = None if raw is None else self._decoded(cast(bytes, raw))
-        if entry is not None and entry.generation == current:
-            return Lookup(hit=entry, generation=current, written=position)
-        return Lookup(hit=None, generation=current, written=position)
+        hit = entry if entry is not None and entry.generation == current else None
+        return Lookup(hit=hit, generation=current, written=int(written or -1))
 
     def _decoded(self, raw: bytes) -> CachedResponse | None:
         try:

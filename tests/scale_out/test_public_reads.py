@@ -7,13 +7,11 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
-import asyncpg
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from redis.asyncio import Redis
 
-from db.databases import asyncpg_dsn
 from db.replica import ReplicaPolicy
 from db.search_cache import EPOCH_KEY
 from tests.scale_out.conftest import MAX_LAG_S
@@ -26,6 +24,7 @@ from tests.support.replica import (
     pause_replay,
     received_unreplayed,
     resume_replay,
+    value_of,
 )
 
 Client = AsyncTestClient[Litestar]
@@ -69,13 +68,9 @@ async def _names_nearby(client: Client) -> set[str]:
 
 
 async def _replica_says(replica_url: str, provider_id: int) -> Any:
-    connection = await asyncpg.connect(asyncpg_dsn(replica_url))
-    try:
-        return await connection.fetchval(
-            "SELECT business_name FROM providers WHERE id = $1", provider_id
-        )
-    finally:
-        await connection.close()
+    return await value_of(
+        replica_url, "SELECT business_name FROM providers WHERE id = $1", provider_id
+    )
 
 
 async def test_a_search_is_read_from_the_replica(replica_client: Client, settled: None) -> None:

@@ -35,7 +35,10 @@ class OpenProvider:
 
 
 async def open_provider(
-    client: Client, duration_minutes: int = 60, opens: str = "08:00", closes: str = "17:00"
+    client: httpx.AsyncClient,
+    duration_minutes: int = 60,
+    opens: str = "08:00",
+    closes: str = "17:00",
 ) -> OpenProvider:
     """A new provider with one service, open every day at these hours, Stockholm time."""
     owner = await sign_up(client, "provider")

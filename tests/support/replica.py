@@ -6,6 +6,7 @@ import asyncio
 import os
 import subprocess
 import time
+from typing import Any
 
 import asyncpg
 from prometheus_client import REGISTRY
@@ -26,10 +27,11 @@ def replica_database_url(database: str) -> str | None:
     return None if server is None else sibling_url(server, database)
 
 
-async def _run(url: str, statement: str) -> object:
+async def value_of(url: str, statement: str, *arguments: object) -> Any:
+    """The first value `statement` returns on `url`, on a connection of its own."""
     connection = await asyncpg.connect(asyncpg_dsn(url))
     try:
-        return await connection.fetchval(statement)
+        return await connection.fetchval(statement, *arguments)
     finally:
         await connection.close()
 
@@ -37,25 +39,25 @@ async def _run(url: str, statement: str) -> object:
 async def _until(url: str, query: str, failure: str) -> None:
     """Wait until `query` on `url` is true."""
     deadline = time.monotonic() + CATCH_UP_TIMEOUT_S
-    while not await _run(url, query):
+    while not await value_of(url, query):
         assert time.monotonic() < deadline, failure
         await asyncio.sleep(0.02)
 
 
 async def pause_replay(replica_url: str) -> None:
     """Stop applying WAL on the replica (it keeps receiving it), and wait until it has."""
-    await _run(replica_url, "SELECT pg_wal_replay_pause()")
+    await value_of(replica_url, "SELECT pg_wal_replay_pause()")
     paused = "SELECT pg_get_wal_replay_pause_state() = 'paused'"
     await _until(replica_url, paused, "replay did not pause")
 
 
 async def resume_replay(replica_url: str) -> None:
-    await _run(replica_url, "SELECT pg_wal_replay_resume()")
+    await value_of(replica_url, "SELECT pg_wal_replay_resume()")
 
 
 async def caught_up(primary_url: str, replica_url: str) -> None:
     """Wait until the replica has replayed all the WAL the primary has written so far."""
-    written = await _run(primary_url, "SELECT pg_current_wal_lsn()::text")
+    written = await value_of(primary_url, "SELECT pg_current_wal_lsn()::text")
     replayed = f"SELECT pg_last_wal_replay_lsn() >= '{written}'::pg_lsn"
     await _until(replica_url, replayed, "the replica did not catch up")
 

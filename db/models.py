@@ -11,6 +11,7 @@ from geoalchemy2 import Geography
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Column,
     Computed,
     Date,
     Enum,
@@ -22,6 +23,7 @@ from sqlalchemy import (
     Numeric,
     SmallInteger,
     String,
+    Table,
     Text,
     Time,
     func,
@@ -273,3 +275,20 @@ class RouteStop(IdentityBase):
             ["route_id", "route_status"], ["routes.id", "routes.status"], onupdate="CASCADE"
         ),
     )
+
+
+EVERY_CATEGORY = ""
+"""provider_cells.category of the counts of every provider, whatever they offer."""
+
+provider_cells = Table(
+    "provider_cells",
+    IdentityBase.metadata,
+    Column("zoom", SmallInteger, primary_key=True),
+    Column("category", Text, primary_key=True),
+    Column("cell_row", Integer, primary_key=True),
+    Column("cell_column", Integer, primary_key=True),
+    Column("providers", Integer, nullable=False),
+    Column("latitude_sum", Float, nullable=False),
+    Column("longitude_sum", Float, nullable=False),
+)
+"""Active providers per grid cell (geo.clusters), kept by the database (migration 0007)."""

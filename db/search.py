@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import msgspec
-from geoalchemy2 import Geometry
 from sqlalchemy import (
     ARRAY,
     BindParameter,
@@ -22,13 +21,13 @@ from sqlalchemy import (
     Text,
     and_,
     bindparam,
-    cast,
     func,
     or_,
     select,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from db.clusters import ClusterView, clusters_statement
 from db.models import Provider
 from db.nearest import (
     CENTER,
@@ -43,7 +42,6 @@ from db.nearest import (
 )
 from db.pages import Page
 from geo.bbox import boxes_around
-from geo.clusters import cell_size_deg
 from geo.cursor import DistanceKey
 from geo.distance import Point
 from geo.viewport import Viewport
@@ -225,28 +223,6 @@ def in_view_statement(viewport: Viewport, category: str | None, limit: int) -> B
     return Bound(statement, values | _viewport_values(viewport, category))
 
 
-@functools.cache
-def _clusters_statement(
-    crosses_antimeridian: bool, by_category: bool
-) -> Select[tuple[object, ...]]:
-    point = cast(Provider.location, Geometry)
-    cell = func.ST_SnapToGrid(point, _float("cell_deg"))
-    centroid = func.ST_Centroid(func.ST_Collect(point))
-    filters = [*_viewport_filters(crosses_antimeridian), *_category_filters(by_category)]
-    return (
-        select(func.ST_Y(centroid), func.ST_X(centroid), func.count())
-        .where(Provider.is_active, *filters)
-        .group_by(cell)
-        .order_by(func.count().desc())
-    )
-
-
-def clusters_statement(viewport: Viewport, zoom: int, category: str | None) -> Bound:
-    statement = _clusters_statement(viewport.crosses_antimeridian, category is not None)
-    values = _viewport_values(viewport, category) | {"cell_deg": cell_size_deg(zoom)}
-    return Bound(statement, values)
-
-
 class ProviderSearch(SearchSettings):
     """The search statements, each run with this deployment's statement timeout and the
     planner settings its plan needs, for the length of its transaction only."""
@@ -275,6 +251,6 @@ class ProviderSearch(SearchSettings):
     async def clusters(
         self, session: AsyncSession, viewport: Viewport, zoom: int, category: str | None
     ) -> list[Cluster]:
-        """Active providers in the viewport grouped into square grid cells, by PostGIS."""
-        bound = clusters_statement(viewport, zoom, category)
+        """The clusters of active providers whose centroid is in the viewport (db.clusters)."""
+        bound = clusters_statement(ClusterView(viewport, zoom, category))
         return [Cluster(*row) for row in await self.rows(session, bound, index_ordered=False)]

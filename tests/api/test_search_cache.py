@@ -53,7 +53,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "format": "geojson",
     },
     "/api/providers/clusters": {
-        "bbox": "4.5,54.5,31.5,70.6",
+        "bbox": "4.5,54.5,20.5,70.5",
         "zoom": 5,
         "category": "vet",
     },

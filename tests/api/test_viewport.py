@@ -1,8 +1,7 @@
-"""In-view, clusters and public profiles."""
+"""In-view and public profiles."""
 
 from typing import Any
 
-import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy import func, select
@@ -70,37 +69,6 @@ async def test_in_view_geojson(client: Client) -> None:
     assert collection["truncated"] is True
 
 
-async def test_clusters_count_every_provider_in_the_viewport_once(
-    client: Client, db_session: AsyncSession
-) -> None:
-    bbox = (4.0, 54.0, 32.0, 71.0)
-    result = await get_json(
-        client, "/api/providers/clusters", bbox=",".join(map(str, bbox)), zoom=5
-    )
-    assert sum(c["count"] for c in result["items"]) == await _count_in(db_session, *bbox)
-    assert result["cell_size_deg"] == pytest.approx(360 / (2**5 * 4))
-    assert 1 < len(result["items"]) <= 7 * 4 * 2 * 5 * 4  # no more clusters than cells
-    for cluster in result["items"]:
-        assert bbox[1] <= cluster["latitude"] <= bbox[3]
-    counts = [c["count"] for c in result["items"]]
-    assert counts == sorted(counts, reverse=True)  # largest first
-
-
-async def test_clusters_get_finer_with_zoom(client: Client) -> None:
-    coarse = await get_json(client, "/api/providers/clusters", bbox="10,55,25,70", zoom=3)
-    fine = await get_json(client, "/api/providers/clusters", bbox="10,55,25,70", zoom=7)
-    assert len(fine["items"]) > len(coarse["items"])
-    assert sum(c["count"] for c in fine["items"]) == sum(c["count"] for c in coarse["items"])
-
-
-async def test_clusters_filter_by_category(client: Client) -> None:
-    every = await get_json(client, "/api/providers/clusters", bbox="10,55,25,70", zoom=4)
-    dentists = await get_json(
-        client, "/api/providers/clusters", bbox="10,55,25,70", zoom=4, category="dentist"
-    )
-    assert 0 < sum(c["count"] for c in dentists["items"]) < sum(c["count"] for c in every["items"])
-
-
 async def test_profile_is_public_with_services_and_no_personal_data(client: Client) -> None:
     page = await get_json(client, "/api/providers/nearby", lat=59.33, lng=18.07, limit=1)
     provider_id = page["items"][0]["id"]
@@ -134,10 +102,6 @@ async def test_inactive_provider_is_not_found_and_not_searchable(
             assert provider_id not in [i["id"] for i in again["items"]], strategy
         in_view = await get_json(client, "/api/providers/in-view", bbox=",".join(map(str, bbox)))
         assert provider_id not in [i["id"] for i in in_view["items"]]
-        clusters = await get_json(
-            client, "/api/providers/clusters", bbox=",".join(map(str, bbox)), zoom=12
-        )
-        assert sum(c["count"] for c in clusters["items"]) == await _count_in(db_session, *bbox)
     finally:
         provider.is_active = True
         await db_session.commit()

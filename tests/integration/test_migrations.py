@@ -22,6 +22,7 @@ from db.seed import seed
 TABLES = {
     "users",
     "providers",
+    "provider_cells",
     "services",
     "availability",
     "availability_exceptions",

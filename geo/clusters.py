@@ -74,6 +74,12 @@ def cell_blocks(viewport: Viewport, zoom: int) -> list[CellBlock]:
     ]
 
 
+def cluster_area(viewport: Viewport, zoom: int) -> list[LatLngBox]:
+    """Where a provider can be and change the viewport's clusters: anywhere in the cells
+    it touches, inside it or not."""
+    return [block.bounds() for block in cell_blocks(viewport, zoom)]
+
+
 def cell_count(viewport: Viewport, zoom: int) -> int:
     """How many grid cells a viewport spans at a zoom level (the most clusters it can hold)."""
     cell = cell_size_deg(zoom)

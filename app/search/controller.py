@@ -34,7 +34,7 @@ from app.search.schemas import (
 from db.pages import Page
 from db.search import NearbyQuery, ProviderHit, ProviderSearch
 from geo.bbox import boxes_around
-from geo.clusters import cell_size_deg
+from geo.clusters import cell_size_deg, cluster_area
 from geo.cursor import DistanceKey
 from geo.distance import Point
 from geo.geojson import feature_collection, point_feature
@@ -196,6 +196,5 @@ class SearchController(Controller):
             )
             return ClusterList(items, request.zoom, cell_size_deg(request.zoom)), JSON
 
-        return await searches.answer(
-            scope, request, request.viewport.boxes(), render, if_none_match
-        )
+        area = cluster_area(request.viewport, request.zoom)
+        return await searches.answer(scope, request, area, render, if_none_match)

@@ -99,3 +99,19 @@ async def test_a_moved_provider_moves_between_clusters_at_once(
     items = await _assert_as_counted_by_hand(client, db_session, bbox, zoom)
     alone = {"latitude": place["latitude"], "longitude": place["longitude"], "count": 1}
     assert alone in items
+
+
+async def test_a_provider_outside_the_view_in_one_of_its_cells_changes_its_clusters(
+    client: Client, provider: OpenProvider
+) -> None:
+    """A cluster counts its whole cell: a cached view must not outlive a write anywhere
+    in the cells it shows, even outside the view itself."""
+    zoom = 2  # cells of 22.5 degrees: the provider, at 67°N 5°E, is in the seeded ones'
+    biggest = (await _clusters(client, "0,45,22.5,67.5", zoom))[0]
+    lat, lng = biggest["latitude"], biggest["longitude"]
+    view = f"{lng - 0.1},{lat - 0.1},{lng + 0.1},{lat + 0.1}"
+    before = await _clusters(client, view, zoom)
+    deleted = await client.delete(f"/api/providers/{provider.id}", headers=provider.owner.headers)
+    assert deleted.status_code == 204, deleted.text
+    after = await _clusters(client, view, zoom)
+    assert [c["count"] for c in after] == [before[0]["count"] - 1]

@@ -47,6 +47,7 @@ from db.routes import OrderTakenError, RouteRuleError, RouteStateError
 from geo.cursor import InvalidCursorError
 from geo.geocoding.base import GeocoderBusyError, GeocoderUnavailableError
 from geo.log_throttle import ThrottledWarning
+from geo.tiles import InvalidTileError
 from geo.viewport import InvalidViewportError
 
 logger = logging.getLogger(__name__)
@@ -219,6 +220,7 @@ def geocoder_unavailable(_: Request[Any, Any, Any], error: Exception) -> Respons
 CLIENT_ERRORS: dict[type[Exception], int] = {
     InvalidCursorError: HTTP_400_BAD_REQUEST,
     InvalidViewportError: HTTP_400_BAD_REQUEST,
+    InvalidTileError: HTTP_400_BAD_REQUEST,
     BookingRuleError: HTTP_422_UNPROCESSABLE_ENTITY,
     BookingConflictError: HTTP_409_CONFLICT,
     NotTheProviderError: HTTP_403_FORBIDDEN,

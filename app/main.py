@@ -45,6 +45,7 @@ from app.search.controller import SearchController
 from app.search.costly import CostlySearches
 from app.search.queries import search_requests
 from app.settings import GeocoderKind, Settings, from_env, weak_secret_key
+from app.tiles.controller import TileController
 from db.engine import SlowStatementLog, make_engine
 from db.geocoding import GazetteerGeocoder
 from db.routes import Travel
@@ -180,6 +181,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     return Litestar(
         route_handlers=[
             SearchController,
+            TileController,
             ProfileController,
             HoursController,
             GeocodeController,

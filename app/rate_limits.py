@@ -50,6 +50,9 @@ class RateLimits(msgspec.Struct, frozen=True):
     login: str = "5/15 minutes"
     register: str = "3/hour"
     geocode: str = "30/minute"
+    tiles: str = "3000/minute"
+    """Map tiles, per client, instead of its limit for every API request: a map asks for a
+    dozen tiles a view."""
     costly_search: str = "20/minute"
     """Nearby searches by a strategy other than gist."""
     booking: str = "10/hour"
@@ -196,6 +199,13 @@ COUNTED_BY_HANDLER = {_COUNTED_BY_HANDLER_KEY: True}
 """Route opt for handlers that count the API-wide limits themselves (`api_limits_due`), in
 the round trip of a Redis read they make anyway."""
 _DUE = "api_limits_due"
+_CLIENT_LIMIT_KEY = "client_limit"
+
+
+def counted_per_client_as(limit: str) -> dict[str, str]:
+    """Route opt: the route's requests count against `limit` per client, in place of the
+    limit of every API request."""
+    return {_CLIENT_LIMIT_KEY: limit}
 
 
 def limit_api_requests(app: ASGIApp) -> ASGIApp:
@@ -212,8 +222,10 @@ def limit_api_requests(app: ASGIApp) -> ASGIApp:
             await app(scope, receive, send)
             return
         limiter: RateLimiter = scope["app"].state.rate_limiter
-        layers = (("client", client_address(scope)), ("everyone", "all"))
-        if not scope["route_handler"].opt.get(_COUNTED_BY_HANDLER_KEY):
+        opt = scope["route_handler"].opt
+        client_limit = opt.get(_CLIENT_LIMIT_KEY, "client")
+        layers = ((client_limit, client_address(scope)), ("everyone", "all"))
+        if not opt.get(_COUNTED_BY_HANDLER_KEY):
             await limiter.hit(*layers)
             await app(scope, receive, send)
             return

@@ -115,7 +115,9 @@ def _grouped_statement(blocks: int, by_category: bool, upper_edges_open: bool) -
     )
     category = [Provider.categories.any(bindparam("category"))] if by_category else []
     statement = (
-        select(latitude.label("latitude"), longitude.label("longitude"), func.count())
+        select(
+            latitude.label("latitude"), longitude.label("longitude"), func.count().label("count")
+        )
         .where(Provider.is_active, near_blocks, _in_blocks(row, column, blocks), *category)
         .group_by(row, column)
         .having(_in_view(latitude, longitude, upper_edges_open))

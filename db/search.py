@@ -1,4 +1,4 @@
-"""Provider search: the SQL behind nearby, in-view and clusters.
+"""Provider search: the SQL behind nearby, in-view, clusters and tiles.
 
 All strategies share one distance metric, `location <-> center` (see db.nearest), so an
 item's reported distance is the one it was ranked by, whichever strategy found it.
@@ -41,9 +41,11 @@ from db.nearest import (
     nearest_values,
 )
 from db.pages import Page
+from db.tiles import tile_statement
 from geo.bbox import boxes_around
 from geo.cursor import DistanceKey
 from geo.distance import Point
+from geo.tiles import Tile
 from geo.viewport import Viewport
 
 
@@ -254,3 +256,8 @@ class ProviderSearch(SearchSettings):
         """The clusters of active providers whose centroid is in the viewport (db.clusters)."""
         bound = clusters_statement(ClusterView(viewport, zoom, category))
         return [Cluster(*row) for row in await self.rows(session, bound, index_ordered=False)]
+
+    async def tile(self, session: AsyncSession, tile: Tile, category: str | None) -> bytes:
+        """The vector tile of active providers (db.tiles): clusters, or zoomed in, each one."""
+        rows = await self.rows(session, tile_statement(tile, category), index_ordered=False)
+        return bytes(next(iter(rows[0])))

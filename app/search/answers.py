@@ -209,9 +209,10 @@ def _body_for(entry: CachedResponse, encoding: str | None) -> tuple[bytes, str |
 
 
 def _entry(generation: int, media_type: str, payload: Any, encoding: str | None) -> CachedResponse:
-    """A rendered answer as cached: its body, its ETag, and the body compressed as its
-    first client asked (so that a hit never compresses for a client that asks the same)."""
-    body = msgspec.json.encode(payload)
+    """A rendered answer as cached: its body (the payload as JSON, or as it is if bytes
+    already), its ETag, and the body compressed as its first client asked (so that a hit
+    never compresses for a client that asks the same)."""
+    body = payload if isinstance(payload, bytes) else msgspec.json.encode(payload)
     encoded = compressed(body, encoding)
     used = encoding if encoded is not None else None
     return CachedResponse(generation, media_type, body, _etag(body), used, encoded)

@@ -1,5 +1,6 @@
-"""Every API request is limited per client and globally; login, registration, geocoding
-and costly searches more tightly per client, bookings and provider writes per user; with
+"""Every API request is limited per client and globally (map tiles per client by a limit
+of their own); login, registration, geocoding and costly searches more tightly per client,
+bookings and provider writes per user; with
 or without Redis, behind a trusted proxy or not."""
 
 import logging
@@ -136,6 +137,21 @@ async def test_a_search_counts_in_its_cache_lookup_and_a_malformed_one_counts_to
     assert [answer.status_code for answer in malformed] == [400, 400]
     assert [answer.status_code for answer in searches] == [200, 429]
     assert searches[1].headers["RateLimit-Limit"] == "3"
+
+
+async def test_map_tiles_count_against_a_limit_of_their_own_not_the_clients(
+    settings: Settings, redis_url: str
+) -> None:
+    """A map asks for a dozen tiles a view: they have their own limit, and leave the
+    client's limit of every other request alone."""
+    limits = msgspec.structs.replace(UNLIMITED, client="2/minute", tiles="4/minute")
+    async with app_limited_by(settings, redis_url, limits) as client:
+        tiles = [await client.get(f"/api/tiles/providers/3/{x}/2.mvt") for x in range(5)]
+        again = await client.get("/api/tiles/providers/3/0/2.mvt")  # a cached tile too
+        others = [await client.get(PROFILE) for _ in range(3)]
+    assert [answer.status_code for answer in tiles] == [200] * 4 + [429]
+    assert again.status_code == 429
+    assert [answer.status_code for answer in others] == [200, 200, 429]
 
 
 @pytest.mark.parametrize(("processes", "allowed"), [(1, 5), (2, 2), (8, 1)])

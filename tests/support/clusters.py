@@ -51,7 +51,13 @@ def cell_sums(providers: list[Located], zooms: range) -> dict[CellKey, CellSums]
     return dict(cells)
 
 
-def _inside(viewport: Viewport, latitude: float, longitude: float) -> bool:
+def inside(viewport: Viewport, latitude: float, longitude: float, tile: bool = False) -> bool:
+    """Whether the point is in the viewport; a `tile` leaves out its north and east edges."""
+    if tile:
+        return (
+            viewport.min_lat <= latitude < viewport.max_lat
+            and viewport.min_lng <= longitude < viewport.max_lng
+        )
     return any(
         box.min_lat <= latitude <= box.max_lat and box.min_lng <= longitude <= box.max_lng
         for box in viewport.boxes()
@@ -59,12 +65,16 @@ def _inside(viewport: Viewport, latitude: float, longitude: float) -> bool:
 
 
 def clusters_in(
-    providers: list[Located], viewport: Viewport, zoom: int, category: str | None = None
+    providers: list[Located],
+    viewport: Viewport,
+    zoom: int,
+    category: str | None = None,
+    tile: bool = False,
 ) -> list[tuple[float, float, int]]:
     """(latitude, longitude, count) of the clusters whose centroid is in the viewport."""
     wanted = category or EVERY_CATEGORY
     return sorted(
         (*sums.centroid, sums.providers)
         for (_, cell_category, _, _), sums in cell_sums(providers, range(zoom, zoom + 1)).items()
-        if cell_category == wanted and _inside(viewport, *sums.centroid)
+        if cell_category == wanted and inside(viewport, *sums.centroid, tile=tile)
     )

@@ -1,0 +1,1 @@
+"""Vector tiles of providers for map clients, and the TileJSON that describes them."""

@@ -39,7 +39,7 @@ help:
 	@echo "make serve     granian on HOST:PORT with WORKERS workers"
 	@echo "make serve-cluster INSTANCES=N  nginx on HOST:PORT in front of N granian instances"
 	@echo "make check-docs  run docs/api.md's curl examples against http://HOST:PORT"
-	@echo "make bench     route optimizer, search strategies, booking contention, throughput against the floor, plots and summary (docs/benchmarks.md)"
+	@echo "make bench     route optimizer, search strategies, map clusters and tiles, booking contention, throughput against the floor, plots and summary (docs/benchmarks.md)"
 	@echo "make bench-quick  the strategies and contention at CI size (under 3 minutes)"
 	@echo "make drills    failure drills through nginx, three instances, the replica and PgBouncer (~2 min)"
 	@echo "make load      a load scenario against the API: SCENARIO=normal, peak, spike or abuse (docs/operations.md)"
@@ -131,6 +131,7 @@ load: migrate
 bench: migrate
 	$(BIN)/python -m bench.route_optimizer
 	@$(STACK) && $(BIN)/python -m bench.strategies
+	@$(STACK) && $(BIN)/python -m bench.map_views
 	@$(STACK) && $(BIN)/python -m bench.contention
 	@$(STACK) && $(BIN)/python -m bench.throughput
 	$(BIN)/python -m bench.report
@@ -147,4 +148,5 @@ drills: migrate
 # pages differ or a booking is doubled. Its results go to bench/results/quick/ (not kept).
 bench-quick: migrate
 	@$(STACK) && $(BIN)/python -m bench.strategies --quick
+	@$(STACK) && $(BIN)/python -m bench.map_views --quick
 	@$(STACK) && $(BIN)/python -m bench.contention --quick

@@ -95,11 +95,12 @@ def percentile(samples: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
-def _app(url: str) -> Litestar:
+def bench_app(url: str) -> Litestar:
     settings = from_env(
         os.environ
         | {
             "DATABASE_URL": url,
+            "DATABASE_REPLICA_URL": "",  # the benchmark database is on the primary alone
             "DB_STATEMENT_TIMEOUT_MS": str(STATEMENT_TIMEOUT_MS),
             # Naive is slow by design: no warning for each of its searches.
             "DB_SLOW_INFO_MS": str(STATEMENT_TIMEOUT_MS),
@@ -240,7 +241,7 @@ async def measure(
     dataset: Dataset, url: str, radii: list[int], samples: int, rng: random.Random
 ) -> list[Row]:
     rows = []
-    app = _app(url)
+    app = bench_app(url)
     redis = Redis.from_url(os.environ["REDIS_URL"])
     async with AsyncTestClient(app=app) as client:
         await redis.incr(EPOCH_KEY)  # no answer from an earlier run is served from the cache

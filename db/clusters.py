@@ -18,6 +18,7 @@ from sqlalchemy import (
     Select,
     and_,
     bindparam,
+    cast,
     func,
     or_,
     select,
@@ -87,8 +88,9 @@ def _largest_first(statement: Select[Any], providers: Any, row: Any, column: Any
 
 @functools.cache
 def _precomputed_statement(blocks: int, upper_edges_open: bool) -> Select[Any]:
-    latitude = (CELLS.latitude_sum / CELLS.providers).label("latitude")
-    longitude = (CELLS.longitude_sum / CELLS.providers).label("longitude")
+    providers = cast(CELLS.providers, Float)
+    latitude = (CELLS.latitude_sum / providers).label("latitude")
+    longitude = (CELLS.longitude_sum / providers).label("longitude")
     statement = select(latitude, longitude, CELLS.providers.label("count")).where(
         CELLS.zoom == _param("zoom", Integer),
         CELLS.category == bindparam("category"),
@@ -142,8 +144,10 @@ def _block_values(blocks: list[CellBlock]) -> dict[str, Any]:
     return values
 
 
-def clusters_statement(view: ClusterView) -> Bound:
-    """(latitude, longitude, count) of each cluster in the view, the largest first."""
+def clusters_statement(view: ClusterView, grouped: bool = False) -> Bound:
+    """(latitude, longitude, count) of each cluster in the view, the largest first; from
+    the kept counts where there are any, unless `grouped`: then by grouping the providers
+    (what the benchmarks compare them with)."""
     viewport = view.viewport
     blocks = cell_blocks(viewport, view.zoom)
     values = _block_values(blocks) | {
@@ -154,7 +158,7 @@ def clusters_statement(view: ClusterView) -> Bound:
         "max_lng": viewport.max_lng,
         "crossing": int(viewport.crosses_antimeridian),
     }
-    if view.precomputed:
+    if view.precomputed and not grouped:
         statement = _precomputed_statement(len(blocks), view.upper_edges_open)
         return Bound(statement, values | {"category": view.category or EVERY_CATEGORY})
     statement = _grouped_statement(len(blocks), view.category is not None, view.upper_edges_open)

@@ -92,11 +92,12 @@ run: migrate
 	@$(MAKE) --no-print-directory serve
 
 # The suite runs against the local stack with a streaming replica and PgBouncer in front of
-# both (and nginx, for the cluster's tests): first with the app connected to PostgreSQL
+# both (and nginx, for the cluster's tests, and Chromium, for the map page's): first with the app connected to PostgreSQL
 # itself, the replica's tests included; then the tests marked `pgbouncer` (search,
 # profiles, bookings, accounts) again, through PgBouncer, with public reads on the replica.
 test: install
-	@export DEVSTACK_REPLICA=1 DEVSTACK_PGBOUNCER=1 DEVSTACK_NGINX=1 && $(STACK) && $(BIN)/pytest \
+	@export DEVSTACK_REPLICA=1 DEVSTACK_PGBOUNCER=1 DEVSTACK_NGINX=1 DEVSTACK_BROWSER=1 \
+		&& $(STACK) && $(BIN)/pytest \
 		&& TEST_THROUGH_PGBOUNCER=1 $(BIN)/pytest -m pgbouncer
 
 lint: install

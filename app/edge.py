@@ -35,7 +35,8 @@ class ApiRequest(Request[Any, Any, Any]):
 
 
 # On every answer. The API sends JSON only, so nothing may be framed, sniffed or run;
-# the schema pages under /schema load their own scripts and keep the default policy.
+# the schema pages under /schema load their own scripts and keep the default policy. The
+# map page runs its own scripts, and MapLibre's worker, which it starts from a blob.
 SECURITY_HEADERS = {
     "x-content-type-options": "nosniff",
     "x-frame-options": "DENY",
@@ -44,12 +45,17 @@ SECURITY_HEADERS = {
     "server": "equinet-geo",  # in place of the server software and its version
 }
 API_CONTENT_SECURITY_POLICY = "default-src 'none'; frame-ancestors 'none'"
+MAP_CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; img-src 'self' data: blob:; worker-src blob:; child-src blob:;"
+    " frame-ancestors 'none'"
+)
 # Answers that carry a token or an account: no cache, shared or private, may keep them.
 PRIVATE_PREFIXES = ("/api/auth/", "/api/me")
 
 
 _ALWAYS = [(name.encode(), value.encode()) for name, value in SECURITY_HEADERS.items()]
 _API_POLICY = (b"content-security-policy", API_CONTENT_SECURITY_POLICY.encode())
+_MAP_POLICY = (b"content-security-policy", MAP_CONTENT_SECURITY_POLICY.encode())
 _NO_STORE = (b"cache-control", b"no-store")
 _REQUEST_ID = REQUEST_ID_HEADER.encode()
 
@@ -62,7 +68,9 @@ async def add_edge_headers(message: Message, scope: Scope) -> None:
         return
     path: str = scope["path"]
     ours = [*_ALWAYS, (_REQUEST_ID, request_id_of(scope).encode())]
-    if not path.startswith("/schema"):
+    if path == "/map" or path.startswith("/map/"):
+        ours.append(_MAP_POLICY)
+    elif not path.startswith("/schema"):
         ours.append(_API_POLICY)
     if path.startswith(PRIVATE_PREFIXES):
         ours.append(_NO_STORE)

@@ -29,6 +29,7 @@ from app.errors import UNLOGGED_ERRORS, exception_handlers
 from app.geocoding.controller import GeocodeController
 from app.hours.controller import HoursController
 from app.logs import JsonFormatter, request_ids, stamp_records_with_request_ids
+from app.map.controller import map_files, map_page
 from app.metrics import MetricsController, geocoder_event, observe_pool, observe_requests
 from app.notifications.controller import NotificationController
 from app.ops.controller import HealthController
@@ -193,6 +194,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             MeController,
             HealthController,
             MetricsController,
+            map_page,
+            map_files,
         ],
         plugins=[SQLAlchemyPlugin(config=db_config)],
         on_app_init=[jwt_auth.on_app_init],

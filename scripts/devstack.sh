@@ -12,6 +12,7 @@
 # DEVSTACK_REPLICA=1: "up" also starts a streaming replica of the cluster (pg_basebackup,
 # a replication role and slot, standby.signal) and prints DATABASE_REPLICA_URL=.
 # DEVSTACK_NGINX=1: "up" also installs nginx (scripts/serve_cluster.sh runs it).
+# DEVSTACK_BROWSER=1: "up" also installs Chromium (the map page's browser test drives it).
 # DEVSTACK_PGBOUNCER=1: "up" also starts PgBouncer in transaction mode in front of the
 # primary (and the replica): DATABASE_URL (and DATABASE_REPLICA_URL) then go through it,
 # DATABASE_DIRECT_URL (and DATABASE_REPLICA_DIRECT_URL) reach PostgreSQL itself, for
@@ -323,6 +324,10 @@ url() {  # port: the project's database on it
 }
 
 up() {
+  mkdir -p "$STATE"
+  if [ "${DEVSTACK_BROWSER:-0}" = 1 ]; then
+    command -v chromium >/dev/null || apt_install chromium
+  fi
   if [ -n "${DATABASE_URL:-}" ] && [ -n "${REDIS_URL:-}" ]; then
     say "using DATABASE_URL and REDIS_URL from the environment"
   else

@@ -1,0 +1,290 @@
+// The demo map: an offline basemap, the API's vector tiles, profiles, geocoding, nearby
+// search timed under each strategy, and a provider's routes. Plain script, no build step.
+"use strict";
+
+(() => {
+  const config = JSON.parse(document.body.dataset.config);
+  const EMPTY = { type: "FeatureCollection", features: [] };
+  const $ = (id) => document.getElementById(id);
+
+  const map = new maplibregl.Map({
+    container: "map",
+    center: [15, 62],
+    zoom: 3.6,
+    style: {
+      version: 8,
+      sources: {
+        countries: { type: "geojson", data: EMPTY, attribution: "Natural Earth" },
+        providers: { type: "vector", url: `${location.origin}/api/tiles/providers.json` },
+        area: { type: "geojson", data: EMPTY },
+        nearby: { type: "geojson", data: EMPTY },
+        route: { type: "geojson", data: EMPTY },
+        along: { type: "geojson", data: EMPTY },
+      },
+      layers: [
+        { id: "sea", type: "background", paint: { "background-color": "#cfe1ec" } },
+        { id: "land", type: "fill", source: "countries", paint: { "fill-color": "#f3f0e6" } },
+        {
+          id: "borders", type: "line", source: "countries",
+          paint: { "line-color": "#a3a092", "line-width": 0.7 },
+        },
+        {
+          id: "clusters", type: "circle", source: "providers", "source-layer": "clusters",
+          paint: {
+            "circle-color": "#b5532f", "circle-opacity": 0.75,
+            "circle-radius": ["interpolate", ["linear"], ["sqrt", ["get", "count"]], 1, 4, 100, 28],
+            "circle-stroke-color": "#fff", "circle-stroke-width": 1,
+          },
+        },
+        {
+          id: "providers", type: "circle", source: "providers", "source-layer": "providers",
+          paint: {
+            "circle-color": "#2f6fb5", "circle-radius": 5,
+            "circle-stroke-color": "#fff", "circle-stroke-width": 1.5,
+          },
+        },
+        {
+          id: "area", type: "fill", source: "area",
+          paint: { "fill-color": "#e0a100", "fill-opacity": 0.08 },
+        },
+        {
+          id: "area-edge", type: "line", source: "area",
+          paint: { "line-color": "#e0a100", "line-width": 1.5 },
+        },
+        {
+          id: "nearby", type: "circle", source: "nearby",
+          paint: { "circle-color": "#e0a100", "circle-radius": 6, "circle-stroke-color": "#fff", "circle-stroke-width": 1.5 },
+        },
+        {
+          id: "route-line", type: "line", source: "route", filter: ["==", ["get", "kind"], "line"],
+          paint: { "line-color": "#6a3fa0", "line-width": 3 },
+        },
+        {
+          id: "route-stops", type: "circle", source: "route", filter: ["!=", ["get", "kind"], "line"],
+          paint: { "circle-color": "#6a3fa0", "circle-radius": 6, "circle-stroke-color": "#fff", "circle-stroke-width": 2 },
+        },
+        {
+          id: "along", type: "circle", source: "along",
+          paint: { "circle-color": "#2e8b57", "circle-radius": 5, "circle-stroke-color": "#fff", "circle-stroke-width": 1.5 },
+        },
+      ],
+    },
+  });
+  map.addControl(new maplibregl.NavigationControl(), "top-right");
+  window.equinetMap = map;
+
+  // What is on screen, for people and for the browser test.
+  map.on("idle", () => {
+    const drawn = (layers) => map.queryRenderedFeatures({ layers }).length > 0;
+    document.body.dataset.basemap = drawn(["land"]) ? "drawn" : "waiting";
+    document.body.dataset.providers = drawn(["clusters", "providers"]) ? "drawn" : "none";
+  });
+
+  map.on("load", async () => {
+    const topology = await getJSON("/map/static/vendor/world-atlas/countries-50m.json");
+    const countries = topojson.feature(topology, topology.objects.countries);
+    for (const country of countries.features) unwrapAntimeridian(country.geometry);
+    map.getSource("countries").setData(countries);
+  });
+
+  // Rings that cross the antimeridian (Russia's, Fiji's) jump from 180 to -180 and back;
+  // drawn as they are they would streak across the world. Their west side moves east.
+  function unwrapAntimeridian(geometry) {
+    const polygons = geometry.type === "Polygon" ? [geometry.coordinates] : geometry.coordinates;
+    for (const ring of polygons.flat()) {
+      const longitudes = ring.map(([lng]) => lng);
+      if (Math.max(...longitudes) - Math.min(...longitudes) <= 180) continue;
+      for (const point of ring) if (point[0] < 0) point[0] += 360;
+    }
+  }
+
+  async function getJSON(url, options) {
+    const response = await fetch(url, options);
+    if (!response.ok) {
+      const body = await response.json().catch(() => ({}));
+      throw new Error(body.detail || `${response.status} ${response.statusText}`);
+    }
+    return response.json();
+  }
+
+  function element(tag, text, className) {
+    const node = document.createElement(tag);
+    if (text !== undefined) node.textContent = text;
+    if (className) node.className = className;
+    return node;
+  }
+
+  function popup(lngLat, ...children) {
+    const content = element("div");
+    content.append(...children);
+    new maplibregl.Popup({ maxWidth: "280px" }).setLngLat(lngLat).setDOMContent(content).addTo(map);
+  }
+
+  // Clusters zoom in; a provider shows its public profile.
+  map.on("click", "clusters", (event) => {
+    const [cluster] = event.features;
+    map.easeTo({ center: cluster.geometry.coordinates, zoom: Math.min(map.getZoom() + 2, 13) });
+  });
+  map.on("click", "providers", (event) => showProfile(event.features[0].id, event.lngLat));
+  for (const layer of ["clusters", "providers"]) {
+    map.on("mouseenter", layer, () => { map.getCanvas().style.cursor = "pointer"; });
+    map.on("mouseleave", layer, () => { map.getCanvas().style.cursor = ""; });
+  }
+
+  async function showProfile(id, lngLat) {
+    const profile = await getJSON(`/api/providers/${id}`);
+    const services = element("ul");
+    for (const service of profile.services) {
+      const minutes = `${service.duration_minutes} min, ${service.price} kr`;
+      services.append(element("li", `${service.name} (${service.category}): ${minutes}`));
+    }
+    popup(
+      [profile.longitude, profile.latitude],
+      element("h3", profile.business_name),
+      element("div", profile.city || "", "note"),
+      element("p", profile.description),
+      services,
+    );
+  }
+
+  // A place: geocoded by the API, and flown to.
+  $("search").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const note = $("search-result");
+    try {
+      const place = await getJSON(`/api/geocode?q=${encodeURIComponent($("place").value)}`);
+      note.textContent = `${place.display_name} (${place.source})`;
+      map.flyTo({ center: [place.longitude, place.latitude], zoom: 11 });
+    } catch (error) {
+      note.textContent = error.message;
+    }
+  });
+
+  // Nearby: the providers nearest a clicked point, under every strategy offered.
+  const categories = $("category");
+  for (const category of config.categories) categories.append(new Option(category, category));
+
+  map.on("click", (event) => {
+    const onFeature = map.queryRenderedFeatures(event.point, { layers: ["clusters", "providers"] });
+    if ($("nearby-mode").checked && onFeature.length === 0) searchNearby(event.lngLat);
+  });
+
+  async function timedSearch(params, strategy) {
+    const started = performance.now();
+    const page = await getJSON(`/api/providers/nearby?${params}&strategy=${strategy}`);
+    return { strategy, page, ms: performance.now() - started };
+  }
+
+  async function searchNearby(lngLat) {
+    const radiusKm = Number($("radius").value);
+    const params = new URLSearchParams({
+      lat: lngLat.lat.toFixed(5), lng: lngLat.lng.toFixed(5), radius_km: radiusKm, limit: 20,
+    });
+    if (categories.value) params.set("category", categories.value);
+    map.getSource("area").setData(circle(lngLat, radiusKm));
+    const runs = [];
+    for (const strategy of config.strategies) runs.push(await timedSearch(params, strategy));
+    showTimings(runs);
+    showNearby(runs[0].page.items);
+  }
+
+  function showTimings(runs) {
+    const ids = (run) => run.page.items.map((item) => item.id).join();
+    const rows = runs.map((run) => {
+      const row = element("tr");
+      row.append(
+        element("td", run.strategy),
+        element("td", `${run.ms.toFixed(1)} ms`),
+        element("td", ids(run) === ids(runs[0]) ? "yes" : "no"),
+      );
+      return row;
+    });
+    $("timings").tBodies[0].replaceChildren(...rows);
+    $("timings").hidden = false;
+  }
+
+  function showNearby(items) {
+    const list = $("nearby-list");
+    list.replaceChildren(...items.map((item) => {
+      const entry = element("li");
+      const name = element("button", item.business_name);
+      name.addEventListener("click", () => showProfile(item.id, [item.longitude, item.latitude]));
+      entry.append(name, element("span", ` ${item.city || ""} `), element("span", `${(item.distance_m / 1000).toFixed(2)} km`, "distance"));
+      return entry;
+    }));
+    map.getSource("nearby").setData({
+      type: "FeatureCollection",
+      features: items.map((item) => ({
+        type: "Feature", id: item.id, properties: {},
+        geometry: { type: "Point", coordinates: [item.longitude, item.latitude] },
+      })),
+    });
+  }
+
+  // The search's circle on the sphere, as the API measures it.
+  function circle(center, radiusKm, steps = 96) {
+    const angular = radiusKm / 6371.0088;
+    const lat = (center.lat * Math.PI) / 180;
+    const lng = (center.lng * Math.PI) / 180;
+    const ring = [];
+    for (let i = 0; i <= steps; i++) {
+      const bearing = (2 * Math.PI * i) / steps;
+      const pointLat = Math.asin(Math.sin(lat) * Math.cos(angular) + Math.cos(lat) * Math.sin(angular) * Math.cos(bearing));
+      const pointLng = lng + Math.atan2(
+        Math.sin(bearing) * Math.sin(angular) * Math.cos(lat),
+        Math.cos(angular) - Math.sin(lat) * Math.sin(pointLat),
+      );
+      ring.push([(pointLng * 180) / Math.PI, (pointLat * 180) / Math.PI]);
+    }
+    return { type: "Feature", properties: {}, geometry: { type: "Polygon", coordinates: [ring] } };
+  }
+
+  // Routes: a provider signs in and picks one of the day's routes.
+  $("route-date").valueAsDate = new Date();
+  let token = null;
+
+  $("route-login").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const note = $("route-note");
+    try {
+      const login = await getJSON("/api/auth/login", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ email: $("route-email").value, password: $("route-password").value }),
+      });
+      token = login.access_token;
+      const routes = await authorized(`/api/routes?date=${$("route-date").value}`);
+      note.textContent = routes.items.length ? "" : "No routes on that day.";
+      $("route-list").replaceChildren(...routes.items.map((route) => {
+        const entry = element("li");
+        const pick = element("button", `Route ${route.id}: ${route.stops.length} stops, ${(route.total_distance_m / 1000).toFixed(1)} km`);
+        pick.addEventListener("click", () => showRoute(route.id));
+        entry.append(pick);
+        return entry;
+      }));
+    } catch (error) {
+      note.textContent = error.message;
+    }
+  });
+
+  function authorized(url) {
+    return getJSON(url, { headers: { Authorization: `Bearer ${token}` } });
+  }
+
+  async function showRoute(id) {
+    const route = await authorized(`/api/routes/${id}?format=geojson`);
+    map.getSource("route").setData(route);
+    const along = await authorized(`/api/routes/${id}/nearby-orders`);
+    map.getSource("along").setData({
+      type: "FeatureCollection",
+      features: along.items.map((order) => ({
+        type: "Feature", id: order.id, properties: { category: order.category },
+        geometry: { type: "Point", coordinates: [order.longitude, order.latitude] },
+      })),
+    });
+    $("route-note").textContent = `${along.items.length} open orders along route ${id}.`;
+    const points = route.features.filter((f) => f.geometry.type === "Point").map((f) => f.geometry.coordinates);
+    const bounds = points.reduce((box, point) => box.extend(point), new maplibregl.LngLatBounds(points[0], points[0]));
+    map.fitBounds(bounds, { padding: 60, maxZoom: 12 });
+  }
+})();

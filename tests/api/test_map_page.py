@@ -1,0 +1,182 @@
+"""The demo map at /map, in headless Chromium (Debian's, driven by Playwright) against the
+app under granian: it draws the basemap and the providers, pans and zooms, shows a
+provider's profile, and lists a nearby search by distance, without a console error or a
+failed request. Screenshots land in tests/artifacts/."""
+
+import asyncio
+import os
+import shutil
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.async_api import (
+    Browser,
+    ConsoleMessage,
+    Page,
+    Request,
+    Response,
+    ViewportSize,
+    async_playwright,
+)
+
+pytestmark = pytest.mark.live_server
+
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+SCREEN: ViewportSize = {"width": 1280, "height": 800}
+STOCKHOLM = [18.0687, 59.3294]
+# Software WebGL: the machines that run the suite have no GPU.
+CHROMIUM_ARGS = ["--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--ignore-gpu-blocklist"]
+
+
+def _chromium() -> str:
+    path = os.environ.get("CHROMIUM") or shutil.which("chromium")
+    assert path, "Chromium is not installed: make test installs Debian's chromium package"
+    return path
+
+
+@pytest.fixture(scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(executable_path=_chromium(), args=CHROMIUM_ARGS)
+        yield launched
+        await launched.close()
+
+
+class Troubles:
+    """Everything the page got wrong: console errors, uncaught exceptions, failed requests."""
+
+    def __init__(self, page: Page) -> None:
+        self.seen: list[str] = []
+        page.on("console", self._console)
+        page.on("pageerror", lambda error: self.seen.append(f"uncaught: {error}"))
+        page.on("requestfailed", self._failed)
+        page.on("response", self._response)
+
+    def _console(self, message: ConsoleMessage) -> None:
+        if message.type == "error":
+            self.seen.append(f"console: {message.text}")
+
+    def _failed(self, request: Request) -> None:
+        self.seen.append(f"failed: {request.url} {request.failure}")
+
+    def _response(self, response: Response) -> None:
+        if response.status >= 400:
+            self.seen.append(f"{response.status}: {response.url}")
+
+
+async def _until(page: Page, expression: str, timeout_s: float = 30.0) -> Any:
+    """The value of `expression` in the page once it is true. Polled from here: the page's
+    Content-Security-Policy forbids the eval that Playwright's own waiting uses."""
+    deadline = time.monotonic() + timeout_s
+    while not (value := await page.evaluate(f"() => {expression}")):
+        assert time.monotonic() < deadline, f"still false after {timeout_s} s: {expression}"
+        await asyncio.sleep(0.1)
+    return value
+
+
+async def _settled(page: Page, expression: str) -> Any:
+    """`expression`'s value once the map stopped moving, loaded its tiles, and it holds."""
+    settled = "!equinetMap.isMoving() && equinetMap.areTilesLoaded()"
+    await _until(page, f"{settled} && ({expression})")
+    return await page.evaluate(f"() => {expression}")
+
+
+async def _screenshot(page: Page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.screenshot(path=ARTIFACTS / f"{name}.png")
+
+
+async def _point_of_first(page: Page, layer: str) -> dict[str, Any]:
+    """Where on the page the first drawn feature of `layer` is, and its id."""
+    point: dict[str, Any] = await page.evaluate(
+        """(layer) => {
+            const [feature] = equinetMap.queryRenderedFeatures({ layers: [layer] });
+            const at = equinetMap.project(feature.geometry.coordinates);
+            const canvas = equinetMap.getCanvas().getBoundingClientRect();
+            return { x: canvas.left + at.x, y: canvas.top + at.y, id: feature.id };
+        }""",
+        layer,
+    )
+    return point
+
+
+async def _empty_spot(page: Page) -> dict[str, float]:
+    """A point of the map with no provider or cluster on it (a click there searches)."""
+    spot: dict[str, float] = await page.evaluate(
+        """() => {
+            const canvas = equinetMap.getCanvas().getBoundingClientRect();
+            for (let y = canvas.height / 2; y < canvas.height - 20; y += 17) {
+                for (let x = canvas.width / 2; x < canvas.width - 20; x += 17) {
+                    const layers = ["clusters", "providers"];
+                    if (equinetMap.queryRenderedFeatures([x, y], { layers }).length === 0) {
+                        const at = equinetMap.unproject([x, y]);
+                        return { x: canvas.left + x, y: canvas.top + y, lat: at.lat, lng: at.lng };
+                    }
+                }
+            }
+            throw new Error("no empty spot");
+        }"""
+    )
+    return spot
+
+
+async def test_the_map_page_shows_providers_profiles_and_a_nearby_search(
+    browser: Browser, server_url: str
+) -> None:
+    page = await browser.new_page(viewport=SCREEN)
+    troubles = Troubles(page)
+    await page.goto(f"{server_url}/map")
+    drawn = (
+        "document.body.dataset.basemap === 'drawn' && document.body.dataset.providers === 'drawn'"
+    )
+    await _until(page, drawn)
+    assert (
+        await _settled(page, "equinetMap.queryRenderedFeatures({layers: ['clusters']}).length") > 0
+    )
+    await _screenshot(page, "map-clusters")
+
+    # Pan by dragging, then zoom in on Stockholm, where providers are drawn one by one.
+    await page.mouse.move(800, 400)
+    await page.mouse.down()
+    await page.mouse.move(700, 450, steps=5)
+    await page.mouse.up()
+    await page.mouse.wheel(0, -300)
+    await page.evaluate(f"() => equinetMap.jumpTo({{ center: {STOCKHOLM}, zoom: 13.5 }})")
+    one_by_one = "equinetMap.queryRenderedFeatures({layers: ['providers']}).length"
+    assert await _settled(page, one_by_one) > 0
+
+    # A provider's profile, as the API has it.
+    provider = await _point_of_first(page, "providers")
+    await page.mouse.click(provider["x"], provider["y"])
+    popup = page.locator(".maplibregl-popup h3")
+    await popup.wait_for(timeout=10_000)
+    async with httpx.AsyncClient(base_url=server_url) as api:
+        profile = (await api.get(f"/api/providers/{provider['id']}")).json()
+    assert await popup.text_content() == profile["business_name"]
+    await _screenshot(page, "map-profile")
+    await page.keyboard.press("Escape")
+    await page.locator(".maplibregl-popup-close-button").click()
+
+    # Nearby: the nearest providers by distance, and each strategy offered timed.
+    await page.check("#nearby-mode")
+    await page.select_option("#radius", "5")
+    spot = await _empty_spot(page)
+    await page.mouse.click(spot["x"], spot["y"])
+    await page.locator("#nearby-list li").first.wait_for(timeout=10_000)
+    distances = [
+        float(text.removesuffix(" km"))
+        for text in await page.locator("#nearby-list .distance").all_text_contents()
+    ]
+    assert distances == sorted(distances)
+    assert len(distances) == 20
+    strategies = await page.locator("#timings tbody td:first-child").all_text_contents()
+    assert strategies == ["gist", "bbox", "naive"]  # the suite offers all three
+    assert set(await page.locator("#timings tbody td:last-child").all_text_contents()) == {"yes"}
+    await _settled(page, "true")
+    await _screenshot(page, "map-nearby")
+
+    assert troubles.seen == []

@@ -86,10 +86,11 @@ serve-cluster: install
 		HOST=$(HOST) PORT=$(PORT) HEADER_TIMEOUT_MS=$(HEADER_TIMEOUT_MS) \
 		exec bash scripts/serve_cluster.sh
 
+# The demo data is small enough for the naive strategy: the map page times all three.
 run: migrate
 	@$(STACK) && $(BIN)/python -m db.seed $(DEMO_PROVIDERS) --if-empty --weekday-hours \
-		--route-orders $(DEMO_ROUTE_ORDERS)
-	@$(MAKE) --no-print-directory serve
+		--route-orders $(DEMO_ROUTE_ORDERS) && $(BIN)/python -m app.demo
+	@SEARCH_STRATEGIES=$${SEARCH_STRATEGIES:-gist,bbox,naive} $(MAKE) --no-print-directory serve
 
 # The suite runs against the local stack with a streaming replica and PgBouncer in front of
 # both (and nginx, for the cluster's tests, and Chromium, for the map page's): first with the app connected to PostgreSQL

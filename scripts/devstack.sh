@@ -72,9 +72,6 @@ ensure_packages() {
   if [ "${DEVSTACK_PGBOUNCER:-0}" = 1 ]; then
     command -v pgbouncer >/dev/null || apt_install pgbouncer
   fi
-  if [ "${DEVSTACK_NGINX:-0}" = 1 ]; then  # make serve-cluster runs it in front of the API
-    command -v nginx >/dev/null || apt_install nginx
-  fi
 }
 
 # initdb and postgres refuse to run as root: then the cluster belongs to an unprivileged
@@ -325,13 +322,15 @@ url() {  # port: the project's database on it
 
 up() {
   mkdir -p "$STATE"
-  if [ "${DEVSTACK_BROWSER:-0}" = 1 ]; then
+  if [ "${DEVSTACK_NGINX:-0}" = 1 ]; then  # make serve-cluster runs it in front of the API
+    command -v nginx >/dev/null || apt_install nginx
+  fi
+  if [ "${DEVSTACK_BROWSER:-0}" = 1 ]; then  # the map page's browser test drives it
     command -v chromium >/dev/null || apt_install chromium
   fi
   if [ -n "${DATABASE_URL:-}" ] && [ -n "${REDIS_URL:-}" ]; then
     say "using DATABASE_URL and REDIS_URL from the environment"
   else
-    mkdir -p "$STATE"
     ensure_packages
     start_postgres
     start_redis

@@ -7,10 +7,12 @@ worked them out, the process remembers them, and a repeat of the same request is
 by `answer_repeated_searches` before Litestar routes it: one Redis round trip, which counts
 its rate limits too, and a hit is sent from there, without parsing parameters, resolving
 dependencies or building response objects. A miss goes on to its handler with the lookup
-done.
+done. Every answer says in Server-Timing whether the cache gave it, or how long rendering
+it took.
 """
 
 import hashlib
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, NamedTuple
 
@@ -41,6 +43,9 @@ REMEMBERED_QUERY_MAX_BYTES = 1024
 remembered, which bounds the memory kept to about 10 MB a process."""
 IF_NONE_MATCH_MAX_LENGTH = 1000
 _LOOKUP = "search_lookup"
+# Server-Timing: how long the search took in the database and encoding it (a miss), or
+# that the cache answered; the map page shows it next to each strategy's round trip.
+_CACHE_HIT = 'cache;desc="hit"'
 
 
 class Reads(NamedTuple):
@@ -106,17 +111,20 @@ class Searches:
             lookup = await self._lookup(scope, reads)
         encoding = accepted_encoding(scope)
         entry = lookup.hit
+        timing = _CACHE_HIT
         if entry is None:
 
             async def rendered(server: PublicServer) -> tuple[Any, str]:
                 async with server.sessions() as session:
                     return await render(session, server.providers)
 
+            started = time.perf_counter()
             payload, media_type = await self._public_reads.read_seeing(lookup.written, rendered)
+            timing = f"search;dur={(time.perf_counter() - started) * 1000:.1f}"
             entry = _entry(lookup.generation or 0, media_type, payload, encoding)
             if lookup.generation is not None:
                 await self._cache.put(key, entry)
-        reply = self._reply(entry, encoding, if_none_match)
+        reply = self._reply(entry, encoding, if_none_match, timing)
         return Response(
             reply.body, status_code=reply.status, media_type=entry.media_type, headers=reply.headers
         )
@@ -135,7 +143,7 @@ class Searches:
         if lookup.hit is None:
             scope["state"][_LOOKUP] = lookup
             return False
-        reply = self._reply(lookup.hit, accepted_encoding(scope), if_none_match)
+        reply = self._reply(lookup.hit, accepted_encoding(scope), if_none_match, _CACHE_HIT)
         await _send(send, reply, lookup.hit.media_type)
         return True
 
@@ -155,12 +163,13 @@ class Searches:
         return lookup
 
     def _reply(
-        self, entry: CachedResponse, encoding: str | None, if_none_match: str | None
+        self, entry: CachedResponse, encoding: str | None, if_none_match: str | None, timing: str
     ) -> Reply:
         headers = {
             "Cache-Control": f"public, max-age={self._max_age_s}",
             "ETag": entry.etag,
             "Vary": "Accept-Encoding",
+            "Server-Timing": timing,
         }
         if _has(if_none_match, entry.etag):
             return Reply(HTTP_304_NOT_MODIFIED, headers, b"")

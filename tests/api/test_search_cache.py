@@ -347,6 +347,18 @@ async def test_a_cache_hit_takes_no_database_connection(
     assert runs == []
 
 
+@pytest.mark.parametrize("path", list(BASES))
+async def test_server_timing_tells_a_rendered_answer_from_a_cached_one(
+    client: Client, redis: Redis, path: str
+) -> None:
+    await redis.incr(EPOCH_KEY)
+    miss = await client.get(path, params=BASES[path])
+    hit = await client.get(path, params=BASES[path])
+    duration = miss.headers["Server-Timing"].removeprefix("search;dur=")
+    assert float(duration) > 0
+    assert hit.headers["Server-Timing"] == 'cache;desc="hit"'
+
+
 async def test_a_hit_sends_the_body_compressed_for_the_first_client_as_stored(
     client: Client, redis: Redis, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -12,6 +12,8 @@ from geo.viewport import parse_viewport
 from tests.support.bookings import Client, OpenProvider
 from tests.support.clusters import active_providers, clusters_in
 
+pytestmark = pytest.mark.pgbouncer
+
 
 async def _clusters(client: Client, bbox: str, zoom: int, **params: Any) -> list[dict[str, Any]]:
     response = await client.get(

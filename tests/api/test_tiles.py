@@ -14,6 +14,8 @@ from geo.viewport import parse_viewport
 from tests.support.bookings import Client, OpenProvider
 from tests.support.clusters import active_providers, clusters_in, inside
 
+pytestmark = pytest.mark.pgbouncer
+
 MVT = "application/vnd.mapbox-vector-tile"
 STOCKHOLM = (59.3294, 18.0687)
 EXTENT = 4096

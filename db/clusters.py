@@ -24,6 +24,7 @@ from sqlalchemy import (
     select,
 )
 
+from db.categories import category_filters, category_values
 from db.models import EVERY_CATEGORY, Provider, provider_cells
 from db.nearest import Bound
 from geo.clusters import PRECOMPUTED_MAX_ZOOM, CellBlock, cell_blocks
@@ -115,12 +116,16 @@ def _grouped_statement(blocks: int, by_category: bool, upper_edges_open: bool) -
             for i in range(blocks)
         )
     )
-    category = [Provider.categories.any(bindparam("category"))] if by_category else []
     statement = (
         select(
             latitude.label("latitude"), longitude.label("longitude"), func.count().label("count")
         )
-        .where(Provider.is_active, near_blocks, _in_blocks(row, column, blocks), *category)
+        .where(
+            Provider.is_active,
+            near_blocks,
+            _in_blocks(row, column, blocks),
+            *category_filters(by_category),
+        )
         .group_by(row, column)
         .having(_in_view(latitude, longitude, upper_edges_open))
     )
@@ -162,4 +167,4 @@ def clusters_statement(view: ClusterView, grouped: bool = False) -> Bound:
         statement = _precomputed_statement(len(blocks), view.upper_edges_open)
         return Bound(statement, values | {"category": view.category or EVERY_CATEGORY})
     statement = _grouped_statement(len(blocks), view.category is not None, view.upper_edges_open)
-    return Bound(statement, values | ({"category": view.category} if view.category else {}))
+    return Bound(statement, values | category_values(view.category))

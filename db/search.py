@@ -11,14 +11,12 @@ from typing import Any
 
 import msgspec
 from sqlalchemy import (
-    ARRAY,
     BindParameter,
     ColumnElement,
     Float,
     Integer,
     Select,
     SQLColumnExpression,
-    Text,
     and_,
     bindparam,
     func,
@@ -27,6 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from db.categories import category_filters, category_values
 from db.clusters import ClusterView, clusters_statement
 from db.models import Provider
 from db.nearest import (
@@ -98,15 +97,6 @@ def _hit_columns(distance: ColumnElement[float]) -> tuple[SQLColumnExpression[An
     )
 
 
-def _category_filters(by_category: bool) -> list[ColumnElement[bool]]:
-    wanted = bindparam("categories", type_=ARRAY(Text))
-    return [Provider.categories.contains(wanted)] if by_category else []
-
-
-def _category_values(category: str | None) -> dict[str, Any]:
-    return {} if category is None else {"categories": [category]}
-
-
 def _viewport_filters(crosses_antimeridian: bool) -> list[ColumnElement[bool]]:
     lng, west, east = Provider.longitude, _float("min_lng"), _float("max_lng")
     in_lng = or_(lng >= west, lng <= east) if crosses_antimeridian else lng.between(west, east)
@@ -120,7 +110,7 @@ def _viewport_values(viewport: Viewport, category: str | None) -> dict[str, Any]
         "min_lat": viewport.min_lat,
         "max_lat": viewport.max_lat,
     }
-    return corners | _category_values(category)
+    return corners | category_values(category)
 
 
 def _float(name: str) -> BindParameter[float]:
@@ -132,7 +122,7 @@ PROVIDERS = Located(Provider.location, Provider.id, Provider.is_active, _hit_col
 
 @functools.cache
 def _gist_statement(paged: bool, by_category: bool) -> Select[tuple[object, ...]]:
-    return nearest_statement(PROVIDERS, _category_filters(by_category), paged)
+    return nearest_statement(PROVIDERS, category_filters(by_category), paged)
 
 
 def _in_boxes(query: NearbyQuery) -> ColumnElement[bool]:
@@ -157,7 +147,7 @@ def _bbox_statement(query: NearbyQuery) -> Select[tuple[object, ...]]:
             Provider.is_active,
             _in_boxes(query),
             *within,
-            *_category_filters(query.category is not None),
+            *category_filters(query.category is not None),
         )
         .order_by(distance, Provider.id)
         .limit(bindparam("row_limit", type_=Integer))
@@ -177,7 +167,7 @@ def bbox_false_positives(query: NearbyQuery) -> Bound:
 def nearby_statement(query: NearbyQuery, strategy: SearchStrategy) -> Bound:
     """The SQL of the gist and bbox strategies (one row more than a page, to see if more follow)."""
     values = nearest_values(query.center, query.radius_m, query.after, query.limit)
-    values |= _category_values(query.category)
+    values |= category_values(query.category)
     if strategy is SearchStrategy.gist:
         return Bound(_gist_statement(query.after is not None, query.category is not None), values)
     if strategy is SearchStrategy.bbox:
@@ -215,7 +205,7 @@ async def _nearby_naive(session: AsyncSession, query: NearbyQuery) -> list[Provi
 def _in_view_statement(crosses_antimeridian: bool, by_category: bool) -> Select[tuple[object, ...]]:
     # Nearest the viewport's center first, so that a capped viewport shows its middle;
     # the circle around the rectangle bounds the index scan.
-    filters = [*_viewport_filters(crosses_antimeridian), *_category_filters(by_category)]
+    filters = [*_viewport_filters(crosses_antimeridian), *category_filters(by_category)]
     return index_ordered(PROVIDERS, filters)
 
 

@@ -10,9 +10,9 @@ with no feature is empty (no bytes).
 import functools
 from typing import Any
 
-from sqlalchemy import Float, Integer, Select, Text, bindparam, func, select
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import Float, Integer, Select, bindparam, func, select
 
+from db.categories import category_filters, category_values
 from db.clusters import ClusterView, clusters_statement
 from db.models import Provider
 from db.nearest import Bound
@@ -46,15 +46,21 @@ def _encoded(features: Select[Any], layer: str, feature_id: str | None = None) -
     return select(func.coalesce(func.ST_AsMVT(rows.table_valued(), layer, *options), b""))
 
 
-def _clusters_tile(tile: Tile, category: str | None) -> Bound:
-    view = ClusterView(tile.viewport(), tile.z, category, upper_edges_open=True)
-    clusters = clusters_statement(view)
-    rows = clusters.statement.subquery("clusters")
+@functools.cache
+def _clusters_tile_statement(clusters: Select[Any]) -> Select[Any]:
+    """The tile of a clusters statement (each built once per shape, so this is too)."""
+    rows = clusters.subquery("clusters")
     features = select(
         func.ST_AsMVTGeom(_point(rows.c.longitude, rows.c.latitude), _envelope()).label("geom"),
         rows.c.count,
     )
-    return Bound(_encoded(features, CLUSTERS_LAYER), clusters.parameters)
+    return _encoded(features, CLUSTERS_LAYER)
+
+
+def _clusters_tile(tile: Tile, category: str | None) -> Bound:
+    view = ClusterView(tile.viewport(), tile.z, category, upper_edges_open=True)
+    clusters = clusters_statement(view)
+    return Bound(_clusters_tile_statement(clusters.statement), clusters.parameters)
 
 
 def _float(name: str) -> Any:
@@ -77,9 +83,8 @@ def _providers_tile_statement(by_category: bool) -> Select[Any]:
         Provider.latitude < _float("max_lat"),
         Provider.longitude >= _float("min_lng"),
         Provider.longitude < _float("max_lng"),
+        *category_filters(by_category),
     ]
-    if by_category:
-        filters.append(Provider.categories.contains(bindparam("categories", type_=ARRAY(Text))))
     features = select(
         func.ST_AsMVTGeom(_point(Provider.longitude, Provider.latitude), _envelope()).label("geom"),
         Provider.id,
@@ -103,9 +108,9 @@ def _providers_tile(tile: Tile, category: str | None) -> Bound:
         "index_south": max(viewport.min_lat - margin_lat, -90.0),
         "index_north": min(viewport.max_lat + margin_lat, 90.0),
     }
-    if category is not None:
-        values["categories"] = [category]
-    return Bound(_providers_tile_statement(category is not None), values)
+    return Bound(
+        _providers_tile_statement(category is not None), values | category_values(category)
+    )
 
 
 def tile_statement(tile: Tile, category: str | None) -> Bound:

@@ -186,19 +186,12 @@ async def _clusters(
     return rows
 
 
-def _tile_of(zoom: int) -> Tile:
-    lat, lng = STOCKHOLM
-    n = 2**zoom
-    y = (1 - _mercator_y(lat) / math.pi) / 2 * n
-    return Tile(zoom, math.floor((lng + 180) / 360 * n), math.floor(y))
-
-
 async def _tiles(
     client: AsyncTestClient[Litestar], redis: Redis, dataset: Dataset, samples: int
 ) -> list[Row]:
     rows = []
     for zoom in TILE_ZOOMS:
-        tile = _tile_of(zoom)
+        tile = Tile.containing(*STOCKHOLM, zoom)
         path = f"/api/tiles/providers/{tile.z}/{tile.x}/{tile.y}.mvt"
         timings, body = await _uncached(client, redis, path, {}, samples)
         row = Row(

@@ -31,6 +31,15 @@ class Tile:
             raise InvalidTileError(f"x and y must be within [0, {2**z - 1}] at zoom {z}")
         return cls(z, x, y)
 
+    @classmethod
+    def containing(cls, latitude: float, longitude: float, z: int) -> "Tile":
+        """The tile at zoom `z` a point is in (beyond Mercator's latitudes: the edge row)."""
+        n = 2**z
+        mercator_y = math.asinh(math.tan(math.radians(latitude)))
+        row = math.floor((1 - mercator_y / math.pi) / 2 * n)
+        column = math.floor((longitude + 180) / 360 * n)
+        return cls(z, min(max(column, 0), n - 1), min(max(row, 0), n - 1))
+
     def viewport(self) -> Viewport:
         """The tile's area in degrees. A point on an edge belongs to the tile east or north
         of it, except on the antimeridian, which the tiles of the last column hold (as

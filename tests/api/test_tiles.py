@@ -21,13 +21,6 @@ STOCKHOLM = (59.3294, 18.0687)
 EXTENT = 4096
 
 
-def tile_of(latitude: float, longitude: float, z: int) -> Tile:
-    n = 2**z
-    x = math.floor((longitude + 180) / 360 * n)
-    mercator_y = math.asinh(math.tan(math.radians(latitude)))
-    return Tile(z, x, math.floor((1 - mercator_y / math.pi) / 2 * n))
-
-
 def _path(tile: Tile) -> str:
     return f"/api/tiles/providers/{tile.z}/{tile.x}/{tile.y}.mvt"
 
@@ -55,7 +48,7 @@ def _tile_position(tile: Tile, latitude: float, longitude: float) -> tuple[float
 async def test_a_deep_tile_holds_every_provider_in_it_and_no_other(
     client: Client, db_session: AsyncSession, z: int
 ) -> None:
-    tile = tile_of(*STOCKHOLM, z)
+    tile = Tile.containing(*STOCKHOLM, z)
     layers = await _tile(client, tile)
     assert set(layers) == {"providers"}
     features = layers["providers"]["features"]
@@ -88,7 +81,7 @@ async def test_a_deep_tile_holds_every_provider_in_it_and_no_other(
 async def test_a_coarse_tile_holds_the_clusters_whose_centroid_is_in_it(
     client: Client, db_session: AsyncSession, z: int
 ) -> None:
-    tile = tile_of(*STOCKHOLM, z)
+    tile = Tile.containing(*STOCKHOLM, z)
     layers = await _tile(client, tile)
     assert set(layers) == {"clusters"}
     counts = sorted(f["properties"]["count"] for f in layers["clusters"]["features"])
@@ -116,7 +109,7 @@ async def test_the_tiles_of_a_zoom_count_every_provider_on_the_map_once(
 
 @pytest.mark.parametrize("z", [5, 14])
 async def test_tiles_of_one_category(client: Client, db_session: AsyncSession, z: int) -> None:
-    tile = tile_of(*STOCKHOLM, z)
+    tile = Tile.containing(*STOCKHOLM, z)
     every, dentists = await _tile(client, tile), await _tile(client, tile, category="dentist")
     if z > 12:
         features = dentists["providers"]["features"]
@@ -130,7 +123,7 @@ async def test_tiles_of_one_category(client: Client, db_session: AsyncSession, z
 
 
 async def test_an_empty_tile_is_an_empty_body(client: Client) -> None:
-    response = await client.get(_path(tile_of(-40.0, -130.0, 14)))  # the South Pacific
+    response = await client.get(_path(Tile.containing(-40.0, -130.0, 14)))  # the South Pacific
     assert response.status_code == 200
     assert response.headers["content-type"] == MVT
     assert response.content == b""
@@ -158,7 +151,7 @@ async def test_a_tile_outside_the_pyramid_is_a_400(client: Client, path: str) ->
 
 
 async def test_a_tile_has_an_etag_and_is_not_sent_again(client: Client) -> None:
-    path = _path(tile_of(*STOCKHOLM, 9))
+    path = _path(Tile.containing(*STOCKHOLM, 9))
     first = await client.get(path)
     assert first.headers["cache-control"].startswith("public, max-age=")
     again = await client.get(path, headers={"If-None-Match": first.headers["etag"]})
@@ -169,7 +162,7 @@ async def test_a_tile_has_an_etag_and_is_not_sent_again(client: Client) -> None:
 async def test_a_provider_write_changes_the_next_tile(
     client: Client, provider: OpenProvider
 ) -> None:
-    tile = tile_of(67.0, 5.0, 14)  # where the tests open their providers
+    tile = Tile.containing(67.0, 5.0, 14)  # where the tests open their providers
     before = await client.get(_path(tile))
     renamed = await client.patch(
         f"/api/providers/{provider.id}",

@@ -159,9 +159,7 @@ async def test_a_tile_has_an_etag_and_is_not_sent_again(client: Client) -> None:
     assert again.content == b""
 
 
-async def test_a_provider_write_changes_the_next_tile(
-    client: Client, provider: OpenProvider
-) -> None:
+async def test_provider_writes_change_the_next_tile(client: Client, provider: OpenProvider) -> None:
     tile = Tile.containing(67.0, 5.0, 14)  # where the tests open their providers
     before = await client.get(_path(tile))
     renamed = await client.patch(
@@ -175,6 +173,11 @@ async def test_a_provider_write_changes_the_next_tile(
     features = mapbox_vector_tile.decode(after.content)["providers"]["features"]
     names = {f["id"]: f["properties"]["name"] for f in features}
     assert names[provider.id] == f"Tile test {provider.id}"
+    deleted = await client.delete(f"/api/providers/{provider.id}", headers=provider.owner.headers)
+    assert deleted.status_code == 204
+    gone = mapbox_vector_tile.decode((await client.get(_path(tile))).content)
+    left = gone.get("providers", {"features": []})["features"]  # it may have been alone
+    assert provider.id not in {f["id"] for f in left}
 
 
 async def test_tilejson_names_the_tiles_and_their_layers(client: Client) -> None:

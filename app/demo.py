@@ -13,6 +13,7 @@ import sys
 from datetime import date, timedelta
 from typing import Any
 
+import httpx
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
@@ -32,7 +33,7 @@ def say(message: str) -> None:
     print(f"demo: {message}", file=sys.stderr)
 
 
-async def _answer(response: Any, *expected: int) -> Any:
+def _answer(response: httpx.Response, *expected: int) -> Any:
     if response.status_code not in expected:
         raise SystemExit(
             f"demo: {response.request.url} answered {response.status_code}: {response.text}"
@@ -45,11 +46,11 @@ async def _signed_in(client: Client) -> dict[str, str]:
     login = await client.post("/api/auth/login", json=credentials)
     if login.status_code == 401:
         say(f"opening the account {DEMO_EMAIL}")
-        await _answer(
+        _answer(
             await client.post("/api/auth/register", json=credentials | {"role": "provider"}), 201
         )
         login = await client.post("/api/auth/login", json=credentials)
-    token = (await _answer(login, 200))["access_token"]
+    token = _answer(login, 200)["access_token"]
     return {"Authorization": f"Bearer {token}"}
 
 
@@ -57,12 +58,12 @@ async def _provider(client: Client, headers: dict[str, str]) -> int:
     """The demo account's provider (found where it was opened, by its name), opened with a
     service of every category the first time."""
     here = {"lat": STOCKHOLM["latitude"], "lng": STOCKHOLM["longitude"], "radius_km": 0.01}
-    nearby = await _answer(await client.get("/api/providers/nearby", params=here), 200)
+    nearby = _answer(await client.get("/api/providers/nearby", params=here), 200)
     for hit in nearby["items"]:
         if hit["business_name"] == DEMO_NAME:
             return int(hit["id"])
     body = {"business_name": DEMO_NAME, "city": "Stockholm", **STOCKHOLM}
-    provider = await _answer(await client.post("/api/providers", json=body, headers=headers), 201)
+    provider = _answer(await client.post("/api/providers", json=body, headers=headers), 201)
     for category in ServiceCategory:
         service = {
             "name": f"Demo {category}",
@@ -71,7 +72,7 @@ async def _provider(client: Client, headers: dict[str, str]) -> int:
             "price": "800",
         }
         path = f"/api/providers/{provider['id']}/services"
-        await _answer(await client.post(path, json=service, headers=headers), 201)
+        _answer(await client.post(path, json=service, headers=headers), 201)
     return int(provider["id"])
 
 
@@ -79,9 +80,7 @@ async def plan_tomorrow(client: Client) -> None:
     headers = await _signed_in(client)
     provider_id = await _provider(client, headers)
     day = (date.today() + timedelta(days=1)).isoformat()
-    planned = await _answer(
-        await client.get("/api/routes", params={"date": day}, headers=headers), 200
-    )
+    planned = _answer(await client.get("/api/routes", params={"date": day}, headers=headers), 200)
     if planned["items"]:
         say(f"{DEMO_EMAIL} has a route on {day} already")
         return
@@ -92,7 +91,7 @@ async def plan_tomorrow(client: Client) -> None:
         "limit": STOPS,
         "date": day,
     }
-    orders = await _answer(
+    orders = _answer(
         await client.get("/api/route-orders/available", params=params, headers=headers), 200
     )
     if not orders["items"]:
@@ -104,7 +103,7 @@ async def plan_tomorrow(client: Client) -> None:
         "route_order_ids": [o["id"] for o in orders["items"]],
         "optimize": True,
     }
-    route = await _answer(await client.post("/api/routes", json=draft, headers=headers), 201)
+    route = _answer(await client.post("/api/routes", json=draft, headers=headers), 201)
     length_km = route["total_distance_m"] / 1000
     say(f"planned route {route['id']} on {day}: {len(route['stops'])} stops, {length_km:.1f} km")
 

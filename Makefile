@@ -114,15 +114,13 @@ lint: install
 check-docs: install
 	$(BIN)/python -m tests.support.doc_examples docs/api.md http://$(HOST):$(PORT)
 
-# The suite's database is made once and copied for each mutant's run; each run takes a
-# Redis database of its own, so mutants run one per core.
-MUTATION_TEMPLATE := equinet_mutation_template
+# Each mutant's run copies the suite's template database (made once, tests/support/suite.py)
+# and takes a Redis database of its own, so mutants run one per core.
 # mutmut maps each function to the tests that reach it, but refreshes that map only for new
 # tests: a changed test would keep its old reach, so the map is rebuilt on every run.
 mutation: install
 	rm -f mutants/mutmut-stats.json
-	@$(STACK) && $(BIN)/python -m tests.support.suite $(MUTATION_TEMPLATE) \
-		&& TEST_DATABASE_TEMPLATE=$(MUTATION_TEMPLATE) $(BIN)/mutmut run --max-children $$(nproc) $(MUTANTS)
+	@$(STACK) && $(BIN)/mutmut run --max-children $$(nproc) $(MUTANTS)
 	$(BIN)/python -m tests.support.mutation_report
 
 load: migrate

@@ -23,30 +23,32 @@ from redis.backoff import NoBackoff
 from app.accounts.auth import TokenIssuer, make_jwt_auth
 from app.accounts.controller import AuthController, MeController
 from app.bookings.controller import BookingController
-from app.compression import compress_answers
-from app.edge import ApiRequest, add_edge_headers, cors_config
+from app.edge.answers import Searches
+from app.edge.bodies import ApiRequest
+from app.edge.compression import compress_answers
+from app.edge.headers import add_edge_headers, cors_config
+from app.edge.limits import RateLimiter, limit_api_requests
+from app.edge.logs import JsonFormatter, request_ids, stamp_records_with_request_ids
+from app.edge.metrics import MetricsController, geocoder_event, observe_pool, observe_requests
+from app.edge.paging import list_page_dependency
+from app.edge.parameter_syntax import check_parameter_syntax, learn_parameter_syntax
+from app.edge.public_reads import servers
 from app.errors import UNLOGGED_ERRORS, exception_handlers
 from app.geocoding.controller import GeocodeController
 from app.hours.controller import HoursController
-from app.logs import JsonFormatter, request_ids, stamp_records_with_request_ids
 from app.map.controller import map_files, map_page
-from app.metrics import MetricsController, geocoder_event, observe_pool, observe_requests
 from app.notifications.controller import NotificationController
 from app.ops.controller import HealthController
-from app.paging import list_page_dependency
-from app.parameter_syntax import check_parameter_syntax, learn_parameter_syntax
 from app.profiles.controller import ProfileController
-from app.public import servers
-from app.rate_limits import RateLimiter, limit_api_requests
 from app.route_orders.controller import RouteOrderController
 from app.routes.controller import RouteController
 from app.routes.queries import corridor_dependency
-from app.search.answers import Searches
 from app.search.controller import SearchController
 from app.search.costly import CostlySearches
 from app.search.queries import search_requests
 from app.settings import GeocoderKind, Settings, from_env, weak_secret_key
 from app.tiles.controller import TileController
+from db.accounts import Passwords
 from db.engine import SlowStatementLog, make_engine
 from db.geocoding import GazetteerGeocoder
 from db.routes import Travel
@@ -174,8 +176,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
         "geocoder": geocoder,
         "search_cache": search_cache,
         "token_versions": token_versions,
+        "passwords": Passwords(
+            settings.passwords.time_cost,
+            settings.passwords.memory_kib,
+            settings.passwords.parallelism,
+        ),
         "public_reads": databases.public_reads,
-        # Orders along a provider's own route: the primary's (app.public).
+        # Orders along a provider's own route: the primary's (app.edge.public_reads).
         "order_search": databases.public_reads.primary.orders,
         "travel": Travel(settings.routes.day_start, settings.routes.speed_kmh, GreatCircleMatrix()),
     }

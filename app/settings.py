@@ -3,19 +3,23 @@
 A field is read from its upper-cased name (`SECRET_KEY`), a group's fields from the
 group's prefix and theirs (`SEARCH_MAX_RADIUS_KM`, `GEOCODER_INTERVAL_S`). A `Settings`
 built by hand, as the tests build theirs, reads nothing from the environment.
+
+A leaf: importing it loads none of the app, no ORM and no metrics, and hashes nothing, so
+any module (or a tool) can read settings without starting the house.
 """
 
 import enum
 import os
 from collections.abc import Mapping
 from datetime import time
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from typing import Any, get_type_hints
 
 import msgspec
+from limits import RateLimitItem, parse
 
-from app.rate_limits import ClientAddresses, RateLimits
-from db.search import SearchStrategy
 from geo.geocoding.base import GeocoderPolicy
+from geo.strategies import SearchStrategy
 
 
 class SearchLimits(msgspec.Struct, frozen=True):
@@ -69,6 +73,53 @@ class RoutePlanning(msgspec.Struct, frozen=True):
     default_corridor_km: float = 5.0
     corridor_weighed: int = 1000
     """How many of the open orders nearest a route's line are ranked by detour, at most."""
+
+
+class RateLimits(msgspec.Struct, frozen=True):
+    """Limits in the `limits` notation (env: RATE_LIMIT_<NAME>)."""
+
+    client: str = "300/minute"
+    """Every API request, per client address."""
+    everyone: str = "30000/minute"
+    """Every API request, all clients together: the ceiling the deployment is sized for."""
+    login: str = "5/15 minutes"
+    register: str = "3/hour"
+    geocode: str = "30/minute"
+    tiles: str = "3000/minute"
+    """Map tiles, per client, instead of its limit for every API request: a map asks for a
+    dozen tiles a view."""
+    costly_search: str = "20/minute"
+    """Nearby searches by a strategy other than gist."""
+    booking: str = "10/hour"
+    """Per user, not per address."""
+    provider_write: str = "10/minute"
+    """Per user: changes to profiles, services and hours (each can end cached searches)."""
+
+    def items(self) -> dict[str, RateLimitItem]:
+        return {name: parse(getattr(self, name)) for name in self.__struct_fields__}
+
+    def __post_init__(self) -> None:
+        for name, item in self.items().items():  # a ValueError names a malformed limit
+            if item.amount < 1:
+                raise ValueError(f"RATE_LIMIT_{name.upper()} allows nothing: {item}")
+
+
+class PasswordHashing(msgspec.Struct, frozen=True):
+    """Argon2id's cost (env: PASSWORD_HASH_<FIELD>). The defaults are argon2-cffi's, RFC
+    9106's second recommendation: about 50 ms and 64 MiB a hash. Lower them only where
+    nothing real is protected (the test suite does)."""
+
+    time_cost: int = 3
+    memory_kib: int = 65536
+    parallelism: int = 4
+
+
+Network = IPv4Network | IPv6Network
+
+
+def networks(cidrs: str) -> tuple[Network, ...]:
+    """Comma-separated CIDRs as networks; a ValueError names a malformed one."""
+    return tuple(ip_network(cidr.strip()) for cidr in cidrs.split(",") if cidr.strip())
 
 
 class GeocoderKind(enum.StrEnum):
@@ -143,6 +194,7 @@ class Settings(msgspec.Struct, frozen=True):
     geocoder_policy: GeocoderPolicy = GeocoderPolicy()
     rate_limits: RateLimits = RateLimits()
     routes: RoutePlanning = RoutePlanning()
+    passwords: PasswordHashing = PasswordHashing()
 
     def __post_init__(self) -> None:
         weakness = weak_secret_key(self.secret_key)
@@ -152,7 +204,7 @@ class Settings(msgspec.Struct, frozen=True):
                 "(e.g. `openssl rand -base64 48`), or LOCAL_DEVELOPMENT=true on a machine "
                 "nobody else uses"
             )
-        ClientAddresses(self.trusted_proxies)  # a ValueError names the malformed network
+        networks(self.trusted_proxies)
         if self.geocoder is GeocoderKind.nominatim and not self.nominatim_user_agent:
             raise ValueError(
                 "GEOCODER=nominatim needs NOMINATIM_USER_AGENT with a contact, "
@@ -167,6 +219,7 @@ GROUP_PREFIXES = {
     "geocoder_policy": "GEOCODER_",
     "rate_limits": "RATE_LIMIT_",
     "routes": "ROUTE_",
+    "passwords": "PASSWORD_HASH_",
 }
 
 

@@ -46,7 +46,6 @@ from db.nearest import Bound
 from db.search import (
     NearbyQuery,
     ProviderSearch,
-    SearchStrategy,
     bbox_false_positives,
     naive_statement,
     nearby_statement,
@@ -54,6 +53,7 @@ from db.search import (
 from db.search_cache import EPOCH_KEY
 from db.seed import Distribution
 from geo.distance import Point
+from geo.strategies import SearchStrategy
 from tests.support.plans import explained, nodes
 
 SIZES = (10_000, 100_000, 1_000_000)

@@ -35,9 +35,10 @@ from db.databases import asyncpg_dsn
 from db.engine import compiled, read_pool_server_settings
 from db.nearest import Bound, index_ordered_connection_settings
 from db.route_orders import AvailableQuery, available_statement
-from db.search import NearbyQuery, SearchStrategy, in_view_statement, nearby_statement
+from db.search import NearbyQuery, in_view_statement, nearby_statement
 from db.seed import Distribution
 from geo.distance import Point
+from geo.strategies import SearchStrategy
 from geo.viewport import Viewport
 from tests.support.accounts import sign_up
 from tests.support.live_server import live_server

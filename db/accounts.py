@@ -22,10 +22,36 @@ from db.models import (
     User,
 )
 
-_hasher = PasswordHasher()
-# Checked when the email is unknown, so that a login takes as long either way and does
-# not tell which emails have accounts.
-_DUMMY_HASH = _hasher.hash("no such user")
+
+class Passwords:
+    """Argon2id hashes at a deployment's cost (settings: PASSWORD_HASH_*), made and checked
+    in a thread, off the event loop."""
+
+    def __init__(self, time_cost: int, memory_kib: int, parallelism: int) -> None:
+        self._hasher = PasswordHasher(
+            time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism
+        )
+        # Checked when the email is unknown, so that a login takes as long either way and
+        # does not tell which emails have accounts.
+        self._dummy_hash = self._hasher.hash("no such user")
+
+    async def hash(self, password: str) -> str:
+        return await asyncio.to_thread(self._hasher.hash, password)
+
+    async def match(self, user: User | None, password: str) -> bool:
+        """Whether this is the user's password. With no user, a dummy hash is checked, so
+        the answer takes as long either way."""
+        try:
+            await asyncio.to_thread(
+                self._hasher.verify, user.password_hash if user else self._dummy_hash, password
+            )
+        except (VerificationError, InvalidHashError):
+            return False
+        return user is not None
+
+    def outdated(self, password_hash: str) -> bool:
+        """Whether a hash was made at another cost than this deployment's."""
+        return self._hasher.check_needs_rehash(password_hash)
 
 
 class DuplicateEmailError(Exception):
@@ -53,8 +79,10 @@ def _account(user: User) -> Account:
 _LIVE = User.deleted_at.is_(None)
 
 
-async def register(session: AsyncSession, email: str, password: str, role: Role) -> Account:
-    password_hash = await asyncio.to_thread(_hasher.hash, password)
+async def register(
+    session: AsyncSession, passwords: Passwords, email: str, password: str, role: Role
+) -> Account:
+    password_hash = await passwords.hash(password)
     statement = (
         insert(User)
         .values(email=email, password_hash=password_hash, role=role)
@@ -67,27 +95,17 @@ async def register(session: AsyncSession, email: str, password: str, role: Role)
     return Account(user_id, email, role)
 
 
-async def _password_matches(user: User | None, password: str) -> bool:
-    """Whether this is the user's password. With no user, a dummy hash is checked, so the
-    answer takes as long either way."""
-    try:
-        await asyncio.to_thread(
-            _hasher.verify, user.password_hash if user else _DUMMY_HASH, password
-        )
-    except (VerificationError, InvalidHashError):
-        return False
-    return user is not None
-
-
-async def authenticate(session: AsyncSession, email: str, password: str) -> Account | None:
+async def authenticate(
+    session: AsyncSession, passwords: Passwords, email: str, password: str
+) -> Account | None:
     """The account whose email and password these are, or None (either was wrong)."""
     user = await session.scalar(
         select(User).where(func.lower(User.email) == func.lower(email), _LIVE)
     )
-    if not await _password_matches(user, password) or user is None:
+    if not await passwords.match(user, password) or user is None:
         return None
-    if _hasher.check_needs_rehash(user.password_hash):
-        new_hash = await asyncio.to_thread(_hasher.hash, password)
+    if passwords.outdated(user.password_hash):
+        new_hash = await passwords.hash(password)
         await session.execute(update(User).where(User.id == user.id).values(password_hash=new_hash))
     return _account(user)
 
@@ -105,13 +123,13 @@ async def token_version(connection: AsyncConnection, user_id: int) -> int | None
 
 
 async def change_password(
-    session: AsyncSession, user_id: int, current: str, new: str
+    session: AsyncSession, passwords: Passwords, user_id: int, current: str, new: str
 ) -> Account | None:
     """The account with its new password and token version, or None: `current` was wrong."""
     user = await session.scalar(select(User).where(User.id == user_id, _LIVE).with_for_update())
-    if not await _password_matches(user, current) or user is None:
+    if not await passwords.match(user, current) or user is None:
         return None
-    user.password_hash = await asyncio.to_thread(_hasher.hash, new)
+    user.password_hash = await passwords.hash(new)
     user.token_version += 1
     await session.flush()
     return _account(user)

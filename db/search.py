@@ -4,7 +4,6 @@ All strategies share one distance metric, `location <-> center` (see db.nearest)
 item's reported distance is the one it was ranked by, whichever strategy found it.
 """
 
-import enum
 import functools
 from dataclasses import dataclass
 from typing import Any
@@ -44,14 +43,9 @@ from db.tiles import tile_statement
 from geo.bbox import boxes_around
 from geo.cursor import DistanceKey
 from geo.distance import Point
+from geo.strategies import SearchStrategy
 from geo.tiles import Tile
 from geo.viewport import Viewport
-
-
-class SearchStrategy(enum.StrEnum):
-    gist = "gist"
-    bbox = "bbox"
-    naive = "naive"
 
 
 class ProviderHit(msgspec.Struct, frozen=True):

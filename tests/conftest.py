@@ -11,6 +11,7 @@ PgBouncer in transaction mode and reading public data from the replica through i
 """
 
 import asyncio
+import inspect
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -26,15 +27,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.main import create_app
 from app.settings import SearchLimits, Settings
-from db.databases import create_database, direct_url, drop_database, migrate, sibling_url
+from db.databases import create_database, direct_url, drop_database, sibling_url
 from db.engine import make_engine
 from tests.support.openapi import DocumentedResponses
 from tests.support.suite import (
     ALL_STRATEGIES,
     BOOKING_HORIZON_DAYS,
+    CHEAP_PASSWORD_HASHING,
     UNLIMITED,
     claimed_redis_database,
-    load_suite_data,
+    suite_template,
 )
 
 THROUGH_PGBOUNCER = os.environ.get("TEST_THROUGH_PGBOUNCER") == "1"
@@ -43,6 +45,30 @@ THROUGH_PGBOUNCER = os.environ.get("TEST_THROUGH_PGBOUNCER") == "1"
 def pytest_sessionstart(session: pytest.Session) -> None:
     if THROUGH_PGBOUNCER and not os.environ.get("DATABASE_DIRECT_URL"):
         pytest.exit("no PgBouncer in this stack (DEVSTACK_PGBOUNCER=1 starts one)", returncode=0)
+
+
+# Every server a test starts is awaited by one of these (tests.support.live_server).
+_SERVER_STARTS = ("live_server(", "wait_until_healthy(")
+
+
+def _starts_a_server(function: object) -> bool:
+    try:
+        source = inspect.getsource(function)  # type: ignore[arg-type]
+    except (OSError, TypeError):
+        return False
+    return any(start in source for start in _SERVER_STARTS)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that starts the API under granian, itself or through a fixture, is marked
+    `live_server` (mutation runs leave those out: each costs seconds)."""
+    for item in items:
+        fixtures = getattr(item, "_fixtureinfo", None)
+        definitions = fixtures.name2fixturedefs.values() if fixtures else ()
+        functions = [getattr(item, "function", None)]
+        functions += [definition.func for chain in definitions for definition in chain]
+        if any(_starts_a_server(function) for function in functions):
+            item.add_marker(pytest.mark.live_server)
 
 
 def _require(name: str) -> str:
@@ -54,20 +80,15 @@ def _require(name: str) -> str:
 
 @pytest.fixture(scope="session")
 def database_url() -> Iterator[str]:
-    """A fresh database, migrated with alembic and seeded, for the whole test session
-    (on PostgreSQL itself when DATABASE_URL goes through PgBouncer)."""
+    """A fresh copy of the suite's migrated and seeded template database (made once, see
+    tests.support.suite), for the whole test session; on PostgreSQL itself when
+    DATABASE_URL goes through PgBouncer."""
     admin_url = direct_url() or _require("DATABASE_URL")
     name = f"equinet_test_{uuid.uuid4().hex[:12]}"
-    url = sibling_url(admin_url, name)
-    # A run that repeats the suite many times (mutation testing) prepares the migrated and
-    # seeded database once, and names it here to be copied.
-    template = os.environ.get("TEST_DATABASE_TEMPLATE")
+    template = asyncio.run(suite_template(admin_url))
     asyncio.run(create_database(admin_url, name, template))
     try:
-        if not template:
-            migrate(url)
-            asyncio.run(load_suite_data(url))
-        yield url
+        yield sibling_url(admin_url, name)
     finally:
         asyncio.run(drop_database(admin_url, name))
 
@@ -98,6 +119,7 @@ def settings(database_url: str, redis_url: str) -> Settings:
         rate_limits=UNLIMITED,
         booking_horizon_days=BOOKING_HORIZON_DAYS,
         search=SearchLimits(strategies=ALL_STRATEGIES),
+        passwords=CHEAP_PASSWORD_HASHING,
     )
     return through_pgbouncer(settings) if THROUGH_PGBOUNCER else settings
 

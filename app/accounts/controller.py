@@ -16,10 +16,11 @@ from app.accounts.schemas import (
     Registration,
     password_problem,
 )
+from app.edge.limits import rate_limited
 from app.errors import error_responses
-from app.rate_limits import rate_limited
 from app.settings import Settings
 from db import accounts
+from db.accounts import Passwords
 from db.models import Role
 from db.token_versions import TokenVersions
 
@@ -43,10 +44,15 @@ class AuthController(Controller):
         responses=error_responses(400, 409, 413, 415, 429, 503),
     )
     async def register(
-        self, db_session: NamedDependency[AsyncSession], data: JSONBody[Registration]
+        self,
+        db_session: NamedDependency[AsyncSession],
+        passwords: NamedDependency[Passwords],
+        data: JSONBody[Registration],
     ) -> AccountView:
         """A new customer or provider account (409 when the email is taken)."""
-        account = await accounts.register(db_session, data.email, data.password, Role(data.role))
+        account = await accounts.register(
+            db_session, passwords, data.email, data.password, Role(data.role)
+        )
         await db_session.commit()
         return AccountView(account.id, account.email, account.role)
 
@@ -60,12 +66,13 @@ class AuthController(Controller):
     async def login(
         self,
         db_session: NamedDependency[AsyncSession],
+        passwords: NamedDependency[Passwords],
         token_issuer: NamedDependency[TokenIssuer],
         settings: NamedDependency[Settings],
         data: JSONBody[Credentials],
     ) -> AccessToken:
         """A bearer token for `Authorization: Bearer …`."""
-        account = await accounts.authenticate(db_session, data.email, data.password)
+        account = await accounts.authenticate(db_session, passwords, data.email, data.password)
         if account is None:
             raise NotAuthorizedException("wrong email or password")
         await db_session.commit()  # a rehashed password, if its hash was outdated
@@ -96,6 +103,7 @@ class MeController(Controller):
     async def change_password(
         self,
         db_session: NamedDependency[AsyncSession],
+        passwords: NamedDependency[Passwords],
         token_issuer: NamedDependency[TokenIssuer],
         token_versions: NamedDependency[TokenVersions],
         settings: NamedDependency[Settings],
@@ -110,7 +118,7 @@ class MeController(Controller):
         if problem := password_problem(data.new_password, account.email):
             raise ClientException(problem)
         changed = await accounts.change_password(
-            db_session, account.id, data.current_password, data.new_password
+            db_session, passwords, account.id, data.current_password, data.new_password
         )
         if changed is None:
             raise NotAuthorizedException("wrong current password")

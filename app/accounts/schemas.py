@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from app.params import CONTROLS, ONE_LINE
+from app.edge.parameters import CONTROLS, ONE_LINE
 from db.models import Role
 
 _EMAIL_PART = rf"[^@\s{CONTROLS}]"

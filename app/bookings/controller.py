@@ -17,10 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.auth import SignedInRequest
 from app.bookings.schemas import BookingDetails, BookingDraft, BookingList, BookingsFilters
+from app.edge.limits import rate_limited, signed_in_user
+from app.edge.paging import ListPage, keyset_page
+from app.edge.parameters import RowId
 from app.errors import error_responses, not_yours
-from app.paging import ListPage, keyset_page
-from app.params import RowId
-from app.rate_limits import rate_limited, signed_in_user
 from app.settings import Settings
 from db import bookings
 from db.bookings import BookingsQuery, Side

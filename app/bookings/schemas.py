@@ -5,7 +5,7 @@ from typing import Annotated
 
 import msgspec
 
-from app.params import NAME, PROSE, RowIdField
+from app.edge.parameters import NAME, PROSE, RowIdField
 from app.views import View
 from db.bookings import BookingRequest, Side
 from db.models import BookingStatus

@@ -8,10 +8,10 @@ from litestar.exceptions import NotFoundException, ValidationException
 from litestar.params import Parameter
 
 from app.accounts.auth import ANONYMOUS, PUBLIC
+from app.edge.limits import rate_limited
+from app.edge.parameters import ONE_LINE
 from app.errors import error_responses
 from app.geocoding.schemas import GeocodeAnswer
-from app.params import ONE_LINE
-from app.rate_limits import rate_limited
 from app.settings import Settings
 from geo.geocoding.base import normalize_query
 from geo.geocoding.chain import GeocoderChain

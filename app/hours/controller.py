@@ -13,10 +13,10 @@ from litestar.params import FromPath, JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.auth import ANONYMOUS, PUBLIC, SignedInRequest
+from app.edge.limits import PROVIDER_WRITES
+from app.edge.parameters import RowId
 from app.errors import error_responses, not_found, not_yours
 from app.hours.schemas import HoursExceptionBody, HoursExceptionList, WeeklyHoursBody
-from app.params import RowId
-from app.rate_limits import PROVIDER_WRITES
 from app.settings import Settings
 from db import hours
 

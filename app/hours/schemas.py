@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 
-from app.params import ONE_LINE
+from app.edge.parameters import ONE_LINE
 from geo.opening_hours import HoursException, OpeningHours, WeeklyHours
 
 ClockTime = Annotated[str, msgspec.Meta(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", examples=["08:00"])]

@@ -9,6 +9,8 @@ from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.auth import SignedInRequest
+from app.edge.paging import ListPage, keyset_page
+from app.edge.parameters import RowId
 from app.errors import error_responses, not_yours
 from app.notifications.schemas import (
     MarkedRead,
@@ -16,8 +18,6 @@ from app.notifications.schemas import (
     NotificationList,
     NotificationsFilters,
 )
-from app.paging import ListPage, keyset_page
-from app.params import RowId
 from db import notifications
 from db.models import Notification
 from db.pages import Page

@@ -11,9 +11,11 @@ from litestar.params import JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.auth import ANONYMOUS, PUBLIC, SignedInRequest, requires_role
+from app.edge.limits import PROVIDER_WRITES
+from app.edge.parameters import RowId
+from app.edge.public_reads import PublicServer
 from app.errors import error_responses, not_found, not_yours
 from app.geocoding.addresses import locate
-from app.params import RowId
 from app.profiles.schemas import (
     ADDRESS_FIELDS,
     ProviderChanges,
@@ -23,8 +25,6 @@ from app.profiles.schemas import (
     ServiceDraft,
     ServiceSummary,
 )
-from app.public import PublicServer
-from app.rate_limits import PROVIDER_WRITES
 from db import profiles
 from db.models import Role
 from db.profiles import Place, public_profile

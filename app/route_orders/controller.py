@@ -12,11 +12,11 @@ from litestar.status_codes import HTTP_200_OK
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.auth import SignedInRequest, requires_role
+from app.edge.paging import ListPage, keyset_page
+from app.edge.parameters import RowId
+from app.edge.public_reads import PublicServer, commit_public_write
 from app.errors import error_responses, not_yours
 from app.geocoding.addresses import locate
-from app.paging import ListPage, keyset_page
-from app.params import RowId
-from app.public import PublicServer, commit_public_write
 from app.route_orders.schemas import (
     AvailableFilters,
     AvailableOrders,

@@ -5,7 +5,7 @@ from typing import Annotated
 
 import msgspec
 
-from app.params import NAME, PROSE, LatitudeField, LongitudeField, check_coordinates
+from app.edge.parameters import NAME, PROSE, LatitudeField, LongitudeField, check_coordinates
 from app.views import View
 from db.models import RouteOrderStatus, ServiceCategory
 from db.route_orders import OrderHit

@@ -15,11 +15,11 @@ from litestar.status_codes import HTTP_200_OK
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.auth import SignedInRequest, requires_role
+from app.edge.formats import GEOJSON, GEOJSON_TOO, Format, ResponseFormat
+from app.edge.paging import ListPage, keyset_page
+from app.edge.parameters import RowId
+from app.edge.public_reads import commit_public_write
 from app.errors import error_responses, not_yours
-from app.formats import GEOJSON, GEOJSON_TOO, Format, ResponseFormat
-from app.paging import ListPage, keyset_page
-from app.params import RowId
-from app.public import commit_public_write
 from app.routes.queries import Corridor
 from app.routes.schemas import (
     RouteChange,

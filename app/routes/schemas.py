@@ -5,7 +5,7 @@ from typing import Annotated, Any, Self
 
 import msgspec
 
-from app.params import LatitudeField, LongitudeField, RowIdField
+from app.edge.parameters import LatitudeField, LongitudeField, RowIdField
 from db.models import Route, RouteStatus, RouteStopStatus
 from db.routes import RouteDraft
 from geo.distance import Point

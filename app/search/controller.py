@@ -1,7 +1,7 @@
 """Public provider search: nearby, in view and clusters.
 
 Each handler gets its query parameters as one request value (app.search.queries), and
-its response is cached under that value (db.search_cache, app.search.answers).
+its response is cached under that value (db.search_cache, app.edge.answers).
 """
 
 from typing import Annotated, Any
@@ -17,11 +17,11 @@ from litestar.types import Scope
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.auth import ANONYMOUS, PUBLIC
+from app.edge.answers import IF_NONE_MATCH_MAX_LENGTH, Searches, answer_repeated_searches
+from app.edge.formats import GEOJSON, GEOJSON_TOO, JSON, ResponseFormat
+from app.edge.limits import COUNTED_BY_HANDLER
+from app.edge.paging import keyset_page
 from app.errors import error_responses
-from app.formats import GEOJSON, GEOJSON_TOO, JSON, ResponseFormat
-from app.paging import keyset_page
-from app.rate_limits import COUNTED_BY_HANDLER
-from app.search.answers import IF_NONE_MATCH_MAX_LENGTH, Searches, answer_repeated_searches
 from app.search.queries import ClustersRequest, InViewRequest, NearbyRequest
 from app.search.schemas import (
     CLUSTERS_EXAMPLE,

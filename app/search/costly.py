@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 
 from litestar.exceptions import ServiceUnavailableException
 
-from db.search import SearchStrategy
+from geo.strategies import SearchStrategy
 
 RETRY_AFTER_S = 1
 

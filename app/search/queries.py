@@ -12,12 +12,12 @@ from litestar.di import NamedDependency, Provide
 from litestar.exceptions import ValidationException
 from litestar.params import Parameter, QueryParameter
 
-from app.formats import Format, ResponseFormat
-from app.params import Cursor, Latitude, Longitude
+from app.edge.formats import Format, ResponseFormat
+from app.edge.parameters import Cursor, Latitude, Longitude
 from app.settings import SearchLimits
 from db.models import ServiceCategory
-from db.search import SearchStrategy
 from geo.clusters import check_cell_count
+from geo.strategies import SearchStrategy
 from geo.viewport import Viewport, check_span, parse_viewport
 
 BBox = Annotated[str, Parameter(description="minLng,minLat,maxLng,maxLat", max_length=200)]

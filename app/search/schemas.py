@@ -3,7 +3,8 @@
 import msgspec
 from litestar.openapi.spec import Example
 
-from db.search import Cluster, ProviderHit, SearchStrategy
+from db.search import Cluster, ProviderHit
+from geo.strategies import SearchStrategy
 
 
 class NearbyPage(msgspec.Struct):

@@ -1,4 +1,4 @@
-"""Vector tiles of providers, answered like searches (app.search.answers): cached under
+"""Vector tiles of providers, answered like searches (app.edge.answers): cached under
 the generations of the area they show, with an ETag, public and rate limited per client
 by a limit of their own (a map asks for a dozen tiles a view)."""
 
@@ -15,9 +15,9 @@ from litestar.types import Scope
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.auth import ANONYMOUS, PUBLIC
+from app.edge.answers import Searches, answer_repeated_searches
+from app.edge.limits import COUNTED_BY_HANDLER, counted_per_client_as
 from app.errors import error_responses
-from app.rate_limits import COUNTED_BY_HANDLER, counted_per_client_as
-from app.search.answers import Searches, answer_repeated_searches
 from app.search.controller import NOT_MODIFIED, IfNoneMatch
 from app.search.queries import Category
 from app.settings import Settings

@@ -70,7 +70,6 @@ async def test_a_booking_lasts_the_service_duration_and_is_pending(
     assert booking["notes"] == "Vänster fram"
 
 
-@pytest.mark.live_server
 async def test_fifty_concurrent_requests_for_one_slot_make_exactly_one_booking(
     client: Client, engine: AsyncEngine, provider: OpenProvider, server_url: str
 ) -> None:

@@ -73,7 +73,6 @@ def test_a_restart_or_a_shutdown_is_503() -> None:
     assert [a.status_code for a in answers] == [503, 503]
 
 
-@pytest.mark.live_server
 async def test_an_exhausted_pool_is_503_with_retry_after_and_one_log_line(
     settings: Settings, tmp_path: Path
 ) -> None:

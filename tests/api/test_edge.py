@@ -129,7 +129,6 @@ async def test_a_named_origin_may_call_the_api_and_no_other(cors_client: Client)
     assert read.headers["access-control-allow-origin"] == MAP_ORIGIN
 
 
-@pytest.mark.live_server
 async def test_the_server_does_not_name_its_software(server_url: str) -> None:
     async with httpx.AsyncClient(base_url=server_url) as client:
         answer = await client.get("/health")
@@ -154,7 +153,6 @@ def _closed_within(sock: socket.socket, seconds: float) -> bool:
     return True
 
 
-@pytest.mark.live_server
 def test_slow_headers_and_idle_connections_are_closed(settings: Settings) -> None:
     with live_server(settings_environment(settings), workers=1, header_timeout_ms=1000) as url:
         host, port = url.removeprefix("http://").split(":")

@@ -33,7 +33,6 @@ async def test_otherwise_each_answer_gets_a_new_id(client: Client, given: str | 
     assert ids[0] != ids[1]
 
 
-@pytest.mark.live_server
 async def test_the_server_logs_json_lines_carrying_the_request_id(
     settings: Settings, tmp_path: Path
 ) -> None:

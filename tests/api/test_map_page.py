@@ -23,8 +23,6 @@ from playwright.async_api import (
     async_playwright,
 )
 
-pytestmark = pytest.mark.live_server
-
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 SCREEN: ViewportSize = {"width": 1280, "height": 800}
 STOCKHOLM = [18.0687, 59.3294]

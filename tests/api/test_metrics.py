@@ -3,14 +3,12 @@
 from pathlib import Path
 
 import httpx
-import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from redis.asyncio import Redis
 
 from app.settings import Settings
 from tests.support.live_server import live_server, settings_environment
 
-pytestmark = pytest.mark.live_server
 NEARBY = {"lat": 62.71, "lng": 20.31, "radius_km": 5}
 LOGIN = {"email": "nobody@example.com", "password": "wrong-but-long-enough"}
 

@@ -16,9 +16,9 @@ from litestar.exceptions import TooManyRequestsException
 from litestar.testing import AsyncTestClient
 from redis.asyncio import Redis
 
+from app.edge.limits import RateLimiter
 from app.main import create_app
-from app.rate_limits import RateLimiter, RateLimits
-from app.settings import Settings
+from app.settings import RateLimits, Settings
 from tests.support.accounts import sign_up
 from tests.support.bookings import days_ahead, open_provider, stockholm
 from tests.support.live_server import live_server, settings_environment
@@ -217,7 +217,6 @@ async def _statuses(
         ]
 
 
-@pytest.mark.live_server
 @pytest.mark.usefixtures("empty_redis")
 async def test_behind_a_trusted_proxy_each_client_has_its_limit_under_a_global_ceiling(
     settings: Settings,
@@ -243,7 +242,6 @@ async def test_behind_a_trusted_proxy_each_client_has_its_limit_under_a_global_c
     assert health.status_code == 200  # operations are not limited
 
 
-@pytest.mark.live_server
 @pytest.mark.usefixtures("empty_redis")
 async def test_without_trusted_proxies_a_forged_forwarding_header_is_ignored(
     settings: Settings,

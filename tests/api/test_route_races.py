@@ -14,8 +14,6 @@ from tests.support.accounts import SignedIn
 from tests.support.bookings import Client, OpenProvider, open_provider
 from tests.support.routes import ROUTES, assert_measured, orders_around, planned, route_body
 
-pytestmark = pytest.mark.live_server
-
 
 @pytest.fixture
 async def http(server_url: str) -> AsyncIterator[httpx.AsyncClient]:

@@ -14,9 +14,10 @@ from redis.asyncio import Redis
 from sqlalchemy import Engine, Pool, event, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app import compression, rate_limits
+from app.edge import answers as search_answers
+from app.edge import compression
+from app.edge import limits as rate_limits
 from app.main import create_app
-from app.search import answers as search_answers
 from app.settings import SearchLimits, Settings
 from db.search_cache import EPOCH_KEY, KEY_PREFIX
 from geo.log_throttle import ThrottledWarning

@@ -9,12 +9,11 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from redis.asyncio import Redis
 
+from app.edge.answers import Searches
 from app.main import create_app
-from app.rate_limits import RateLimits
-from app.search.answers import Searches
 from app.search.costly import CostlySearches
-from app.settings import SearchLimits, Settings
-from db.search import SearchStrategy
+from app.settings import RateLimits, SearchLimits, Settings
+from geo.strategies import SearchStrategy
 from tests.support.suite import UNLIMITED
 
 Client = AsyncTestClient[Litestar]

@@ -18,12 +18,12 @@ from db.route_orders import (
 from db.search import (
     NearbyQuery,
     ProviderSearch,
-    SearchStrategy,
     in_view_statement,
     nearby_statement,
 )
 from geo.cursor import DistanceKey
 from geo.distance import Point
+from geo.strategies import SearchStrategy
 from geo.viewport import parse_viewport
 from tests.support.plans import explain, nodes
 

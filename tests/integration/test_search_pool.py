@@ -11,7 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from db.engine import ReadPool, make_read_pool
 from db.nearest import index_ordered_connection_settings
-from db.search import NearbyQuery, ProviderSearch, SearchStrategy, nearby_statement
+from db.search import NearbyQuery, ProviderSearch, nearby_statement
+from geo.strategies import SearchStrategy
 from tests.integration.test_search_plan import DENSEST, assert_index_ordered
 from tests.support.plans import explain
 

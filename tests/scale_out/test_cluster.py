@@ -20,7 +20,6 @@ from app.settings import Settings
 from tests.support.live_server import REPOSITORY, settings_environment, wait_until_healthy
 from tests.support.ports import closed_port
 
-pytestmark = pytest.mark.live_server
 CLIENT_LIMIT = 12
 
 

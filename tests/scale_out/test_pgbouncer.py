@@ -9,7 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.settings import Settings
 from db.engine import make_engine
-from db.search import NearbyQuery, ProviderSearch, SearchStrategy, nearby_statement
+from db.search import NearbyQuery, ProviderSearch, nearby_statement
+from geo.strategies import SearchStrategy
 from tests.integration.test_search_plan import DENSEST, assert_index_ordered
 from tests.support.plans import explain
 

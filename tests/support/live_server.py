@@ -11,9 +11,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import msgspec
 
-from app.rate_limits import RateLimits
-from app.settings import Settings
+from app.settings import RateLimits, Settings
 from tests.support.ports import closed_port
 
 REPOSITORY = Path(__file__).resolve().parents[2]
@@ -47,6 +47,10 @@ def settings_environment(settings: Settings) -> dict[str, str]:
         **{
             f"RATE_LIMIT_{name.upper()}": getattr(settings.rate_limits, name)
             for name in RateLimits.__struct_fields__
+        },
+        **{
+            f"PASSWORD_HASH_{name.upper()}": str(value)
+            for name, value in msgspec.structs.asdict(settings.passwords).items()
         },
     }
 

@@ -79,7 +79,7 @@ def devstack_replica(action: str) -> None:
 
 
 class PublicReadCounts:
-    """The public reads this process has counted (app.metrics), by server and reason,
+    """The public reads this process has counted (app.edge.metrics), by server and reason,
     since the counts were taken."""
 
     def __init__(self) -> None:

@@ -2,20 +2,21 @@
 
 import asyncio
 import fcntl
-import sys
+import hashlib
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import asyncpg
 
-from app.rate_limits import RateLimits
+from app.settings import PasswordHashing, RateLimits
 from db.databases import (
+    ROOT,
     asyncpg_dsn,
     create_database,
-    direct_url,
     drop_database,
     migrate,
     sibling_url,
@@ -25,6 +26,9 @@ from db.seed import seed
 SEEDED_PROVIDERS = 30_000
 # The suite signs up many accounts from one test client; tests of the limits set their own.
 UNLIMITED = RateLimits(**dict.fromkeys(RateLimits.__struct_fields__, "100000/minute"))
+# The suite signs up hundreds of accounts: production-strength hashes would take half its
+# time. Tests of hashing itself use the production defaults.
+CHEAP_PASSWORD_HASHING = PasswordHashing(time_cost=1, memory_kib=8, parallelism=1)
 # The suite compares every strategy; deployments offer gist and bbox unless told otherwise.
 ALL_STRATEGIES = "gist,bbox,naive"
 # Far enough ahead for the next spring and autumn clock changes, whatever today is.
@@ -87,15 +91,54 @@ async def load_suite_data(url: str) -> None:
         await connection.close()
 
 
-async def _prepare_template(admin_url: str, name: str) -> None:
-    await drop_database(admin_url, name)
-    await create_database(admin_url, name)
-    url = sibling_url(admin_url, name)
-    migrate(url)
+# What the suite's database is made from: a change to any of these makes a new template.
+TEMPLATE_SOURCES = ("alembic/versions", "db/seed.py", "tests/support/suite.py")
+TEMPLATE_PREFIX = "equinet_test_template_"
+_TEMPLATE_LOCK = 0x65717569  # an advisory lock id of the suite's own
+
+
+def suite_template_name() -> str:
+    """The template database for the migrations and suite data of this tree (and today:
+    seeded dates are relative to it)."""
+    digest = hashlib.sha256(date.today().isoformat().encode())
+    for source in TEMPLATE_SOURCES:
+        path = ROOT / source
+        for file in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
+            digest.update(file.relative_to(ROOT).as_posix().encode())
+            digest.update(file.read_bytes())
+    return TEMPLATE_PREFIX + digest.hexdigest()[:16]
+
+
+async def suite_template(admin_url: str) -> str:
+    """The name of the migrated and seeded template the suite's databases are copied from,
+    made first if it does not exist yet (once, whoever asks at the same time: each xdist
+    worker, each pass of `make test`, each mutant's run). Older templates are dropped."""
+    name = suite_template_name()
+    connection = await asyncpg.connect(asyncpg_dsn(admin_url))
+    try:
+        await connection.execute("SELECT pg_advisory_lock($1)", _TEMPLATE_LOCK)
+        existing = await connection.fetch(
+            "SELECT datname FROM pg_database WHERE datname LIKE $1", TEMPLATE_PREFIX + "%"
+        )
+        if name not in {row["datname"] for row in existing}:
+            for row in existing:
+                await drop_database(admin_url, row["datname"])
+            await _build_template(admin_url, name)
+    finally:
+        await connection.close()  # and with it the lock
+    return name
+
+
+async def _build_template(admin_url: str, name: str) -> None:
+    """Migrate and seed under another name, then rename: a template exists only whole."""
+    building = name + "_building"
+    await drop_database(admin_url, building)
+    await create_database(admin_url, building)
+    url = sibling_url(admin_url, building)
+    await asyncio.to_thread(migrate, url)
     await load_suite_data(url)
-
-
-if __name__ == "__main__":
-    # python -m tests.support.suite TEMPLATE: the suite's database, made once under that
-    # name, for runs that set TEST_DATABASE_TEMPLATE to it (mutation testing).
-    asyncio.run(_prepare_template(str(direct_url()), sys.argv[1]))
+    connection = await asyncpg.connect(asyncpg_dsn(admin_url))
+    try:
+        await connection.execute(f'ALTER DATABASE "{building}" RENAME TO "{name}"')
+    finally:
+        await connection.close()

@@ -5,7 +5,7 @@ import brotli
 import pytest
 from litestar.types import Message, Receive, Scope
 
-from app.compression import MINIMUM_SIZE, compress_answers
+from app.edge.compression import MINIMUM_SIZE, compress_answers
 
 BIG = b'{"x": "' + b"a" * MINIMUM_SIZE + b'"}'
 

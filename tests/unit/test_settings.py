@@ -1,6 +1,8 @@
 """Settings that would make a deployment guessable are refused before it starts."""
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -9,6 +11,7 @@ from app.settings import from_env
 
 REQUIRED = {"DATABASE_URL": "postgresql+asyncpg://x/y", "REDIS_URL": "redis://x/0"}
 STRONG_KEY = "q8V2mZt4Lw9xYc1Rb7Nf3Hs6Jd0Kp5Ga"
+REPOSITORY = Path(__file__).parents[2]
 
 
 @pytest.mark.parametrize(
@@ -41,7 +44,7 @@ def test_a_random_key_is_taken() -> None:
 
 
 def test_compose_pins_its_images_and_demands_a_key() -> None:
-    compose = (Path(__file__).parents[2] / "docker-compose.yml").read_text()
+    compose = (REPOSITORY / "docker-compose.yml").read_text()
     images = re.findall(r"^\s*image:\s*(\S+)", compose, re.MULTILINE)
     assert images
     for image in images:
@@ -50,3 +53,27 @@ def test_compose_pins_its_images_and_demands_a_key() -> None:
     assert re.search(r"SECRET_KEY: \$\{SECRET_KEY:\?", compose)
     dockerfile = (Path(__file__).parents[2] / "Dockerfile").read_text()
     assert re.search(r"^FROM \S+:\d+\.\d+\.\d+", dockerfile, re.MULTILINE)
+
+
+def test_importing_settings_starts_nothing_of_the_house() -> None:
+    """Settings are a leaf: a tool that reads them loads no ORM, no metrics, no web
+    framework, no Redis client and no other module of the app, and hashes nothing."""
+    probe = (
+        "import sys, app.settings; "
+        "print(' '.join(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('sqlalchemy', 'prometheus_client', 'argon2', 'litestar', 'redis', 'asyncpg', 'db', "
+        "'app'))))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=REPOSITORY
+    ).stdout.split()
+    assert loaded == ["app", "app.settings"]
+
+
+def test_password_hashing_defaults_to_argon2_cffis_recommendation() -> None:
+    hashing = from_env({**REQUIRED, "SECRET_KEY": STRONG_KEY}).passwords
+    assert (hashing.time_cost, hashing.memory_kib, hashing.parallelism) == (3, 65536, 4)
+    cheap = from_env(
+        {**REQUIRED, "SECRET_KEY": STRONG_KEY, "PASSWORD_HASH_TIME_COST": "1"}
+    ).passwords
+    assert cheap.time_cost == 1

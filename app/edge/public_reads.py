@@ -7,7 +7,7 @@ from typing import NamedTuple
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from app.metrics import public_read
+from app.edge.metrics import public_read
 from app.settings import Settings
 from db.engine import ReadPool, SlowStatementLog, make_engine, make_read_pool
 from db.nearest import index_ordered_connection_settings

@@ -1,38 +1,9 @@
-"""The edge of the API: what a request body must be before a handler reads it, and the
-headers every answer carries."""
+"""The headers every answer carries: security headers, the request id, CORS."""
 
-from typing import Any
-
-from litestar import Request
 from litestar.config.cors import CORSConfig
-from litestar.exceptions import ClientException
 from litestar.types import Message, Scope
 
-from app.errors import UnsupportedMediaTypeException
-from app.logs import REQUEST_ID_HEADER, request_id_of
-
-
-def _is_json(media_type: str) -> bool:
-    return media_type == "application/json" or (
-        media_type.startswith("application/") and media_type.endswith("+json")
-    )
-
-
-class ApiRequest(Request[Any, Any, Any]):
-    async def json(self) -> Any:
-        """The decoded body. Only a JSON media type is read as JSON: a cross-site form can
-        post text/plain, never application/json. A body nested deeper than the decoder
-        goes is a 400 (the decoder stops there at once, so refusing it costs nothing)."""
-        media_type, _ = self.content_type
-        if not _is_json(media_type.casefold()):
-            raise UnsupportedMediaTypeException(
-                f"the body must be application/json, not {media_type or 'unlabelled'}"
-            )
-        try:
-            return await super().json()
-        except RecursionError:
-            raise ClientException("the JSON body is nested too deeply") from None
-
+from app.edge.logs import REQUEST_ID_HEADER, request_id_of
 
 # On every answer. The API sends JSON only, so nothing may be framed, sniffed or run;
 # the schema pages under /schema load their own scripts and keep the default policy. The

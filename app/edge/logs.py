@@ -12,7 +12,7 @@ from uuid import uuid4
 
 from litestar.types import ASGIApp, Receive, Scope, Send
 
-from app.scopes import once_per_request, raw_header
+from app.edge.state import once_per_request, raw_header
 
 REQUEST_ID_HEADER = "x-request-id"
 _REQUEST_ID_RAW = REQUEST_ID_HEADER.encode()

@@ -23,11 +23,11 @@ from litestar.status_codes import HTTP_200_OK, HTTP_304_NOT_MODIFIED
 from litestar.types import ASGIApp, HTTPScope, Receive, Scope, Send
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.compression import accepted_encoding, compressed
-from app.metrics import CACHE_LOOKUPS
-from app.public import PublicServer
-from app.rate_limits import RateLimiter, api_limits_due, client_address
-from app.scopes import raw_header
+from app.edge.compression import accepted_encoding, compressed
+from app.edge.limits import RateLimiter, api_limits_due, client_address
+from app.edge.metrics import CACHE_LOOKUPS
+from app.edge.public_reads import PublicServer
+from app.edge.state import raw_header
 from app.search.costly import CostlySearches
 from db.replica import PublicReads
 from db.search import ProviderSearch
@@ -99,7 +99,7 @@ class Searches:
     ) -> Response[bytes]:
         """The answer to `query`, a search within `area` (which the cache entry depends on):
         from the cache, or rendered in a session of its own (on the replica if it may serve
-        it: app.public) and cached, compressed as the client asked; a 304 without a body
+        it: app.edge.public_reads) and cached, compressed as the client asked; a 304 without a body
         when the client has it already. Unless looked up already
         (`answer_repeated_searches`), the request counts against the API's limits and its
         client's `limits` in the same round trip as the lookup (429 when over one)."""

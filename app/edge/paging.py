@@ -11,7 +11,7 @@ import msgspec
 from litestar.di import Provide
 from litestar.params import Parameter
 
-from app.params import Cursor
+from app.edge.parameters import Cursor
 from app.settings import PageLimits
 from db.pages import Page
 from geo.cursor import CursorCodec

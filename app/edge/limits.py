@@ -14,11 +14,9 @@ import contextlib
 import logging
 import math
 from collections.abc import Callable, Sequence
-from ipaddress import ip_address, ip_network
+from ipaddress import ip_address
 from typing import Any
 
-import msgspec
-from limits import RateLimitItem, parse
 from litestar.connection import ASGIConnection
 from litestar.exceptions import TooManyRequestsException
 from litestar.handlers.base import BaseRouteHandler
@@ -26,8 +24,9 @@ from litestar.types import ASGIApp, Guard, Receive, Scope, Send
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from app.metrics import RATE_LIMIT_FALLBACKS, RATE_LIMIT_REJECTIONS
-from app.scopes import once_per_request
+from app.edge.metrics import RATE_LIMIT_FALLBACKS, RATE_LIMIT_REJECTIONS
+from app.edge.state import once_per_request
+from app.settings import RateLimits, networks
 from db.rate_windows import LocalWindows, RedisWindows, Refusal, Window
 from geo.log_throttle import ThrottledWarning
 
@@ -40,41 +39,13 @@ Counted = tuple[str, str]
 """A limit's name, and who the request counts for."""
 
 
-class RateLimits(msgspec.Struct, frozen=True):
-    """Limits in the `limits` notation (env: RATE_LIMIT_<NAME>)."""
-
-    client: str = "300/minute"
-    """Every API request, per client address."""
-    everyone: str = "30000/minute"
-    """Every API request, all clients together: the ceiling the deployment is sized for."""
-    login: str = "5/15 minutes"
-    register: str = "3/hour"
-    geocode: str = "30/minute"
-    tiles: str = "3000/minute"
-    """Map tiles, per client, instead of its limit for every API request: a map asks for a
-    dozen tiles a view."""
-    costly_search: str = "20/minute"
-    """Nearby searches by a strategy other than gist."""
-    booking: str = "10/hour"
-    """Per user, not per address."""
-    provider_write: str = "10/minute"
-    """Per user: changes to profiles, services and hours (each can end cached searches)."""
-
-    def items(self) -> dict[str, RateLimitItem]:
-        return {name: parse(getattr(self, name)) for name in self.__struct_fields__}
-
-    def windows(self, processes: int = 1) -> dict[str, Window]:
-        """Each limit as a window; `processes` > 1: one process's share of it, such that
-        together they stay within it (never shared down to nothing)."""
-        return {
-            name: Window(max(1, item.amount // processes), item.get_expiry() * 1000)
-            for name, item in self.items().items()
-        }
-
-    def __post_init__(self) -> None:
-        for name, item in self.items().items():  # a ValueError names a malformed limit
-            if item.amount < 1:
-                raise ValueError(f"RATE_LIMIT_{name.upper()} allows nothing: {item}")
+def windows(limits: RateLimits, processes: int = 1) -> dict[str, Window]:
+    """Each limit as a window; `processes` > 1: one process's share of it, such that
+    together they stay within it (never shared down to nothing)."""
+    return {
+        name: Window(max(1, item.amount // processes), item.get_expiry() * 1000)
+        for name, item in limits.items().items()
+    }
 
 
 class ClientAddresses:
@@ -83,9 +54,7 @@ class ClientAddresses:
     can write anything into that header, but not past the proxy that appends its address."""
 
     def __init__(self, trusted_proxies: str) -> None:
-        self._trusted = tuple(
-            ip_network(cidr.strip()) for cidr in trusted_proxies.split(",") if cidr.strip()
-        )
+        self._trusted = networks(trusted_proxies)
 
     def _is_trusted(self, address: str) -> bool:
         try:
@@ -122,9 +91,9 @@ class RateLimiter:
         enabled: bool = True,
         trusted_proxies: str = "",
     ) -> None:
-        self._windows = limits.windows()
+        self._windows = windows(limits)
         # Without Redis each process counts alone, from nothing: it allows only its share.
-        self._local_windows = limits.windows(processes)
+        self._local_windows = windows(limits, processes)
         self._enabled = enabled
         self.addresses = ClientAddresses(trusted_proxies)
         self._shared = RedisWindows(redis)

@@ -13,6 +13,22 @@ class Point(NamedTuple):
     longitude: float
 
 
+COORDINATE_RESOLUTION_DEG = 1e-9
+"""About 0.1 mm: coordinates closer to zero than this are zero."""
+
+
+def canonical_coordinate(degrees: float) -> float:
+    """Zero for what is within COORDINATE_RESOLUTION_DEG of it, -0.0 included: a subnormal
+    latitude underflows in PostgreSQL's arithmetic, and one place has one spelling."""
+    return 0.0 if abs(degrees) < COORDINATE_RESOLUTION_DEG else degrees
+
+
+def canonical_longitude(degrees: float) -> float:
+    """As canonical_coordinate, and the antimeridian as +180: PostGIS's nearest-first
+    index fails on a point at -180 searched from +180, or the other way round."""
+    return 180.0 if degrees == -180.0 else canonical_coordinate(degrees)
+
+
 def haversine_m(a: Point, b: Point) -> float:
     """Distance in metres between two points along the sphere's surface."""
     lat1, lat2 = math.radians(a.latitude), math.radians(b.latitude)

@@ -6,6 +6,7 @@ import msgspec
 from litestar.params import Parameter, PathParameter
 
 from db.models import MAX_ROW_ID
+from geo.distance import canonical_coordinate, canonical_longitude
 
 # Text refuses control characters (PostgreSQL can't even store a NUL) and the bidirectional
 # overrides and isolates that make text display other than it reads. A line refuses line
@@ -32,9 +33,13 @@ Cursor: TypeAlias = Annotated[
 ]
 
 
-def check_coordinates(latitude: object, longitude: object) -> None:
-    """For a body's `__post_init__`: both coordinates, or neither (None or unset)."""
-    if (latitude is None or latitude is msgspec.UNSET) != (
-        longitude is None or longitude is msgspec.UNSET
-    ):
+def canonical_coordinates(body: msgspec.Struct) -> None:
+    """For a body's `__post_init__`: both coordinates, or neither (None or unset), each in
+    its one spelling (geo.distance)."""
+    latitude, longitude = body.latitude, body.longitude  # type: ignore[attr-defined]
+    given = [isinstance(value, float | int) for value in (latitude, longitude)]
+    if given[0] != given[1]:
         raise ValueError("send latitude and longitude together")
+    if given[0]:
+        msgspec.structs.force_setattr(body, "latitude", canonical_coordinate(latitude))
+        msgspec.structs.force_setattr(body, "longitude", canonical_longitude(longitude))

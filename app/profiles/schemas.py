@@ -5,7 +5,7 @@ from typing import Annotated, Any
 
 import msgspec
 
-from app.edge.parameters import NAME, PROSE, LatitudeField, LongitudeField, check_coordinates
+from app.edge.parameters import NAME, PROSE, LatitudeField, LongitudeField, canonical_coordinates
 from app.views import View
 from db.models import ServiceCategory
 
@@ -68,7 +68,7 @@ class ProviderDraft(msgspec.Struct, forbid_unknown_fields=True):
     service_radius_km: ServiceRadiusKm = 50.0
 
     def __post_init__(self) -> None:
-        check_coordinates(self.latitude, self.longitude)
+        canonical_coordinates(self)
         if self.latitude is None and not (self.address or self.city):
             raise ValueError("send latitude and longitude, or an address or city to locate")
 
@@ -86,7 +86,7 @@ class ProviderChanges(PartialUpdate):
     service_radius_km: ServiceRadiusKm | msgspec.UnsetType = msgspec.UNSET
 
     def __post_init__(self) -> None:
-        check_coordinates(self.latitude, self.longitude)
+        canonical_coordinates(self)
 
     @property
     def moves_address(self) -> bool:

@@ -5,7 +5,7 @@ from typing import Annotated
 
 import msgspec
 
-from app.edge.parameters import NAME, PROSE, LatitudeField, LongitudeField, check_coordinates
+from app.edge.parameters import NAME, PROSE, LatitudeField, LongitudeField, canonical_coordinates
 from app.views import View
 from db.models import RouteOrderStatus, ServiceCategory
 from db.route_orders import OrderHit
@@ -27,7 +27,7 @@ class RouteOrderDraft(msgspec.Struct, forbid_unknown_fields=True):
     notes: Annotated[str, msgspec.Meta(max_length=2000, pattern=PROSE)] = ""
 
     def __post_init__(self) -> None:
-        check_coordinates(self.latitude, self.longitude)
+        canonical_coordinates(self)
         if self.latitude is None and self.address is None:
             raise ValueError("send latitude and longitude, or an address to locate")
         if self.latest < self.earliest:

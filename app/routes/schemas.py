@@ -5,7 +5,7 @@ from typing import Annotated, Any, Self
 
 import msgspec
 
-from app.edge.parameters import LatitudeField, LongitudeField, RowIdField
+from app.edge.parameters import LatitudeField, LongitudeField, RowIdField, canonical_coordinates
 from db.models import Route, RouteStatus, RouteStopStatus
 from db.routes import RouteDraft
 from geo.distance import Point
@@ -16,6 +16,9 @@ from geo.routes import drawn_line
 class Position(msgspec.Struct, forbid_unknown_fields=True):
     latitude: LatitudeField
     longitude: LongitudeField
+
+    def __post_init__(self) -> None:
+        canonical_coordinates(self)
 
 
 def _no_repeats(order_ids: list[int]) -> None:

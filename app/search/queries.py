@@ -17,6 +17,7 @@ from app.edge.parameters import Cursor, Latitude, Longitude
 from app.settings import SearchLimits
 from db.models import ServiceCategory
 from geo.clusters import check_cell_count
+from geo.distance import canonical_coordinate, canonical_longitude
 from geo.strategies import SearchStrategy
 from geo.viewport import Viewport, check_span, parse_viewport
 
@@ -83,7 +84,9 @@ def search_requests(limits: SearchLimits) -> dict[str, Provide]:
         limit: Limit = limits.default_limit,
         cursor: Cursor = None,
     ) -> NearbyArea:
-        return NearbyArea(lat, lng, radius_km, limit, cursor)
+        return NearbyArea(
+            canonical_coordinate(lat), canonical_longitude(lng), radius_km, limit, cursor
+        )
 
     def nearby_request(
         nearby_area: NamedDependency[NearbyArea],

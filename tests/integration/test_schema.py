@@ -43,6 +43,23 @@ async def test_out_of_range_coordinates_are_refused_by_the_database(
         await _new_provider(db_session, lat, lng)
 
 
+async def test_the_antimeridian_is_stored_as_plus_180_only(db_session: AsyncSession) -> None:
+    """-180 and +180 are one meridian; PostGIS's nearest-first index fails on the pair."""
+    with pytest.raises(IntegrityError, match="providers_one_antimeridian"):
+        await _new_provider(db_session, 0.0, -180.0)
+
+
+async def test_route_orders_too_store_the_antimeridian_as_plus_180_only(
+    db_session: AsyncSession,
+) -> None:
+    insert = text(
+        "INSERT INTO route_orders (customer_id, category, latitude, longitude, earliest, latest)"
+        " SELECT min(id), 'farrier', 0, -180, current_date, current_date FROM users"
+    )
+    with pytest.raises(IntegrityError, match="route_orders_one_antimeridian"):
+        await db_session.execute(insert)
+
+
 async def _categories(session: AsyncSession, provider_id: int) -> list[str]:
     statement = select(Provider.categories).where(Provider.id == provider_id)
     return list((await session.execute(statement)).scalar_one())

@@ -27,11 +27,12 @@ STACK := stack=$$(bash scripts/devstack.sh up) && set -a && eval "$$stack" \
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := .venv
 
-.PHONY: help install services stop migrate seed serve serve-cluster run test lint bench bench-quick drills load check-docs mutation
+.PHONY: help install services stop migrate seed serve serve-cluster run test test-fast lint bench bench-quick drills load check-docs mutation
 
 help:
 	@echo "make run       venv, services, migrations, demo data, then serve the API"
 	@echo "make test      venv, services (with a replica and PgBouncer), then the whole test suite, and again its pgbouncer-marked tests through PgBouncer"
+	@echo "make test-fast the unit tests alone: no services (seconds)"
 	@echo "make services  start local PostGIS + Redis and print DATABASE_URL / REDIS_URL"
 	@echo "make stop      stop the local services started by 'make services'"
 	@echo "make migrate   alembic upgrade head"
@@ -93,13 +94,21 @@ run: migrate
 	@SEARCH_STRATEGIES=$${SEARCH_STRATEGIES:-gist,bbox,naive} $(MAKE) --no-print-directory serve
 
 # The suite runs against the local stack with a streaming replica and PgBouncer in front of
-# both (and nginx, for the cluster's tests, and Chromium, for the map page's): first with the app connected to PostgreSQL
-# itself, the replica's tests included; then the tests marked `pgbouncer` (search,
-# profiles, bookings, accounts) again, through PgBouncer, with public reads on the replica.
+# both (and nginx, for the cluster's tests, and Chromium, for the map page's): first with
+# the app connected to PostgreSQL itself, the replica's tests included; then the tests
+# marked `pgbouncer` (search, profiles, bookings, accounts) again, through PgBouncer, with
+# public reads on the replica. TEST_WORKERS xdist workers each copy the suite's template
+# database; the tests of the shared replica and PgBouncer run on one of them in turn.
+TEST_WORKERS ?= 2
+PYTEST := $(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup
 test: install
 	@export DEVSTACK_REPLICA=1 DEVSTACK_PGBOUNCER=1 DEVSTACK_NGINX=1 DEVSTACK_BROWSER=1 \
-		&& $(STACK) && $(BIN)/pytest \
-		&& TEST_THROUGH_PGBOUNCER=1 $(BIN)/pytest -m pgbouncer
+		&& $(STACK) && $(PYTEST) \
+		&& TEST_THROUGH_PGBOUNCER=1 $(PYTEST) -m pgbouncer
+
+# The pure tier: geo/, settings and the rest that needs no database, Redis or server.
+test-fast: install
+	$(BIN)/pytest tests/unit
 
 lint: install
 	$(BIN)/ruff check .

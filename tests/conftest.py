@@ -69,6 +69,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         functions += [definition.func for chain in definitions for definition in chain]
         if any(_starts_a_server(function) for function in functions):
             item.add_marker(pytest.mark.live_server)
+        if item.path.parent.name == "scale_out":
+            # One worker runs these, one at a time: they pause, stop and restart the
+            # replica and PgBouncer the whole stack shares.
+            item.add_marker(pytest.mark.xdist_group("shared_stack"))
 
 
 def _require(name: str) -> str:

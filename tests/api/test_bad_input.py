@@ -1,12 +1,13 @@
 """Every malformed or out-of-range parameter is a 400 with a clear detail, never a 500."""
 
+import re
 from typing import Any
 
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from tests.support.accounts import SignedIn
+from tests.support.accounts import SignedIn, sign_up
 
 Client = AsyncTestClient[Litestar]
 OK = {"lat": "59.33", "lng": "18.07"}
@@ -131,6 +132,39 @@ async def test_a_body_nested_thousands_deep_is_a_400(
     response = await client.request(method, path, content=body, headers=headers)
     assert response.status_code == 400, response.text
     assert response.json() == {"status_code": 400, "detail": "the JSON body is nested too deeply"}
+
+
+BAD_UTF8 = b'{"email": "\xff\xfe@example.com", "password": "correct horse \xc3"}'
+
+
+def _body_operations(app: Litestar) -> list[tuple[str, str]]:
+    document = app.openapi_schema.to_schema()
+    return [
+        (method.upper(), re.sub(r"\{[^}]+\}", "1", path))
+        for path, operations in document["paths"].items()
+        for method, operation in operations.items()
+        if "requestBody" in operation
+    ]
+
+
+async def test_a_body_not_in_utf8_is_a_400_on_every_endpoint_that_reads_one(
+    app: Litestar, client: Client, customer: SignedIn
+) -> None:
+    """Each endpoint with a body, as a customer and as a provider: whoever may send it gets
+    a 400 naming the problem (the other a 401 or 403 before the body is read), never a 500."""
+    provider = await sign_up(client, "provider")
+    operations = _body_operations(app)
+    assert len(operations) >= 13
+    for method, path in operations:
+        statuses = set()
+        for caller in (customer, provider):
+            headers = {**caller.headers, "Content-Type": "application/json"}
+            response = await client.request(method, path, content=BAD_UTF8, headers=headers)
+            statuses.add(response.status_code)
+            if response.status_code == 400:
+                assert "not UTF-8" in response.json()["detail"], (method, path)
+        assert 400 in statuses, (method, path, statuses)
+        assert statuses <= {400, 401, 403}, (method, path, statuses)
 
 
 # One number syntax everywhere, JSON's in ASCII digits: what Python's int() and float()

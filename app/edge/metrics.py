@@ -13,6 +13,7 @@ import time
 from typing import Any, NamedTuple
 
 from litestar.enums import ScopeType
+from litestar.exceptions import HTTPException
 from litestar.plugins.prometheus import PrometheusController
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from prometheus_client import Counter, Gauge, Histogram
@@ -114,6 +115,9 @@ def observe_requests(app: ASGIApp) -> ASGIApp:
         started = time.perf_counter()
         try:
             await app(scope, receive, observed)
+        except HTTPException as error:  # raised by a middleware (a 429): answered outside
+            status = error.status_code
+            raise
         finally:
             in_progress.dec()
             series = _series(method, path, status)

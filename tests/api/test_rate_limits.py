@@ -14,6 +14,7 @@ import pytest
 from litestar import Litestar
 from litestar.exceptions import TooManyRequestsException
 from litestar.testing import AsyncTestClient
+from prometheus_client import REGISTRY
 from redis.asyncio import Redis
 
 from app.edge.limits import RateLimiter
@@ -269,3 +270,32 @@ async def test_rate_limits_can_be_switched_off_for_capacity_runs(
 def test_a_malformed_trusted_proxy_is_a_configuration_error(settings: Settings) -> None:
     with pytest.raises(ValueError, match=r"10\.0\.0\.300"):
         msgspec.structs.replace(settings, trusted_proxies="127.0.0.1/32, 10.0.0.300/8")
+
+
+def _requests_counted(path: str, status: int) -> float:
+    value = REGISTRY.get_sample_value(
+        "equinet_requests_total",
+        {"method": "GET", "path": path, "status_code": str(status), "app_name": "equinet"},
+    )
+    return value or 0.0
+
+
+@pytest.mark.parametrize(
+    ("path", "template"),
+    [
+        (PROFILE, "/api/providers/{provider_id}"),
+        ("/api/providers/nearby?lat=59.1&lng=18.1", "/api/providers/nearby"),
+    ],
+)
+async def test_a_refused_request_is_counted_as_a_429_not_a_500(
+    settings: Settings, redis_url: str, path: str, template: str
+) -> None:
+    """Whichever layer refuses it (the middleware before the handler, or a search's
+    cache lookup): an operator's dashboard must not show a client's flood as server errors."""
+    limits = msgspec.structs.replace(UNLIMITED, client="2/minute")
+    before = {status: _requests_counted(template, status) for status in (200, 429, 500)}
+    async with app_limited_by(settings, redis_url, limits) as client:
+        statuses = [(await client.get(path)).status_code for _ in range(5)]
+    after = {status: _requests_counted(template, status) for status in (200, 429, 500)}
+    assert statuses == [200, 200, 429, 429, 429]
+    assert {status: after[status] - before[status] for status in after} == {200: 2, 429: 3, 500: 0}

@@ -188,18 +188,26 @@ def _clipped(value: object) -> object:
     return value
 
 
-def http_error(request: Request[Any, Any, Any], error: Exception) -> Response[ErrorBody]:
+def http_error_handler() -> Handler:
     """Litestar's answer to its HTTP exceptions, bounded: a validation error names the
-    path but not the query string, and no echoed value runs on."""
-    assert isinstance(error, HTTPException)
-    detail = error.detail
-    if isinstance(error, ValidationException) and request.url.query:
-        detail = detail.replace(f"?{request.url.query}", "")  # Litestar's detail quotes the URL
-    return Response(
-        ErrorBody(error.status_code, str(_clipped(detail)), _clipped(error.extra)),  # type: ignore[arg-type]
-        status_code=error.status_code,
-        headers=error.headers,
-    )
+    path but not the query string, and no echoed value runs on. A 503 the API chose to
+    answer (too many costly searches at once) is said in the log once a minute."""
+    warn = ThrottledWarning(logger)
+
+    def handler(request: Request[Any, Any, Any], error: Exception) -> Response[ErrorBody]:
+        assert isinstance(error, HTTPException)
+        detail = error.detail
+        if isinstance(error, ValidationException) and request.url.query:
+            detail = detail.replace(f"?{request.url.query}", "")  # Litestar quotes the URL
+        if error.status_code == HTTP_503_SERVICE_UNAVAILABLE:
+            warn("answered 503 (%s): %s", request.url.path, detail)
+        return Response(
+            ErrorBody(error.status_code, str(_clipped(detail)), _clipped(error.extra)),  # type: ignore[arg-type]
+            status_code=error.status_code,
+            headers=error.headers,
+        )
+
+    return handler
 
 
 def out_of_range(_: Request[Any, Any, Any], error: Exception) -> Response[ErrorBody]:
@@ -207,13 +215,17 @@ def out_of_range(_: Request[Any, Any, Any], error: Exception) -> Response[ErrorB
     return _error(HTTP_400_BAD_REQUEST, "a value is out of range")
 
 
-def geocoder_busy(_: Request[Any, Any, Any], error: Exception) -> Response[ErrorBody]:
-    assert isinstance(error, GeocoderBusyError)
-    return _error(HTTP_503_SERVICE_UNAVAILABLE, str(error), error.retry_after_s)
+def geocoder_error_handler() -> Handler:
+    """503 while the upstream geocoder is busy (its queue is full) or failing, said in the
+    log once a minute."""
+    warn = ThrottledWarning(logger)
 
+    def handler(request: Request[Any, Any, Any], error: Exception) -> Response[ErrorBody]:
+        warn("geocoder answered 503 (%s): %s", request.url.path, error)
+        retry_after_s = getattr(error, "retry_after_s", GEOCODER_RETRY_AFTER_S)
+        return _error(HTTP_503_SERVICE_UNAVAILABLE, str(error), retry_after_s)
 
-def geocoder_unavailable(_: Request[Any, Any, Any], error: Exception) -> Response[ErrorBody]:
-    return _error(HTTP_503_SERVICE_UNAVAILABLE, str(error), GEOCODER_RETRY_AFTER_S)
+    return handler
 
 
 # Domain errors that are the client's, by the status that answers them.
@@ -242,14 +254,16 @@ DATABASE_ERRORS: tuple[type[Exception], ...] = (
 )
 
 
+GEOCODER_ERRORS: tuple[type[Exception], ...] = (GeocoderBusyError, GeocoderUnavailableError)
+
+
 def exception_handlers() -> ExceptionHandlersMap:
     """One app's handlers (each app logs the database's absence on its own clock)."""
     return {
-        HTTPException: http_error,
+        HTTPException: http_error_handler(),
         **{error: _status(status_code) for error, status_code in CLIENT_ERRORS.items()},
         OverflowError: out_of_range,
-        GeocoderBusyError: geocoder_busy,
-        GeocoderUnavailableError: geocoder_unavailable,
+        **dict.fromkeys(GEOCODER_ERRORS, geocoder_error_handler()),
         **dict.fromkeys(DATABASE_ERRORS, database_error_handler()),
     }
 
@@ -259,12 +273,16 @@ def _with_subclasses(error: type[Exception]) -> set[type[Exception]]:
 
 
 # A client error is an answer, not an incident: only server errors are logged, with
-# their traceback. Database errors are logged by their handler: once a minute while the
-# database is away, with a traceback when it is a bug. (Litestar matches the exact class
-# here, hence the subclasses.)
+# their traceback. A 503 the API chose to answer, and database and geocoder errors, are
+# logged by their handlers: once a minute while a dependency is away, with a traceback
+# when it is a bug. (Litestar matches the exact class here, hence the subclasses.)
 UNLOGGED_ERRORS: set[int | type[Exception]] = {
     *range(400, 500),
+    HTTP_503_SERVICE_UNAVAILABLE,
     *set().union(
-        *(_with_subclasses(error) for error in (*CLIENT_ERRORS, *DATABASE_ERRORS, OverflowError))
+        *(
+            _with_subclasses(error)
+            for error in (*CLIENT_ERRORS, *DATABASE_ERRORS, *GEOCODER_ERRORS, OverflowError)
+        )
     ),
 }

@@ -1,7 +1,8 @@
 """Which nearby strategies a deployment offers, and how the costly ones are held back."""
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import logging
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 
 import msgspec
 import pytest
@@ -100,3 +101,43 @@ async def test_past_the_costly_searches_a_process_runs_at_once_comes_503_and_gis
     assert busy.json()["detail"] == "too many bbox searches at once; retry shortly, or use gist"
     assert (gist.status_code, after.status_code) == (200, 200)
     assert after.json()["items"] == gist.json()["items"]
+
+
+@contextmanager
+def log_records(*names: str) -> Iterator[list[logging.LogRecord]]:
+    """The records these loggers write meanwhile, whatever handlers they have."""
+    records: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    handler = Keep()
+    loggers = [logging.getLogger(name) for name in names]
+    for logger in loggers:
+        logger.addHandler(handler)
+    try:
+        yield records
+    finally:
+        for logger in loggers:
+            logger.removeHandler(handler)
+
+
+async def test_handled_503s_are_one_warning_without_a_traceback_not_an_error_each(
+    settings: Settings, redis_url: str
+) -> None:
+    """A 503 is an answer the API chose: a client making many must not flood the log."""
+    search = msgspec.structs.replace(settings.search, costly_at_once=1)
+    async with serving(settings, redis_url, search=search) as client:
+        assert isinstance(client.app, Litestar)
+        with log_records("litestar", "app") as records:
+            async with costly_searches(client.app).running(SearchStrategy.naive):
+                answers = [
+                    await client.get(
+                        "/api/providers/nearby", params={**UPPSALA, "strategy": "bbox", "limit": n}
+                    )
+                    for n in range(1, 6)
+                ]
+    assert [answer.status_code for answer in answers] == [503] * 5
+    assert [(r.levelno, r.exc_info) for r in records] == [(logging.WARNING, None)]
+    assert "too many bbox searches at once" in records[0].getMessage()

@@ -16,7 +16,7 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.logging.config import LoggingConfig
 from litestar.openapi import OpenAPIConfig
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
@@ -67,15 +67,26 @@ def derived_key(secret_key: str, purpose: str) -> bytes:
     return hashlib.sha256(f"{purpose}:{secret_key}".encode()).digest()
 
 
-def make_redis(url: str, socket_timeout_s: float | None = 1.0) -> Redis:
+def make_redis(
+    url: str, socket_timeout_s: float | None = 1.0, max_connections: int = 100
+) -> Redis:
     """A client that fails fast: the cache and the limiter have fallbacks, and a request
-    should not sit through retries with backoff while Redis is down."""
-    return Redis.from_url(
+    should not sit through retries with backoff while Redis is down. Past
+    `max_connections` in use, a command waits for one to come free (within its deadline)
+    instead of failing: a client's own burst must not look like Redis being away."""
+    pool = BlockingConnectionPool.from_url(
         url,
+        max_connections=max_connections,
+        timeout=REDIS_CONNECTION_WAIT_S,
         socket_timeout=socket_timeout_s,
         socket_connect_timeout=1.0,
         retry=Retry(NoBackoff(), retries=1),
     )
+    return Redis(connection_pool=pool)
+
+
+REDIS_CONNECTION_WAIT_S = 1.0
+"""How long a command waits for a free connection of its client's pool."""
 
 
 def _constant(value: object) -> Callable[[], object]:
@@ -116,7 +127,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     db_config = SQLAlchemyAsyncConfig(
         engine_instance=engine, session_config=AsyncSessionConfig(expire_on_commit=False)
     )
-    redis = make_redis(settings.redis_url)
+    redis = make_redis(settings.redis_url, max_connections=settings.redis_max_connections)
     search_cache = SearchCache(
         redis,
         settings.search.server_cache_ttl_s,
@@ -127,7 +138,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         observe_pool(pool, settings.db_pool_size + settings.db_max_overflow, name)
     # The rate limits' round trip, which every API request makes, keeps a deadline of its
     # own (db.rate_windows): a socket timeout would cost it a task per command.
-    limits_redis = make_redis(settings.redis_url, socket_timeout_s=None)
+    limits_redis = make_redis(
+        settings.redis_url, socket_timeout_s=None, max_connections=settings.redis_max_connections
+    )
     cursor_codec = CursorCodec(derived_key(settings.secret_key, "search-cursor"))
     jwt_auth = make_jwt_auth(
         derived_key(settings.secret_key, "access-token").hex(), settings.access_token_ttl_s

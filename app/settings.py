@@ -168,6 +168,9 @@ class Settings(msgspec.Struct, frozen=True):
     db_slow_info_ms: int = 500
     """Statements slower than this are logged at INFO, slower than the next at WARNING."""
     db_slow_warning_ms: int = 2000
+    redis_max_connections: int = 50
+    """Connections each of a process's two Redis clients (the rate limits', and the one
+    of caches and tokens) may open; past it a command waits up to a second for one."""
     access_token_ttl_s: int = 3600
     processes: int = 1
     """API processes sharing one Redis (make serve: WORKERS). Without Redis, each process

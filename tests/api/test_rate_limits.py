@@ -3,6 +3,7 @@ of their own); login, registration, geocoding and costly searches more tightly p
 bookings and provider writes per user; with
 or without Redis, behind a trusted proxy or not."""
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,7 +19,7 @@ from prometheus_client import REGISTRY
 from redis.asyncio import Redis
 
 from app.edge.limits import RateLimiter
-from app.main import create_app
+from app.main import create_app, make_redis
 from app.settings import RateLimits, Settings
 from tests.support.accounts import sign_up
 from tests.support.bookings import days_ahead, open_provider, stockholm
@@ -299,3 +300,18 @@ async def test_a_refused_request_is_counted_as_a_429_not_a_500(
     after = {status: _requests_counted(template, status) for status in (200, 429, 500)}
     assert statuses == [200, 200, 429, 429, 429]
     assert {status: after[status] - before[status] for status in after} == {200: 2, 429: 3, 500: 0}
+
+
+async def test_a_burst_wider_than_the_limiters_pool_is_counted_in_redis_not_in_process(
+    settings: Settings, redis_url: str
+) -> None:
+    """Hundreds of requests at once wait for the limiter's few connections: none falls
+    back to counting in process, which would let a client's own burst past its limit."""
+    limits = msgspec.structs.replace(UNLIMITED, client="1000/minute")
+    limiter = RateLimiter(make_redis(redis_url, socket_timeout_s=None, max_connections=8), limits)
+    fallbacks = REGISTRY.get_sample_value("equinet_rate_limit_local_total") or 0.0
+    await asyncio.gather(*(limiter.hit(("client", "burst")) for _ in range(400)))
+    assert (REGISTRY.get_sample_value("equinet_rate_limit_local_total") or 0.0) == fallbacks
+    async with Redis.from_url(redis_url) as redis:
+        assert await redis.llen("ratelimit:client:burst") == 400
+        await redis.delete("ratelimit:client:burst")

@@ -67,9 +67,7 @@ def derived_key(secret_key: str, purpose: str) -> bytes:
     return hashlib.sha256(f"{purpose}:{secret_key}".encode()).digest()
 
 
-def make_redis(
-    url: str, socket_timeout_s: float | None = 1.0, max_connections: int = 100
-) -> Redis:
+def make_redis(url: str, socket_timeout_s: float | None = 1.0, max_connections: int = 100) -> Redis:
     """A client that fails fast: the cache and the limiter have fallbacks, and a request
     should not sit through retries with backoff while Redis is down. Past
     `max_connections` in use, a command waits for one to come free (within its deadline)

@@ -12,6 +12,7 @@ it took.
 """
 
 import hashlib
+import re
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, NamedTuple
@@ -23,7 +24,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_304_NOT_MODIFIED
 from litestar.types import ASGIApp, HTTPScope, Receive, Scope, Send
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.edge.compression import accepted_encoding, compressed
+from app.edge.compression import Accepted, accepted_encoding, compressed
 from app.edge.limits import RateLimiter, api_limits_due, client_address
 from app.edge.metrics import CACHE_LOOKUPS
 from app.edge.public_reads import PublicServer
@@ -109,7 +110,7 @@ class Searches:
         lookup: Lookup | None = scope["state"].pop(_LOOKUP, None)
         if lookup is None:
             lookup = await self._lookup(scope, reads)
-        encoding = accepted_encoding(scope)
+        accepted = accepted_encoding(scope)
         entry = lookup.hit
         timing = _CACHE_HIT
         if entry is None:
@@ -121,10 +122,10 @@ class Searches:
             started = time.perf_counter()
             payload, media_type = await self._public_reads.read_seeing(lookup.written, rendered)
             timing = f"search;dur={(time.perf_counter() - started) * 1000:.1f}"
-            entry = _entry(lookup.generation or 0, media_type, payload, encoding)
+            entry = _entry(lookup.generation or 0, media_type, payload, accepted)
             if lookup.generation is not None:
                 await self._cache.put(key, entry)
-        reply = self._reply(entry, encoding, if_none_match, timing)
+        reply = self._reply(entry, accepted, if_none_match, timing)
         return Response(
             reply.body, status_code=reply.status, media_type=entry.media_type, headers=reply.headers
         )
@@ -163,19 +164,23 @@ class Searches:
         return lookup
 
     def _reply(
-        self, entry: CachedResponse, encoding: str | None, if_none_match: str | None, timing: str
+        self, entry: CachedResponse, accepted: Accepted, if_none_match: str | None, timing: str
     ) -> Reply:
+        """The answer in the encoding the client takes, tagged for that encoding: a client
+        holding the brotli body must not be told it has the gzip one."""
+        encoding = accepted.for_size(len(entry.body))
+        etag = _tagged(entry.etag, encoding)
         headers = {
             "Cache-Control": f"public, max-age={self._max_age_s}",
-            "ETag": entry.etag,
+            "ETag": etag,
             "Vary": "Accept-Encoding",
             "Server-Timing": timing,
         }
-        if _has(if_none_match, entry.etag):
+        if if_none_match is not None and none_match(if_none_match, etag):
             return Reply(HTTP_304_NOT_MODIFIED, headers, b"")
-        body, used = _body_for(entry, encoding)
-        if used is not None:
-            headers["Content-Encoding"] = used
+        body = _body_for(entry, accepted)
+        if encoding is not None:
+            headers["Content-Encoding"] = encoding
         return Reply(HTTP_200_OK, headers, body)
 
 
@@ -206,27 +211,45 @@ def _etag(body: bytes) -> str:
     return '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
 
 
-def _body_for(entry: CachedResponse, encoding: str | None) -> tuple[bytes, str | None]:
-    """The body as the client takes it, and its encoding: as cached if compressed the way
-    it accepts, compressed for it alone if it accepts another way, else plain."""
+def _tagged(etag: str, encoding: str | None) -> str:
+    """The ETag of the answer in `encoding`: the body's, with the encoding appended."""
+    return etag if encoding is None else f'{etag[:-1]}-{encoding}"'
+
+
+_ENTITY_TAG = re.compile(r'\s*(?:W/)?("[\x21\x23-\x7e\x80-\xff]*")\s*(?:,|$)')
+
+
+def none_match(if_none_match: str, etag: str) -> bool:
+    """Whether If-None-Match names this answer (RFC 9110, 13.1.2): `*`, or a list of
+    entity tags of which one is this ETag under the weak comparison (W/ aside)."""
+    if if_none_match.strip() == "*":
+        return True
+    position, listed = 0, []
+    while position < len(if_none_match):
+        match = _ENTITY_TAG.match(if_none_match, position)
+        if match is None or match.end() == position:
+            return False  # not a list of entity tags: no tag of it can match
+        listed.append(match.group(1))
+        position = match.end()
+    return etag in listed
+
+
+def _body_for(entry: CachedResponse, accepted: Accepted) -> bytes:
+    """The body as the client takes it: as cached if compressed the way it accepts,
+    compressed for it alone if it accepts another way, else plain."""
+    encoding = accepted.for_size(len(entry.body))
     if encoding is None:
-        return entry.body, None
-    if entry.encoding == encoding and entry.encoded is not None:
-        return entry.encoded, encoding
-    packed = compressed(entry.body, encoding)
-    return (entry.body, None) if packed is None else (packed, encoding)
+        return entry.body
+    if encoding == entry.encoding and entry.encoded is not None:
+        return entry.encoded
+    return compressed(entry.body, accepted)[0]
 
 
-def _entry(generation: int, media_type: str, payload: Any, encoding: str | None) -> CachedResponse:
+def _entry(generation: int, media_type: str, payload: Any, accepted: Accepted) -> CachedResponse:
     """A rendered answer as cached: its body (the payload as JSON, or as it is if bytes
     already), its ETag, and the body compressed as its first client asked (so that a hit
     never compresses for a client that asks the same)."""
     body = payload if isinstance(payload, bytes) else msgspec.json.encode(payload)
-    encoded = compressed(body, encoding)
-    used = encoding if encoded is not None else None
-    return CachedResponse(generation, media_type, body, _etag(body), used, encoded)
-
-
-def _has(if_none_match: str | None, etag: str) -> bool:
-    """Whether the client's If-None-Match names this ETag."""
-    return if_none_match is not None and etag in (tag.strip() for tag in if_none_match.split(","))
+    encoded, encoding = compressed(body, accepted)
+    kept = encoded if encoding is not None else None
+    return CachedResponse(generation, media_type, body, _etag(body), encoding, kept)

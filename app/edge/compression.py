@@ -1,4 +1,5 @@
-"""Answers over 1 KB compressed with brotli for clients that accept it, else gzip.
+"""Answers over 1 KB compressed with brotli or gzip, as the client's Accept-Encoding
+weighs them (RFC 9110, 12.5.3).
 
 One function chooses and compresses, so that an answer compressed ahead of time (a cached
 search keeps its compressed body) and one compressed on its way out are alike. The
@@ -6,7 +7,9 @@ middleware leaves alone an answer that already names its encoding, and one that 
 """
 
 import gzip
+import re
 from collections.abc import Iterable
+from typing import NamedTuple
 
 import brotli
 from litestar.enums import ScopeType
@@ -19,23 +22,72 @@ BROTLI_QUALITY = 3  # a 100-provider page: 4.5 KB in 0.25 ms; quality 5 saves 2%
 GZIP_LEVEL = 6
 
 
-def accepted_encoding(scope: Scope) -> str | None:
-    """br or gzip, whichever the client accepts first in our preference, else None."""
-    accepted = raw_header(scope, b"accept-encoding") or b""
-    if b"br" in accepted:
-        return "br"
-    if b"gzip" in accepted:
-        return "gzip"
-    return None
+ENCODINGS = ("br", "gzip")
+"""What the API compresses with, in its preference when a client weighs them alike."""
+_QVALUE = re.compile(r"q=(0(\.[0-9]{0,3})?|1(\.0{0,3})?)", re.IGNORECASE)
 
 
-def compressed(body: bytes, encoding: str | None) -> bytes | None:
-    """`body` in `encoding`, or None when it stays as it is (too small, or not accepted)."""
-    if encoding is None or len(body) < MINIMUM_SIZE:
-        return None
+class Accepted(NamedTuple):
+    """What a client's Accept-Encoding allows: the encoding to compress with, if any, and
+    whether it takes an answer uncompressed (a small one)."""
+
+    encoding: str | None
+    identity: bool = True
+
+    def for_size(self, size: int) -> str | None:
+        """The encoding an answer of `size` bytes is sent in (None: as it is)."""
+        if size < MINIMUM_SIZE and self.identity:
+            return None
+        return self.encoding
+
+
+NOT_COMPRESSED = Accepted(None)
+
+
+def _weights(header: str) -> dict[str, float]:
+    """Each content coding the header names, by its weight (members with a malformed
+    weight are left out)."""
+    weights: dict[str, float] = {}
+    for member in header.split(","):
+        coding, *parameters = (part.strip() for part in member.split(";"))
+        weight = 1.0
+        for parameter in parameters:
+            if not (match := _QVALUE.fullmatch(parameter.replace(" ", ""))):
+                break
+            weight = float(match.group(1))
+        else:
+            if coding:
+                weights.setdefault(coding.lower(), weight)
+    return weights
+
+
+def parse_accept_encoding(header: str | None) -> Accepted:
+    """Accept-Encoding as RFC 9110 reads it: a coding not named is weighed as `*` (or not
+    acceptable without one), identity is acceptable unless weighed 0, ties go to the
+    API's preference."""
+    if header is None:
+        return NOT_COMPRESSED
+    weights = _weights(header)
+    anything = weights.get("*", 0.0)
+    weighed = [(weights.get(coding, anything), coding) for coding in ENCODINGS]
+    best_weight, best = max(weighed, key=lambda pair: (pair[0], -ENCODINGS.index(pair[1])))
+    identity = weights.get("identity", 1.0 if "*" not in weights else anything) > 0
+    return Accepted(best if best_weight > 0 else None, identity)
+
+
+def accepted_encoding(scope: Scope) -> Accepted:
+    header = raw_header(scope, b"accept-encoding")
+    return parse_accept_encoding(None if header is None else header.decode("latin-1"))
+
+
+def compressed(body: bytes, accepted: Accepted) -> tuple[bytes, str | None]:
+    """`body` as the client takes it, and the encoding it is in (None: as it is)."""
+    encoding = accepted.for_size(len(body))
     if encoding == "br":
-        return bytes(brotli.compress(body, quality=BROTLI_QUALITY))
-    return gzip.compress(body, compresslevel=GZIP_LEVEL, mtime=0)
+        return bytes(brotli.compress(body, quality=BROTLI_QUALITY)), encoding
+    if encoding == "gzip":
+        return gzip.compress(body, compresslevel=GZIP_LEVEL, mtime=0), encoding
+    return body, None
 
 
 def encoded_headers(
@@ -62,8 +114,8 @@ def compress_answers(app: ASGIApp) -> ASGIApp:
     """Middleware: compress each whole answer the client can take compressed."""
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        encoding = accepted_encoding(scope) if scope["type"] == ScopeType.HTTP else None
-        if encoding is None:
+        accepted = accepted_encoding(scope) if scope["type"] == ScopeType.HTTP else NOT_COMPRESSED
+        if accepted.encoding is None:
             await app(scope, receive, send)
             return
         start: HTTPResponseStartEvent | None = None
@@ -81,11 +133,12 @@ def compress_answers(app: ASGIApp) -> ASGIApp:
                 await send(message)
                 return
             first, start = start, None
-            body = message.get("body", b"")
-            packed = None if message.get("more_body") else compressed(body, encoding)
-            if packed is not None:
-                first["headers"] = encoded_headers(first.get("headers", ()), encoding, len(packed))
-                message["body"] = packed
+            if not message.get("more_body"):
+                packed, encoding = compressed(message.get("body", b""), accepted)
+                if encoding is not None:
+                    headers = first.get("headers", ())
+                    first["headers"] = encoded_headers(headers, encoding, len(packed))
+                    message["body"] = packed
             await send(first)
             await send(message)
 

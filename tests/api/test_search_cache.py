@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.edge import answers as search_answers
 from app.edge import compression
 from app.edge import limits as rate_limits
+from app.edge.compression import Accepted
 from app.main import create_app
 from app.settings import SearchLimits, Settings
 from db.search_cache import EPOCH_KEY, KEY_PREFIX
@@ -26,6 +27,7 @@ from tests.support.ports import closed_port
 
 Client = AsyncTestClient[Litestar]
 NEARBY = "/api/providers/nearby"
+IN_VIEW = "/api/providers/in-view"
 # A patch of the Gulf of Bothnia where no seeded provider lives: only the tests' own show.
 SPOT = {"lat": 62.7, "lng": 20.3}
 
@@ -33,7 +35,7 @@ SPOT = {"lat": 62.7, "lng": 20.3}
 # differs from the base (a callable takes the base's answer, for cursors).
 BASES: dict[str, dict[str, Any]] = {
     NEARBY: {"lat": 59.3311, "lng": 18.0601, "limit": 3},
-    "/api/providers/in-view": {"bbox": "17.91,59.21,18.21,59.41"},
+    IN_VIEW: {"bbox": "17.91,59.21,18.21,59.41"},
     "/api/providers/clusters": {"bbox": "4.5,54.5,31.5,70.5", "zoom": 4},
 }
 VARIANTS: dict[str, dict[str, Any]] = {
@@ -295,6 +297,69 @@ async def test_a_search_the_client_has_already_is_a_304_without_a_body(
     assert other.content == first.content
 
 
+@pytest.mark.parametrize(
+    "if_none_match",
+    ["W/{etag}", '"x",W/{etag}', '"a,b", {etag}', "*", ' "x" , {etag} '],
+    ids=["weak", "weak in a list", "a tag with a comma first", "any", "spaced"],
+)
+async def test_if_none_match_is_read_as_rfc_9110_says(client: Client, if_none_match: str) -> None:
+    """The weak comparison (W/ aside), lists of tags, and `*` all name the answer held."""
+    first = await client.get(IN_VIEW, params=BASES[IN_VIEW])
+    header = if_none_match.format(etag=first.headers["etag"])
+    again = await client.get(IN_VIEW, params=BASES[IN_VIEW], headers={"If-None-Match": header})
+    assert again.status_code == 304, header
+
+
+@pytest.mark.parametrize("if_none_match", ["{etag}x", "{etag_unquoted}", '"x" {etag}'])
+async def test_a_tag_that_is_not_the_answers_or_not_a_tag_is_a_200(
+    client: Client, if_none_match: str
+) -> None:
+    first = await client.get(IN_VIEW, params=BASES[IN_VIEW])
+    etag = first.headers["etag"]
+    header = if_none_match.format(etag=etag, etag_unquoted=etag.strip('"'))
+    again = await client.get(IN_VIEW, params=BASES[IN_VIEW], headers={"If-None-Match": header})
+    assert again.status_code == 200, header
+
+
+async def test_each_encoding_of_an_answer_has_its_own_etag(client: Client) -> None:
+    """A cache that holds the brotli body must not be told it holds the gzip one."""
+    answers = {
+        accepted: await client.get(
+            IN_VIEW, params=BASES[IN_VIEW], headers={"Accept-Encoding": accepted}
+        )
+        for accepted in ("br", "gzip", "identity")
+    }
+    etags = {accepted: answer.headers["etag"] for accepted, answer in answers.items()}
+    assert len(set(etags.values())) == 3
+    held_br = await client.get(
+        IN_VIEW,
+        params=BASES[IN_VIEW],
+        headers={"Accept-Encoding": "gzip", "If-None-Match": etags["br"]},
+    )
+    assert held_br.status_code == 200
+    assert held_br.headers["content-encoding"] == "gzip"
+
+
+@pytest.mark.parametrize(
+    ("accepted", "encoding"),
+    [
+        ("br;q=0, gzip", "gzip"),
+        ("gzip;q=0.8, br;q=0.5", "gzip"),
+        ("*", "br"),
+        ("gzip, *;q=0.9", "gzip"),
+        ("*;q=0", None),
+        ("BR", "br"),
+        ("br;q=2, gzip", "gzip"),
+        ("identity", None),
+    ],
+)
+async def test_accept_encoding_is_weighed_by_its_q_values(
+    client: Client, accepted: str, encoding: str | None
+) -> None:
+    answer = await client.get(IN_VIEW, params=BASES[IN_VIEW], headers={"Accept-Encoding": accepted})
+    assert answer.headers.get("content-encoding") == encoding
+
+
 async def test_large_answers_are_brotli_compressed_for_clients_that_take_it(
     client: Client,
 ) -> None:
@@ -366,9 +431,9 @@ async def test_a_hit_sends_the_body_compressed_for_the_first_client_as_stored(
     """Compression happens once per entry and encoding the entry was not stored in."""
     calls: list[str | None] = []
 
-    def counted(body: bytes, encoding: str | None) -> bytes | None:
-        calls.append(encoding)
-        return compression.compressed(body, encoding)
+    def counted(body: bytes, accepted: Accepted) -> tuple[bytes, str | None]:
+        calls.append(accepted.encoding)
+        return compression.compressed(body, accepted)
 
     monkeypatch.setattr(search_answers, "compressed", counted)
     await redis.incr(EPOCH_KEY)
@@ -381,7 +446,9 @@ async def test_a_hit_sends_the_body_compressed_for_the_first_client_as_stored(
     assert calls == ["br", "gzip"]  # the miss, then the one gzip client
     assert [a.headers.get("content-encoding") for a in answers] == ["br", "br", "gzip", None]
     assert {a.headers["vary"] for a in answers} == {"Accept-Encoding"}
-    assert len({a.headers["etag"] for a in answers}) == 1
+    etags = [a.headers["etag"] for a in answers]
+    assert etags[0] == etags[1] == etags[3][:-1] + '-br"'
+    assert etags[2] == etags[3][:-1] + '-gzip"'
     assert answers[0].json() == answers[1].json() == answers[2].json() == answers[3].json()
 
 
@@ -418,7 +485,8 @@ async def test_a_repeated_request_is_answered_before_its_handler_as_the_handler_
     assert first.content == again.content == other.content
     assert _alike(first.headers) == _alike(again.headers)
     not_modified = await client.get(
-        f"{path}?{query}", headers={"If-None-Match": first.headers["etag"]}
+        f"{path}?{query}",
+        headers={"If-None-Match": first.headers["etag"], "Accept-Encoding": "gzip"},
     )
     assert not_modified.status_code == 304
     assert not_modified.content == b""

@@ -1,11 +1,13 @@
 """The compression middleware: whole answers over 1 KB, as the client accepts them, and
 never an answer that names its encoding already."""
 
+import gzip
+
 import brotli
 import pytest
 from litestar.types import Message, Receive, Scope
 
-from app.edge.compression import MINIMUM_SIZE, compress_answers
+from app.edge.compression import MINIMUM_SIZE, Accepted, compress_answers, parse_accept_encoding
 
 BIG = b'{"x": "' + b"a" * MINIMUM_SIZE + b'"}'
 
@@ -56,3 +58,29 @@ async def test_other_answers_are_sent_as_they_are(
     sent_headers, sent_body = await _answer(body, accepted, headers)
     assert sent_body == body
     assert sent_headers == dict(headers)
+
+
+@pytest.mark.parametrize(
+    ("header", "accepted"),
+    [
+        (None, Accepted(None, identity=True)),
+        ("", Accepted(None, identity=True)),
+        ("gzip, br", Accepted("br", identity=True)),
+        ("br;q=0, gzip", Accepted("gzip", identity=True)),
+        ("br; q=0.5, gzip;q=0.501", Accepted("gzip", identity=True)),
+        ("gzip;q=1.000, identity;q=0", Accepted("gzip", identity=False)),
+        ("*;q=0", Accepted(None, identity=False)),
+        ("*;q=0, identity", Accepted(None, identity=True)),
+        ("*", Accepted("br", identity=True)),
+        ("br;q=1.5, gzip;q=0.1", Accepted("gzip", identity=True)),  # 1.5 is no weight
+        ("Gzip", Accepted("gzip", identity=True)),
+    ],
+)
+def test_accept_encoding_is_read_with_its_weights(header: str | None, accepted: Accepted) -> None:
+    assert parse_accept_encoding(header) == accepted
+
+
+async def test_a_small_answer_is_compressed_for_a_client_that_refuses_it_uncompressed() -> None:
+    headers, body = await _answer(b"{}", b"gzip, identity;q=0", [])
+    assert headers[b"content-encoding"] == b"gzip"
+    assert gzip.decompress(body) == b"{}"

@@ -180,7 +180,12 @@ class Settings(msgspec.Struct, frozen=True):
     rate_limits_enabled: bool = True
     """False switches every rate limit off (raw-capacity benchmarks), with a warning."""
     trusted_proxies: str = ""
-    """CIDRs of the proxies whose X-Forwarded-For is believed, comma-separated."""
+    """CIDRs of the proxies whose X-Forwarded-For (and Host, X-Forwarded-Host and
+    X-Forwarded-Proto) are believed, comma-separated."""
+    public_base_url: str = ""
+    """The URL clients reach the API at (`https://maps.example.com`), for links in answers
+    (TileJSON's tile URLs). Empty: the address the server listens on, or the host a trusted
+    proxy passes on; never a Host header anyone else sends."""
     cors_allow_origins: str = ""
     """Origins whose pages may call the API from a browser, comma-separated (none: no CORS)."""
     booking_horizon_days: int = 365
@@ -208,6 +213,8 @@ class Settings(msgspec.Struct, frozen=True):
                 "nobody else uses"
             )
         networks(self.trusted_proxies)
+        if self.public_base_url and not self.public_base_url.startswith(("http://", "https://")):
+            raise ValueError("PUBLIC_BASE_URL must start with http:// or https://")
         if self.geocoder is GeocoderKind.nominatim and not self.nominatim_user_agent:
             raise ValueError(
                 "GEOCODER=nominatim needs NOMINATIM_USER_AGENT with a contact, "

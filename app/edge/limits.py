@@ -14,7 +14,6 @@ import contextlib
 import logging
 import math
 from collections.abc import Callable, Sequence
-from ipaddress import ip_address
 from typing import Any
 
 from litestar.connection import ASGIConnection
@@ -25,8 +24,9 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from app.edge.metrics import RATE_LIMIT_FALLBACKS, RATE_LIMIT_REJECTIONS
+from app.edge.proxies import TrustedProxies
 from app.edge.state import once_per_request
-from app.settings import RateLimits, networks
+from app.settings import RateLimits
 from db.rate_windows import LocalWindows, RedisWindows, Refusal, Window
 from geo.log_throttle import ThrottledWarning
 
@@ -48,39 +48,6 @@ def windows(limits: RateLimits, processes: int = 1) -> dict[str, Window]:
     }
 
 
-class ClientAddresses:
-    """Where a request comes from: the socket's peer, unless the peer is a trusted proxy;
-    then the right-most address in X-Forwarded-For that no trusted proxy added. A client
-    can write anything into that header, but not past the proxy that appends its address."""
-
-    def __init__(self, trusted_proxies: str) -> None:
-        self._trusted = networks(trusted_proxies)
-
-    def _is_trusted(self, address: str) -> bool:
-        try:
-            ip = ip_address(address)
-        except ValueError:
-            return False
-        return any(ip in network for network in self._trusted)
-
-    def of(self, scope: Scope) -> str:
-        client = scope.get("client")
-        peer = client[0] if client else "unknown"
-        if not self._trusted or not self._is_trusted(peer):
-            return peer
-        hops = [
-            hop.strip()
-            for name, value in scope["headers"]
-            if name == b"x-forwarded-for"
-            for hop in value.decode("latin-1").split(",")
-            if hop.strip()
-        ]
-        for hop in reversed(hops):
-            if not self._is_trusted(hop):
-                return hop
-        return hops[0] if hops else peer
-
-
 class RateLimiter:
     def __init__(
         self,
@@ -95,7 +62,7 @@ class RateLimiter:
         # Without Redis each process counts alone, from nothing: it allows only its share.
         self._local_windows = windows(limits, processes)
         self._enabled = enabled
-        self.addresses = ClientAddresses(trusted_proxies)
+        self.proxies = TrustedProxies(trusted_proxies)
         self._shared = RedisWindows(redis)
         self._local = LocalWindows()
 
@@ -141,9 +108,9 @@ def _too_many(name: str, window: Window, refusal: Refusal) -> TooManyRequestsExc
 
 
 def client_address(scope: Scope) -> str:
-    """The request's client (ClientAddresses), worked out once per request."""
-    addresses: ClientAddresses = scope["app"].state.rate_limiter.addresses
-    return once_per_request(scope, "client_address", lambda: addresses.of(scope))
+    """The request's client (TrustedProxies), worked out once per request."""
+    proxies: TrustedProxies = scope["app"].state.rate_limiter.proxies
+    return once_per_request(scope, "client_address", lambda: proxies.client(scope))
 
 
 def _client_of(connection: Connection) -> str:

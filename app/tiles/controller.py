@@ -2,10 +2,10 @@
 the generations of the area they show, with an ETag, public and rate limited per client
 by a limit of their own (a map asks for a dozen tiles a view)."""
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import msgspec
-from litestar import Controller, Request, Response, get
+from litestar import Controller, Response, get
 from litestar.datastructures import CacheControlHeader
 from litestar.di import NamedDependency
 from litestar.openapi import ResponseSpec
@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.accounts.auth import ANONYMOUS, PUBLIC
 from app.edge.answers import Searches, answer_repeated_searches
 from app.edge.limits import COUNTED_BY_HANDLER, counted_per_client_as
+from app.edge.proxies import FORWARDED_ORIGIN, TrustedProxies
 from app.errors import error_responses
 from app.search.controller import NOT_MODIFIED, IfNoneMatch
 from app.search.queries import Category
@@ -95,10 +96,19 @@ class TileController(Controller):
         responses=error_responses(400),
     )
     async def tilejson(
-        self, request: Request[Any, Any, Any], category: Category = None
-    ) -> TileJSON:
+        self,
+        scope: Scope,
+        settings: NamedDependency[Settings],
+        category: Category = None,
+    ) -> Response[TileJSON]:
         """TileJSON 3.0.0 for map clients: the tile URL (with `category` when given) and the
-        layers' fields and zooms."""
-        base = str(request.base_url).rstrip("/")
+        layers' fields and zooms. The URL starts with PUBLIC_BASE_URL; without one, with
+        the address the server listens on, or the host a trusted proxy passes on."""
+        base, from_headers = settings.public_base_url.rstrip("/"), False
+        if not base:
+            proxies: TrustedProxies = scope["app"].state.rate_limiter.proxies
+            base, from_headers = proxies.origin(scope)
         query = "" if category is None else f"?category={category}"
-        return TileJSON([f"{base}{self.path}/providers/{{z}}/{{x}}/{{y}}{_SUFFIX}{query}"])
+        tiles = f"{base}{self.path}/providers/{{z}}/{{x}}/{{y}}{_SUFFIX}{query}"
+        headers = {"Vary": FORWARDED_ORIGIN} if from_headers else {}
+        return Response(TileJSON([tiles]), headers=headers)

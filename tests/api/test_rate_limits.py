@@ -245,6 +245,26 @@ async def test_behind_a_trusted_proxy_each_client_has_its_limit_under_a_global_c
 
 
 @pytest.mark.usefixtures("empty_redis")
+async def test_behind_a_trusted_proxy_a_peer_outside_it_is_limited_as_itself(
+    settings: Settings,
+) -> None:
+    """127.0.0.2 is not the trusted proxy: each new address it claims to forward for is
+    its own request, counted against its own limit."""
+    untrusted = httpx.AsyncHTTPTransport(local_address="127.0.0.2")
+    with live_server(_layered(settings, TRUSTED_PROXIES="127.0.0.1/32"), workers=1) as url:
+        async with httpx.AsyncClient(base_url=url, transport=untrusted) as client:
+            statuses = [
+                (
+                    await client.get(
+                        "/api/providers/1", headers={"X-Forwarded-For": f"203.0.113.{n}"}
+                    )
+                ).status_code
+                for n in range(4)
+            ]
+    assert statuses == [200, 200, 200, 429]
+
+
+@pytest.mark.usefixtures("empty_redis")
 async def test_without_trusted_proxies_a_forged_forwarding_header_is_ignored(
     settings: Settings,
 ) -> None:

@@ -4,10 +4,14 @@ import math
 from typing import Any
 
 import mapbox_vector_tile
+import msgspec
 import pytest
+from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.main import create_app
+from app.settings import Settings
 from db.models import Provider
 from geo.tiles import MERCATOR_MAX_LAT, Tile
 from geo.viewport import parse_viewport
@@ -178,6 +182,26 @@ async def test_provider_writes_change_the_next_tile(client: Client, provider: Op
     gone = mapbox_vector_tile.decode((await client.get(_path(tile))).content)
     left = gone.get("providers", {"features": []})["features"]  # it may have been alone
     assert provider.id not in {f["id"] for f in left}
+
+
+@pytest.mark.parametrize("host", ["evil.example", "evil.example:8443"])
+async def test_a_forged_host_never_reaches_the_tile_urls(client: Client, host: str) -> None:
+    """TileJSON is public and cached for an hour: a Host header anyone can send must not
+    point map clients elsewhere. Only a trusted proxy's is believed."""
+    response = await client.get("/api/tiles/providers.json", headers={"Host": host})
+    assert response.json()["tiles"][0].startswith("http://testserver.local/api/tiles/")
+    assert "vary" not in response.headers
+
+
+async def test_tilejson_takes_its_urls_from_the_public_base_url(
+    settings: Settings, client: Client
+) -> None:
+    configured = msgspec.structs.replace(settings, public_base_url="https://maps.example.com/")
+    async with AsyncTestClient(app=create_app(configured)) as other:
+        response = await other.get("/api/tiles/providers.json", headers={"Host": "evil.example"})
+    assert response.json()["tiles"] == [
+        "https://maps.example.com/api/tiles/providers/{z}/{x}/{y}.mvt"
+    ]
 
 
 async def test_tilejson_names_the_tiles_and_their_layers(client: Client) -> None:

@@ -18,13 +18,14 @@ from litestar.openapi.spec import Components, SecurityRequirement, SecuritySchem
 from litestar.security.jwt import JWTAuth, JWTAuthenticationMiddleware, Token
 from litestar.types import Guard
 
+from app.edge.headers import PUBLIC_OPT
 from db.accounts import Account
 from db.models import MAX_ROW_ID, Role
 from db.token_versions import TokenVersions
 
 # Route handlers (or controllers) with this in their opt answer without a token, and
 # with ANONYMOUS as their security the OpenAPI document says so.
-PUBLIC = {"exclude_from_auth": True}
+PUBLIC = {PUBLIC_OPT: True}
 ANONYMOUS: list[SecurityRequirement] = [{}]
 
 

@@ -5,6 +5,10 @@ from litestar.types import Message, Scope
 
 from app.edge.logs import REQUEST_ID_HEADER, request_id_of
 
+PUBLIC_OPT = "exclude_from_auth"
+"""The route opt (Litestar's authentication middleware's) of a handler that answers
+without a token (app.accounts.auth.PUBLIC)."""
+
 # On every answer. The API sends JSON only, so nothing may be framed, sniffed or run;
 # the schema pages under /schema load their own scripts and keep the default policy. The
 # map page runs its own scripts, and MapLibre's worker, which it starts from a blob.
@@ -20,8 +24,9 @@ MAP_CONTENT_SECURITY_POLICY = (
     "default-src 'self'; img-src 'self' data: blob:; worker-src blob:; child-src blob:;"
     " frame-ancestors 'none'"
 )
-# Answers that carry a token or an account: no cache, shared or private, may keep them.
-PRIVATE_PREFIXES = ("/api/auth/", "/api/me")
+# Answers that carry a token (login, registration) and, below, every answer of a route that
+# needs one: no cache, shared or private, may keep them.
+TOKEN_PREFIX = "/api/auth/"
 
 
 _ALWAYS = [(name.encode(), value.encode()) for name, value in SECURITY_HEADERS.items()]
@@ -43,11 +48,16 @@ async def add_edge_headers(message: Message, scope: Scope) -> None:
         ours.append(_MAP_POLICY)
     elif not path.startswith("/schema"):
         ours.append(_API_POLICY)
-    if path.startswith(PRIVATE_PREFIXES):
+    if path.startswith(TOKEN_PREFIX) or _needs_a_token(scope):
         ours.append(_NO_STORE)
     names = {name for name, _ in ours}
     kept = [header for header in message.get("headers", ()) if header[0].lower() not in names]
     message["headers"] = kept + ours
+
+
+def _needs_a_token(scope: Scope) -> bool:
+    handler = scope.get("route_handler")
+    return handler is not None and not handler.opt.get(PUBLIC_OPT)
 
 
 def cors_config(allow_origins: str) -> CORSConfig | None:

@@ -12,7 +12,7 @@ from litestar.testing import AsyncTestClient
 
 from app.main import create_app
 from app.settings import Settings
-from tests.support.accounts import SignedIn
+from tests.support.accounts import SignedIn, sign_up
 from tests.support.live_server import live_server, settings_environment
 
 Client = AsyncTestClient[Litestar]
@@ -92,6 +92,29 @@ async def test_answers_with_tokens_or_accounts_are_never_cached(
     assert login.headers["cache-control"] == "no-store"
     assert me.headers["cache-control"] == "no-store"
     assert search.headers["cache-control"].startswith("public, max-age=")
+
+
+PRIVATE_READS = [
+    ("customer", "/api/bookings"),
+    ("customer", "/api/notifications"),
+    ("customer", "/api/route-orders/mine"),
+    ("provider", "/api/routes?date=2030-01-07"),
+    ("provider", "/api/route-orders/available?lat=59.3&lng=18.0&date=2030-01-07"),
+    ("provider", "/api/routes/1"),
+    ("customer", "/api/me"),
+]
+
+
+@pytest.mark.parametrize(("role", "path"), PRIVATE_READS)
+async def test_every_answer_for_a_signed_in_user_is_never_stored(
+    client: Client, customer: SignedIn, role: str, path: str
+) -> None:
+    """What only its user may see (their bookings, notifications, routes) must not stay in
+    a shared cache or on disk, whatever its status."""
+    caller = customer if role == "customer" else await sign_up(client, "provider")
+    answer = await client.get(path, headers=caller.headers)
+    assert answer.status_code in (200, 404), answer.text
+    assert answer.headers["cache-control"] == "no-store"
 
 
 @pytest.fixture

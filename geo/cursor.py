@@ -54,14 +54,18 @@ class CursorCodec:
         body = msgspec.msgpack.encode(
             _Payload(msgspec.Raw(msgspec.msgpack.encode(key)), _scope_digest(scope))
         )
-        token = body + self._mac(body)
-        return base64.urlsafe_b64encode(token).rstrip(b"=").decode()
+        return _text(body + self._mac(body))
 
     def decode(self, cursor: str, scope: msgspec.Struct, key_type: type[K]) -> K:
+        """The key of a cursor `encode` made for this scope. Only the one spelling it made
+        is read: base64 also decodes padded, stray-character and other-trailing-bit
+        variants, each of which would be a cached page of its own."""
         try:
             token = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         except (binascii.Error, ValueError):
             raise InvalidCursorError("cursor is not valid") from None
+        if _text(token) != cursor:
+            raise InvalidCursorError("cursor is not valid")
         body, mac = token[:-_MAC_BYTES], token[-_MAC_BYTES:]
         if not body or not hmac.compare_digest(mac, self._mac(body)):
             raise InvalidCursorError("cursor is not valid")
@@ -73,6 +77,10 @@ class CursorCodec:
 
     def _mac(self, body: bytes) -> bytes:
         return hmac.new(self._secret, body, hashlib.sha256).digest()[:_MAC_BYTES]
+
+
+def _text(token: bytes) -> str:
+    return base64.urlsafe_b64encode(token).rstrip(b"=").decode()
 
 
 def _scope_digest(scope: msgspec.Struct) -> bytes:

@@ -1,9 +1,12 @@
-"""What a request body must be before a handler reads it."""
+"""What a request body must be before a handler reads it: JSON, in UTF-8, and of the
+handler's body type exactly as JSON writes it (an id is `304`, not `"304"` or `304.0`)."""
 
+import functools
 from typing import Any
 
+import msgspec
 from litestar import Request
-from litestar.exceptions import ClientException
+from litestar.exceptions import ClientException, ValidationException
 
 from app.errors import UnsupportedMediaTypeException
 
@@ -26,8 +29,32 @@ class ApiRequest(Request[Any, Any, Any]):
                 f"the body must be application/json, not {media_type or 'unlabelled'}"
             )
         try:
-            return await super().json()
+            value = await super().json()
         except RecursionError:
             raise ClientException("the JSON body is nested too deeply") from None
         except UnicodeDecodeError as error:
             raise ClientException(f"the JSON body is not UTF-8 (byte {error.start})") from None
+        field = self.route_handler.parsed_data_field
+        if field is not None:
+            self._check_strictly(value, field.annotation)
+        return value
+
+    def _check_strictly(self, value: Any, body_type: Any) -> None:
+        """Litestar converts a body to its type as it converts query strings, reading
+        `"304"` or `304.0` as the id 304: one value, spelled many ways. The body must
+        convert without that leniency; what does not is a 400 naming the field."""
+        try:
+            _strict_check(body_type)(value)
+        except msgspec.ValidationError as error:
+            message, _, where = str(error).partition(" - at `$")
+            raise ValidationException(
+                f"Validation failed for {self.method} {self.url.path}",
+                extra=[
+                    {"message": message, "key": where.rstrip("`").lstrip("."), "source": "body"}
+                ],
+            ) from None
+
+
+@functools.cache
+def _strict_check(body_type: Any) -> Any:
+    return functools.partial(msgspec.convert, type=body_type, strict=True)

@@ -25,6 +25,7 @@ from app.settings import Settings
 from app.tiles.schemas import TileJSON
 from db.search import ProviderSearch
 from geo.clusters import PRECOMPUTED_MAX_ZOOM, cluster_area
+from geo.numbers import INTEGER
 from geo.tiles import InvalidTileError, Tile
 
 MVT = "application/vnd.mapbox-vector-tile"
@@ -38,7 +39,7 @@ class TileRequest(msgspec.Struct, frozen=True, tag=True):
 
 def _tile(z: int, x: int, y: str, max_zoom: int) -> Tile:
     row = y.removesuffix(_SUFFIX)
-    if row == y or not row.isascii() or not row.isdigit() or len(row) > 10:
+    if row == y or len(row) > 10 or not INTEGER.fullmatch(row) or row.startswith("-"):
         raise InvalidTileError("a tile is {z}/{x}/{y}.mvt, with whole numbers")
     return Tile.checked(z, x, int(row), max_zoom)
 

@@ -1,6 +1,7 @@
 """Every malformed or out-of-range parameter is a 400 with a clear detail, never a 500."""
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -65,6 +66,48 @@ async def test_tampered_cursor_is_rejected(client: Client) -> None:
     response = await client.get("/api/providers/nearby", params={**OK, "cursor": flipped})
     assert response.status_code == 400
     assert response.json()["detail"] == "cursor is not valid"
+
+
+@pytest.mark.parametrize(
+    "respell",
+    [lambda c: c + "=", lambda c: c + "==", lambda c: c[:5] + "!" + c[5:], lambda c: c + "\n"],
+    ids=["padded", "padded twice", "a stray character", "a line break"],
+)
+async def test_a_cursor_spelled_another_way_is_a_400(
+    client: Client, respell: Callable[[str], str]
+) -> None:
+    """base64 reads many spellings of one cursor; each would be a cached page of its own."""
+    cursor = await _first_cursor(client)
+    response = await client.get("/api/providers/nearby", params={**OK, "cursor": respell(cursor)})
+    assert response.status_code == 400, response.text
+
+
+async def test_a_cursor_with_other_trailing_bits_is_a_400(client: Client) -> None:
+    cursor = await _first_cursor(client)
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    unused_bits = {2: 4, 3: 2}.get(len(cursor) % 4, 0)  # bits of the last character no byte uses
+    if unused_bits == 0:
+        pytest.skip("this cursor's length leaves no unused bits")
+    last = alphabet.index(cursor[-1])
+    respelled = cursor[:-1] + alphabet[last | 1]
+    assert respelled != cursor
+    response = await client.get("/api/providers/nearby", params={**OK, "cursor": respelled})
+    assert response.status_code == 400, response.text
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("provider_id", "304"), ("provider_id", 304.0), ("route_order_ids", ["304"])],
+)
+async def test_an_id_in_a_body_is_a_json_integer_not_a_string_or_a_float(
+    client: Client, field: str, value: object
+) -> None:
+    provider = await sign_up(client, "provider")
+    body = {"provider_id": 304, "date": "2030-01-07", "route_order_ids": [304], field: value}
+    response = await client.post("/api/routes", json=body, headers=provider.headers)
+    assert response.status_code == 400, response.text
+    assert response.json()["extra"][0]["key"].startswith(field)
+    assert response.json()["extra"][0]["source"] == "body"
 
 
 async def test_cursor_of_another_search_is_rejected(client: Client) -> None:

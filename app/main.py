@@ -49,7 +49,7 @@ from app.search.queries import search_requests
 from app.settings import GeocoderKind, Settings, from_env, weak_secret_key
 from app.tiles.controller import TileController
 from db.accounts import Passwords
-from db.engine import SlowStatementLog, make_engine
+from db.engine import SlowStatementLog, check_pooler, make_engine
 from db.geocoding import GazetteerGeocoder
 from db.routes import Travel
 from db.search_cache import SearchCache
@@ -171,6 +171,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 if name != "main":  # the plugin disposes of its own
                     await pool.dispose()
 
+    async def check_poolers() -> None:
+        for url in filter(None, (settings.database_url, settings.database_replica_url)):
+            await check_pooler(url, settings.db_transaction_pooler)
+
     searches = Searches(
         databases.public_reads,
         CostlySearches(settings.search.costly_at_once),
@@ -230,7 +234,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "corridor": corridor_dependency(settings.routes, settings.search),
         },
         request_class=ApiRequest,
-        on_startup=[learn_parameter_syntax],
+        on_startup=[learn_parameter_syntax, check_poolers],
         before_request=check_parameter_syntax,
         request_max_body_size=settings.body_max_bytes,
         middleware=[

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple, cast
 from uuid import uuid4
 
+import asyncpg
 from asyncpg import Connection, Record
 from asyncpg.exceptions import ConnectionDoesNotExistError
 from sqlalchemy import ClauseElement, Dialect, event
@@ -56,6 +57,39 @@ def make_engine(
     url: str, pool_size: int = 5, max_overflow: int = 5, pool_timeout_s: float = 5
 ) -> AsyncEngine:
     return create_async_engine(url, **engine_options(pool_size, max_overflow, pool_timeout_s))
+
+
+class PoolerMisconfiguredError(RuntimeError):
+    """The API reaches PostgreSQL through a transaction-mode pooler it was not told of."""
+
+
+async def behind_a_pooler(url: str) -> bool | None:
+    """Whether a connection to `url` reaches PostgreSQL through a pooler (PgBouncer), or
+    None when it can't be told (the server is unreachable). A pooler answers the start-up
+    itself, with a backend key of its own: the process id it names is not that of the
+    server process that runs the statements."""
+    dsn = url.replace("postgresql+asyncpg://", "postgresql://", 1)
+    try:
+        connection = await asyncpg.connect(dsn, statement_cache_size=0, timeout=5)
+    except (OSError, asyncpg.PostgresError, TimeoutError):
+        return None
+    try:
+        backend_pid: int = await connection.fetchval("SELECT pg_backend_pid()")
+        return connection.get_server_pid() != backend_pid
+    finally:
+        await connection.close()
+
+
+async def check_pooler(url: str, transaction_pooler: bool) -> None:
+    """Refuse to start behind a transaction-mode pooler without DB_TRANSACTION_POOLER:
+    prepared statements and connection settings would reach other clients, and every
+    search would fail. Unknown (the database is down): the API starts and degrades."""
+    if not transaction_pooler and await behind_a_pooler(url):
+        host = url.split("@")[-1]
+        raise PoolerMisconfiguredError(
+            f"{host} is a connection pooler (PgBouncer?), not PostgreSQL itself: set "
+            "DB_TRANSACTION_POOLER=true, or connect the API to PostgreSQL directly"
+        )
 
 
 def is_unavailable(error: BaseException) -> bool:

@@ -2,10 +2,12 @@
 checked and kept here only."""
 
 import asyncio
+import functools
 
 import msgspec
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from confusable_homoglyphs import confusables
 from sqlalchemy import exists, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -55,7 +57,29 @@ class Passwords:
 
 
 class DuplicateEmailError(Exception):
-    """An account with this email (in any letter case) exists."""
+    """An account with this email, or one that looks the same, exists."""
+
+
+@functools.cache
+def _prototype(character: str) -> str:
+    """One character for all that look like it, by Unicode's confusables (as
+    confusable-homoglyphs ships them): the least of those within two steps of it, which
+    every member of a family of look-alikes shares."""
+    near = {character}
+    for _ in range(2):
+        near |= {
+            homoglyph["c"]
+            for known in near
+            for homoglyph in confusables.confusables_data.get(known, ())
+            if len(homoglyph["c"]) == 1
+        }
+    return min(near)
+
+
+def email_skeleton(email: str) -> str:
+    """What an email looks like: two emails with one skeleton can't be told apart on a
+    screen (a Cyrillic a for a Latin a, a 1 for an l), so only one live account has it."""
+    return "".join(_prototype(character) for character in email)
 
 
 class AccountInUseError(Exception):
@@ -83,15 +107,19 @@ async def register(
     session: AsyncSession, passwords: Passwords, email: str, password: str, role: Role
 ) -> Account:
     password_hash = await passwords.hash(password)
+    skeleton = email_skeleton(email)
     statement = (
         insert(User)
-        .values(email=email, password_hash=password_hash, role=role)
-        .on_conflict_do_nothing(index_elements=[func.lower(User.email)])
+        .values(email=email, email_skeleton=skeleton, password_hash=password_hash, role=role)
+        .on_conflict_do_nothing()  # the email, or its skeleton, is a live account's
         .returning(User.id)
     )
     user_id = (await session.execute(statement)).scalar_one_or_none()
     if user_id is None:
-        raise DuplicateEmailError("an account with this email exists")
+        same = select(User.id).where(func.lower(User.email) == func.lower(email))
+        if await session.scalar(exists(same).select()):
+            raise DuplicateEmailError("an account with this email exists")
+        raise DuplicateEmailError("an account with an email that looks the same exists")
     return Account(user_id, email, role)
 
 
@@ -170,6 +198,7 @@ async def delete_account(session: AsyncSession, user_id: int) -> Account | None:
     if obligations := await _obligations(session, user_id):
         raise AccountInUseError(f"the account still has {', '.join(obligations)}")
     user.email = f"deleted-{user.id}@deleted.invalid"
+    user.email_skeleton = None
     user.password_hash = ""
     user.token_version += 1
     user.deleted_at = func.now()

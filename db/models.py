@@ -57,13 +57,19 @@ class User(IdentityAuditBase):
     __tablename__ = "users"
 
     email: Mapped[str] = mapped_column(String(320))
+    email_skeleton: Mapped[str | None] = mapped_column(Text)
+    """What the email looks like (db.accounts.email_skeleton), unique among live accounts;
+    none for deleted and seeded ones."""
     password_hash: Mapped[str] = mapped_column(Text)
     role: Mapped[Role] = mapped_column(_pg_enum(Role, "user_role"))
     token_version: Mapped[int] = mapped_column(Integer, server_default="0")
     """Raised by a password change or deletion: tokens issued before stop working."""
     deleted_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
 
-    __table_args__ = (Index("users_email_lower_key", text("lower(email)"), unique=True),)
+    __table_args__ = (
+        Index("users_email_lower_key", text("lower(email)"), unique=True),
+        Index("users_email_skeleton_key", "email_skeleton", unique=True),
+    )
 
 
 class Provider(IdentityAuditBase):

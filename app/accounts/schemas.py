@@ -6,7 +6,9 @@ import re
 import unicodedata
 from typing import Annotated, Literal
 
+import idna
 import msgspec
+import precis_i18n
 
 from app.edge.parameters import CONTROLS, ONE_LINE
 from db.models import Role
@@ -19,11 +21,22 @@ Email = Annotated[
 ]
 
 
+_USERNAME = precis_i18n.get_profile("UsernameCaseMapped")
+
+
 def canonical_email(email: str) -> str:
     """The one form an email is stored, compared and logged in with: NFKC, then case-folded,
-    so that NFC and NFD spellings, full-width letters and any letter case are one account.
-    ValueError (a 400) when that form is no longer an email or too long."""
-    canonical = unicodedata.normalize("NFKC", email).casefold()
+    so that NFC and NFD spellings, full-width letters and any letter case are one account;
+    the domain as IDNA's UTS 46 maps it. The local part must be what PRECIS allows in a
+    username (RFC 8265): invisible characters (a zero-width space, a soft hyphen) and
+    spaces are refused, not dropped. ValueError (a 400) when there is no such form, or it
+    is no longer an email or too long."""
+    local, _, domain = unicodedata.normalize("NFKC", email).casefold().rpartition("@")
+    try:
+        _USERNAME.enforce(local)
+        canonical = f"{local}@{idna.decode(idna.encode(domain, uts46=True))}"
+    except (UnicodeError, idna.IDNAError):
+        raise ValueError("email has characters an address can't have") from None
     if len(canonical) > _EMAIL_MAX_LENGTH or not re.match(_EMAIL_PATTERN, canonical):
         raise ValueError("email is not an address once normalized")
     return canonical

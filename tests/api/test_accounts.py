@@ -169,6 +169,58 @@ async def test_one_email_in_any_unicode_spelling_is_one_account(
     assert login.status_code == 200
 
 
+@pytest.mark.parametrize(
+    "look_alike",
+    [
+        "\u0430lice-{n}@example.com",  # a Cyrillic a
+        "alic\u0435-{n}@example.com",  # a Cyrillic e
+        "a1ice-{n}@example.com",  # a one for the l
+        "alice-{n}@\u0435xample.com",  # a Cyrillic e in the domain
+    ],
+    ids=["cyrillic-a", "cyrillic-e", "digit-one", "cyrillic-domain"],
+)
+async def test_an_email_that_looks_like_an_accounts_is_refused(
+    client: Client, look_alike: str
+) -> None:
+    """It would display as the other account's address: to its owner's customers, in a
+    notification, on a booking."""
+    n = uuid.uuid4().hex[:8]
+    first = await client.post(
+        "/api/auth/register", json={"email": f"alice-{n}@example.com", "password": PASSWORD}
+    )
+    again = await client.post(
+        "/api/auth/register", json={"email": look_alike.format(n=n), "password": PASSWORD}
+    )
+    assert first.status_code == 201, first.text
+    assert again.status_code == 409, again.text
+    assert "looks the same" in again.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "invisible", ["\u200b", "\u00ad", "\u2060", "\ufeff"], ids=["zwsp", "shy", "wj", "bom"]
+)
+async def test_an_email_with_an_invisible_character_is_400(client: Client, invisible: str) -> None:
+    answer = await client.post(
+        "/api/auth/register",
+        json={
+            "email": f"al{invisible}ice-{uuid.uuid4().hex[:8]}@example.com",
+            "password": PASSWORD,
+        },
+    )
+    assert answer.status_code == 400, answer.text
+
+
+async def test_a_deleted_accounts_look_is_free_again(client: Client) -> None:
+    n = uuid.uuid4().hex[:8]
+    body = {"email": f"bo-{n}@example.com", "password": PASSWORD}
+    assert (await client.post("/api/auth/register", json=body)).status_code == 201
+    token = (await client.post("/api/auth/login", json=body)).json()["access_token"]
+    deleted = await client.delete("/api/me", headers={"Authorization": f"Bearer {token}"})
+    assert deleted.status_code == 204, deleted.text
+    look_alike = {**body, "email": f"b\u043e-{n}@example.com"}  # a Cyrillic o
+    assert (await client.post("/api/auth/register", json=look_alike)).status_code == 201
+
+
 async def test_an_email_that_stops_being_one_once_normalized_is_400(client: Client) -> None:
     """A full-width at sign is an at sign under NFKC: two of them are no address."""
     answer = await client.post(

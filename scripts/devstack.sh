@@ -390,7 +390,9 @@ case "${1:-}" in
     restart_poolers ;;
   secret-key)  # the app refuses keys under 32 bytes: an older, shorter one is made anew
     mkdir -p "$STATE"
-    [ "$(wc -c <"$STATE/secret_key" 2>/dev/null || echo 0)" -ge 48 ] || rm -f "$STATE/secret_key"
+    if [ -f "$STATE/secret_key" ] && [ "$(wc -c <"$STATE/secret_key")" -lt 48 ]; then
+      rm -f "$STATE/secret_key"
+    fi
     secret secret_key ;;
   *) echo "usage: $0 up|down|replica …|pgbouncer restart|secret-key" >&2; exit 2 ;;
 esac

@@ -29,12 +29,13 @@ OUTDATED_HASHER = PasswordHasher(time_cost=2, memory_cost=16, parallelism=1)
 @dataclass(frozen=True)
 class Scene:
     """Rows every case may write to: a provider with a pending booking, its notification,
-    an exception to its hours, an account whose password hash is out of date, an open
-    route order, and a route through another order."""
+    an exception to its hours, an account whose password hash is out of date, an account
+    with nothing to it (spare), an open route order, and a route through another order."""
 
     client: Client
     provider: OpenProvider
     customer: SignedIn
+    spare: SignedIn
     booking_id: int
     notification_id: int
     outdated_email: str
@@ -45,6 +46,7 @@ class Scene:
 
 async def _scene(client: Client, engine: AsyncEngine, provider: OpenProvider) -> Scene:
     customer = await sign_up(client, "customer")
+    spare = await sign_up(client, "customer")
     booking_id = await booked(client, customer, provider, stockholm(days_ahead(20), 10))
     exception = {"date": days_ahead(21).isoformat(), "closed": True}
     path = f"/api/providers/{provider.id}/availability/exceptions"
@@ -75,6 +77,7 @@ async def _scene(client: Client, engine: AsyncEngine, provider: OpenProvider) ->
         client,
         provider,
         customer,
+        spare,
         booking_id,
         notification_id,
         outdated_email,
@@ -94,10 +97,12 @@ class Write:
     """Formatted with the scene's provider `p` and the scene `s`."""
     body: Callable[[Scene], object] | None = None
     caller: str = "owner"
-    """Whose token goes with it: the provider's owner, the customer, or nobody."""
+    """Whose token goes with it: the provider's owner, the customer, the spare account, or
+    nobody."""
 
     async def send(self, scene: Scene) -> httpx.Response:
-        who = {"owner": scene.provider.owner, "customer": scene.customer}.get(self.caller)
+        callers = {"owner": scene.provider.owner, "customer": scene.customer, "spare": scene.spare}
+        who = callers.get(self.caller)
         return await scene.client.request(
             self.method,
             self.path.format(p=scene.provider, s=scene),
@@ -145,6 +150,15 @@ WRITES = [
         lambda s: {"email": s.outdated_email, "password": PASSWORD},
         caller="",
     ),
+    Write(
+        "change a password",
+        "users",
+        "POST",
+        "/api/me/password",
+        lambda _: {"current_password": PASSWORD, "new_password": "another horse battery"},
+        caller="spare",
+    ),
+    Write("delete an account", "users", "DELETE", "/api/me", caller="spare"),
     Write("create provider", "providers", "POST", "/api/providers", lambda _: NEW_PROVIDER),
     Write("update provider", "providers", "PATCH", PROVIDER, lambda _: {"business_name": "New"}),
     Write("deactivate provider", "providers", "DELETE", PROVIDER),

@@ -98,12 +98,13 @@ run: migrate
 # the app connected to PostgreSQL itself, the replica's tests included; then the tests
 # marked `pgbouncer` (search, profiles, bookings, accounts) again, through PgBouncer, with
 # public reads on the replica. TEST_WORKERS xdist workers each copy the suite's template
-# database; the tests of the shared replica and PgBouncer run on one of them in turn.
+# database; the `serial` tests, which pause and restart what the whole stack shares (the
+# replica, PgBouncer, API instances), run after them, alone.
 TEST_WORKERS ?= 2
-PYTEST := $(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup
+PYTEST := $(BIN)/pytest -n $(TEST_WORKERS)
 test: install
 	@export DEVSTACK_REPLICA=1 DEVSTACK_PGBOUNCER=1 DEVSTACK_NGINX=1 DEVSTACK_BROWSER=1 \
-		&& $(STACK) && $(PYTEST) \
+		&& $(STACK) && $(PYTEST) -m "not serial" && $(BIN)/pytest -m serial \
 		&& TEST_THROUGH_PGBOUNCER=1 $(PYTEST) -m pgbouncer
 
 # The pure tier: geo/, settings and the rest that needs no database, Redis or server.

@@ -70,9 +70,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if any(_starts_a_server(function) for function in functions):
             item.add_marker(pytest.mark.live_server)
         if item.path.parent.name == "scale_out":
-            # One worker runs these, one at a time: they pause, stop and restart the
-            # replica and PgBouncer the whole stack shares.
-            item.add_marker(pytest.mark.xdist_group("shared_stack"))
+            item.add_marker(pytest.mark.serial)
 
 
 def _require(name: str) -> str:

@@ -7,10 +7,12 @@
 - **An answer that must say why.** db/ and geo/ raise a domain error of their own (a
   booking outside the hours, a slot taken, a forged cursor). `CLIENT_ERRORS` below maps
   each to its status, once; controllers neither catch nor translate them.
-- **Controllers raise only Litestar's HTTP exceptions** (and the two it lacks, defined
+- **Controllers raise only Litestar's HTTP exceptions** (and the three it lacks, defined
   here: 409, 415 and 422), never an error class of their own and never a hand-built response.
-- **Dependencies that are down** (the database, the upstream geocoder) answer 503 with
-  `Retry-After`, here, and say so in the log once a minute, not once a request.
+- **Dependencies that are down** (the database, the upstream geocoder) and work the API
+  will not take on now (too many costly searches at once) answer 503 with `Retry-After`,
+  here, and say so in the log once a minute, as a warning without a traceback, not once a
+  request.
 
 Every error body has one shape, `ErrorBody`: Litestar's `{"status_code", "detail"}`, plus
 `extra` on validation errors, naming the offending parameters or fields.

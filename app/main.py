@@ -4,6 +4,7 @@ import hashlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 import httpx
 from advanced_alchemy.extensions.litestar import (
@@ -12,7 +13,6 @@ from advanced_alchemy.extensions.litestar import (
     SQLAlchemyPlugin,
 )
 from litestar import Litestar
-from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.logging.config import LoggingConfig
 from litestar.openapi import OpenAPIConfig
@@ -23,15 +23,16 @@ from redis.backoff import NoBackoff
 from app.accounts.auth import TokenIssuer, make_jwt_auth
 from app.accounts.controller import AuthController, MeController
 from app.bookings.controller import BookingController
-from app.edge.answers import Searches
+from app.edge.answers import Answers
 from app.edge.bodies import ApiRequest
+from app.edge.cached_reads import CachedRead
 from app.edge.compression import compress_answers
 from app.edge.headers import add_edge_headers, cors_config
 from app.edge.limits import RateLimiter, limit_api_requests
 from app.edge.logs import JsonFormatter, request_ids, stamp_records_with_request_ids
 from app.edge.metrics import MetricsController, geocoder_event, observe_pool, observe_requests
 from app.edge.paging import list_page_dependency
-from app.edge.parameter_syntax import check_parameter_syntax, learn_parameter_syntax
+from app.edge.parameter_syntax import DocumentedSyntax
 from app.edge.public_reads import servers
 from app.errors import UNLOGGED_ERRORS, exception_handlers
 from app.geocoding.controller import GeocodeController
@@ -43,11 +44,12 @@ from app.profiles.controller import ProfileController
 from app.route_orders.controller import RouteOrderController
 from app.routes.controller import RouteController
 from app.routes.queries import corridor_dependency
-from app.search.controller import SearchController
 from app.search.costly import CostlySearches
-from app.search.queries import search_requests
+from app.search.queries import search_parsers
+from app.search.reads import Clusters, InView, Nearby
 from app.settings import GeocoderKind, Settings, from_env, weak_secret_key
 from app.tiles.controller import TileController
+from app.tiles.reads import ProviderTile
 from db.accounts import Passwords
 from db.engine import SlowStatementLog, check_pooler, make_engine
 from db.geocoding import GazetteerGeocoder
@@ -140,12 +142,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
         settings.redis_url, socket_timeout_s=None, max_connections=settings.redis_max_connections
     )
     cursor_codec = CursorCodec(derived_key(settings.secret_key, "search-cursor"))
+    token_versions = TokenVersions(redis, engine)
     jwt_auth = make_jwt_auth(
-        derived_key(settings.secret_key, "access-token").hex(), settings.access_token_ttl_s
+        derived_key(settings.secret_key, "access-token").hex(),
+        settings.access_token_ttl_s,
+        token_versions,
     )
     http = httpx.AsyncClient(timeout=settings.geocoder_policy.timeout_s)
     geocoder = _geocoder(settings, redis, GazetteerGeocoder(engine), http)
-    token_versions = TokenVersions(redis, engine)
     rate_limiter = RateLimiter(
         limits_redis,
         settings.rate_limits,
@@ -175,14 +179,17 @@ def create_app(settings: Settings | None = None) -> Litestar:
         for url in filter(None, (settings.database_url, settings.database_replica_url)):
             await check_pooler(url, settings.db_transaction_pooler)
 
-    searches = Searches(
-        databases.public_reads,
-        CostlySearches(settings.search.costly_at_once),
-        cursor_codec,
-        search_cache,
-        rate_limiter,
-        settings.search.cache_max_age_s,
+    answers = Answers(
+        databases.public_reads, search_cache, rate_limiter, settings.search.cache_max_age_s
     )
+    parsers = search_parsers(settings.search)
+    cached_reads: list[CachedRead[Any]] = [
+        Nearby(parsers, cursor_codec, CostlySearches(settings.search.costly_at_once)),
+        InView(parsers),
+        Clusters(parsers),
+        ProviderTile(settings.search.max_zoom),
+    ]
+    parameter_syntax = DocumentedSyntax()
     singletons = {
         "settings": settings,
         "redis": redis,
@@ -197,13 +204,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
             settings.passwords.parallelism,
         ),
         "public_reads": databases.public_reads,
+        "proxies": rate_limiter.proxies,
         # Orders along a provider's own route: the primary's (app.edge.public_reads).
         "order_search": databases.public_reads.primary.orders,
         "travel": Travel(settings.routes.day_start, settings.routes.speed_kmh, GreatCircleMatrix()),
     }
     return Litestar(
         route_handlers=[
-            SearchController,
+            *(read.route(answers) for read in cached_reads),
             TileController,
             ProfileController,
             HoursController,
@@ -221,27 +229,24 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ],
         plugins=[SQLAlchemyPlugin(config=db_config)],
         on_app_init=[jwt_auth.on_app_init],
-        state=State(
-            {"rate_limiter": rate_limiter, "token_versions": token_versions, "searches": searches}
-        ),
         dependencies={
             **{
                 name: Provide(_constant(value), sync_to_thread=False)
                 for name, value in singletons.items()
             },
-            **search_requests(settings.search),
+            "nearby_area": Provide(parsers.nearby_area, sync_to_thread=False),
             "list_page": list_page_dependency(settings.pages),
             "corridor": corridor_dependency(settings.routes, settings.search),
         },
         request_class=ApiRequest,
-        on_startup=[learn_parameter_syntax, check_poolers],
-        before_request=check_parameter_syntax,
+        on_startup=[parameter_syntax.learn, check_poolers],
+        before_request=parameter_syntax.check,
         request_max_body_size=settings.body_max_bytes,
         middleware=[
             request_ids,
             observe_requests,
             compress_answers,
-            limit_api_requests,
+            limit_api_requests(rate_limiter),
         ],
         before_send=[add_edge_headers],
         cors_config=cors_config(settings.cors_allow_origins),

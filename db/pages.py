@@ -1,6 +1,6 @@
 """Keyset pages: a query asks for one row more than it returns, to know that more follow."""
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Generic, TypeVar
@@ -11,6 +11,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 from geo.cursor import TimeKey
 
 T = TypeVar("T")
+K = TypeVar("K")
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +23,10 @@ class Page(Generic[T]):
     def of(cls, rows: Sequence[T], limit: int) -> "Page[T]":
         """A page from up to `limit + 1` rows: the extra one only says that more follow."""
         return cls(list(rows[:limit]), has_more=len(rows) > limit)
+
+    def last_key(self, key_of: Callable[[T], K]) -> K | None:
+        """The key of its last item when more follow (the next page starts after it)."""
+        return key_of(self.items[-1]) if self.has_more else None
 
 
 def newest_first(

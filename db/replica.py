@@ -14,6 +14,7 @@ lags, and a cached answer is never stored under a generation whose write it coul
 """
 
 import asyncio
+import contextlib
 import enum
 import logging
 import time
@@ -149,13 +150,31 @@ class Replica:
 
 
 Server = TypeVar("Server")
-T = TypeVar("T")
+NEWEST_WRITE = object()
+"""As far as public reads must see: the newest write's position, as Redis has it."""
+
+
+class Chosen(NamedTuple, Generic[Server]):
+    """Where a public read goes, and for how long it may take there."""
+
+    server: Server
+    replica: Replica | None = None
+    """The replica's state when the server is the replica."""
+
+    def deadline(self) -> contextlib.AbstractAsyncContextManager[object]:
+        """A read on the replica has its read timeout before it is made on the primary."""
+        if self.replica is None:
+            return contextlib.nullcontext()
+        return asyncio.timeout(self.replica.read_timeout_s)
 
 
 class PublicReads(Generic[Server]):
     """Where public reads go: to the replica when one is configured and may serve the
     read, otherwise to the primary. A server is whatever a read needs from one (its
-    sessions, its searches); `positions` says how far a replica must have replayed."""
+    sessions, its searches); `positions` says how far a replica must have replayed.
+
+    A reader asks `choose` for a server and reads on it; if the read raises, `failed`
+    says whether to read again on the primary it returns."""
 
     def __init__(
         self,
@@ -170,34 +189,37 @@ class PublicReads(Generic[Server]):
         self._report = report
         self._warn = ThrottledWarning(logger)
 
-    async def read(self, read: Callable[[Server], Awaitable[T]]) -> T:
-        """`read` on the replica if it may serve, else on the primary."""
+    async def choose(self, needed: int | object | None = NEWEST_WRITE) -> Chosen[Server]:
+        """The replica if it has replayed WAL up to `needed` (None: unknown; not given:
+        as far as Redis says the newest write is) and is not too far behind, else the
+        primary."""
         if self._replica is None:
-            return await read(self.primary)
-        needed = None if self._positions is None else await self._positions()
-        return await self.read_seeing(needed, read)
-
-    async def read_seeing(self, needed: int | None, read: Callable[[Server], Awaitable[T]]) -> T:
-        """`read` on the replica if it has replayed WAL up to `needed` (None: unknown)
-        and is not too far behind, else on the primary; on the primary also when it fails
-        on the replica."""
-        if self._replica is None:
-            return await read(self.primary)
+            return Chosen(self.primary)
+        if needed is NEWEST_WRITE:
+            needed = None if self._positions is None else await self._positions()
         server, replica = self._replica
-        why = await replica.fallback(needed)
+        why = await replica.fallback(needed)  # type: ignore[arg-type]
         if why is None:
-            try:
-                async with asyncio.timeout(replica.read_timeout_s):
-                    result = await read(server)
-            except Exception as error:
-                if not _failed_on_replica(error):
-                    raise
-                replica.failed()
-                why = Fallback.down
-            else:
-                self._report("replica", None)
-                return result
+            return Chosen(server, replica)
+        self._went_to_primary(why)
+        return Chosen(self.primary)
+
+    def done(self, chosen: Chosen[Server]) -> None:
+        """A read on `chosen` succeeded (counted, with a replica configured)."""
+        if chosen.replica is not None:
+            self._report("replica", None)
+
+    def failed(self, chosen: Chosen[Server], error: BaseException) -> Server | None:
+        """The primary, when a read on the replica failed there for the replica's sake (it
+        stopped, or cancelled the read for a conflict with recovery), to read again on;
+        None when the error is the read's own."""
+        if chosen.replica is None or not _failed_on_replica(error):
+            return None
+        chosen.replica.failed()
+        self._went_to_primary(Fallback.down)
+        return self.primary
+
+    def _went_to_primary(self, why: Fallback) -> None:
         if why is not Fallback.not_replayed:
             self._warn("public reads go to the primary: the replica is %s", why.value)
         self._report("primary", why)
-        return await read(self.primary)

@@ -75,6 +75,15 @@ class CursorCodec:
             raise InvalidCursorError("cursor belongs to a different query")
         return msgspec.msgpack.decode(payload.key, type=key_type)
 
+    def after(self, cursor: str | None, scope: msgspec.Struct, key_type: type[K]) -> K | None:
+        """The key the page a cursor asks for starts after; None for the first page."""
+        return self.decode(cursor, scope, key_type) if cursor else None
+
+    def following(self, last_key: msgspec.Struct | None, scope: msgspec.Struct) -> str | None:
+        """The cursor of the page after the one whose last key this is; None when no page
+        follows (no key)."""
+        return None if last_key is None else self.encode(last_key, scope)
+
     def _mac(self, body: bytes) -> bytes:
         return hmac.new(self._secret, body, hashlib.sha256).digest()[:_MAC_BYTES]
 

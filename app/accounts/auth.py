@@ -14,19 +14,13 @@ from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import AuthenticationResult
-from litestar.openapi.spec import Components, SecurityRequirement, SecurityScheme
+from litestar.openapi.spec import Components, SecurityScheme
 from litestar.security.jwt import JWTAuth, JWTAuthenticationMiddleware, Token
 from litestar.types import Guard
 
-from app.edge.headers import PUBLIC_OPT
 from db.accounts import Account
 from db.models import MAX_ROW_ID, Role
 from db.token_versions import TokenVersions
-
-# Route handlers (or controllers) with this in their opt answer without a token, and
-# with ANONYMOUS as their security the OpenAPI document says so.
-PUBLIC = {PUBLIC_OPT: True}
-ANONYMOUS: list[SecurityRequirement] = [{}]
 
 
 class AuthUser(msgspec.Struct, frozen=True):
@@ -38,20 +32,25 @@ SignedInRequest = Request[AuthUser, Token, Any]
 """The request of a handler that needs an account."""
 
 
-async def _user_from_token(
-    token: Token, connection: ASGIConnection[Any, Any, Any, Any]
-) -> AuthUser | None:
-    """The token's user, or None (a 401) when its claims name none that could exist, or
-    its version is not the account's (a password changed, an account deleted)."""
-    try:
-        user = AuthUser(int(token.sub), Role(token.extras["role"]))
-        version = token.extras["ver"]
-    except (KeyError, ValueError):
-        return None
-    if not 1 <= user.id <= MAX_ROW_ID or type(version) is not int:
-        return None
-    versions: TokenVersions = connection.app.state.token_versions
-    return user if await versions.current(user.id) == version else None
+class TokenUsers:
+    """Who a token is for, while it is still good."""
+
+    def __init__(self, versions: TokenVersions) -> None:
+        self._versions = versions
+
+    async def of(
+        self, token: Token, connection: ASGIConnection[Any, Any, Any, Any]
+    ) -> AuthUser | None:
+        """The token's user, or None (a 401) when its claims name none that could exist,
+        or its version is not the account's (a password changed, an account deleted)."""
+        try:
+            user = AuthUser(int(token.sub), Role(token.extras["role"]))
+            version = token.extras["ver"]
+        except (KeyError, ValueError):
+            return None
+        if not 1 <= user.id <= MAX_ROW_ID or type(version) is not int:
+            return None
+        return user if await self._versions.current(user.id) == version else None
 
 
 class BearerMiddleware(JWTAuthenticationMiddleware):
@@ -81,9 +80,11 @@ class BearerAuth(JWTAuth[AuthUser, Token]):
         )
 
 
-def make_jwt_auth(signing_key: str, token_ttl_s: int) -> JWTAuth[AuthUser, Token]:
+def make_jwt_auth(
+    signing_key: str, token_ttl_s: int, versions: TokenVersions
+) -> JWTAuth[AuthUser, Token]:
     return BearerAuth(
-        retrieve_user_handler=_user_from_token,
+        retrieve_user_handler=TokenUsers(versions).of,
         authentication_middleware_class=BearerMiddleware,
         token_secret=signing_key,
         default_token_expiration=timedelta(seconds=token_ttl_s),

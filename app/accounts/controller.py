@@ -7,7 +7,7 @@ from litestar.exceptions import ClientException, NotAuthorizedException, NotFoun
 from litestar.params import JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.accounts.auth import ANONYMOUS, PUBLIC, SignedInRequest, TokenIssuer
+from app.accounts.auth import SignedInRequest, TokenIssuer
 from app.accounts.schemas import (
     AccessToken,
     AccountView,
@@ -16,7 +16,8 @@ from app.accounts.schemas import (
     Registration,
     password_problem,
 )
-from app.edge.limits import rate_limited
+from app.edge.headers import ANONYMOUS, PUBLIC
+from app.edge.limits import limited
 from app.errors import error_responses
 from app.settings import Settings
 from db import accounts
@@ -39,7 +40,7 @@ class AuthController(Controller):
     @post(
         "/register",
         status_code=201,
-        guards=[rate_limited("register")],
+        opt=limited("register"),
         operation_id="registerAccount",
         responses=error_responses(400, 409, 413, 415, 429, 503),
     )
@@ -59,7 +60,7 @@ class AuthController(Controller):
     @post(
         "/login",
         status_code=200,
-        guards=[rate_limited("login")],
+        opt=limited("login"),
         operation_id="logIn",
         responses=error_responses(400, 401, 413, 415, 429, 503),
     )
@@ -96,7 +97,7 @@ class MeController(Controller):
     @post(
         "/password",
         status_code=200,
-        guards=[rate_limited("login")],
+        opt=limited("login"),
         operation_id="changeMyPassword",
         responses=error_responses(400, 401, 404, 413, 415, 503),
     )

@@ -4,7 +4,6 @@ Overlaps are refused by the database (see db.bookings): a request that loses the
 for a slot gets 409, never a 5xx, and needs no retry on the server.
 """
 
-from collections.abc import Awaitable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
@@ -17,15 +16,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.auth import SignedInRequest
 from app.bookings.schemas import BookingDetails, BookingDraft, BookingList, BookingsFilters
-from app.edge.limits import rate_limited, signed_in_user
-from app.edge.paging import ListPage, keyset_page
+from app.edge.limits import limited
+from app.edge.paging import ListPage
 from app.edge.parameters import RowId
 from app.errors import error_responses, not_yours
 from app.settings import Settings
 from db import bookings
 from db.bookings import BookingsQuery, Side
-from db.models import Booking, BookingStatus, Role
-from db.pages import Page
+from db.models import BookingStatus, Role
 from geo.cursor import CursorCodec, TimeKey
 
 SideParam = Annotated[
@@ -63,7 +61,7 @@ class BookingController(Controller):
 
     @post(
         "/",
-        guards=[rate_limited("booking", signed_in_user)],
+        opt=limited(per_user=("booking",)),
         operation_id="createBooking",
         responses=error_responses(400, 401, 409, 413, 415, 422, 429, 503),
     )
@@ -97,21 +95,13 @@ class BookingController(Controller):
         """The caller's bookings as customer or as provider, by start time."""
         filters = bookings_filters
 
-        def page_after(after: TimeKey | None) -> Awaitable[Page[Booking]]:
-            query = BookingsQuery(
-                filters.side, list_page.limit, filters.status, filters.starts_from, after
-            )
-            return bookings.bookings_page(db_session, filters.user_id, query)
-
-        items, next_cursor = await keyset_page(
-            cursor_codec,
-            filters,
-            list_page.cursor,
-            TimeKey,
-            fetch=page_after,
-            key_of=lambda b: TimeKey(b.start, b.id),
+        after = cursor_codec.after(list_page.cursor, filters, TimeKey)
+        query = BookingsQuery(
+            filters.side, list_page.limit, filters.status, filters.starts_from, after
         )
-        return BookingList([BookingDetails.of(booking) for booking in items], next_cursor)
+        page = await bookings.bookings_page(db_session, filters.user_id, query)
+        following = cursor_codec.following(page.last_key(lambda b: TimeKey(b.start, b.id)), filters)
+        return BookingList([BookingDetails.of(booking) for booking in page.items], following)
 
     @post(
         "/{booking_id:int}/cancel",

@@ -1,13 +1,17 @@
 """The headers every answer carries: security headers, the request id, CORS."""
 
 from litestar.config.cors import CORSConfig
+from litestar.openapi.spec import SecurityRequirement
 from litestar.types import Message, Scope
 
 from app.edge.logs import REQUEST_ID_HEADER, request_id_of
 
 PUBLIC_OPT = "exclude_from_auth"
-"""The route opt (Litestar's authentication middleware's) of a handler that answers
-without a token (app.accounts.auth.PUBLIC)."""
+# Route handlers (or controllers) with PUBLIC in their opt answer without a token (the opt
+# Litestar's authentication middleware reads), and with ANONYMOUS as their security the
+# OpenAPI document says so. Every other route's answers are never stored.
+PUBLIC = {PUBLIC_OPT: True}
+ANONYMOUS: list[SecurityRequirement] = [{}]
 
 # On every answer. The API sends JSON only, so nothing may be framed, sniffed or run;
 # the schema pages under /schema load their own scripts and keep the default policy. The

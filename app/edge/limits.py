@@ -14,29 +14,22 @@ import contextlib
 import logging
 import math
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
-from litestar.connection import ASGIConnection
 from litestar.exceptions import TooManyRequestsException
-from litestar.handlers.base import BaseRouteHandler
-from litestar.types import ASGIApp, Guard, Receive, Scope, Send
+from litestar.types import ASGIApp, Receive, Scope, Send
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from app.edge.metrics import RATE_LIMIT_FALLBACKS, RATE_LIMIT_REJECTIONS
 from app.edge.proxies import TrustedProxies
-from app.edge.state import once_per_request
+from app.edge.state import Counted, request_state
 from app.settings import RateLimits
 from db.rate_windows import LocalWindows, RedisWindows, Refusal, Window
 from geo.log_throttle import ThrottledWarning
 
 logger = logging.getLogger(__name__)
 _warn = ThrottledWarning(logger)
-
-
-Connection = ASGIConnection[Any, Any, Any, Any]
-Counted = tuple[str, str]
-"""A limit's name, and who the request counts for."""
 
 
 def windows(limits: RateLimits, processes: int = 1) -> dict[str, Window]:
@@ -107,81 +100,93 @@ def _too_many(name: str, window: Window, refusal: Refusal) -> TooManyRequestsExc
     )
 
 
-def client_address(scope: Scope) -> str:
+class RouteLimits(NamedTuple):
+    """The limits a route's requests count against, beyond the API's ceiling."""
+
+    client_limit: str = "client"
+    """The limit of every API request per client, or one the route has in its place."""
+    per_client: tuple[str, ...] = ()
+    per_user: tuple[str, ...] = ()
+    """Counted for the signed-in user, whichever address it comes from."""
+    by_lookup: bool = False
+    """Counted in the round trip of the route's cache lookup (edge.answers), not before."""
+
+
+_OPT = "limits"
+
+
+def limited(
+    *per_client: str, per_user: tuple[str, ...] = (), instead_of_client: str = "client"
+) -> dict[str, RouteLimits]:
+    """Route opt: the limits a route's requests count against (settings.RateLimits' names),
+    per client and per user; `instead_of_client` replaces the limit of every request per
+    client (map tiles: a map asks for a dozen a view)."""
+    return {_OPT: RouteLimits(instead_of_client, per_client, per_user)}
+
+
+def counted_by_lookup(route: dict[str, RouteLimits]) -> dict[str, RouteLimits]:
+    """Route opt of a cached read: its limits are counted with its cache lookup."""
+    return {_OPT: route.get(_OPT, RouteLimits())._replace(by_lookup=True)}
+
+
+def client_of(scope: Scope, proxies: TrustedProxies) -> str:
     """The request's client (TrustedProxies), worked out once per request."""
-    proxies: TrustedProxies = scope["app"].state.rate_limiter.proxies
-    return once_per_request(scope, "client_address", lambda: proxies.client(scope))
+    state = request_state(scope)
+    if state.client is None:
+        state.client = proxies.client(scope)
+    return state.client
 
 
-def _client_of(connection: Connection) -> str:
-    return client_address(connection.scope)
+def _counted(scope: Scope, route: RouteLimits, client: str) -> tuple[Counted, ...]:
+    """Its client's limit first, then the API's (a client over its own limit spends none
+    of everyone's), then the route's."""
+    user = scope.get("user")
+    return (
+        (route.client_limit, client),
+        ("everyone", "all"),
+        *((name, client) for name in route.per_client),
+        *((name, f"user:{user.id}") for name in route.per_user if user is not None),
+    )
 
 
-def signed_in_user(connection: Connection) -> str:
-    return f"user:{connection.user.id}"
+def limit_api_requests(limiter: RateLimiter) -> Callable[[ASGIApp], ASGIApp]:
+    """Middleware: every API request counts against the limits its route declares
+    (`limited`), in one round trip before its handler runs; a cached read's count in the
+    round trip of its cache lookup instead, or after the answer when it never got there
+    (a 400 for a malformed parameter). The one place limits are counted from."""
+
+    def limits_of(app: ASGIApp) -> ASGIApp:
+        async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+            if not scope["path"].startswith("/api/"):
+                await app(scope, receive, send)
+                return
+            route: RouteLimits = scope["route_handler"].opt.get(_OPT, RouteLimits())
+            counted = _counted(scope, route, client_of(scope, limiter.proxies))
+            if not route.by_lookup:
+                await limiter.hit(*counted)
+                await app(scope, receive, send)
+                return
+            state = request_state(scope)
+            state.limits_due = counted
+            try:
+                await app(scope, receive, send)
+            finally:
+                if state.limits_due is not None:
+                    with contextlib.suppress(TooManyRequestsException):  # answered already
+                        await limiter.hit(*state.limits_due)
+
+        return middleware
+
+    return limits_of
 
 
-def rate_limited(name: str, client: Callable[[Connection], str] = _client_of) -> Guard:
-    """A guard that counts the request against limit `name` (RateLimiter in app state)."""
-
-    async def guard(connection: Connection, _: BaseRouteHandler) -> None:
-        await connection.app.state.rate_limiter.hit((name, client(connection)))
-
-    return guard
-
-
-_COUNTED_BY_HANDLER_KEY = "api_limits_counted_by_handler"
-COUNTED_BY_HANDLER = {_COUNTED_BY_HANDLER_KEY: True}
-"""Route opt for handlers that count the API-wide limits themselves (`api_limits_due`), in
-the round trip of a Redis read they make anyway."""
-_DUE = "api_limits_due"
-_CLIENT_LIMIT_KEY = "client_limit"
-
-
-def counted_per_client_as(limit: str) -> dict[str, str]:
-    """Route opt: the route's requests count against `limit` per client, in place of the
-    limit of every API request."""
-    return {_CLIENT_LIMIT_KEY: limit}
-
-
-def limit_api_requests(app: ASGIApp) -> ASGIApp:
-    """Middleware, the outer layers for every API request: its client's limit, then the
-    global one (so a client over its own limit spends none of everyone's), counted in one
-    round trip before the handler runs; or, for handlers that take them over
-    (COUNTED_BY_HANDLER), by the handler, and after the response for requests that never
-    reached it (a 400 for a malformed parameter). A middleware rather than an app-wide
-    guard: Litestar copies the route handler for every guard call, which costs more than
-    the check."""
-
-    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if not scope["path"].startswith("/api/"):
-            await app(scope, receive, send)
-            return
-        limiter: RateLimiter = scope["app"].state.rate_limiter
-        opt = scope["route_handler"].opt
-        client_limit = opt.get(_CLIENT_LIMIT_KEY, "client")
-        layers = ((client_limit, client_address(scope)), ("everyone", "all"))
-        if not opt.get(_COUNTED_BY_HANDLER_KEY):
-            await limiter.hit(*layers)
-            await app(scope, receive, send)
-            return
-        state = scope.setdefault("state", {})
-        state[_DUE] = layers
-        try:
-            await app(scope, receive, send)
-        finally:
-            if state.pop(_DUE, None) is not None:
-                with contextlib.suppress(TooManyRequestsException):  # answered already
-                    await limiter.hit(*layers)
-
-    return middleware
-
-
-def api_limits_due(scope: Scope) -> tuple[Counted, ...]:
-    """The API-wide limits a COUNTED_BY_HANDLER handler is to count for its request (none
-    when they are counted already); after this call they are the handler's to count."""
-    due: tuple[Counted, ...] = scope.setdefault("state", {}).pop(_DUE, ())
+def limits_due(scope: Scope) -> tuple[Counted, ...]:
+    """The limits a cached read is to count in its lookup's round trip (none when counted
+    already); after this call they are the caller's to count."""
+    state = request_state(scope)
+    due, state.limits_due = state.limits_due or (), None
     return due
 
 
-PROVIDER_WRITES = rate_limited("provider_write", signed_in_user)
+PROVIDER_WRITES = limited(per_user=("provider_write",))
+"""Changes to profiles, services and hours (each can end cached searches), per user."""

@@ -12,7 +12,7 @@ from uuid import uuid4
 
 from litestar.types import ASGIApp, Receive, Scope, Send
 
-from app.edge.state import once_per_request, raw_header
+from app.edge.state import raw_header, request_state
 
 REQUEST_ID_HEADER = "x-request-id"
 _REQUEST_ID_RAW = REQUEST_ID_HEADER.encode()
@@ -21,13 +21,12 @@ _current_request_id: ContextVar[str | None] = ContextVar("request_id", default=N
 
 
 def request_id_of(scope: Scope) -> str:
-    """The request's id: the client's, if well-formed, else a new one (kept in the scope)."""
-
-    def work_out() -> str:
+    """The request's id: the client's, if well-formed, else a new one (kept in its state)."""
+    state = request_state(scope)
+    if state.request_id is None:
         given = (raw_header(scope, _REQUEST_ID_RAW) or b"").decode("latin-1")
-        return given if _WELL_FORMED.match(given) else uuid4().hex
-
-    return once_per_request(scope, "request_id", work_out)
+        state.request_id = given if _WELL_FORMED.match(given) else uuid4().hex
+    return state.request_id
 
 
 def request_ids(app: ASGIApp) -> ASGIApp:

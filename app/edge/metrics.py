@@ -20,7 +20,7 @@ from prometheus_client import Counter, Gauge, Histogram
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.accounts.auth import ANONYMOUS, PUBLIC
+from app.edge.headers import ANONYMOUS, PUBLIC
 
 PREFIX = "equinet"
 

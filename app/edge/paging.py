@@ -1,10 +1,6 @@
-"""Keyset pages at the HTTP edge: a cursor in, the next page's cursor out.
+"""The page parameters of a user's lists (their cursors: geo.cursor, bound to the list's
+filters, so a cursor can't continue another query's list)."""
 
-Both are bound to the query's filters (the part of a query value that says what the pages
-are pages of), so a cursor can't continue another query's list.
-"""
-
-from collections.abc import Awaitable, Callable
 from typing import Annotated, TypeVar
 
 import msgspec
@@ -13,29 +9,9 @@ from litestar.params import Parameter
 
 from app.edge.parameters import Cursor
 from app.settings import PageLimits
-from db.pages import Page
-from geo.cursor import CursorCodec
 
 K = TypeVar("K", bound=msgspec.Struct)
 T = TypeVar("T")
-
-
-async def keyset_page(
-    codec: CursorCodec,
-    filters: msgspec.Struct,
-    cursor: str | None,
-    key_type: type[K],
-    fetch: Callable[[K | None], Awaitable[Page[T]]],
-    key_of: Callable[[T], K],
-) -> tuple[list[T], str | None]:
-    """The page after `cursor` (the first without one), and the next page's cursor or None.
-
-    `fetch` reads the page after a key; `key_of` gives an item's key in the list's order.
-    """
-    after = codec.decode(cursor, filters, key_type) if cursor else None
-    page = await fetch(after)
-    following = codec.encode(key_of(page.items[-1]), filters) if page.has_more else None
-    return page.items, following
 
 
 class ListPage(msgspec.Struct, frozen=True):

@@ -91,13 +91,20 @@ def _wrong_number(kind: str) -> str:
     return f"must be {article} {kind} written as in JSON, e.g. {_EXAMPLES[kind]}"
 
 
-def learn_parameter_syntax(app: Litestar) -> None:
-    """On start-up: the syntax of every operation's parameters, from the app's document."""
-    app.state.parameter_syntax = ParameterSyntax(app.openapi_schema.to_schema())
+class DocumentedSyntax:
+    """The syntax of every operation's parameters, learned from the app's document when it
+    starts (`learn`, a start-up hook), and checked before each request (`check`)."""
 
+    def __init__(self) -> None:
+        self._syntax = ParameterSyntax({})
 
-async def check_parameter_syntax(request: Request[Any, Any, Any]) -> None:
-    """A before-request hook: a 400 naming each parameter written wrong or repeated."""
-    if problems := request.app.state.parameter_syntax.problems(request):
-        path = request.url.path
-        raise ValidationException(f"Validation failed for {request.method} {path}", extra=problems)
+    def learn(self, app: Litestar) -> None:
+        self._syntax = ParameterSyntax(app.openapi_schema.to_schema())
+
+    async def check(self, request: Request[Any, Any, Any]) -> None:
+        """A before-request hook: a 400 naming each parameter written wrong or repeated."""
+        if problems := self._syntax.problems(request):
+            path = request.url.path
+            raise ValidationException(
+                f"Validation failed for {request.method} {path}", extra=problems
+            )

@@ -2,8 +2,8 @@
 primary, and a streaming replica when DATABASE_REPLICA_URL is set (db.replica). Writes,
 and the reads a user makes of their own data, always go to the primary."""
 
-from collections.abc import Callable
-from typing import NamedTuple
+from collections.abc import Awaitable, Callable
+from typing import NamedTuple, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -11,10 +11,13 @@ from app.edge.metrics import public_read
 from app.settings import Settings
 from db.engine import ReadPool, SlowStatementLog, make_engine, make_read_pool
 from db.nearest import index_ordered_connection_settings
-from db.replica import PublicReads, Replica, ReplicaPolicy
+from db.replica import NEWEST_WRITE, PublicReads, Replica, ReplicaPolicy
 from db.route_orders import OpenOrderSearch
 from db.search import ProviderSearch
 from db.search_cache import SearchCache
+
+A = TypeVar("A")
+T = TypeVar("T")
 
 
 class PublicServer(NamedTuple):
@@ -87,6 +90,28 @@ def servers(
     state = Replica(replica_engine, ReplicaPolicy(max_lag_s=settings.db_replica_max_lag_s))
     reads = PublicReads(primary, (replica, state), search_cache.written_at, public_read)
     return Servers(reads, engines)
+
+
+async def read_public(
+    public_reads: PublicReads[PublicServer],
+    read: Callable[[PublicServer, A], Awaitable[T]],
+    asked: A,
+    seeing: int | object | None = NEWEST_WRITE,
+) -> T:
+    """`read(server, asked)` on the server public reads may be made on (the replica, when
+    it has replayed the write at WAL position `seeing`), and again on the primary when it
+    fails on the replica."""
+    chosen = await public_reads.choose(seeing)
+    try:
+        async with chosen.deadline():
+            result = await read(chosen.server, asked)
+    except Exception as error:
+        primary = public_reads.failed(chosen, error)
+        if primary is None:
+            raise
+        return await read(primary, asked)
+    public_reads.done(chosen)
+    return result
 
 
 async def commit_public_write(session: AsyncSession, search_cache: SearchCache) -> None:

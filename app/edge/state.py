@@ -1,20 +1,39 @@
-"""Reading a request's ASGI scope directly, where building a Request would cost more than
-the answer (middleware on every request, cached searches)."""
+"""One typed value per request for what the edge works out once and passes on, and the
+scope read directly where building a Request would cost more than the answer
+(middleware on every request, cached reads)."""
 
-from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 from litestar.types import Scope
+
+_KEY = "equinet"
+Counted = tuple[str, str]
+"""A limit's name, and who the request counts for."""
+
+
+@dataclass(slots=True)
+class RequestState:
+    request_id: str | None = None
+    """X-Request-ID: the client's when well-formed, else one made here (edge.logs)."""
+    client: str | None = None
+    """Who the request counts for: its address, as the trusted proxies tell (edge.proxies)."""
+    limits_due: tuple[Counted, ...] | None = None
+    """The limits a cached read is still to count, in the round trip of its cache lookup;
+    None once counted (edge.limits)."""
+    lookup: Any = None
+    """A cached read's lookup made before routing, left for its handler (edge.answers)."""
+
+
+def request_state(scope: Scope) -> RequestState:
+    """The request's state, made the first time it is asked for."""
+    held = scope.setdefault("state", {})
+    state: RequestState | None = held.get(_KEY)
+    if state is None:
+        state = held[_KEY] = RequestState()
+    return state
 
 
 def raw_header(scope: Scope, name: bytes) -> bytes | None:
     """The first value of header `name` (lower case, as ASGI servers give names), if any."""
     return next((value for key, value in scope["headers"] if key == name), None)
-
-
-def once_per_request(scope: Scope, name: str, work_out: Callable[[], str]) -> str:
-    """`work_out()` the first time a request asks for `name`; kept in its scope's state."""
-    state = scope.setdefault("state", {})
-    value: str | None = state.get(name)
-    if value is None:
-        value = state[name] = work_out()
-    return value

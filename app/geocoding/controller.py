@@ -7,8 +7,8 @@ from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException, ValidationException
 from litestar.params import Parameter
 
-from app.accounts.auth import ANONYMOUS, PUBLIC
-from app.edge.limits import rate_limited
+from app.edge.headers import ANONYMOUS, PUBLIC
+from app.edge.limits import limited
 from app.edge.parameters import ONE_LINE
 from app.errors import error_responses
 from app.geocoding.schemas import GeocodeAnswer
@@ -25,7 +25,7 @@ class GeocodeController(Controller):
 
     @get(
         "/",
-        guards=[rate_limited("geocode")],
+        opt=limited("geocode"),
         operation_id="geocodeAddress",
         responses=error_responses(400, 404, 429, 503),
     )

@@ -12,7 +12,8 @@ from litestar.exceptions import NotFoundException, ValidationException
 from litestar.params import FromPath, JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.accounts.auth import ANONYMOUS, PUBLIC, SignedInRequest
+from app.accounts.auth import SignedInRequest
+from app.edge.headers import ANONYMOUS, PUBLIC
 from app.edge.limits import PROVIDER_WRITES
 from app.edge.parameters import RowId
 from app.errors import error_responses, not_found, not_yours
@@ -36,7 +37,7 @@ class HoursController(Controller):
 
     @put(
         "/",
-        guards=[PROVIDER_WRITES],
+        opt=PROVIDER_WRITES,
         operation_id="replaceWeeklyHours",
         responses=error_responses(400, 401, 404, 413, 415, 429, 503),
     )
@@ -72,7 +73,7 @@ class HoursController(Controller):
 
     @post(
         "/exceptions",
-        guards=[PROVIDER_WRITES],
+        opt=PROVIDER_WRITES,
         operation_id="setHoursException",
         responses=error_responses(400, 401, 404, 413, 415, 429, 503),
     )
@@ -118,7 +119,7 @@ class HoursController(Controller):
 
     @delete(
         "/exceptions/{day:date}",
-        guards=[PROVIDER_WRITES],
+        opt=PROVIDER_WRITES,
         operation_id="removeHoursException",
         responses=error_responses(400, 401, 404, 429, 503),
     )

@@ -9,7 +9,7 @@ from litestar.datastructures import CacheControlHeader
 from litestar.di import NamedDependency
 from litestar.static_files import create_static_files_router
 
-from app.accounts.auth import PUBLIC
+from app.edge.headers import PUBLIC
 from app.settings import Settings
 from db.models import ServiceCategory
 

@@ -1,7 +1,5 @@
 """The caller's notifications: what happened to their bookings, newest first."""
 
-from collections.abc import Awaitable
-
 from litestar import Controller, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromQuery
@@ -9,7 +7,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.auth import SignedInRequest
-from app.edge.paging import ListPage, keyset_page
+from app.edge.paging import ListPage
 from app.edge.parameters import RowId
 from app.errors import error_responses, not_yours
 from app.notifications.schemas import (
@@ -19,8 +17,6 @@ from app.notifications.schemas import (
     NotificationsFilters,
 )
 from db import notifications
-from db.models import Notification
-from db.pages import Page
 from geo.cursor import CursorCodec, TimeKey
 
 
@@ -40,20 +36,14 @@ class NotificationController(Controller):
         """Newest first; `unread=true` for the unread ones only."""
         filters = NotificationsFilters(request.user.id, unread)
 
-        def page_after(after: TimeKey | None) -> Awaitable[Page[Notification]]:
-            return notifications.notifications_page(
-                db_session, filters.user_id, filters.unread, after, list_page.limit
-            )
-
-        items, next_cursor = await keyset_page(
-            cursor_codec,
-            filters,
-            list_page.cursor,
-            TimeKey,
-            fetch=page_after,
-            key_of=lambda n: TimeKey(n.created_at, n.id),
+        after = cursor_codec.after(list_page.cursor, filters, TimeKey)
+        page = await notifications.notifications_page(
+            db_session, filters.user_id, filters.unread, after, list_page.limit
         )
-        return NotificationList([NotificationDetails.of(n) for n in items], next_cursor)
+        following = cursor_codec.following(
+            page.last_key(lambda n: TimeKey(n.created_at, n.id)), filters
+        )
+        return NotificationList([NotificationDetails.of(n) for n in page.items], following)
 
     @post(
         "/{notification_id:int}/read",

@@ -13,7 +13,7 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.accounts.auth import ANONYMOUS, PUBLIC
+from app.edge.headers import ANONYMOUS, PUBLIC
 
 CHECK_TIMEOUT_S = 2.0
 

@@ -10,10 +10,11 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.accounts.auth import ANONYMOUS, PUBLIC, SignedInRequest, requires_role
+from app.accounts.auth import SignedInRequest, requires_role
+from app.edge.headers import ANONYMOUS, PUBLIC
 from app.edge.limits import PROVIDER_WRITES
 from app.edge.parameters import RowId
-from app.edge.public_reads import PublicServer
+from app.edge.public_reads import PublicServer, read_public
 from app.errors import error_responses, not_found, not_yours
 from app.geocoding.addresses import locate
 from app.profiles.schemas import (
@@ -50,13 +51,19 @@ async def _profile(session: AsyncSession, provider_id: int) -> ProviderProfile:
     return ProviderProfile.of(provider)
 
 
+async def _public_profile(server: PublicServer, provider_id: int) -> ProviderProfile:
+    async with server.sessions() as session:
+        return await _profile(session, provider_id)
+
+
 class ProfileController(Controller):
     path = "/api/providers"
     tags = ["provider profiles"]  # noqa: RUF012
 
     @post(
         "/",
-        guards=[requires_role(Role.provider, Role.admin), PROVIDER_WRITES],
+        guards=[requires_role(Role.provider, Role.admin)],
+        opt=PROVIDER_WRITES,
         operation_id="createProvider",
         responses=error_responses(400, 401, 403, 413, 415, 422, 429, 503),
     )
@@ -78,7 +85,7 @@ class ProfileController(Controller):
 
     @patch(
         "/{provider_id:int}",
-        guards=[PROVIDER_WRITES],
+        opt=PROVIDER_WRITES,
         operation_id="updateProvider",
         responses=error_responses(400, 401, 404, 413, 415, 422, 429, 503),
     )
@@ -109,7 +116,7 @@ class ProfileController(Controller):
 
     @delete(
         "/{provider_id:int}",
-        guards=[PROVIDER_WRITES],
+        opt=PROVIDER_WRITES,
         operation_id="deactivateProvider",
         responses=error_responses(400, 401, 404, 429, 503),
     )
@@ -127,7 +134,7 @@ class ProfileController(Controller):
 
     @post(
         "/{provider_id:int}/services",
-        guards=[PROVIDER_WRITES],
+        opt=PROVIDER_WRITES,
         operation_id="addService",
         responses=error_responses(400, 401, 404, 413, 415, 429, 503),
     )
@@ -149,7 +156,7 @@ class ProfileController(Controller):
 
     @patch(
         "/{provider_id:int}/services/{service_id:int}",
-        guards=[PROVIDER_WRITES],
+        opt=PROVIDER_WRITES,
         operation_id="updateService",
         responses=error_responses(400, 401, 404, 413, 415, 429, 503),
     )
@@ -172,7 +179,7 @@ class ProfileController(Controller):
 
     @delete(
         "/{provider_id:int}/services/{service_id:int}",
-        guards=[PROVIDER_WRITES],
+        opt=PROVIDER_WRITES,
         operation_id="deactivateService",
         responses=error_responses(400, 401, 404, 429, 503),
     )
@@ -202,9 +209,4 @@ class ProfileController(Controller):
         self, public_reads: NamedDependency[PublicReads[PublicServer]], provider_id: RowId
     ) -> ProviderProfile:
         """A provider's public profile with its active services (no personal data)."""
-
-        async def read(server: PublicServer) -> ProviderProfile:
-            async with server.sessions() as session:
-                return await _profile(session, provider_id)
-
-        return await public_reads.read(read)
+        return await read_public(public_reads, _public_profile, provider_id)

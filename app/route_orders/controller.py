@@ -1,6 +1,5 @@
 """Route orders: customers ask for a visit to their stable on some day in a window."""
 
-from collections.abc import Awaitable
 from datetime import date
 from typing import Annotated
 
@@ -12,9 +11,9 @@ from litestar.status_codes import HTTP_200_OK
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.auth import SignedInRequest, requires_role
-from app.edge.paging import ListPage, keyset_page
+from app.edge.paging import ListPage
 from app.edge.parameters import RowId
-from app.edge.public_reads import PublicServer, commit_public_write
+from app.edge.public_reads import PublicServer, commit_public_write, read_public
 from app.errors import error_responses, not_yours
 from app.geocoding.addresses import locate
 from app.route_orders.schemas import (
@@ -27,7 +26,7 @@ from app.route_orders.schemas import (
 )
 from app.search.queries import Category, NearbyArea
 from db import route_orders
-from db.models import Role, RouteOrder
+from db.models import Role
 from db.pages import Page
 from db.replica import PublicReads
 from db.route_orders import AvailableQuery, OrderHit
@@ -36,6 +35,11 @@ from db.search_cache import SearchCache
 from geo.cursor import CursorCodec, DistanceKey, TimeKey
 from geo.distance import Point
 from geo.geocoding.chain import GeocoderChain
+
+
+async def _available_orders(server: PublicServer, query: AvailableQuery) -> Page[OrderHit]:
+    async with server.sessions() as session:
+        return await server.orders.available(session, query)
 
 
 class RouteOrderController(Controller):
@@ -76,18 +80,14 @@ class RouteOrderController(Controller):
         """The caller's orders, newest first."""
         filters = RouteOrdersFilters(request.user.id)
 
-        def page_after(after: TimeKey | None) -> Awaitable[Page[RouteOrder]]:
-            return route_orders.orders_page(db_session, filters.customer_id, after, list_page.limit)
-
-        items, next_cursor = await keyset_page(
-            cursor_codec,
-            filters,
-            list_page.cursor,
-            TimeKey,
-            fetch=page_after,
-            key_of=lambda order: TimeKey(order.created_at, order.id),
+        after = cursor_codec.after(list_page.cursor, filters, TimeKey)
+        page = await route_orders.orders_page(
+            db_session, filters.customer_id, after, list_page.limit
         )
-        return RouteOrderList([RouteOrderDetails.of(order) for order in items], next_cursor)
+        following = cursor_codec.following(
+            page.last_key(lambda order: TimeKey(order.created_at, order.id)), filters
+        )
+        return RouteOrderList([RouteOrderDetails.of(order) for order in page.items], following)
 
     @get(
         "/available",
@@ -107,23 +107,12 @@ class RouteOrderController(Controller):
         id: the bounds and the index-ordered scan of provider search."""
         area = nearby_area
         filters = AvailableFilters(area.latitude, area.longitude, area.radius_km, day, category)
-
-        async def read(server: PublicServer) -> AvailableOrders:
-            async with server.sessions() as session:
-
-                def page_after(after: DistanceKey | None) -> Awaitable[Page[OrderHit]]:
-                    center = Point(filters.latitude, filters.longitude)
-                    query = AvailableQuery(
-                        center, filters.radius_km * 1000, day, area.limit, category, after
-                    )
-                    return server.orders.available(session, query)
-
-                items, next_cursor = await keyset_page(
-                    cursor_codec, filters, area.cursor, DistanceKey, page_after, lambda hit: hit.key
-                )
-            return AvailableOrders(items, next_cursor)
-
-        return await public_reads.read(read)
+        after = cursor_codec.after(area.cursor, filters, DistanceKey)
+        center = Point(filters.latitude, filters.longitude)
+        query = AvailableQuery(center, filters.radius_km * 1000, day, area.limit, category, after)
+        page = await read_public(public_reads, _available_orders, query)
+        following = cursor_codec.following(page.last_key(lambda hit: hit.key), filters)
+        return AvailableOrders(page.items, following)
 
     @post(
         "/{order_id:int}/cancel",

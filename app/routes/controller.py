@@ -1,7 +1,7 @@
 """Day routes: a provider plans a day through open orders, and reads it back."""
 
 import itertools
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import date
 from typing import Annotated, Any
 
@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.auth import SignedInRequest, requires_role
 from app.edge.formats import GEOJSON, GEOJSON_TOO, Format, ResponseFormat
-from app.edge.paging import ListPage, keyset_page
+from app.edge.paging import ListPage
 from app.edge.parameters import RowId
 from app.edge.public_reads import commit_public_write
 from app.errors import error_responses, not_yours
@@ -32,8 +32,7 @@ from app.routes.schemas import (
 )
 from app.settings import Settings
 from db import routes
-from db.models import Role, Route
-from db.pages import Page
+from db.models import Role
 from db.route_orders import CorridorQuery, OpenOrderSearch, OrdersAlong
 from db.routes import Travel
 from db.search_cache import SearchCache
@@ -110,19 +109,16 @@ class RouteController(Controller):
         """The routes of the caller's providers on the day, by id, with all their stops."""
         filters = RoutesFilters(request.user.id, day)
 
-        def page_after(after: IdKey | None) -> Awaitable[Page[Route]]:
-            return routes.routes_of_day(db_session, filters.owner_id, day, after, list_page.limit)
-
-        items, next_cursor = await keyset_page(
-            cursor_codec, filters, list_page.cursor, IdKey, page_after, lambda r: IdKey(r.id)
-        )
-        listed = [RouteDetails.of(route) for route in items]
+        after = cursor_codec.after(list_page.cursor, filters, IdKey)
+        page = await routes.routes_of_day(db_session, filters.owner_id, day, after, list_page.limit)
+        following = cursor_codec.following(page.last_key(lambda r: IdKey(r.id)), filters)
+        listed = [RouteDetails.of(route) for route in page.items]
 
         def geojson() -> dict[str, Any]:
             features = itertools.chain.from_iterable(route_features(r) for r in listed)
-            return feature_collection(features, next_cursor=next_cursor)
+            return feature_collection(features, next_cursor=following)
 
-        return _as_asked(RouteList(listed, next_cursor), geojson, format_)
+        return _as_asked(RouteList(listed, following), geojson, format_)
 
     @get(
         "/{route_id:int}",

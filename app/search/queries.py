@@ -1,14 +1,14 @@
 """The search endpoints' query parameters, bounded by this deployment's limits, as values.
 
-Each endpoint gets its parameters as one frozen request value from a dependency declared
-here. The response cache keys the whole value, and a nearby cursor is bound to its
-filters, so a parameter added here is part of both without anyone writing a key by hand.
+Each endpoint gets its parameters as one frozen request value from a parser made here.
+The answer cache keys the whole value, and a nearby cursor is bound to its filters, so a
+parameter added here is part of both without anyone writing a key by hand.
 """
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, NamedTuple
 
 import msgspec
-from litestar.di import NamedDependency, Provide
 from litestar.exceptions import ValidationException
 from litestar.params import Parameter, QueryParameter
 
@@ -66,8 +66,18 @@ class ClustersRequest(msgspec.Struct, frozen=True, tag=True):
     category: ServiceCategory | None
 
 
-def search_requests(limits: SearchLimits) -> dict[str, Provide]:
-    """Dependencies that turn each search endpoint's query parameters into its request."""
+class SearchParsers(NamedTuple):
+    """Each search's query parameters (as a function's, bounded by this deployment's limits)
+    to its request value."""
+
+    nearby_area: Callable[..., NearbyArea]
+    nearby: Callable[..., NearbyRequest]
+    in_view: Callable[..., InViewRequest]
+    clusters: Callable[..., ClustersRequest]
+
+
+def search_parsers(limits: SearchLimits) -> SearchParsers:
+    """The parsers of this deployment's search parameters."""
     RadiusKm = Annotated[float, Parameter(gt=0, le=limits.max_radius_km)]
     Limit = Annotated[int, Parameter(ge=1, le=limits.max_limit)]
     Zoom = Annotated[int, Parameter(ge=0, le=limits.max_zoom)]
@@ -89,7 +99,11 @@ def search_requests(limits: SearchLimits) -> dict[str, Provide]:
         )
 
     def nearby_request(
-        nearby_area: NamedDependency[NearbyArea],
+        lat: Latitude,
+        lng: Longitude,
+        radius_km: RadiusKm = limits.default_radius_km,
+        limit: Limit = limits.default_limit,
+        cursor: Cursor = None,
         category: Category = None,
         strategy: Strategy = SearchStrategy.gist,
         format_: Format = ResponseFormat.json,
@@ -99,7 +113,7 @@ def search_requests(limits: SearchLimits) -> dict[str, Provide]:
                 f"strategy {strategy} is not offered here; use one of {', '.join(offered)}",
                 extra=[{"key": "strategy", "source": "query", "message": "not offered"}],
             )
-        area = nearby_area
+        area = nearby_area(lat, lng, radius_km, limit, cursor)
         filters = NearbyFilters(area.latitude, area.longitude, area.radius_km, category)
         return NearbyRequest(filters, area.limit, area.cursor, strategy, format_)
 
@@ -116,7 +130,4 @@ def search_requests(limits: SearchLimits) -> dict[str, Provide]:
         viewport = check_cell_count(parse_viewport(bbox), zoom, limits.clusters_max_cells)
         return ClustersRequest(viewport, zoom, category)
 
-    return {
-        provider.__name__: Provide(provider, sync_to_thread=False)
-        for provider in (nearby_area, nearby_request, in_view_request, clusters_request)
-    }
+    return SearchParsers(nearby_area, nearby_request, in_view_request, clusters_request)

@@ -456,13 +456,13 @@ async def test_a_hit_sends_the_body_compressed_for_the_first_client_as_stored(
 def handled(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The query strings of the search requests that reach their handlers."""
     queries: list[str] = []
-    answer = search_answers.Searches.answer
+    answer = search_answers.Answers.answer
 
-    async def counted(self: search_answers.Searches, scope: Any, *args: Any) -> Any:
+    async def counted(self: search_answers.Answers, scope: Any, *args: Any) -> Any:
         queries.append(scope["query_string"].decode())
         return await answer(self, scope, *args)
 
-    monkeypatch.setattr(search_answers.Searches, "answer", counted)
+    monkeypatch.setattr(search_answers.Answers, "answer", counted)
     return queries
 
 

@@ -10,7 +10,6 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from redis.asyncio import Redis
 
-from app.edge.answers import Searches
 from app.main import create_app
 from app.search.costly import CostlySearches
 from app.settings import RateLimits, SearchLimits, Settings
@@ -31,10 +30,18 @@ async def serving(settings: Settings, redis_url: str, **changes: object) -> Asyn
         yield c
 
 
-def costly_searches(app: Litestar) -> CostlySearches:
-    searches = app.state.searches
-    assert isinstance(searches, Searches)
-    return searches.costly
+@pytest.fixture
+def costly_searches(monkeypatch: pytest.MonkeyPatch) -> list[CostlySearches]:
+    """The costly-search slots of each app made from here on (a test holds one)."""
+    made: list[CostlySearches] = []
+    make = CostlySearches.__init__
+
+    def kept(self: CostlySearches, at_once: int) -> None:
+        make(self, at_once)
+        made.append(self)
+
+    monkeypatch.setattr(CostlySearches, "__init__", kept)
+    return made
 
 
 async def test_a_strategy_the_deployment_does_not_offer_is_a_400_naming_those_it_does(
@@ -87,12 +94,12 @@ async def test_costly_searches_have_a_tight_limit_per_client_that_gist_does_not_
 
 
 async def test_past_the_costly_searches_a_process_runs_at_once_comes_503_and_gist_goes_on(
-    settings: Settings, redis_url: str
+    settings: Settings, redis_url: str, costly_searches: list[CostlySearches]
 ) -> None:
     search = msgspec.structs.replace(settings.search, costly_at_once=1)
     async with serving(settings, redis_url, search=search) as client:
         assert isinstance(client.app, Litestar)
-        async with costly_searches(client.app).running(SearchStrategy.naive):
+        async with costly_searches[-1].running(SearchStrategy.naive):
             busy = await client.get("/api/providers/nearby", params={**UPPSALA, "strategy": "bbox"})
             gist = await client.get("/api/providers/nearby", params=UPPSALA)
         after = await client.get("/api/providers/nearby", params={**UPPSALA, "strategy": "bbox"})
@@ -124,14 +131,14 @@ def log_records(*names: str) -> Iterator[list[logging.LogRecord]]:
 
 
 async def test_handled_503s_are_one_warning_without_a_traceback_not_an_error_each(
-    settings: Settings, redis_url: str
+    settings: Settings, redis_url: str, costly_searches: list[CostlySearches]
 ) -> None:
     """A 503 is an answer the API chose: a client making many must not flood the log."""
     search = msgspec.structs.replace(settings.search, costly_at_once=1)
     async with serving(settings, redis_url, search=search) as client:
         assert isinstance(client.app, Litestar)
         with log_records("litestar", "app") as records:
-            async with costly_searches(client.app).running(SearchStrategy.naive):
+            async with costly_searches[-1].running(SearchStrategy.naive):
                 answers = [
                     await client.get(
                         "/api/providers/nearby", params={**UPPSALA, "strategy": "bbox", "limit": n}

@@ -36,6 +36,26 @@ def test_layer_imports_only_what_it_may(layer: str) -> None:
     assert {module: names for module, names in offending.items() if names} == {}
 
 
+def _imported_modules(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    return {
+        node.module
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0
+    }
+
+
+def test_the_edge_and_settings_know_no_domain() -> None:
+    """A request reads one way, edge -> domain -> db -> geo: the edge (and the settings
+    every layer reads) import no domain package of the app, and nothing reads app.state."""
+    allowed = ("app.edge", "app.settings", "app.errors")
+    for module in sorted((REPOSITORY / "app" / "edge").rglob("*.py")):
+        from_app = {name for name in _imported_modules(module) if name.split(".")[0] == "app"}
+        assert {name for name in from_app if not name.startswith(allowed)} == set(), module
+    for module in sorted((REPOSITORY / "app").rglob("*.py")):
+        assert ".state." not in module.read_text().replace("request_state", ""), module
+
+
 def test_every_app_domain_has_its_sql_twin_in_db() -> None:
     """Rooms pair up by name: the SQL behind app/<domain>/ is db/<domain>.py."""
     # Health checks ask the engine and Redis directly; the map page is files, whose data
@@ -44,6 +64,6 @@ def test_every_app_domain_has_its_sql_twin_in_db() -> None:
     domains = {
         package.name
         for package in (REPOSITORY / "app").iterdir()
-        if (package / "controller.py").exists()
+        if (package / "controller.py").exists() or (package / "reads.py").exists()
     }
     assert domains - without_sql <= {module.stem for module in (REPOSITORY / "db").glob("*.py")}

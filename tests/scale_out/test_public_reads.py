@@ -45,8 +45,11 @@ async def replay_paused(replica_url: str) -> AsyncIterator[None]:
 
 @pytest.fixture
 async def settled(database_url: str, replica_url: str, redis_url: str) -> None:
-    """The replica has replayed everything, and no cached search answers anything."""
+    """The replica has replayed everything, the app will ask it so before its next read
+    (what it heard of a replica behind is trusted only so long), and no cached search
+    answers anything."""
     await caught_up(database_url, replica_url)
+    await asyncio.sleep(ReplicaPolicy().recheck_behind_s)
     redis = Redis.from_url(redis_url)
     await redis.incr(EPOCH_KEY)
     await redis.aclose()
@@ -109,6 +112,9 @@ async def test_a_write_is_seen_at_once_though_the_replica_has_not_replayed_it(
     assert counts.since() == {("primary", "not_replayed"): 2}
 
     await caught_up(database_url, replica_url)
+    # What the app last heard of the replica (behind) is trusted for this long; after it,
+    # the next read asks again.
+    await asyncio.sleep(ReplicaPolicy().recheck_behind_s)
     redis = Redis.from_url(redis_url)
     await redis.incr(EPOCH_KEY)  # the page cached from the primary would answer otherwise
     await redis.aclose()

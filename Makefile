@@ -27,12 +27,13 @@ STACK := stack=$$(bash scripts/devstack.sh up) && set -a && eval "$$stack" \
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := .venv
 
-.PHONY: help install services stop migrate seed serve serve-cluster run test test-fast lint bench bench-quick drills load check-docs mutation
+.PHONY: help install services stop migrate seed serve serve-cluster run test test-fast upgrade lint bench bench-quick drills load check-docs mutation
 
 help:
 	@echo "make run       venv, services, migrations, demo data, then serve the API"
 	@echo "make test      venv, services (with a replica and PgBouncer), then the whole test suite, and again its pgbouncer-marked tests through PgBouncer"
 	@echo "make test-fast the unit tests alone: no services (seconds)"
+	@echo "make upgrade   refresh the lock within the declared ranges, then run the tests"
 	@echo "make services  start local PostGIS + Redis and print DATABASE_URL / REDIS_URL"
 	@echo "make stop      stop the local services started by 'make services'"
 	@echo "make migrate   alembic upgrade head"
@@ -106,6 +107,14 @@ test: install
 	@export DEVSTACK_REPLICA=1 DEVSTACK_PGBOUNCER=1 DEVSTACK_NGINX=1 DEVSTACK_BROWSER=1 \
 		&& $(STACK) && $(PYTEST) -m "not serial" && $(BIN)/pytest -m serial \
 		&& TEST_THROUGH_PGBOUNCER=1 $(PYTEST) -m pgbouncer
+
+# The lock refreshed to the newest versions the declared ranges allow (pyproject.toml), then
+# the whole suite: commit uv.lock when it passes. Moving past a range is a change of its own.
+upgrade: $(UV)
+	$(UV) lock --upgrade
+	$(UV) sync --frozen --python $(PYTHON)
+	touch .venv/.installed
+	$(MAKE) --no-print-directory test
 
 # The pure tier: geo/, settings and the rest that needs no database, Redis or server.
 test-fast: install

@@ -302,7 +302,7 @@ def _by_start(booking: type[Booking]) -> tuple[ColumnElement[Any], ColumnElement
     return func.lower(booking.during), booking.id.expression
 
 
-def bookings_statement(user_id: int, query: BookingsQuery) -> Select[tuple[Booking]]:
+def bookings_statement(user_id: int, query: BookingsQuery) -> Select[Booking]:
     if query.side is Side.customer:
         return (
             select(Booking)

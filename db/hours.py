@@ -123,7 +123,7 @@ async def upcoming_exceptions(
         .limit(limit)
     )
     return [
-        HoursException(day, None if opens is None else (opens, closes))
+        HoursException(day, None if opens is None or closes is None else (opens, closes))
         for day, opens, closes in rows
     ]
 
@@ -140,7 +140,5 @@ async def opening_intervals(
         Availability.weekday == day.weekday(),
         ~exists(exception),
     )
-    rows: Result[tuple[time | None, time | None]] = await session.execute(
-        union_all(exception, weekly)
-    )
+    rows: Result[time | None, time | None] = await session.execute(union_all(exception, weekly))
     return [(opens, closes) for opens, closes in rows if opens is not None and closes is not None]

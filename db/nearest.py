@@ -8,7 +8,7 @@ reported distance is the one it was ranked by.
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeAlias
 
 from geoalchemy2 import Geography
 from sqlalchemy import (
@@ -59,6 +59,10 @@ _INDEX_ORDERED_SETTINGS = {
 _INDEX_RADIUS_SLACK_M = 1.0
 
 
+Statement: TypeAlias = Select[*tuple[Any, ...]]
+"""A SELECT of any columns."""
+
+
 class Bound(NamedTuple):
     """A statement and one call's values for its parameters.
 
@@ -67,7 +71,7 @@ class Bound(NamedTuple):
     with named parameters, and only the values change from call to call.
     """
 
-    statement: Select[Any]
+    statement: Statement
     parameters: dict[str, Any]
 
 
@@ -117,7 +121,8 @@ class SearchSettings:
             return await self._index_ordered_pool.fetch(*bound)
         await self.apply(session, index_ordered=index_ordered)
         connection = await session.connection()
-        return (await connection.execute(*bound)).all()
+        rows: Sequence[Iterable[Any]] = (await connection.execute(*bound)).all()
+        return rows
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,9 +164,7 @@ def center_values(center: Point) -> dict[str, float]:
     return {"center_lng": center.longitude, "center_lat": center.latitude}
 
 
-def index_ordered(
-    located: Located, filters: Sequence[ColumnElement[bool]]
-) -> Select[tuple[object, ...]]:
+def index_ordered(located: Located, filters: Sequence[ColumnElement[bool]]) -> Statement:
     """Nearest findable rows to CENTER passing `filters`, as an index-ordered GiST (KNN) scan
     bounded by the parameter `bound_m`, at most `row_limit` of them.
 
@@ -195,7 +198,7 @@ def index_ordered_values(center: Point, bound_radius_m: float, limit: int) -> di
 
 def nearest_statement(
     located: Located, filters: Sequence[ColumnElement[bool]], paged: bool
-) -> Select[tuple[object, ...]]:
+) -> Statement:
     """One page of findable rows within the radius, nearest first (ties by id), after the
     keyset position if `paged`; its parameters come from `nearest_values`."""
     within = located.within(located.distance(CENTER), paged)

@@ -35,7 +35,7 @@ async def notify(
 
 def notifications_statement(
     user_id: int, unread_only: bool, after: TimeKey | None, limit: int
-) -> Select[tuple[Notification]]:
+) -> Select[Notification]:
     """Newest first, then by id; `after` is the last item of the previous page."""
     statement = select(Notification).where(Notification.user_id == user_id)
     if unread_only:

@@ -30,12 +30,12 @@ class Page(Generic[T]):
 
 
 def newest_first(
-    statement: Select[tuple[T]],
+    statement: Select[T],
     created_at: InstrumentedAttribute[datetime],
     row_id: InstrumentedAttribute[int],
     after: TimeKey | None,
     limit: int,
-) -> Select[tuple[T]]:
+) -> Select[T]:
     """A user's list, newest first, then by id; `after` is the last item of the previous
     page. The list's index is on (owner, created_at DESC, id DESC)."""
     if after is not None:

@@ -25,7 +25,14 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import RouteOrder, RouteOrderStatus
-from db.nearest import Bound, Located, SearchSettings, nearest_statement, nearest_values
+from db.nearest import (
+    Bound,
+    Located,
+    SearchSettings,
+    Statement,
+    nearest_statement,
+    nearest_values,
+)
 from db.pages import Page, newest_first
 from db.routes import Travel, take_off_route
 from geo.cursor import DistanceKey, TimeKey
@@ -45,9 +52,7 @@ async def create_order(
     return order
 
 
-def orders_statement(
-    customer_id: int, after: TimeKey | None, limit: int
-) -> Select[tuple[RouteOrder]]:
+def orders_statement(customer_id: int, after: TimeKey | None, limit: int) -> Select[RouteOrder]:
     """Newest first, then by id; `after` is the last item of the previous page."""
     statement = select(RouteOrder).where(RouteOrder.customer_id == customer_id)
     return newest_first(statement, RouteOrder.created_at, RouteOrder.id, after, limit)
@@ -145,7 +150,7 @@ def _wanted_values(day: date, category: str | None) -> dict[str, Any]:
 
 
 @functools.cache
-def _available_statement(paged: bool, by_category: bool) -> Select[tuple[object, ...]]:
+def _available_statement(paged: bool, by_category: bool) -> Statement:
     return nearest_statement(OPEN_ORDERS, _wanted_on(by_category), paged)
 
 

@@ -240,7 +240,7 @@ async def _service_minutes(
     return minutes
 
 
-def _owned_routes(owner_id: int) -> Select[tuple[Route]]:
+def _owned_routes(owner_id: int) -> Select[Route]:
     """Routes driven by the owner's providers, each with its stops in order and their
     orders: three statements however many routes and stops."""
     return (
@@ -270,7 +270,7 @@ async def routes_of_day(
     return Page.of(rows, limit)
 
 
-async def _lock_orders(session: AsyncSession, order_ids: Select[tuple[int]]) -> None:
+async def _lock_orders(session: AsyncSession, order_ids: Select[int]) -> None:
     await session.execute(
         select(RouteOrder.id)
         .where(RouteOrder.id.in_(order_ids))
@@ -301,7 +301,7 @@ def _owned_by(owner_id: int | None) -> ColumnElement[bool]:
     return true() if owner_id is None else Provider.user_id == owner_id
 
 
-def _orders_of_route(route_id: int, owner_id: int) -> Select[tuple[int]]:
+def _orders_of_route(route_id: int, owner_id: int) -> Select[int]:
     return (
         select(RouteStop.route_order_id)
         .join(Route, Route.id == RouteStop.route_id)

@@ -14,7 +14,6 @@ from sqlalchemy import (
     ColumnElement,
     Float,
     Integer,
-    Select,
     SQLColumnExpression,
     and_,
     bindparam,
@@ -32,6 +31,7 @@ from db.nearest import (
     Bound,
     Located,
     SearchSettings,
+    Statement,
     center_values,
     index_ordered,
     index_ordered_values,
@@ -115,7 +115,7 @@ PROVIDERS = Located(Provider.location, Provider.id, Provider.is_active, _hit_col
 
 
 @functools.cache
-def _gist_statement(paged: bool, by_category: bool) -> Select[tuple[object, ...]]:
+def _gist_statement(paged: bool, by_category: bool) -> Statement:
     return nearest_statement(PROVIDERS, category_filters(by_category), paged)
 
 
@@ -132,7 +132,7 @@ def _in_boxes(query: NearbyQuery) -> ColumnElement[bool]:
     )
 
 
-def _bbox_statement(query: NearbyQuery) -> Select[tuple[object, ...]]:
+def _bbox_statement(query: NearbyQuery) -> Statement:
     distance = PROVIDERS.distance(CENTER)
     within = PROVIDERS.within(distance, query.after is not None)
     return (
@@ -196,7 +196,7 @@ async def _nearby_naive(session: AsyncSession, query: NearbyQuery) -> list[Provi
 
 
 @functools.cache
-def _in_view_statement(crosses_antimeridian: bool, by_category: bool) -> Select[tuple[object, ...]]:
+def _in_view_statement(crosses_antimeridian: bool, by_category: bool) -> Statement:
     # Nearest the viewport's center first, so that a capped viewport shows its middle;
     # the circle around the rectangle bounds the index scan.
     filters = [*_viewport_filters(crosses_antimeridian), *category_filters(by_category)]

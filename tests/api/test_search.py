@@ -47,7 +47,7 @@ async def everyone(engine: AsyncEngine) -> Everyone:
                 Provider.is_active
             )
         )
-        return Everyone([tuple(row) for row in rows])
+        return Everyone([(id_, lat, lng, categories) for id_, lat, lng, categories in rows])
 
 
 async def nearby(client: Client, **params: Any) -> dict[str, Any]:

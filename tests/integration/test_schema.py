@@ -104,6 +104,7 @@ async def test_seeded_providers_cluster_around_real_towns(db_session: AsyncSessi
         )
     ).all()
     for city, lat, lng in rows:  # names repeat (two Frederiksbergs): the nearest one counts
+        assert city is not None
         assert min(haversine_m(Point(lat, lng), town) for town in towns[city]) < 80_000
     assert COUNTRIES == ("SE", "NO", "DK", "FI")
 
@@ -138,7 +139,7 @@ async def test_every_integer_column_of_the_models_has_the_migrated_width(
     )
     migrated = {(table, column): INTEGER_TYPES[kind] for table, column, kind in rows}
     modelled = {
-        (table.name, column.name): column.type.compile(dialect=db_session.bind.dialect)
+        (table.name, column.name): column.type.compile(dialect=db_session.get_bind().dialect)
         for table in Provider.metadata.sorted_tables
         for column in table.columns
         if (table.name, column.name) in migrated

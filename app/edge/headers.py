@@ -15,7 +15,7 @@ ANONYMOUS: list[SecurityRequirement] = [{}]
 
 # On every answer. The API sends JSON only, so nothing may be framed, sniffed or run;
 # the schema pages under /schema load their own scripts and keep the default policy. The
-# map page runs its own scripts, and MapLibre's worker, which it starts from a blob.
+# map page runs its own scripts, and MapLibre's worker, a module of its own beside it.
 SECURITY_HEADERS = {
     "x-content-type-options": "nosniff",
     "x-frame-options": "DENY",
@@ -25,7 +25,7 @@ SECURITY_HEADERS = {
 }
 API_CONTENT_SECURITY_POLICY = "default-src 'none'; frame-ancestors 'none'"
 MAP_CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; img-src 'self' data: blob:; worker-src blob:; child-src blob:;"
+    "default-src 'self'; img-src 'self' data: blob:; worker-src 'self'; child-src 'self';"
     " frame-ancestors 'none'"
 )
 # Answers that carry a token (login, registration) and, below, every answer of a route that

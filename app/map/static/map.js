@@ -1,6 +1,7 @@
 // The demo map: an offline basemap, the API's vector tiles, profiles, geocoding, nearby
-// search timed under each strategy, and a provider's routes. Plain script, no build step.
-"use strict";
+// search timed under each strategy, and a provider's routes. A plain module, no build step:
+// MapLibre's own module starts its worker from the file beside it.
+import * as maplibregl from "./vendor/maplibre-gl/dist/maplibre-gl.mjs";
 
 (() => {
   const config = JSON.parse(document.body.dataset.config);

@@ -134,6 +134,14 @@ class Throughput:
     seconds: float
 
 
+def ceiling_of(floor: Throughput, health: Throughput) -> Throughput:
+    """The most an app on the same cores could answer: each request costs at least the
+    SQL's share of the machine (1/floor) and the app's least, /health's (1/health), so it
+    cannot beat 1 / (1/floor + 1/health)."""
+    rps = 1 / (1 / floor.rps + 1 / health.rps)
+    return Throughput("1/(1/floor + 1/health)", rps, 0, 0.0)
+
+
 # The SQL floor -------------------------------------------------------------------------
 
 
@@ -408,7 +416,9 @@ def run(url: str, redis_url: str, seconds: float, samples: int) -> dict[str, Any
             asked = {**headers, **({"Authorization": f"Bearer {token}"} if kind.signed_in else {})}
             fresh = [f"{kind.path}?{_query(kind.params(_nudged(c, rng)))}" for c in centers]
             uncached = report.add(kind.name, "API uncached", wrk(api, fresh, seconds, asked, True))
+            ceiling = report.add(kind.name, "ceiling", ceiling_of(floor, health))
             ratios[f"{kind.name} uncached / floor"] = uncached.rps / floor.rps
+            ratios[f"{kind.name} uncached / ceiling"] = uncached.rps / ceiling.rps
             if kind.signed_in:
                 continue  # answers for one user are never cached
             warm = [f"{kind.path}?{_query(kind.params(c))}" for c in centers[:CACHED_SAMPLES]]

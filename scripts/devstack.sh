@@ -192,9 +192,10 @@ SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots
   WHERE slot_name = '$REPLICATION_SLOT';
 SQL
   # -R writes standby.signal and the connection settings; the slot (-C -S) keeps the WAL
-  # the replica has not received yet while it is stopped.
+  # the replica has not received yet while it is stopped. A fast checkpoint starts the copy
+  # at once, not at the primary's next scheduled checkpoint (up to five minutes away).
   as_owner env PGPASSWORD="$password" "$bindir/pg_basebackup" -h 127.0.0.1 -p "$PG_PORT" \
-    -U "$REPLICATION_USER" -D "$data" -X stream -C -S "$REPLICATION_SLOT" -R
+    -U "$REPLICATION_USER" -D "$data" -X stream -C -S "$REPLICATION_SLOT" -R --checkpoint=fast
   # The password rides along in the replica's own configuration, which only its owner reads.
   as_owner tee -a "$data/postgresql.auto.conf" >/dev/null <<CONF
 primary_conninfo = 'host=127.0.0.1 port=$PG_PORT user=$REPLICATION_USER password=$password application_name=$REPLICATION_SLOT'

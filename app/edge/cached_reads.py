@@ -6,6 +6,7 @@ error answers follow from it (`route`); the answer from edge.answers. A new map 
 cannot forget a step.
 """
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
@@ -40,8 +41,9 @@ NOT_MODIFIED = ResponseSpec(
 )
 
 
-class CachedRead(Generic[Q]):
-    """The declaration of a cached public read; a subclass fills in each part."""
+class CachedRead(ABC, Generic[Q]):
+    """The declaration of a cached public read; a subclass fills in each part (one that
+    leaves out the area or the rendering can't be made)."""
 
     path: ClassVar[str]
     operation_id: ClassVar[str]
@@ -57,17 +59,17 @@ class CachedRead(Generic[Q]):
     parse: Callable[..., Q]
     """Its query parameters (as the function's own, with their bounds) to a request."""
 
+    @abstractmethod
     def area(self, request: Q) -> list[LatLngBox]:
         """Where the providers it may show are: writes there end its cached answers."""
-        raise NotImplementedError
 
     def limits(self, request: Q) -> tuple[str, ...]:
         """The limits a request counts against per client, beyond its route's."""
         return ()
 
+    @abstractmethod
     async def render(self, server: PublicServer, request: Q) -> Rendered:
         """The answer, read on `server` (the replica, when it may serve it)."""
-        raise NotImplementedError
 
     def route(self, answers: Answers) -> HTTPRouteHandler:
         """The GET route that answers this read."""

@@ -2,6 +2,7 @@
 
 import ast
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -67,3 +68,14 @@ def test_every_app_domain_has_its_sql_twin_in_db() -> None:
         if (package / "controller.py").exists() or (package / "reads.py").exists()
     }
     assert domains - without_sql <= {module.stem for module in (REPOSITORY / "db").glob("*.py")}
+
+
+def test_a_cached_read_that_leaves_out_a_part_cannot_be_made() -> None:
+    """A new map endpoint cannot forget its area or its rendering."""
+    from app.edge.cached_reads import CachedRead
+
+    class Forgetful(CachedRead[Any]):
+        path = "/api/forgetful"
+
+    with pytest.raises(TypeError, match="abstract"):
+        Forgetful()  # type: ignore[abstract]

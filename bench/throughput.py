@@ -478,7 +478,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="throughput against the floor and peers")
     parser.add_argument("--size", type=int, default=1_000_000)
     parser.add_argument("--seconds", type=float, default=8)
-    parser.add_argument("--samples", type=int, default=4_000, help="distinct searches")
+    parser.add_argument("--samples", type=int, default=20_000, help="distinct searches")
     args = parser.parse_args()
     admin_url = os.environ.get("DATABASE_URL") or sys.exit("DATABASE_URL is not set")
     dataset = Dataset(args.size, Distribution.clustered)

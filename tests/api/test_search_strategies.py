@@ -93,16 +93,24 @@ async def test_costly_searches_have_a_tight_limit_per_client_that_gist_does_not_
     assert RateLimits().costly_search == "20/minute"
 
 
-async def test_past_the_costly_searches_a_process_runs_at_once_comes_503_and_gist_goes_on(
+@pytest.fixture
+async def one_at_once(
     settings: Settings, redis_url: str, costly_searches: list[CostlySearches]
-) -> None:
+) -> AsyncIterator[tuple[Client, CostlySearches]]:
+    """The app running one costly search at a time, and its slot (a test holds it)."""
     search = msgspec.structs.replace(settings.search, costly_at_once=1)
     async with serving(settings, redis_url, search=search) as client:
-        assert isinstance(client.app, Litestar)
-        async with costly_searches[-1].running(SearchStrategy.naive):
-            busy = await client.get("/api/providers/nearby", params={**UPPSALA, "strategy": "bbox"})
-            gist = await client.get("/api/providers/nearby", params=UPPSALA)
-        after = await client.get("/api/providers/nearby", params={**UPPSALA, "strategy": "bbox"})
+        yield client, costly_searches[-1]
+
+
+async def test_past_the_costly_searches_a_process_runs_at_once_comes_503_and_gist_goes_on(
+    one_at_once: tuple[Client, CostlySearches],
+) -> None:
+    client, slots = one_at_once
+    async with slots.running(SearchStrategy.naive):
+        busy = await client.get("/api/providers/nearby", params={**UPPSALA, "strategy": "bbox"})
+        gist = await client.get("/api/providers/nearby", params=UPPSALA)
+    after = await client.get("/api/providers/nearby", params={**UPPSALA, "strategy": "bbox"})
     assert busy.status_code == 503
     assert busy.headers["Retry-After"] == "1"
     assert busy.json()["detail"] == "too many bbox searches at once; retry shortly, or use gist"
@@ -131,20 +139,18 @@ def log_records(*names: str) -> Iterator[list[logging.LogRecord]]:
 
 
 async def test_handled_503s_are_one_warning_without_a_traceback_not_an_error_each(
-    settings: Settings, redis_url: str, costly_searches: list[CostlySearches]
+    one_at_once: tuple[Client, CostlySearches],
 ) -> None:
     """A 503 is an answer the API chose: a client making many must not flood the log."""
-    search = msgspec.structs.replace(settings.search, costly_at_once=1)
-    async with serving(settings, redis_url, search=search) as client:
-        assert isinstance(client.app, Litestar)
-        with log_records("litestar", "app") as records:
-            async with costly_searches[-1].running(SearchStrategy.naive):
-                answers = [
-                    await client.get(
-                        "/api/providers/nearby", params={**UPPSALA, "strategy": "bbox", "limit": n}
-                    )
-                    for n in range(1, 6)
-                ]
+    client, slots = one_at_once
+    with log_records("litestar", "app") as records:
+        async with slots.running(SearchStrategy.naive):
+            answers = [
+                await client.get(
+                    "/api/providers/nearby", params={**UPPSALA, "strategy": "bbox", "limit": n}
+                )
+                for n in range(1, 6)
+            ]
     assert [answer.status_code for answer in answers] == [503] * 5
     assert [(r.levelno, r.exc_info) for r in records] == [(logging.WARNING, None)]
     assert "too many bbox searches at once" in records[0].getMessage()

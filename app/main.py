@@ -69,7 +69,11 @@ def derived_key(secret_key: str, purpose: str) -> bytes:
     return hashlib.sha256(f"{purpose}:{secret_key}".encode()).digest()
 
 
-def make_redis(url: str, socket_timeout_s: float | None = 1.0, max_connections: int = 100) -> Redis:
+REDIS_CONNECTION_WAIT_S = 1.0
+"""How long a command waits for a free connection of its client's pool."""
+
+
+def make_redis(url: str, *, max_connections: int, socket_timeout_s: float | None = 1.0) -> Redis:
     """A client that fails fast: the cache and the limiter have fallbacks, and a request
     should not sit through retries with backoff while Redis is down. Past
     `max_connections` in use, a command waits for one to come free (within its deadline)
@@ -83,10 +87,6 @@ def make_redis(url: str, socket_timeout_s: float | None = 1.0, max_connections: 
         retry=Retry(NoBackoff(), retries=1),
     )
     return Redis(connection_pool=pool)
-
-
-REDIS_CONNECTION_WAIT_S = 1.0
-"""How long a command waits for a free connection of its client's pool."""
 
 
 def _constant(value: object) -> Callable[[], object]:

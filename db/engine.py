@@ -19,6 +19,8 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.sql.compiler import SQLCompiler
 
+from db.databases import asyncpg_dsn
+
 logger = logging.getLogger(__name__)
 _STATEMENT_SHOWN = 160
 ASYNCPG = asyncpg_dialect()  # type: ignore[no-untyped-call]
@@ -68,9 +70,8 @@ async def behind_a_pooler(url: str) -> bool | None:
     None when it can't be told (the server is unreachable). A pooler answers the start-up
     itself, with a backend key of its own: the process id it names is not that of the
     server process that runs the statements."""
-    dsn = url.replace("postgresql+asyncpg://", "postgresql://", 1)
     try:
-        connection = await asyncpg.connect(dsn, statement_cache_size=0, timeout=5)
+        connection = await asyncpg.connect(asyncpg_dsn(url), statement_cache_size=0, timeout=5)
     except (OSError, asyncpg.PostgresError, TimeoutError):
         return None
     try:

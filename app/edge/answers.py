@@ -8,8 +8,8 @@ out, the process remembers them, and a repeat of the same request is looked up b
 `Answers.repeated` before Litestar routes it: one Redis round trip, which counts its rate
 limits too, and a hit is sent from there, without parsing parameters, resolving
 dependencies or building response objects. A miss goes on to its handler with the lookup
-done; its rendered answer is stored after it is sent. Every answer says in Server-Timing
-whether the cache gave it, or how long rendering it took.
+done, and its rendered answer is stored before it is sent. Every answer says in
+Server-Timing whether the cache gave it, or how long rendering it took.
 """
 
 import hashlib

@@ -3,9 +3,10 @@ scope read directly where building a Request would cost more than the answer
 (middleware on every request, cached reads)."""
 
 from dataclasses import dataclass
-from typing import Any
 
 from litestar.types import Scope
+
+from db.search_cache import Lookup
 
 _KEY = "equinet"
 Counted = tuple[str, str]
@@ -21,7 +22,7 @@ class RequestState:
     limits_due: tuple[Counted, ...] | None = None
     """The limits a cached read is still to count, in the round trip of its cache lookup;
     None once counted (edge.limits)."""
-    lookup: Any = None
+    lookup: Lookup | None = None
     """A cached read's lookup made before routing, left for its handler (edge.answers)."""
 
 

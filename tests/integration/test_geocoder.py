@@ -494,7 +494,7 @@ async def test_without_redis_geocoding_still_works_paced_and_says_so(
     stub: NominatimStub,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    dead = make_redis("redis://127.0.0.1:9/0")
+    dead = make_redis("redis://127.0.0.1:9/0", max_connections=1)
     geocoder = chain(dead, gazetteer, nominatim, GeocoderPolicy(interval_s=0.3, max_wait_s=5))
     with caplog.at_level(logging.WARNING):
         answers = await asyncio.gather(

@@ -169,6 +169,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             yield
         finally:
             await http.aclose()
+            await search_cache.send_unsent()
             await redis.aclose()
             await limits_redis.aclose()
             for name, pool in databases.engines.items():

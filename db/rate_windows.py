@@ -7,19 +7,19 @@ it is refused until that one leaves the window, never later than one window from
 Several limits are checked and counted in one call (one Redis round trip), in order: the
 first that a request would exceed refuses it, and a refused request counts against none.
 The same call can read other keys, so that a handler that reads Redis anyway counts its
-request in that round trip.
+request in that round trip, and carry other commands ahead of the count (cached answers
+on their way to the cache).
 """
 
-import asyncio
 import time
 from collections import deque
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-import hiredis
 from redis.asyncio import Redis
 from redis.exceptions import NoScriptError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from db.redis_round_trips import packed, round_trip
 
 
 class Window(NamedTuple):
@@ -72,13 +72,9 @@ return {0, 0, {}}
 
 
 class RedisWindows:
-    """Counts shared by every process. Raises RedisError when Redis can't be reached or
-    doesn't answer within `timeout_s`.
-
-    Every API request makes this call, so it is made a layer below redis-py's commands: the
-    command packed by hiredis, on a connection of the client's pool, under a deadline of its
-    own. That halves its cost in the process. The client should have no socket timeout,
-    which redis-py enforces with a task per command."""
+    """Counts shared by every process, in one round trip of db.redis_round_trips per
+    request. Raises RedisError when Redis can't be reached or doesn't answer within
+    `timeout_s`."""
 
     def __init__(self, redis: Redis, timeout_s: float = 1.0) -> None:
         self._redis = redis
@@ -86,43 +82,28 @@ class RedisWindows:
         self._timeout_s = timeout_s
 
     async def count(
-        self, keys: Sequence[str], limits: Sequence[Window], reading: Sequence[str] = ()
+        self,
+        keys: Sequence[str],
+        limits: Sequence[Window],
+        reading: Sequence[str] = (),
+        sending: Sequence[bytes] = (),
     ) -> tuple[Refusal | None, list[Any]]:
         """Count one request against each limit (`keys[i]` names its client's window),
         and read the keys `reading` in the same round trip: the refusal, if any, and the
-        values read (none when refused)."""
+        values read (none when refused). The commands `sending` (packed) go first in that
+        round trip, their answers unread."""
         args = [number for limit in limits for number in limit]
-        command: tuple[str | int, ...] = (
-            "EVALSHA",
-            self._sha,
-            len(keys) + len(reading),
-            *keys,
-            *reading,
-            *args,
-        )
-        packed = hiredis.pack_command(command)  # type: ignore[arg-type]  # stub: 1-tuple
-        try:
-            answer = await self._call(packed)
-        except NoScriptError:  # Redis restarted without it, or its scripts were flushed
+        count = packed("EVALSHA", self._sha, len(keys) + len(reading), *keys, *reading, *args)
+        *_, answer = await round_trip(self._redis, [*sending, count], self._timeout_s)
+        if isinstance(answer, NoScriptError):  # Redis restarted without it, or was flushed
             await self._redis.script_load(_COUNT)
-            answer = await self._call(packed)
+            [answer] = await round_trip(self._redis, [count], self._timeout_s)
+        if isinstance(answer, Exception):
+            raise answer
         refused, wait, *read = answer
         if refused:
             return Refusal(int(refused) - 1, int(wait)), []
         return None, read[0]
-
-    async def _call(self, packed: bytes) -> Any:
-        pool = self._redis.connection_pool
-        try:
-            async with asyncio.timeout(self._timeout_s):
-                connection = await pool.get_connection()  # type: ignore[no-untyped-call]
-                try:
-                    await connection.send_packed_command(packed, check_health=False)
-                    return await connection.read_response()
-                finally:  # a connection that was cut off mid-call has been dropped
-                    await pool.release(connection)
-        except TimeoutError as error:
-            raise RedisTimeoutError(f"no answer within {self._timeout_s} s") from error
 
 
 class LocalWindows:

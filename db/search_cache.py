@@ -11,6 +11,11 @@ that read the database before a write can never store a page that outlives it, a
 write in Uppsala leaves the cached searches of Malmö alone. Entries hold public search
 responses only.
 
+A rendered answer is not stored in a round trip of its own: it waits, in the process, for
+the next lookup's round trip (every cached read makes one) and goes ahead of it, or is
+sent on its own when no lookup comes within STORE_WITHIN_S. A lookup of the same request
+in the same process so always finds it; one in another process may miss it for as long.
+
 With a read replica, the same call that bumps a write's generations records the primary's
 WAL position after its commit (db.replica), kept as the newest such position, and a
 lookup reads it with the generations: a search that sees a write's generations reads from
@@ -19,6 +24,7 @@ write under them. Writes that change other public reads (open route orders) reco
 position alone.
 """
 
+import asyncio
 import logging
 from collections.abc import Iterable, Sequence
 from typing import Any, cast
@@ -28,6 +34,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from db.redis_round_trips import packed, round_trip
 from db.replica import wal_position
 from geo.cells import Cell, cell_of
 from geo.keys import digest
@@ -42,6 +49,11 @@ CELL_PREFIX = "search:generation:cell:"
 KEY_PREFIX = "search:page:"
 WRITTEN_KEY = "search:written"
 """The WAL position of the newest write public reads must see (db.replica)."""
+STORE_WITHIN_S = 0.05
+"""How long a rendered answer may wait for a lookup's round trip to go with."""
+UNSENT_MAX = 64
+"""Rendered answers that wait at most: more are sent at once."""
+_STORE_TIMEOUT_S = 1.0
 
 # KEYS: generations to bump, then WRITTEN_KEY. ARGV: the write's WAL position, or "" when
 # no replica needs it. Positions stay far below 2^53 bytes, exact in Lua's numbers.
@@ -98,6 +110,9 @@ class SearchCache:
         self._records_positions = records_positions
         self._decoder = msgspec.msgpack.Decoder(CachedResponse)
         self._bump_script = redis.register_script(_BUMP)
+        self._unsent: dict[str, bytes] = {}
+        self._sending: asyncio.TimerHandle | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
 
     @staticmethod
     def key(query: msgspec.Struct) -> str:
@@ -127,11 +142,43 @@ class SearchCache:
         except msgspec.DecodeError:  # written by an earlier release: a miss
             return None
 
+    def keep(self, key: str, entry: CachedResponse) -> None:
+        """Store `entry` as the answer of search `key`, with the next lookup (`unsent`)."""
+        self._unsent[key] = packed("SET", key, msgspec.msgpack.encode(entry), "EX", self._ttl_s)
+        if len(self._unsent) >= UNSENT_MAX:
+            self._send_unsent()
+        elif self._sending is None:
+            self._sending = asyncio.get_running_loop().call_later(STORE_WITHIN_S, self._send_unsent)
+
+    def unsent(self) -> list[bytes]:
+        """The stores that wait, as packed commands, for the caller's round trip to carry
+        ahead of its own: from now on they are the caller's."""
+        if self._sending is not None:
+            self._sending.cancel()
+            self._sending = None
+        commands = list(self._unsent.values())
+        self._unsent.clear()
+        return commands
+
     async def put(self, key: str, entry: CachedResponse) -> None:
-        try:
-            await self._redis.set(key, msgspec.msgpack.encode(entry), ex=self._ttl_s)
-        except RedisError as error:
-            _warn("search cache unavailable: %s", error)
+        """Store `entry` now, with whatever else waits."""
+        self.keep(key, entry)
+        await self.send_unsent()
+
+    async def send_unsent(self) -> None:
+        """Store what waits, in a round trip of its own."""
+        if commands := self.unsent():
+            try:
+                answers = await round_trip(self._redis, commands, _STORE_TIMEOUT_S)
+            except RedisError as error:
+                answers = [error]
+            if refused := next((a for a in answers if isinstance(a, Exception)), None):
+                _warn("search cache unavailable: %s", refused)
+
+    def _send_unsent(self) -> None:
+        task = asyncio.get_running_loop().create_task(self.send_unsent())
+        self._tasks.add(task)  # held until done: the loop keeps only weak references
+        task.add_done_callback(self._tasks.discard)
 
     async def written_at(self) -> int | None:
         """The WAL position of the newest write public reads must see (-1: none yet;

@@ -8,8 +8,9 @@ out, the process remembers them, and a repeat of the same request is looked up b
 `Answers.repeated` before Litestar routes it: one Redis round trip, which counts its rate
 limits too, and a hit is sent from there, without parsing parameters, resolving
 dependencies or building response objects. A miss goes on to its handler with the lookup
-done, and its rendered answer is stored before it is sent. Every answer says in
-Server-Timing whether the cache gave it, or how long rendering it took.
+done, and its rendered answer goes to the cache ahead of the next lookup's round trip
+(db.search_cache). Every answer says in Server-Timing whether the cache gave it, or how
+long rendering it took.
 """
 
 import hashlib
@@ -121,7 +122,7 @@ class Answers:
             timing = f"search;dur={(time.perf_counter() - started) * 1000:.1f}"
             entry = _entry(lookup.generation or 0, rendered, accepted)
             if lookup.generation is not None:
-                await self._cache.put(key, entry)
+                self._cache.keep(key, entry)
         reply = self._reply(entry, accepted, if_none_match, timing)
         return Response(
             reply.body, status_code=reply.status, media_type=entry.media_type, headers=reply.headers
@@ -166,7 +167,10 @@ class Answers:
     async def _lookup(self, scope: Scope, reads: Reads) -> Lookup:
         client = client_of(scope, self._limiter.proxies)
         counted = (*limits_due(scope), *((name, client) for name in reads.limits))
-        lookup = self._cache.lookup(await self._limiter.hit(*counted, reading=reads.keys))
+        stores = self._cache.unsent()
+        lookup = self._cache.lookup(
+            await self._limiter.hit(*counted, reading=reads.keys, sending=stores)
+        )
         CACHE_LOOKUPS.labels(cache="search", result="miss" if lookup.hit is None else "hit").inc()
         return lookup
 

@@ -59,19 +59,22 @@ class RateLimiter:
         self._shared = RedisWindows(redis)
         self._local = LocalWindows()
 
-    async def hit(self, *counted: Counted, reading: Sequence[str] = ()) -> list[Any] | None:
+    async def hit(
+        self, *counted: Counted, reading: Sequence[str] = (), sending: Sequence[bytes] = ()
+    ) -> list[Any] | None:
         """Count one request against each (limit name, client) in turn, and read the Redis
-        keys `reading`, in one round trip: the values read, or None when Redis is away.
-        TooManyRequestsException from the first limit it exceeds (then none counts it)."""
+        keys `reading`, in one round trip that carries the packed commands `sending` too:
+        the values read, or None when Redis is away. TooManyRequestsException from the
+        first limit it exceeds (then none counts it)."""
         if not self._enabled:
             counted = ()
-        if not counted and not reading:
+        if not counted and not reading and not sending:
             return []
         keys = [f"ratelimit:{name}:{client}" for name, client in counted]
         windows = [self._windows[name] for name, _ in counted]
         read: list[Any] | None
         try:
-            refusal, read = await self._shared.count(keys, windows, reading)
+            refusal, read = await self._shared.count(keys, windows, reading, sending)
         except RedisError as error:
             _warn("redis unavailable (%s): limits counted in process, nothing read", error)
             if not counted:

@@ -6,10 +6,12 @@ from typing import Any
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
+from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.support.accounts import SignedIn, sign_up
+from tests.support.search_cache import cached_pages
 
 pytestmark = pytest.mark.pgbouncer
 
@@ -126,15 +128,13 @@ async def test_moving_the_address_regeocodes_and_refreshes_cached_searches(
 
 
 async def test_identical_searches_are_served_from_the_cache(client: Client, redis_url: str) -> None:
-    from redis.asyncio import Redis
-
     redis = Redis.from_url(redis_url)
     params = {"lat": 60.1, "lng": 15.2, "radius_km": 7}
-    before = len(await redis.keys("search:page:*"))
+    before = await cached_pages(redis)
     first = await client.get("/api/providers/nearby", params=params)
-    after_first = len(await redis.keys("search:page:*"))
+    after_first = await cached_pages(redis)
     second = await client.get("/api/providers/nearby", params=params)
-    after_second = len(await redis.keys("search:page:*"))
+    after_second = await cached_pages(redis)
     await redis.aclose()
     assert first.content == second.content
     assert (after_first, after_second) == (before + 1, before + 1)

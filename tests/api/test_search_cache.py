@@ -20,10 +20,11 @@ from app.edge import limits as rate_limits
 from app.edge.compression import Accepted
 from app.main import create_app
 from app.settings import SearchLimits, Settings
-from db.search_cache import EPOCH_KEY, KEY_PREFIX
+from db.search_cache import EPOCH_KEY
 from geo.log_throttle import ThrottledWarning
 from tests.support.accounts import SignedIn, sign_up
 from tests.support.ports import closed_port
+from tests.support.search_cache import cached_answers, cached_pages
 
 Client = AsyncTestClient[Litestar]
 NEARBY = "/api/providers/nearby"
@@ -76,10 +77,6 @@ async def redis(redis_url: str) -> AsyncIterator[Redis]:
     client = Redis.from_url(redis_url)
     yield client
     await client.aclose()
-
-
-async def cached_pages(redis: Redis) -> int:
-    return len(await redis.keys(KEY_PREFIX + "*"))
 
 
 def query_parameters(app: Litestar, path: str) -> set[str]:
@@ -159,9 +156,9 @@ async def test_cached_searches_live_for_the_server_ttl_and_tell_clients_max_age(
     limits = SearchLimits(cache_max_age_s=17, server_cache_ttl_s=123)
     app = create_app(msgspec.structs.replace(settings, search=limits))
     async with AsyncTestClient(app=app) as client:
-        before = set(await redis.keys(KEY_PREFIX + "*"))
+        before = await cached_answers(redis)
         response = await client.get(NEARBY, params={"lat": 59.3313, "lng": 18.0603})
-        [key] = set(await redis.keys(KEY_PREFIX + "*")) - before
+        [key] = await cached_answers(redis) - before
         assert response.headers["cache-control"] == "public, max-age=17"
         assert 113 <= await redis.ttl(key) <= 123
         hit = await client.get(NEARBY, params={"lat": 59.3313, "lng": 18.0603})

@@ -1,6 +1,7 @@
 """The search cache's generations against a real Redis, read as the API reads them (in the
 rate limits' round trip), and what it says when Redis is down."""
 
+import asyncio
 import logging
 import uuid
 from collections.abc import AsyncIterator
@@ -147,3 +148,27 @@ async def test_without_a_replica_no_position_is_recorded(
     await cache.invalidate([UPPSALA], db_session)
     await cache.wrote(db_session)
     assert await cache.written_at() == -1
+
+
+async def test_a_rendered_answer_goes_ahead_of_the_next_lookup_in_its_round_trip(
+    redis: Redis,
+) -> None:
+    cache = SearchCache(redis, ttl_s=60)
+    generation = (await _get(cache, redis, MALMO_CELLS)).generation
+    assert generation is not None
+    entry = CachedResponse(generation, "application/json", b"{}", etag='"e"')
+    cache.keep(KEY, entry)
+    assert not await redis.exists(KEY)  # not a round trip of its own
+    _, values = await RedisWindows(redis).count(
+        [], [], cache.reads(KEY, MALMO_CELLS), sending=cache.unsent()
+    )
+    assert cache.lookup(values).hit == entry
+    assert 50 <= await redis.ttl(KEY) <= 60
+    assert cache.unsent() == []
+
+
+async def test_a_rendered_answer_no_lookup_takes_is_stored_within_a_moment(redis: Redis) -> None:
+    cache = SearchCache(redis, ttl_s=60)
+    cache.keep(KEY, ENTRY)
+    await asyncio.sleep(search_cache.STORE_WITHIN_S * 3)
+    assert (await _get(cache, redis, None)).hit == ENTRY

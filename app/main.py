@@ -175,6 +175,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             for name, pool in databases.engines.items():
                 if name != "main":  # the plugin disposes of its own
                     await pool.dispose()
+            for read_pool in databases.read_pools:
+                await read_pool.dispose()
 
     async def check_poolers() -> None:
         for url in filter(None, (settings.database_url, settings.database_replica_url)):

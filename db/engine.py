@@ -1,10 +1,11 @@
 """Engines, the read pool of the hot searches, and the slow-statement log."""
 
+import contextlib
 import functools
 import logging
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple, cast
 from uuid import uuid4
@@ -12,6 +13,7 @@ from uuid import uuid4
 import asyncpg
 from asyncpg import Connection, Record
 from asyncpg.exceptions import ConnectionDoesNotExistError
+from asyncpg.pool import PoolConnectionProxy
 from sqlalchemy import ClauseElement, Dialect, event
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
@@ -134,21 +136,38 @@ class SlowStatementLog:
 
 
 class ReadPool:
-    """Single reads that cost one round trip each: no transaction around a statement, no
-    ping before it, and, once a connection has prepared the statement, only its values
-    sent. The hot statements skip the ORM's execution and result layers too: a compiled
-    statement goes straight to the driver, and its rows come back as the driver made them.
+    """Single reads that cost one round trip each, on a direct connection to PostgreSQL
+    whose connections start with the settings the reads' plans need: no transaction
+    around a statement, no ping before it, nothing sent to reset a connection after it
+    (a read changes no setting), and, once a connection has prepared the statement, only
+    its values sent. The hot statements skip SQLAlchemy's engine, execution and result
+    layers: a compiled statement goes to an asyncpg pool, and its rows come back as the
+    driver made them.
 
     The driver prepares a statement again by itself when a schema change has made it
     stale. A connection PostgreSQL has closed (a restart, an idle timeout) fails its first
-    statement: the pool then drops it, and the read, being a read, runs once more."""
+    statement: the pool then drops it, and the read, being a read, runs once more. Not for
+    use behind a transaction-mode pooler, which would hand the settings to other clients."""
 
-    def __init__(self, engine: AsyncEngine, slow_log: SlowStatementLog | None = None) -> None:
-        self.engine = engine
+    def __init__(
+        self,
+        url: str,
+        connection_settings: Mapping[str, str],
+        size: int = 10,
+        timeout_s: float = 5,
+        slow_log: SlowStatementLog | None = None,
+        in_use: Callable[[int], None] = lambda change: None,
+    ) -> None:
+        self.size = size
+        self._dsn = asyncpg_dsn(url)
+        self._server_settings = read_pool_server_settings(connection_settings)
+        self._timeout_s = timeout_s
         self._slow_log = slow_log
+        self._in_use = in_use
+        self._pool: asyncpg.Pool | None = None
 
     async def fetch(self, statement: ClauseElement, values: Mapping[str, Any]) -> list[Record]:
-        driven = compiled(statement, self.engine.dialect)
+        driven = compiled(statement)
         arguments = driven.arguments(values)
         rows = await self._fetch(driven.sql, arguments)
         if rows is None:
@@ -159,23 +178,68 @@ class ReadPool:
 
     async def _fetch(self, sql: str, arguments: list[Any]) -> list[Record] | None:
         """The rows, or None if the connection turned out closed."""
-        async with self.engine.connect() as connection:
-            raw = await connection.get_raw_connection()
-            driver = cast(Connection, raw.driver_connection)
+        async with self.connection() as connection:
             started = time.perf_counter()
             try:
-                rows = await driver.fetch(sql, *arguments)
+                rows: list[Record] = await connection.fetch(sql, *arguments)
             except Exception:
-                if not driver.is_closed():
+                if not _lost(connection):
                     raise
-                await connection.invalidate()
                 return None
         if self._slow_log:
             self._slow_log.took(sql, (time.perf_counter() - started) * 1000)
         return rows
 
+    @contextlib.asynccontextmanager
+    async def connection(self) -> AsyncIterator[PoolConnectionProxy]:
+        """One of the pool's connections, for as long as the block runs. PoolTimeoutError
+        when none is free within the pool's timeout."""
+        pool = await self._started()
+        try:
+            connection = await pool.acquire(timeout=self._timeout_s)
+        except TimeoutError as error:
+            raise PoolTimeoutError(f"no free connection within {self._timeout_s} s") from error
+        self._in_use(1)
+        try:
+            yield connection
+        finally:
+            self._in_use(-1)
+            await pool.release(connection)
+
+    async def _started(self) -> asyncpg.Pool:
+        """The asyncpg pool, made in the running event loop on first use."""
+        if self._pool is None:
+            pool = asyncpg.create_pool(
+                self._dsn,
+                min_size=0,
+                max_size=self.size,
+                server_settings=self._server_settings,
+                reset=_unchanged,
+            )
+            await pool
+            if self._pool is None:
+                self._pool = pool
+            else:  # another read made one meanwhile
+                await pool.close()
+        return self._pool
+
     async def dispose(self) -> None:
-        await self.engine.dispose()
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+
+def _lost(connection: PoolConnectionProxy) -> bool:
+    """Whether the connection has closed (the pool lets go of one as it closes)."""
+    try:
+        return connection.is_closed()
+    except asyncpg.InterfaceError:  # let go of already
+        return True
+
+
+async def _unchanged(connection: Connection) -> None:
+    """What a read pool sends to reset a connection it gets back: nothing (a read leaves
+    no setting, transaction or listener behind)."""
 
 
 class Compiled(NamedTuple):
@@ -196,25 +260,6 @@ def compiled(statement: ClauseElement, dialect: Dialect = ASYNCPG) -> Compiled:
     once."""
     compiled = cast(SQLCompiler, statement.compile(dialect=dialect))
     return Compiled(str(compiled), tuple(compiled.positiontup or ()), dict(compiled.params))
-
-
-def make_read_pool(
-    url: str,
-    connection_settings: Mapping[str, str],
-    pool_size: int = 5,
-    max_overflow: int = 5,
-    pool_timeout_s: float = 5,
-    slow_log: SlowStatementLog | None = None,
-) -> ReadPool:
-    """A pool for single reads on a direct connection to PostgreSQL, whose connections
-    start with `connection_settings`. Not for use behind a transaction-mode pooler, which
-    would hand the settings to other clients."""
-    options = engine_options(pool_size, max_overflow, pool_timeout_s)
-    options["connect_args"] = {"server_settings": read_pool_server_settings(connection_settings)}
-    engine = create_async_engine(
-        url, **options | {"isolation_level": "AUTOCOMMIT", "pool_pre_ping": False}
-    )
-    return ReadPool(engine, slow_log)
 
 
 def read_pool_server_settings(connection_settings: Mapping[str, str]) -> dict[str, str]:

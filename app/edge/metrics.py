@@ -10,6 +10,7 @@ there and a scrape of any worker sums them all.
 
 import functools
 import time
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from litestar.enums import ScopeType
@@ -137,16 +138,21 @@ class MetricsController(PrometheusController):
     include_in_schema = False
 
 
-def observe_pool(engine: AsyncEngine, capacity: int, name: str) -> None:
-    """Count the pool's connections as they are checked out and in."""
+def pool_gauges(name: str, capacity: int) -> Callable[[int], None]:
+    """Count a pool's capacity; what counts its connections in use (1 out, -1 back)."""
     DB_POOL_SIZE.labels(pool=name).inc(capacity)
-    in_use = DB_POOL_IN_USE.labels(pool=name)
+    return DB_POOL_IN_USE.labels(pool=name).inc
+
+
+def observe_pool(engine: AsyncEngine, capacity: int, name: str) -> None:
+    """Count an engine's connections as they are checked out and in."""
+    in_use = pool_gauges(name, capacity)
 
     def checked_out(*_: Any) -> None:
-        in_use.inc()
+        in_use(1)
 
     def checked_in(*_: Any) -> None:
-        in_use.dec()
+        in_use(-1)
 
     event.listen(engine.sync_engine.pool, "checkout", checked_out)
     event.listen(engine.sync_engine.pool, "checkin", checked_in)

@@ -7,9 +7,9 @@ from typing import NamedTuple, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from app.edge.metrics import public_read
+from app.edge.metrics import pool_gauges, public_read
 from app.settings import Settings
-from db.engine import ReadPool, SlowStatementLog, make_engine, make_read_pool
+from db.engine import ReadPool, SlowStatementLog, make_engine
 from db.nearest import index_ordered_connection_settings
 from db.replica import NEWEST_WRITE, PublicReads, Replica, ReplicaPolicy
 from db.route_orders import OpenOrderSearch
@@ -30,29 +30,37 @@ class Servers(NamedTuple):
     public_reads: PublicReads[PublicServer]
     engines: dict[str, AsyncEngine]
     """Every engine, by the name its pool's metrics carry."""
+    read_pools: list[ReadPool]
+    """The index-ordered searches' pools, which count their connections themselves."""
 
 
 def index_ordered_search_pool(
-    settings: Settings, url: str, slow_log: SlowStatementLog
+    settings: Settings, url: str, slow_log: SlowStatementLog, name: str
 ) -> ReadPool | None:
     """Connections for index-ordered searches that carry their planner settings from the
-    start; none behind a transaction-mode pooler (db.nearest)."""
+    start; none behind a transaction-mode pooler (db.nearest). `name` is the one its
+    metrics carry."""
     if settings.db_transaction_pooler:
         return None
-    return make_read_pool(
+    size = settings.db_pool_size + settings.db_max_overflow
+    return ReadPool(
         url,
         index_ordered_connection_settings(settings.db_statement_timeout_ms),
-        pool_size=settings.db_pool_size,
-        max_overflow=settings.db_max_overflow,
-        pool_timeout_s=settings.db_pool_timeout_s,
+        size=size,
+        timeout_s=settings.db_pool_timeout_s,
         slow_log=slow_log,
+        in_use=pool_gauges(name, size),
     )
 
 
 def _server(
-    settings: Settings, url: str, sessions: Callable[[], AsyncSession], slow_log: SlowStatementLog
+    settings: Settings,
+    url: str,
+    sessions: Callable[[], AsyncSession],
+    slow_log: SlowStatementLog,
+    pool_name: str,
 ) -> tuple[PublicServer, ReadPool | None]:
-    pool = index_ordered_search_pool(settings, url, slow_log)
+    pool = index_ordered_search_pool(settings, url, slow_log, pool_name)
     timeout = settings.db_statement_timeout_ms
     return PublicServer(
         sessions, ProviderSearch(timeout, pool), OpenOrderSearch(timeout, pool)
@@ -67,12 +75,11 @@ def servers(
     search_cache: SearchCache,
 ) -> Servers:
     """The primary (`engine`, whose sessions the app's are) and the replica, if any."""
-    primary, primary_pool = _server(settings, settings.database_url, sessions, slow_log)
+    primary, primary_pool = _server(settings, settings.database_url, sessions, slow_log, "knn")
     engines = {"main": engine}
-    if primary_pool:
-        engines["knn"] = primary_pool.engine
+    read_pools = [primary_pool] if primary_pool else []
     if not settings.database_replica_url:
-        return Servers(PublicReads(primary), engines)
+        return Servers(PublicReads(primary), engines, read_pools)
     replica_engine = make_engine(
         settings.database_replica_url,
         pool_size=settings.db_pool_size,
@@ -82,14 +89,13 @@ def servers(
     slow_log.watch(replica_engine)
     replica_sessions = async_sessionmaker(replica_engine, expire_on_commit=False)
     replica, replica_pool = _server(
-        settings, settings.database_replica_url, replica_sessions, slow_log
+        settings, settings.database_replica_url, replica_sessions, slow_log, "replica-knn"
     )
     engines["replica"] = replica_engine
-    if replica_pool:
-        engines["replica-knn"] = replica_pool.engine
+    read_pools += [replica_pool] if replica_pool else []
     state = Replica(replica_engine, ReplicaPolicy(max_lag_s=settings.db_replica_max_lag_s))
     reads = PublicReads(primary, (replica, state), search_cache.written_at, public_read)
-    return Servers(reads, engines)
+    return Servers(reads, engines, read_pools)
 
 
 async def read_public(

@@ -2,7 +2,7 @@
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractAsyncContextManager, contextmanager
 from typing import Any
 
 import httpx
@@ -20,6 +20,7 @@ from app.edge import limits as rate_limits
 from app.edge.compression import Accepted
 from app.main import create_app
 from app.settings import SearchLimits, Settings
+from db.engine import ReadPool
 from db.search_cache import EPOCH_KEY
 from geo.log_throttle import ThrottledWarning
 from tests.support.accounts import SignedIn, sign_up
@@ -387,27 +388,49 @@ def counting(target: Any, name: str) -> Iterator[list[object]]:
         event.remove(target, name, count)
 
 
+@contextmanager
+def counting_read_pool_connections(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[object]]:
+    """Every connection taken from a ReadPool (db.engine) while open."""
+    seen: list[object] = []
+    taken = ReadPool.connection
+
+    def connection(pool: ReadPool) -> AbstractAsyncContextManager[Any]:
+        seen.append(pool)
+        return taken(pool)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(ReadPool, "connection", connection)
+        yield seen
+
+
 @pytest.mark.parametrize("path", list(BASES))
 async def test_a_cache_hit_takes_no_database_connection(
-    client: Client, redis: Redis, settings: Settings, path: str
+    client: Client, redis: Redis, settings: Settings, path: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await redis.incr(EPOCH_KEY)  # whatever earlier tests cached is stale now
     params = BASES[path]
-    with counting(Pool, "checkout") as checkouts, counting(Engine, "before_execute") as runs:
+    with (
+        counting(Pool, "checkout") as checkouts,
+        counting_read_pool_connections(monkeypatch) as read_pool_connections,
+        counting(Engine, "before_execute") as runs,
+    ):
         miss = await client.get(path, params=params)
     assert miss.status_code == 200
     if not settings.database_replica_url:  # which asks the replica how far it is, at times
-        assert len(checkouts) == 1
+        assert len(checkouts) + len(read_pool_connections) == 1
         # Clusters send their settings first, through the ORM, as every search does behind
         # PgBouncer; otherwise index-ordered searches find them on the connection and hand
         # their statement to the driver (the wire test counts it).
         settings_first = path.endswith("clusters") or settings.db_transaction_pooler
         assert len(runs) == (2 if settings_first else 0)
-    with counting(Pool, "checkout") as checkouts, counting(Engine, "before_execute") as runs:
+    with (
+        counting(Pool, "checkout") as checkouts,
+        counting_read_pool_connections(monkeypatch) as read_pool_connections,
+        counting(Engine, "before_execute") as runs,
+    ):
         hit = await client.get(path, params=params)
     assert hit.content == miss.content
-    assert checkouts == []
-    assert runs == []
+    assert checkouts == read_pool_connections == runs == []
 
 
 @pytest.mark.parametrize("path", list(BASES))

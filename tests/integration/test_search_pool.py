@@ -9,12 +9,12 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from db.engine import ReadPool, make_read_pool
+from db.engine import ReadPool
 from db.nearest import index_ordered_connection_settings
 from db.search import NearbyQuery, ProviderSearch, nearby_statement
 from geo.strategies import SearchStrategy
 from tests.integration.test_search_plan import DENSEST, assert_index_ordered
-from tests.support.plans import explain
+from tests.support.plans import explained_on
 
 QUERY = NearbyQuery(DENSEST, 10_000, limit=20)
 SETTINGS = index_ordered_connection_settings(statement_timeout_ms=10_000)
@@ -23,7 +23,7 @@ SETTINGS = index_ordered_connection_settings(statement_timeout_ms=10_000)
 @pytest.fixture
 async def pool(database_url: str) -> AsyncIterator[ReadPool]:
     """One connection, so that every search in a test meets the same one."""
-    pool = make_read_pool(database_url, SETTINGS, pool_size=1, max_overflow=0)
+    pool = ReadPool(database_url, SETTINGS, size=1)
     yield pool
     await pool.dispose()
 
@@ -34,8 +34,8 @@ async def _nearby_ids(pool: ReadPool) -> list[int]:
 
 
 async def _setting(pool: ReadPool, name: str) -> str:
-    async with pool.engine.connect() as connection:
-        return str(await connection.scalar(text(f"SHOW {name}")))
+    async with pool.connection() as connection:
+        return str(await connection.fetchval(f"SHOW {name}"))
 
 
 async def test_its_connections_start_with_the_settings_of_an_index_ordered_plan(
@@ -43,20 +43,17 @@ async def test_its_connections_start_with_the_settings_of_an_index_ordered_plan(
 ) -> None:
     shown = {name: await _setting(pool, name) for name in SETTINGS}
     assert shown == {**SETTINGS, "statement_timeout": "10s"}
-    async with AsyncSession(pool.engine) as session:  # no settings sent: the connection has them
-        plan = await explain(session, *nearby_statement(QUERY, SearchStrategy.gist))
-    assert_index_ordered(plan, max_rows_read=1500)
+    async with pool.connection() as connection:  # no settings sent: the connection has them
+        explained = await explained_on(connection, *nearby_statement(QUERY, SearchStrategy.gist))
+    assert_index_ordered(explained["Plan"], max_rows_read=1500)
 
 
 async def _plans_of_the_prepared_search(pool: ReadPool) -> tuple[int, int]:
-    async with pool.engine.connect() as connection:
-        counts = await connection.execute(
-            text(
-                "SELECT generic_plans, custom_plans FROM pg_prepared_statements"
-                " WHERE statement LIKE 'SELECT nearest.%'"
-            )
+    async with pool.connection() as connection:
+        [(generic, custom)] = await connection.fetch(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements"
+            " WHERE statement LIKE 'SELECT nearest.%'"
         )
-        [(generic, custom)] = counts.all()
     return generic, custom
 
 
@@ -67,11 +64,11 @@ async def test_a_search_prepared_once_is_planned_for_its_values_every_time(
     """After five executions PostgreSQL may settle on a generic plan, in which the center
     is computed again for every row the scan visits; the pool's connections forbid it
     (and with PostgreSQL's default, `auto`, it happens)."""
-    pool = make_read_pool(database_url, SETTINGS, pool_size=1, max_overflow=0)
+    pool = ReadPool(database_url, SETTINGS, size=1)
     try:
         if plan_cache_mode:
-            async with pool.engine.connect() as connection:
-                await connection.execute(text(f"SET plan_cache_mode = {plan_cache_mode}"))
+            async with pool.connection() as connection:
+                await connection.execute(f"SET plan_cache_mode = {plan_cache_mode}")
         for _ in range(10):
             await _nearby_ids(pool)
         generic, custom = await _plans_of_the_prepared_search(pool)
@@ -87,13 +84,13 @@ async def test_a_search_survives_a_connection_postgresql_has_dropped(
     pool: ReadPool, engine: AsyncEngine
 ) -> None:
     expected = await _nearby_ids(pool)
-    async with pool.engine.connect() as connection:
-        pid = await connection.scalar(text("SELECT pg_backend_pid()"))
+    async with pool.connection() as connection:
+        pid = connection.get_server_pid()
     async with engine.connect() as admin:
         assert await admin.scalar(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
     assert await _nearby_ids(pool) == expected
-    async with pool.engine.connect() as connection:
-        assert await connection.scalar(text("SELECT pg_backend_pid()")) != pid
+    async with pool.connection() as connection:
+        assert connection.get_server_pid() != pid
 
 
 async def test_a_search_survives_a_schema_change_under_its_prepared_statement(

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from db.engine import SlowStatementLog, make_engine, make_read_pool
+from db.engine import ReadPool, SlowStatementLog, make_engine
 
 SECRET = "someone@example.com"
 SLEEP = text("SELECT pg_sleep(:seconds), CAST(:email AS text)")
@@ -41,8 +41,8 @@ async def test_a_statement_is_logged_by_how_slow_it_was(
 async def test_a_read_pool_statement_is_logged_too(
     database_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """The read pool hands statements straight to the driver, past the engine's events."""
-    pool = make_read_pool(database_url, {}, slow_log=SlowStatementLog(info_ms=50, warning_ms=300))
+    """The read pool hands statements straight to the driver, past any engine's events."""
+    pool = ReadPool(database_url, {}, slow_log=SlowStatementLog(info_ms=50, warning_ms=300))
     try:
         with caplog.at_level(logging.INFO, logger="db.engine"):
             await pool.fetch(SLEEP, {"seconds": 0.1, "email": SECRET})

@@ -4,6 +4,8 @@ import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 from sqlalchemy import ClauseElement
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,9 +30,19 @@ async def explained(
     """EXPLAIN (`options`, FORMAT JSON) of the statement as `explain` sends it: the whole
     output, with its execution time beside the plan."""
     connection = await session.connection()
-    driven = compiled(statement, connection.dialect)
     raw = (await connection.get_raw_connection()).driver_connection
     assert raw is not None
+    return await explained_on(raw, statement, parameters, options)
+
+
+async def explained_on(
+    raw: asyncpg.Connection | PoolConnectionProxy,
+    statement: ClauseElement,
+    parameters: Mapping[str, Any] | None = None,
+    options: str = "ANALYZE",
+) -> dict[str, Any]:
+    """The same on a connection of the driver's own."""
+    driven = compiled(statement)
     output = await raw.fetchval(
         f"EXPLAIN ({options}, FORMAT JSON) " + driven.sql, *driven.arguments(parameters or {})
     )

@@ -1,5 +1,6 @@
 """Engines, the read pool of the hot searches, and the slow-statement log."""
 
+import asyncio
 import contextlib
 import functools
 import logging
@@ -195,8 +196,9 @@ class ReadPool:
         """One of the pool's connections, for as long as the block runs. PoolTimeoutError
         when none is free within the pool's timeout."""
         pool = await self._started()
-        try:
-            connection = await pool.acquire(timeout=self._timeout_s)
+        try:  # the pool's own timeout would wait in a task of its own
+            async with asyncio.timeout(self._timeout_s):
+                connection = await pool.acquire()
         except TimeoutError as error:
             raise PoolTimeoutError(f"no free connection within {self._timeout_s} s") from error
         self._in_use(1)

@@ -85,11 +85,19 @@ class CachedResponse(msgspec.Struct, array_like=True, frozen=True):
     """The sum of the generations the search depended on when it read the database."""
     media_type: str
     body: bytes
+    """The answer, compressed as its first client took it (`encoding`), if it was: later
+    clients that take the same are sent it as it is, and an entry is a fifth of the
+    answer's size."""
     etag: str
+    """The answer's, before compression."""
     encoding: str | None = None
-    """How `encoded` is compressed, if the response was compressed for its first client:
-    later clients that accept the same are sent it as it is."""
-    encoded: bytes | None = None
+    plain_length: int = 0
+    """The answer's length before compression, when `encoding` names one."""
+
+    @property
+    def length(self) -> int:
+        """The answer's length before compression."""
+        return len(self.body) if self.encoding is None else self.plain_length
 
 
 class Lookup(msgspec.Struct, frozen=True):

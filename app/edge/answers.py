@@ -24,7 +24,7 @@ from litestar.enums import ScopeType
 from litestar.status_codes import HTTP_200_OK, HTTP_304_NOT_MODIFIED
 from litestar.types import ASGIApp, HTTPScope, Receive, Scope, Send
 
-from app.edge.compression import Accepted, accepted_encoding, compressed
+from app.edge.compression import Accepted, accepted_encoding, compressed, decompressed
 from app.edge.limits import RateLimiter, client_of, limits_due
 from app.edge.metrics import CACHE_LOOKUPS
 from app.edge.public_reads import PublicServer, read_public
@@ -179,7 +179,7 @@ class Answers:
     ) -> Reply:
         """The answer in the encoding the client takes, tagged for that encoding: a client
         holding the brotli body must not be told it has the gzip one."""
-        encoding = accepted.for_size(len(entry.body))
+        encoding = accepted.for_size(entry.length)
         etag = _tagged(entry.etag, encoding)
         headers = {
             "Cache-Control": f"public, max-age={self._max_age_s}",
@@ -234,22 +234,22 @@ def none_match(if_none_match: str, etag: str) -> bool:
 
 
 def _body_for(entry: CachedResponse, accepted: Accepted) -> bytes:
-    """The body as the client takes it: as cached if compressed the way it accepts,
-    compressed for it alone if it accepts another way, else plain."""
-    encoding = accepted.for_size(len(entry.body))
-    if encoding is None:
+    """The body as the client takes it: as cached if compressed the way it accepts (or
+    plain, as it takes it), else made so for it alone."""
+    encoding = accepted.for_size(entry.length)
+    if encoding == entry.encoding:
         return entry.body
-    if encoding == entry.encoding and entry.encoded is not None:
-        return entry.encoded
-    return compressed(entry.body, accepted)[0]
+    plain = decompressed(entry.body, entry.encoding)
+    return plain if encoding is None else compressed(plain, accepted)[0]
 
 
 def _entry(generation: int, rendered: Rendered, accepted: Accepted) -> CachedResponse:
     """A rendered answer as cached: its body (the payload as JSON, or as it is if bytes
-    already), its ETag, and the body compressed as its first client asked (so that a hit
-    never compresses for a client that asks the same)."""
+    already) compressed as its first client asked, so that a hit never compresses for a
+    client that asks the same, and its ETag."""
     payload = rendered.payload
     body = payload if isinstance(payload, bytes) else msgspec.json.encode(payload)
     encoded, encoding = compressed(body, accepted)
-    kept = encoded if encoding is not None else None
-    return CachedResponse(generation, rendered.media_type, body, _etag(body), encoding, kept)
+    return CachedResponse(
+        generation, rendered.media_type, encoded, _etag(body), encoding, len(body)
+    )

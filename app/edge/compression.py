@@ -90,6 +90,15 @@ def compressed(body: bytes, accepted: Accepted) -> tuple[bytes, str | None]:
     return body, None
 
 
+def decompressed(body: bytes, encoding: str | None) -> bytes:
+    """`body`, compressed by `compressed` in `encoding` (None: as it is), as it was."""
+    if encoding == "br":
+        return bytes(brotli.decompress(body))
+    if encoding == "gzip":
+        return gzip.decompress(body)
+    return body
+
+
 def encoded_headers(
     headers: Iterable[tuple[bytes, bytes]], encoding: str, length: int
 ) -> list[tuple[bytes, bytes]]:

@@ -21,7 +21,7 @@ from app.edge.compression import Accepted
 from app.main import create_app
 from app.settings import SearchLimits, Settings
 from db.engine import ReadPool
-from db.search_cache import EPOCH_KEY
+from db.search_cache import EPOCH_KEY, CachedResponse
 from geo.log_throttle import ThrottledWarning
 from tests.support.accounts import SignedIn, sign_up
 from tests.support.ports import closed_port
@@ -549,3 +549,18 @@ async def test_without_redis_searches_are_answered_from_the_database_and_it_is_l
     logged = capsys.readouterr().err
     assert "limits counted in process, nothing read" in logged
     assert address in logged
+
+
+async def test_an_entry_keeps_the_answer_only_as_its_first_client_took_it(
+    client: Client, redis: Redis
+) -> None:
+    await redis.incr(EPOCH_KEY)
+    before = await cached_answers(redis)
+    params: dict[str, str | int] = {"bbox": "17.5,59.0,18.5,59.6", "limit": 100}
+    answer = await client.get("/api/providers/in-view", params=params)
+    [key] = await cached_answers(redis) - before
+    stored = await redis.get(key)
+    assert isinstance(stored, bytes)
+    entry = msgspec.msgpack.decode(stored, type=CachedResponse)
+    assert (entry.encoding, entry.length) == ("br", len(answer.content))
+    assert len(stored) < len(answer.content) / 3

@@ -42,7 +42,7 @@ from bench.reporting import write_results
 from bench.throughput import dense_centers
 from db.databases import direct_url
 from db.engine import make_engine
-from db.nearest import Bound
+from db.nearest import Bound, lent
 from db.search import (
     NearbyQuery,
     ProviderSearch,
@@ -228,7 +228,7 @@ async def naive_peak_mib(url: str, center: Point) -> float:
             await session.execute(select(1))  # connected before measuring
             tracemalloc.start()
             try:
-                await search.nearby(session, _query(center, 50), SearchStrategy.naive)
+                await search.nearby(lent(session), _query(center, 50), SearchStrategy.naive)
                 _, peak = tracemalloc.get_traced_memory()
             finally:
                 tracemalloc.stop()

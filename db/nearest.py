@@ -6,7 +6,9 @@ expression filters (`<= radius`), orders and is reported as `distance_m`, so an 
 reported distance is the one it was ranked by.
 """
 
+import contextlib
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, NamedTuple, TypeAlias
 
@@ -95,6 +97,16 @@ def index_ordered_connection_settings(statement_timeout_ms: int) -> dict[str, st
     return {**_COMMON_SETTINGS, **_INDEX_ORDERED_SETTINGS, **own}
 
 
+Sessions: TypeAlias = Callable[[], AbstractAsyncContextManager[AsyncSession]]
+"""Where a search gets a session when it needs one (the pool of index-ordered searches
+takes none): a sessionmaker, or `lent`."""
+
+
+def lent(session: AsyncSession) -> Sessions:
+    """The caller's own session for a search to run on, which the search leaves open."""
+    return lambda: contextlib.nullcontext(session)
+
+
 class SearchSettings:
     """This deployment's statement timeout, and the planner settings a search's plan needs:
     from the connection for index-ordered searches when `index_ordered_pool` is given (its
@@ -113,15 +125,18 @@ class SearchSettings:
         await connection.execute(_SETTINGS[index_ordered], {"timeout": self._timeout})
 
     async def rows(
-        self, session: AsyncSession, bound: Bound, *, index_ordered: bool
+        self, sessions: Sessions, bound: Bound, *, index_ordered: bool
     ) -> Sequence[Iterable[Any]]:
-        """The statement's rows, run with the settings its plan needs (on a connection: a
-        search has no use for the ORM's identity map, which costs more than the search)."""
+        """The statement's rows, run with the settings its plan needs: on the pool of
+        index-ordered searches when it can, else on a session of `sessions` (on its
+        connection: a search has no use for the ORM's identity map, which costs more than
+        the search)."""
         if index_ordered and self._index_ordered_pool is not None:
             return await self._index_ordered_pool.fetch(*bound)
-        await self.apply(session, index_ordered=index_ordered)
-        connection = await session.connection()
-        rows: Sequence[Iterable[Any]] = (await connection.execute(*bound)).all()
+        async with sessions() as session:
+            await self.apply(session, index_ordered=index_ordered)
+            connection = await session.connection()
+            rows: Sequence[Iterable[Any]] = (await connection.execute(*bound)).all()
         return rows
 
 

@@ -29,6 +29,7 @@ from db.nearest import (
     Bound,
     Located,
     SearchSettings,
+    Sessions,
     Statement,
     nearest_statement,
     nearest_values,
@@ -208,13 +209,13 @@ def corridor_statement(query: CorridorQuery) -> Bound:
 class OpenOrderSearch(SearchSettings):
     """Open orders near a provider, on the scan and settings of provider search."""
 
-    async def available(self, session: AsyncSession, query: AvailableQuery) -> Page[OrderHit]:
-        rows = await self.rows(session, available_statement(query), index_ordered=True)
+    async def available(self, sessions: Sessions, query: AvailableQuery) -> Page[OrderHit]:
+        rows = await self.rows(sessions, available_statement(query), index_ordered=True)
         return Page.of([OrderHit(*row) for row in rows], query.limit)
 
-    async def along(self, session: AsyncSession, query: CorridorQuery) -> OrdersAlong:
+    async def along(self, sessions: Sessions, query: CorridorQuery) -> OrdersAlong:
         """Open orders along a route, by the detour a visit to each would add, ties by id."""
-        rows = await self.rows(session, corridor_statement(query), index_ordered=False)
+        rows = await self.rows(sessions, corridor_statement(query), index_ordered=False)
         near = Page.of([OrderHit(*row) for row in rows], query.weighed)
         insertions = Insertions(query.path[0], query.path[1:])
         ranked = sorted(

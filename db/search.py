@@ -31,6 +31,7 @@ from db.nearest import (
     Bound,
     Located,
     SearchSettings,
+    Sessions,
     Statement,
     center_values,
     index_ordered,
@@ -214,34 +215,35 @@ class ProviderSearch(SearchSettings):
     planner settings its plan needs, for the length of its transaction only."""
 
     async def nearby(
-        self, session: AsyncSession, query: NearbyQuery, strategy: SearchStrategy
+        self, sessions: Sessions, query: NearbyQuery, strategy: SearchStrategy
     ) -> Page[ProviderHit]:
         """Active providers within the radius, nearest first (ties by id), one page."""
         if strategy is SearchStrategy.naive:
-            await self.apply(session, index_ordered=False)
-            hits = await _nearby_naive(session, query)
+            async with sessions() as session:
+                await self.apply(session, index_ordered=False)
+                hits = await _nearby_naive(session, query)
         else:
             bound = nearby_statement(query, strategy)
-            rows = await self.rows(session, bound, index_ordered=strategy is SearchStrategy.gist)
+            rows = await self.rows(sessions, bound, index_ordered=strategy is SearchStrategy.gist)
             hits = [ProviderHit(*row) for row in rows]
         return Page.of(hits, query.limit)
 
     async def in_view(
-        self, session: AsyncSession, viewport: Viewport, category: str | None, limit: int
+        self, sessions: Sessions, viewport: Viewport, category: str | None, limit: int
     ) -> Page[ProviderHit]:
         """Active providers inside the viewport, nearest its center first, one page."""
         bound = in_view_statement(viewport, category, limit)
-        rows = await self.rows(session, bound, index_ordered=True)
+        rows = await self.rows(sessions, bound, index_ordered=True)
         return Page.of([ProviderHit(*row) for row in rows], limit)
 
     async def clusters(
-        self, session: AsyncSession, viewport: Viewport, zoom: int, category: str | None
+        self, sessions: Sessions, viewport: Viewport, zoom: int, category: str | None
     ) -> list[Cluster]:
         """The clusters of active providers whose centroid is in the viewport (db.clusters)."""
         bound = clusters_statement(ClusterView(viewport, zoom, category))
-        return [Cluster(*row) for row in await self.rows(session, bound, index_ordered=False)]
+        return [Cluster(*row) for row in await self.rows(sessions, bound, index_ordered=False)]
 
-    async def tile(self, session: AsyncSession, tile: Tile, category: str | None) -> bytes:
+    async def tile(self, sessions: Sessions, tile: Tile, category: str | None) -> bytes:
         """The vector tile of active providers (db.tiles): clusters, or zoomed in, each one."""
-        rows = await self.rows(session, tile_statement(tile, category), index_ordered=False)
+        rows = await self.rows(sessions, tile_statement(tile, category), index_ordered=False)
         return bytes(next(iter(rows[0])))

@@ -38,8 +38,7 @@ from geo.geocoding.chain import GeocoderChain
 
 
 async def _available_orders(server: PublicServer, query: AvailableQuery) -> Page[OrderHit]:
-    async with server.sessions() as session:
-        return await server.orders.available(session, query)
+    return await server.orders.available(server.sessions, query)
 
 
 class RouteOrderController(Controller):

@@ -33,6 +33,7 @@ from app.routes.schemas import (
 from app.settings import Settings
 from db import routes
 from db.models import Role
+from db.nearest import lent
 from db.route_orders import CorridorQuery, OpenOrderSearch, OrdersAlong
 from db.routes import Travel
 from db.search_cache import SearchCache
@@ -168,7 +169,7 @@ class RouteController(Controller):
             weighed=settings.routes.corridor_weighed,
             category=corridor.category,
         )
-        return await order_search.along(db_session, query)
+        return await order_search.along(lent(db_session), query)
 
     @patch(
         "/{route_id:int}",

@@ -89,8 +89,8 @@ class Nearby(CachedRead[NearbyRequest]):
             filters.category,
             after,
         )
-        async with self._costly.running(request.strategy), server.sessions() as session:
-            page = await server.providers.nearby(session, query, request.strategy)
+        async with self._costly.running(request.strategy):
+            page = await server.providers.nearby(server.sessions, query, request.strategy)
         following = self._cursors.following(page.last_key(_key), filters)
         if request.format is ResponseFormat.geojson:
             geojson = _as_geojson(page.items, next_cursor=following, strategy=request.strategy)
@@ -112,10 +112,9 @@ class InView(CachedRead[InViewRequest]):
         return request.viewport.boxes()
 
     async def render(self, server: PublicServer, request: InViewRequest) -> Rendered:
-        async with server.sessions() as session:
-            page = await server.providers.in_view(
-                session, request.viewport, request.category, request.limit
-            )
+        page = await server.providers.in_view(
+            server.sessions, request.viewport, request.category, request.limit
+        )
         if request.format is ResponseFormat.geojson:
             return Rendered(
                 _as_geojson(page.items, next_cursor=None, truncated=page.has_more), GEOJSON
@@ -138,8 +137,7 @@ class Clusters(CachedRead[ClustersRequest]):
         return cluster_area(request.viewport, request.zoom)
 
     async def render(self, server: PublicServer, request: ClustersRequest) -> Rendered:
-        async with server.sessions() as session:
-            items = await server.providers.clusters(
-                session, request.viewport, request.zoom, request.category
-            )
+        items = await server.providers.clusters(
+            server.sessions, request.viewport, request.zoom, request.category
+        )
         return Rendered(ClusterList(items, request.zoom, cell_size_deg(request.zoom)), JSON)

@@ -68,7 +68,5 @@ class ProviderTile(CachedRead[TileRequest]):
         return tile.viewport().boxes()
 
     async def render(self, server: PublicServer, request: TileRequest) -> Rendered:
-        async with server.sessions() as session:
-            return Rendered(
-                await server.providers.tile(session, request.tile, request.category), MVT
-            )
+        tile = await server.providers.tile(server.sessions, request.tile, request.category)
+        return Rendered(tile, MVT)

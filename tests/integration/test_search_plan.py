@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from db.nearest import lent
 from db.route_orders import (
     AvailableQuery,
     CorridorQuery,
@@ -124,10 +125,10 @@ async def test_without_the_settings_the_planner_falls_into_the_sort_trap(
 NEAR = NearbyQuery(DENSEST, 1000, limit=1)
 VIEW = parse_viewport("18,59.3,18.1,59.4")
 SEARCHES: dict[str, Callable[[AsyncSession], Awaitable[object]]] = {
-    "nearby gist": lambda session: SEARCH.nearby(session, NEAR, SearchStrategy.gist),
-    "nearby bbox": lambda session: SEARCH.nearby(session, NEAR, SearchStrategy.bbox),
-    "in view": lambda session: SEARCH.in_view(session, VIEW, None, 1),
-    "clusters": lambda session: SEARCH.clusters(session, VIEW, 10, None),
+    "nearby gist": lambda session: SEARCH.nearby(lent(session), NEAR, SearchStrategy.gist),
+    "nearby bbox": lambda session: SEARCH.nearby(lent(session), NEAR, SearchStrategy.bbox),
+    "in view": lambda session: SEARCH.in_view(lent(session), VIEW, None, 1),
+    "clusters": lambda session: SEARCH.clusters(lent(session), VIEW, 10, None),
 }
 INDEX_ORDERED = {"nearby gist", "in view"}
 

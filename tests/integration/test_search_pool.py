@@ -29,7 +29,7 @@ async def pool(database_url: str) -> AsyncIterator[ReadPool]:
 
 
 async def _nearby_ids(pool: ReadPool) -> list[int]:
-    page = await ProviderSearch(10_000, pool).nearby(AsyncSession(), QUERY, SearchStrategy.gist)
+    page = await ProviderSearch(10_000, pool).nearby(AsyncSession, QUERY, SearchStrategy.gist)
     return [hit.id for hit in page.items]
 
 

@@ -20,7 +20,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ import asyncpg
 import httpx
 from redis.asyncio import Redis
 
+from bench.cpu_use import CpuUse
 from bench.databases import Dataset, log, prepared
 from bench.reporting import write_results
 from db.databases import asyncpg_dsn
@@ -132,6 +133,14 @@ class Throughput:
     rps: float
     requests: int
     seconds: float
+    cpu_ms: dict[str, float] | None = None
+    """Each group's ms of CPU per request (bench.cpu_use), when measured."""
+
+
+def with_cpu(cpu: CpuUse, run: Callable[..., Throughput], *arguments: Any) -> Throughput:
+    """`run(*arguments)`'s measurement with the CPU each group spent per request."""
+    measured, per_request = cpu.per_request(lambda: run(*arguments), lambda done: done.requests)
+    return replace(measured, cpu_ms=per_request)
 
 
 def ceiling_of(floor: Throughput, health: Throughput) -> Throughput:
@@ -381,16 +390,15 @@ class Report:
     rows: list[dict[str, Any]] = field(default_factory=list)
 
     def add(self, group: str, what: str, measured: Throughput) -> Throughput:
-        self.rows.append(
-            {
-                "group": group,
-                "what": what,
-                "tool": measured.tool,
-                "rps": round(measured.rps, 1),
-                "requests": measured.requests,
-                "seconds": round(measured.seconds, 1),
-            }
-        )
+        row = {
+            "group": group,
+            "what": what,
+            "tool": measured.tool,
+            "rps": round(measured.rps, 1),
+            "requests": measured.requests,
+            "seconds": round(measured.seconds, 1),
+        }
+        self.rows.append(row | ({"cpu_ms": measured.cpu_ms} if measured.cpu_ms else {}))
         log(f"{group}, {what}: {measured.rps:,.0f}/s")
         return measured
 
@@ -403,19 +411,26 @@ def run(url: str, redis_url: str, seconds: float, samples: int) -> dict[str, Any
     centers = dense_centers(samples, rng)
     headers = {"Accept-Encoding": "br, gzip"}
     with served(server_environment(url, redis_url)) as api, served({}, target=BARE_APP) as bare:
+        cpu = CpuUse(httpx.URL(api).port or 80)
         token = asyncio.run(_provider_token(api))
-        health, bare_health = _health_medians(api, bare, seconds, headers)
+        health, bare_health = _health_medians(api, bare, seconds, headers, cpu)
         report.add("health", "/health (API)", health)
         report.add("health", "/health (bare Litestar)", bare_health)
         ratios["health / bare Litestar"] = health.rps / bare_health.rps
         for kind in SEARCHES:
             statements = asyncpg_statements([kind.bound(c) for c in centers])
             floor = report.add(
-                kind.name, "floor", asyncio.run(asyncpg_floor(url, statements, seconds))
+                kind.name,
+                "floor",
+                with_cpu(cpu, asyncio.run, asyncpg_floor(url, statements, seconds)),
             )
             asked = {**headers, **({"Authorization": f"Bearer {token}"} if kind.signed_in else {})}
             fresh = [f"{kind.path}?{_query(kind.params(_nudged(c, rng)))}" for c in centers]
-            uncached = report.add(kind.name, "API uncached", wrk(api, fresh, seconds, asked, True))
+            uncached = report.add(
+                kind.name,
+                "API uncached",
+                with_cpu(cpu, wrk, api, fresh, seconds, asked, True),
+            )
             ceiling = report.add(kind.name, "ceiling", ceiling_of(floor, health))
             ratios[f"{kind.name} uncached / floor"] = uncached.rps / floor.rps
             ratios[f"{kind.name} uncached / ceiling"] = uncached.rps / ceiling.rps
@@ -423,9 +438,13 @@ def run(url: str, redis_url: str, seconds: float, samples: int) -> dict[str, Any
                 continue  # answers for one user are never cached
             warm = [f"{kind.path}?{_query(kind.params(c))}" for c in centers[:CACHED_SAMPLES]]
             _warm(api, warm, headers)
-            cached = report.add(kind.name, "API cached", wrk(api, warm, seconds, headers, False))
+            cached = report.add(
+                kind.name,
+                "API cached",
+                with_cpu(cpu, wrk, api, warm, seconds, headers, False),
+            )
             ratios[f"{kind.name} cached / health"] = cached.rps / health.rps
-        nearby_pgbench = report.add("nearby", "floor", pgbench_floor(url, seconds))
+        nearby_pgbench = report.add("nearby", "floor", with_cpu(cpu, pgbench_floor, url, seconds))
     geosearch = report.add(
         "nearby", "Redis GEOSEARCH", asyncio.run(redis_geosearch(url, redis_url, centers, seconds))
     )
@@ -434,12 +453,15 @@ def run(url: str, redis_url: str, seconds: float, samples: int) -> dict[str, Any
 
 
 def _health_medians(
-    api: str, bare: str, seconds: float, headers: dict[str, str]
+    api: str, bare: str, seconds: float, headers: dict[str, str], cpu: CpuUse
 ) -> tuple[Throughput, Throughput]:
     """/health of the API and of the bare app, taking turns HEALTH_ROUNDS times: the
     medians, as these short, light runs swing most with the machine's other load."""
     rounds = [
-        (wrk(api, ["/health"], seconds, headers, False), wrk(bare, ["/health"], seconds, {}, False))
+        (
+            with_cpu(cpu, wrk, api, ["/health"], seconds, headers, False),
+            wrk(bare, ["/health"], seconds, {}, False),
+        )
         for _ in range(HEALTH_ROUNDS)
     ]
     return _median([a for a, _ in rounds]), _median([b for _, b in rounds])
@@ -447,9 +469,7 @@ def _health_medians(
 
 def _median(runs: list[Throughput]) -> Throughput:
     middle = sorted(runs, key=lambda run: run.rps)[len(runs) // 2]
-    return Throughput(
-        f"{middle.tool}, median of {len(runs)}", middle.rps, middle.requests, middle.seconds
-    )
+    return replace(middle, tool=f"{middle.tool}, median of {len(runs)}")
 
 
 async def _provider_token(api: str) -> str:
@@ -468,6 +488,16 @@ def table(result: dict[str, Any]) -> str:
     lines = ["| search | what | tool | per second |", "|---|---|---|---:|"]
     lines += [
         f"| {r['group']} | {r['what']} | {r['tool']} | {r['rps']:,.0f} |" for r in result["rows"]
+    ]
+    groups = ("API", "PostgreSQL", "Redis", "load", "machine")
+    lines += ["", "CPU per request, ms (load: wrk, pgbench or the asyncpg client):", ""]
+    lines += ["| search | what | " + " | ".join(groups) + " |", "|---|---|" + "---:|" * 5]
+    lines += [
+        f"| {r['group']} | {r['what']} | "
+        + " | ".join(f"{r['cpu_ms'].get(g, 0):.2f}" for g in groups)
+        + " |"
+        for r in result["rows"]
+        if "cpu_ms" in r
     ]
     lines += ["", "| ratio | measured |", "|---|---:|"]
     lines += [f"| {name} | {value:.2f} |" for name, value in result["ratios"].items()]

@@ -43,6 +43,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from db.accounts import AccountInUseError, DuplicateEmailError
 from db.bookings import BookingConflictError, BookingRuleError, NotTheProviderError
+from db.commitments import TimeTakenError
 from db.engine import is_unavailable
 from db.route_orders import RouteOrderStateError
 from db.routes import OrderTakenError, RouteRuleError, RouteStateError
@@ -121,16 +122,23 @@ Handler = Callable[[Request[Any, Any, Any], Exception], Response[ErrorBody]]
 GEOCODER_RETRY_AFTER_S = 30
 
 
-def _error(status_code: int, detail: str, retry_after_s: int | None = None) -> Response[ErrorBody]:
+def _error(
+    status_code: int,
+    detail: str,
+    retry_after_s: int | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Response[ErrorBody]:
     headers = {} if retry_after_s is None else {"Retry-After": str(retry_after_s)}
-    return Response(ErrorBody(status_code, detail), status_code=status_code, headers=headers)
+    body = ErrorBody(status_code, detail, extra)
+    return Response(body, status_code=status_code, headers=headers)
 
 
 def _status(status_code: int) -> Handler:
-    """A handler answering `status_code` with the error's message as the detail."""
+    """A handler answering `status_code` with the error's message as the detail (and its
+    `extra`, if it has one)."""
 
     def handler(_: Request[Any, Any, Any], error: Exception) -> Response[ErrorBody]:
-        return _error(status_code, str(error))
+        return _error(status_code, str(error), extra=getattr(error, "extra", None))
 
     return handler
 
@@ -237,6 +245,7 @@ CLIENT_ERRORS: dict[type[Exception], int] = {
     InvalidTileError: HTTP_400_BAD_REQUEST,
     BookingRuleError: HTTP_422_UNPROCESSABLE_ENTITY,
     BookingConflictError: HTTP_409_CONFLICT,
+    TimeTakenError: HTTP_409_CONFLICT,
     NotTheProviderError: HTTP_403_FORBIDDEN,
     DuplicateEmailError: HTTP_409_CONFLICT,
     AccountInUseError: HTTP_409_CONFLICT,

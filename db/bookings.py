@@ -1,11 +1,12 @@
-"""Bookings: visits that no other active booking of the same provider may overlap.
+"""Bookings: visits that no other active commitment of the same provider (a booking, or a
+planned visit of a route) may overlap.
 
-The guarantee is the table's exclusion constraint, not this code. Two transactions that
-insert overlapping active bookings cannot both commit: the second waits for the first
-and fails with SQLSTATE 23P01. So a booking is a plain INSERT under READ COMMITTED, with
-no check for overlaps beforehand and no retry loop. (The provider row is read FOR SHARE,
-but only to hold its opening hours still; see _offer.) Each change notifies the other
-party in the same transaction.
+The guarantee is the exclusion constraint over the provider's commitments (db.commitments),
+not this code. Two transactions that insert overlapping active bookings cannot both commit:
+the second waits for the first and fails with SQLSTATE 23P01. So a booking is a plain
+INSERT under READ COMMITTED, with no check for overlaps beforehand and no retry loop. (The
+provider row is read FOR SHARE, but only to hold its opening hours still; see _offer.)
+Each change notifies the other party in the same transaction.
 """
 
 import enum
@@ -27,22 +28,16 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import Range
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from db.commitments import TimeTaken, taking
 from db.hours import opening_intervals
 from db.models import ACTIVE_BOOKING, Booking, BookingStatus, Provider, Service
 from db.notifications import NotificationKind, notify
 from db.pages import Page
 from geo.cursor import TimeKey
 from geo.opening_hours import LocalVisit
-
-EXCLUSION_VIOLATION = "23P01"
-# Two transactions inserting overlapping bookings at the same moment can each find the
-# other's row in flight and wait for it; PostgreSQL ends the deadlock by failing one of them
-# (after deadlock_timeout). The other's overlapping booking then commits: the slot is taken.
-DEADLOCK_DETECTED = "40P01"
 
 
 class BookingRuleError(Exception):
@@ -51,10 +46,6 @@ class BookingRuleError(Exception):
 
 class BookingConflictError(Exception):
     """The booking's state or the provider's calendar does not allow the change."""
-
-
-class SlotTakenError(BookingConflictError):
-    pass
 
 
 class NotTheProviderError(Exception):
@@ -159,7 +150,8 @@ def _payload(booking: Booking) -> dict[str, Any]:
 async def book(
     session: AsyncSession, customer_id: int, request: BookingRequest, horizon: timedelta
 ) -> Booking:
-    """Book the visit and notify the provider; SlotTakenError if it overlaps another."""
+    """Book the visit and notify the provider; TimeTakenError, naming what holds the time,
+    if it overlaps another commitment of the provider (the transaction is then over)."""
     _check_lead_time(request.start, horizon)
     offer = await _offer(session, request.provider_id, request.service_id)
     end = request.start + offer.duration
@@ -176,15 +168,9 @@ async def book(
         )
         .returning(Booking)
     )
-    try:
+    time = TimeTaken(request.provider_id, request.start, end, offer.timezone)
+    async with taking(session, time):
         booking: Booking = (await session.scalars(statement)).one()
-    except DBAPIError as error:
-        if getattr(error.orig, "sqlstate", None) in (EXCLUSION_VIOLATION, DEADLOCK_DETECTED):
-            raise SlotTakenError(
-                f"the provider already has a booking overlapping {request.start.isoformat()}"
-                f" to {end.isoformat()}; choose another time"
-            ) from None
-        raise
     await _notify(session, offer.provider_user_id, NotificationKind.booking_requested, booking)
     return booking
 

@@ -283,6 +283,26 @@ class RouteStop(IdentityBase):
     )
 
 
+class CommitmentKind(enum.StrEnum):
+    booking = "booking"
+    visit = "visit"
+
+
+class Commitment(IdentityBase):
+    """What holds a provider's time: a booking, or a visit of a route. The database keeps
+    each one from its booking or stop (triggers) and refuses two active ones of a provider
+    that overlap (migration 0010)."""
+
+    __tablename__ = "commitments"
+
+    provider_id: Mapped[int] = mapped_column(ForeignKey("providers.id"))
+    kind: Mapped[CommitmentKind] = mapped_column(_pg_enum(CommitmentKind, "commitment_kind"))
+    booking_id: Mapped[int | None] = mapped_column(ForeignKey("bookings.id"))
+    route_stop_id: Mapped[int | None] = mapped_column(ForeignKey("route_stops.id"))
+    during: Mapped[Range[datetime]] = mapped_column(TSTZRANGE)
+    active: Mapped[bool] = mapped_column(Boolean)
+
+
 EVERY_CATEGORY = ""
 """provider_cells.category of the counts of every provider, whatever they offer."""
 

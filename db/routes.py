@@ -11,7 +11,7 @@ route last: one lock order for every writer, so none waits on another in a cycle
 import itertools
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -19,6 +19,7 @@ from sqlalchemy import ColumnElement, Select, delete, func, insert, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from db.commitments import TimeTaken, taking
 from db.models import (
     Provider,
     Route,
@@ -116,7 +117,8 @@ async def plan_route(
     stops = [orders[index] for index in visits.order]
     durations = [minutes[order.category] for order in stops]
     arrivals = travel.arrivals(draft.day, provider.timezone, visits.legs_m, durations)
-    route_id = await _store(session, provider.id, draft.day, start, stops, durations, arrivals)
+    async with taking(session, _time_of(provider, arrivals, durations)):
+        route_id = await _store(session, provider.id, draft.day, start, stops, durations, arrivals)
     for order, arrival in zip(stops, arrivals, strict=True):
         payload = _planned(route_id, provider, order.id, arrival.eta)
         await notify(session, order.customer_id, NotificationKind.route_planned, payload)
@@ -155,6 +157,18 @@ async def _store(
     ]
     await session.execute(insert(RouteStop), stops)
     return route_id
+
+
+def _time_of(
+    provider: Provider,
+    arrivals: Sequence[Leg],
+    durations: Sequence[int],
+    route_id: int | None = None,
+) -> TimeTaken:
+    """The provider's time a route's visits take: from the first arrival to the end of the
+    last visit."""
+    end = arrivals[-1].eta + timedelta(minutes=durations[-1])
+    return TimeTaken(provider.id, arrivals[0].eta, end, provider.timezone, route_id)
 
 
 def _planned(route_id: int, provider: Provider, order_id: int, eta: datetime) -> dict[str, Any]:
@@ -393,7 +407,9 @@ async def _reschedule(
             {"id": stop.id, "position": position, "leg_distance_m": leg.distance_m, "eta": leg.eta}
             for position, (stop, leg) in enumerate(zip(stops, arrivals, strict=True))
         ]
-        await session.execute(update(RouteStop), changes)
+        time = _time_of(provider, arrivals, durations, route.id)
+        async with taking(session, time, row_by_row=True):
+            await session.execute(update(RouteStop), changes)
     if not stops:
         status = RouteStatus.cancelled
     elif all(stop.status is RouteStopStatus.done for stop in stops):

@@ -86,7 +86,7 @@ async def test_fifty_concurrent_requests_for_one_slot_make_exactly_one_booking(
     statuses = Counter(response.status_code for response in responses)
     print(f"\n{RACERS} concurrent requests for one slot: {dict(statuses)} in {elapsed_s:.2f} s")
     assert statuses == {201: 1, 409: RACERS - 1}
-    assert all("already has a booking" in r.json()["detail"] for r in responses if r.is_error)
+    assert all("; choose another time" in r.json()["detail"] for r in responses if r.is_error)
     assert await active_bookings(engine, provider.id) == 1
 
 
@@ -127,10 +127,13 @@ async def test_a_shorter_visit_inside_a_longer_one_is_409(client: Client) -> Non
     start = stockholm(DAY, 10, 45)
     response = await request_booking(client, customer, inside, start)
     assert response.status_code == 409
+    held = stockholm(DAY, 10), stockholm(DAY, 12)
     assert response.json()["detail"] == (
-        f"the provider already has a booking overlapping {start.isoformat()}"
-        f" to {(start + timedelta(minutes=15)).isoformat()}; choose another time"
+        f"the provider has a booking from {held[0].isoformat()} to {held[1].isoformat()};"
+        " choose another time"
     )
+    conflict = {"kind": "booking", "start": held[0].isoformat(), "end": held[1].isoformat()}
+    assert response.json()["extra"] == {"conflict": conflict}
 
 
 async def test_other_providers_are_not_blocked_by_a_booking(

@@ -271,9 +271,10 @@ async def test_the_routes_of_a_day_are_the_callers_own_by_id_across_pages(
     client: Client, provider: OpenProvider, customer: SignedIn
 ) -> None:
     orders = await orders_around(client, customer, 5, seed=12)
+    second = await open_provider(client, owner=provider.owner)  # a day's routes don't overlap
     mine = [
         await planned(client, provider, route_body(provider, orders[:2])),
-        await planned(client, provider, route_body(provider, orders[2:4])),
+        await planned(client, second, route_body(second, orders[2:4])),
     ]
     other_day = DAY + timedelta(days=1)
     await planned(
@@ -297,8 +298,9 @@ async def test_a_day_is_required_and_a_cursor_belongs_to_its_day(
     owner = provider.owner.headers
     assert (await client.get(ROUTES, headers=owner)).status_code == 400
     orders = await orders_around(client, customer, 2, seed=14)
-    for order in orders:
-        await planned(client, provider, route_body(provider, [order]))
+    second = await open_provider(client, owner=provider.owner)
+    for planner, order in zip((provider, second), orders, strict=True):
+        await planned(client, planner, route_body(planner, [order]))
     page = await client.get(ROUTES, params={"date": DAY.isoformat(), "limit": 1}, headers=owner)
     cursor = page.json()["next_cursor"]
     other_day = {"date": (DAY + timedelta(days=1)).isoformat(), "cursor": cursor}

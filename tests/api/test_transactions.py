@@ -58,7 +58,9 @@ async def _scene(client: Client, engine: AsyncEngine, provider: OpenProvider) ->
     ]
     assert (order.status_code, planned.status_code) == (201, 201), order.text
     route = await client.post(
-        "/api/routes", json=_route(provider, planned.json()["id"]), headers=provider.owner.headers
+        "/api/routes",
+        json=_route(provider, planned.json()["id"], ROUTE_DAY),
+        headers=provider.owner.headers,
     )
     assert route.status_code == 201, route.text
     outdated_email = f"outdated-{uuid.uuid4().hex[:10]}@example.com"
@@ -116,8 +118,8 @@ def _new_account(_: Scene) -> dict[str, str]:
     return {"email": email, "password": PASSWORD, "role": "customer"}
 
 
-def _route(provider: OpenProvider, order_id: int) -> dict[str, object]:
-    return {"provider_id": provider.id, "date": ROUTE_DAY, "route_order_ids": [order_id]}
+def _route(provider: OpenProvider, order_id: int, day: str) -> dict[str, object]:
+    return {"provider_id": provider.id, "date": day, "route_order_ids": [order_id]}
 
 
 def _booking(scene: Scene) -> dict[str, object]:
@@ -132,6 +134,7 @@ WEEKLY = {"weekly": [{"weekday": 0, "opens": "07:00", "closes": "09:00"}]}
 SERVICE_DRAFT = {"name": "Verkning", "category": "farrier", "duration_minutes": 30, "price": "500"}
 NEW_PROVIDER = {"business_name": "X", "latitude": 67.1, "longitude": 5.1}
 ROUTE_DAY = days_ahead(5).isoformat()
+NEXT_ROUTE_DAY = days_ahead(6).isoformat()
 ROUTE_ORDER = {
     "category": "farrier",
     "latitude": 59.86,
@@ -204,7 +207,7 @@ WRITES = [
         "routes",
         "POST",
         "/api/routes",
-        lambda s: _route(s.provider, s.route_order_id),
+        lambda s: _route(s.provider, s.route_order_id, NEXT_ROUTE_DAY),  # the first's is taken
     ),
     Write(
         "complete a stop",

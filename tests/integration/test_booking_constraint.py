@@ -8,7 +8,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from db.bookings import EXCLUSION_VIOLATION
+from db.commitments import EXCLUSION_VIOLATION
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ TABLES = {
     "availability",
     "availability_exceptions",
     "bookings",
+    "commitments",
     "notifications",
     "places",
     "place_names",

@@ -36,13 +36,20 @@ async def new_route(connection: AsyncConnection) -> int:
 async def add_stop(
     connection: AsyncConnection, route_id: int, order_id: int, position: int
 ) -> None:
+    """A visit at a time of its own: the routes here are all the first provider's."""
     await connection.execute(
         text(
             "INSERT INTO route_stops"
             " (route_id, route_order_id, position, leg_distance_m, eta, service_minutes)"
-            " VALUES (:route, :order, :position, 0, TIMESTAMPTZ '2031-05-06 08:00+00', 30)"
+            " VALUES (:route, :order, :position, 0, TIMESTAMPTZ '2031-05-06 00:00+00'"
+            " + make_interval(hours => :hours), 30)"
         ),
-        {"route": route_id, "order": order_id, "position": position},
+        {
+            "route": route_id,
+            "order": order_id,
+            "position": position,
+            "hours": route_id * 20 + position,
+        },
     )
 
 

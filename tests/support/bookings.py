@@ -39,9 +39,11 @@ async def open_provider(
     duration_minutes: int = 60,
     opens: str = "08:00",
     closes: str = "17:00",
+    owner: SignedIn | None = None,
 ) -> OpenProvider:
-    """A new provider with one service, open every day at these hours, Stockholm time."""
-    owner = await sign_up(client, "provider")
+    """A new provider with one service, open every day at these hours, Stockholm time; of
+    a new owner unless given one."""
+    owner = owner or await sign_up(client, "provider")
     created = await client.post(
         "/api/providers",
         json={"business_name": "Bokbar", **BOOKABLE_SPOT},

@@ -1,0 +1,169 @@
+"""One timeline per provider: a booking and a planned route visit can never overlap,
+whichever comes first, and ending either frees its time (db.commitments)."""
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tests.support.accounts import SignedIn
+from tests.support.bookings import (
+    Client,
+    OpenProvider,
+    booked,
+    open_provider,
+    request_booking,
+    stockholm,
+)
+from tests.support.routes import DAY, HOME, PLANNING, ROUTES, orders_around, planned, route_body
+
+SERVICE_MINUTES = 60
+# A stable this far from the provider is an hour and a quarter's drive away.
+FAR_LATITUDE = HOME.latitude + PLANNING.speed_kmh * 1.25 / 111.195
+
+
+@pytest.fixture
+async def provider(client: Client) -> OpenProvider:
+    return await open_provider(client, duration_minutes=SERVICE_MINUTES)
+
+
+async def _order_at(client: Client, customer: SignedIn, latitude: float) -> dict[str, Any]:
+    [order] = await orders_around(client, customer, 1, latitude=latitude, longitude=HOME.longitude)
+    return order
+
+
+def _visit(route: dict[str, Any], position: int) -> tuple[datetime, datetime]:
+    eta = datetime.fromisoformat(route["stops"][position]["eta"])
+    return eta, eta + timedelta(minutes=SERVICE_MINUTES)
+
+
+def _conflict(response: httpx.Response) -> tuple[str, datetime, datetime]:
+    assert response.status_code == 409, response.text
+    conflict = response.json()["extra"]["conflict"]
+    assert set(conflict) == {"kind", "start", "end"}  # nothing of whose it is
+    start, end = (datetime.fromisoformat(conflict[bound]) for bound in ("start", "end"))
+    return conflict["kind"], start, end
+
+
+async def test_a_booking_into_a_planned_visit_is_409_naming_the_visit(
+    client: Client, provider: OpenProvider, customer: SignedIn
+) -> None:
+    order = await _order_at(client, customer, HOME.latitude)
+    route = await planned(client, provider, route_body(provider, [order]))
+    start, end = _visit(route, 0)  # 08:00, the stable being where the provider is
+    assert start == stockholm(DAY, 8)
+    refused = await request_booking(client, customer, provider, start + timedelta(minutes=30))
+    assert _conflict(refused) == ("visit", start, end)
+    assert "the provider has a visit from" in refused.json()["detail"]
+    assert await booked(client, customer, provider, end) > 0  # touching is not overlapping
+
+
+async def _routes_of(client: Client, provider: OpenProvider) -> list[dict[str, Any]]:
+    day = {"date": DAY.isoformat()}
+    listed = await client.get(ROUTES, params=day, headers=provider.owner.headers)
+    assert listed.status_code == 200, listed.text
+    items: list[dict[str, Any]] = listed.json()["items"]
+    return items
+
+
+async def test_planning_a_route_over_a_booking_is_409_naming_it_and_stores_nothing(
+    client: Client, provider: OpenProvider, customer: SignedIn
+) -> None:
+    await booked(client, customer, provider, stockholm(DAY, 8, 30))
+    order = await _order_at(client, customer, HOME.latitude)
+    refused = await client.post(
+        ROUTES, json=route_body(provider, [order]), headers=provider.owner.headers
+    )
+    assert _conflict(refused) == ("booking", stockholm(DAY, 8, 30), stockholm(DAY, 9, 30))
+    assert await _routes_of(client, provider) == []
+    mine = await client.get("/api/route-orders/mine", headers=customer.headers)
+    assert {o["id"]: o["status"] for o in mine.json()["items"]}[order["id"]] == "open"
+
+
+async def test_reordering_a_route_into_a_booking_is_409_and_changes_nothing(
+    client: Client, provider: OpenProvider, customer: SignedIn
+) -> None:
+    """[near, far]: the drive to `far` leaves 09:00-10:00 free, and it is booked; [far,
+    near] would arrive at `far` at 09:15."""
+    near = await _order_at(client, customer, HOME.latitude)
+    far = await _order_at(client, customer, FAR_LATITUDE)
+    route = await planned(client, provider, route_body(provider, [near, far], optimize=False))
+    assert _visit(route, 1)[0] >= stockholm(DAY, 10)
+    await booked(client, customer, provider, stockholm(DAY, 9))
+    refused = await client.patch(
+        f"{ROUTES}/{route['id']}",
+        json={"route_order_ids": [far["id"], near["id"]]},
+        headers=provider.owner.headers,
+    )
+    assert _conflict(refused) == ("booking", stockholm(DAY, 9), stockholm(DAY, 10))
+    assert await _routes_of(client, provider) == [route]
+
+
+async def test_cancelling_a_booking_frees_its_time_for_a_route(
+    client: Client, provider: OpenProvider, customer: SignedIn
+) -> None:
+    booking_id = await booked(client, customer, provider, stockholm(DAY, 8))
+    cancelled = await client.post(f"/api/bookings/{booking_id}/cancel", headers=customer.headers)
+    assert cancelled.status_code == 200, cancelled.text
+    order = await _order_at(client, customer, HOME.latitude)
+    await planned(client, provider, route_body(provider, [order]))
+
+
+@pytest.mark.parametrize("ending", ["route cancelled", "visit done"])
+async def test_ending_a_visit_frees_its_time_for_a_booking(
+    client: Client, provider: OpenProvider, customer: SignedIn, ending: str
+) -> None:
+    order = await _order_at(client, customer, HOME.latitude)
+    route = await planned(client, provider, route_body(provider, [order]))
+    owner = provider.owner.headers
+    if ending == "route cancelled":
+        body: dict[str, list[int]] = {"route_order_ids": []}
+        ended = await client.patch(f"{ROUTES}/{route['id']}", json=body, headers=owner)
+    else:
+        ended = await client.post(f"{ROUTES}/{route['id']}/stops/{order['id']}/done", headers=owner)
+    assert ended.status_code == 200, ended.text
+    assert await booked(client, customer, provider, _visit(route, 0)[0]) > 0
+
+
+async def test_every_booking_and_stop_holds_its_time_as_its_status_says(
+    engine: AsyncEngine,
+) -> None:
+    """Over the whole suite's data so far: the commitments are exactly the bookings' and
+    the stops' ranges, active as their statuses say, and no two active ones of a provider
+    overlap."""
+    async with engine.connect() as connection:
+        astray = await connection.scalar(
+            text(
+                """
+                WITH expected AS (
+                    SELECT provider_id, 'booking'::commitment_kind AS kind, id AS booking_id,
+                        NULL::bigint AS route_stop_id, during,
+                        status IN ('pending', 'confirmed') AS active
+                    FROM bookings
+                    UNION ALL
+                    SELECT routes.provider_id, 'visit', NULL, stop.id,
+                        tstzrange(stop.eta, stop.eta + make_interval(mins => stop.service_minutes)),
+                        stop.status = 'planned' AND stop.route_status = 'planned'
+                    FROM route_stops stop JOIN routes ON routes.id = stop.route_id
+                ), kept AS (
+                    SELECT provider_id, kind, booking_id, route_stop_id, during, active
+                    FROM commitments
+                )
+                SELECT count(*) FROM (
+                    (SELECT * FROM expected EXCEPT ALL SELECT * FROM kept)
+                    UNION ALL (SELECT * FROM kept EXCEPT ALL SELECT * FROM expected)
+                ) AS astray
+                """
+            )
+        )
+        overlapping = await connection.scalar(
+            text(
+                "SELECT count(*) FROM commitments a JOIN commitments b"
+                " ON a.provider_id = b.provider_id AND a.id < b.id AND a.during && b.during"
+                " WHERE a.active AND b.active"
+            )
+        )
+    assert (astray, overlapping) == (0, 0)

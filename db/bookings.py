@@ -260,6 +260,34 @@ async def confirm(session: AsyncSession, user_id: int, booking_id: int) -> Booki
     return booking
 
 
+async def complete(session: AsyncSession, user_id: int, booking_id: int) -> Booking | None:
+    """Mark an active booking of the user's provider completed once it has started (its
+    time is then no longer held: the visit happened). None if the booking is not the
+    user's."""
+    statement = (
+        update(Booking)
+        .where(
+            Booking.id == booking_id,
+            _provider_owner() == user_id,
+            Booking.status.in_(ACTIVE_BOOKING),
+            func.lower(Booking.during) <= func.now(),
+        )
+        .values(status=BookingStatus.completed, updated_at=func.now())
+        .returning(Booking)
+    )
+    booking = (await session.scalars(statement)).one_or_none()
+    if booking is None:
+        involvement = await _involvement(session, user_id, booking_id)
+        if involvement is None:
+            return None
+        if not involvement.as_provider:
+            raise NotTheProviderError("only the provider completes a booking")
+        if involvement.status in ACTIVE_BOOKING:  # so the start is what stopped it
+            raise BookingConflictError(f"booking {booking_id} has not started yet")
+        raise BookingConflictError(f"booking {booking_id} is already {involvement.status}")
+    return booking
+
+
 @dataclass(frozen=True, slots=True)
 class BookingsQuery:
     """A page of a user's bookings on one side, by start then id."""

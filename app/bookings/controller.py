@@ -135,3 +135,19 @@ class BookingController(Controller):
             raise not_yours("booking", booking_id)
         await db_session.commit()
         return BookingDetails.of(booking)
+
+    @post(
+        "/{booking_id:int}/complete",
+        status_code=HTTP_200_OK,
+        operation_id="completeBooking",
+        responses=error_responses(400, 401, 403, 404, 409, 503),
+    )
+    async def complete(
+        self, request: SignedInRequest, db_session: NamedDependency[AsyncSession], booking_id: RowId
+    ) -> BookingDetails:
+        """Mark a booking of one's own provider completed, once its visit has started."""
+        booking = await bookings.complete(db_session, request.user.id, booking_id)
+        if booking is None:
+            raise not_yours("booking", booking_id)
+        await db_session.commit()
+        return BookingDetails.of(booking)

@@ -168,6 +168,43 @@ async def test_a_confirmed_booking_still_holds_its_slot(
     assert await book(client, customer, provider, stockholm(DAY, 10, 30)) == 409
 
 
+async def _started(engine: AsyncEngine, booking_id: int) -> None:
+    """The booking's visit began an hour ago (a booking can't be made in the past)."""
+    async with engine.begin() as connection:
+        await connection.execute(
+            text(
+                "UPDATE bookings SET during = tstzrange(now() - interval '1 hour', now())"
+                " WHERE id = :id"
+            ),
+            {"id": booking_id},
+        )
+
+
+async def test_the_provider_completes_a_booking_once_it_has_started(
+    client: Client, engine: AsyncEngine, provider: OpenProvider, customer: SignedIn
+) -> None:
+    booking_id = await booked(client, customer, provider, stockholm(DAY, 10))
+    path = f"/api/bookings/{booking_id}/complete"
+    owner = provider.owner.headers
+    early = await client.post(path, headers=owner)
+    assert (early.status_code, early.json()["detail"]) == (
+        409,
+        f"booking {booking_id} has not started yet",
+    )
+    await _started(engine, booking_id)
+    assert (await client.post(path, headers=customer.headers)).status_code == 403
+    stranger = await sign_up(client, "provider")
+    assert (await client.post(path, headers=stranger.headers)).status_code == 404
+    done = await client.post(path, headers=owner)
+    assert (done.status_code, done.json()["status"]) == (200, "completed"), done.text
+    again = await client.post(path, headers=owner)
+    assert (again.status_code, again.json()["detail"]) == (
+        409,
+        f"booking {booking_id} is already completed",
+    )
+    assert await active_bookings(engine, provider.id) == 0
+
+
 @pytest.mark.parametrize("forward", [True, False], ids=["spring", "autumn"])
 async def test_hours_are_local_on_both_sides_of_a_dst_change(
     client: Client, provider: OpenProvider, customer: SignedIn, forward: bool

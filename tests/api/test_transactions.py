@@ -28,7 +28,8 @@ OUTDATED_HASHER = PasswordHasher(time_cost=2, memory_cost=16, parallelism=1)
 
 @dataclass(frozen=True)
 class Scene:
-    """Rows every case may write to: a provider with a pending booking, its notification,
+    """Rows every case may write to: a provider with a pending booking (and one whose
+    visit has begun), its notification,
     an exception to its hours, an account whose password hash is out of date, an account
     with nothing to it (spare), an open route order, and a route through another order."""
 
@@ -42,12 +43,14 @@ class Scene:
     route_order_id: int
     route_id: int
     planned_order_id: int
+    started_booking_id: int
 
 
 async def _scene(client: Client, engine: AsyncEngine, provider: OpenProvider) -> Scene:
     customer = await sign_up(client, "customer")
     spare = await sign_up(client, "customer")
     booking_id = await booked(client, customer, provider, stockholm(days_ahead(20), 10))
+    started_booking_id = await booked(client, customer, provider, stockholm(days_ahead(20), 12))
     exception = {"date": days_ahead(21).isoformat(), "closed": True}
     path = f"/api/providers/{provider.id}/availability/exceptions"
     response = await client.post(path, json=exception, headers=provider.owner.headers)
@@ -75,6 +78,13 @@ async def _scene(client: Client, engine: AsyncEngine, provider: OpenProvider) ->
             ),
             {"email": outdated_email, "hash": OUTDATED_HASHER.hash(PASSWORD)},
         )
+        await connection.execute(
+            text(
+                "UPDATE bookings SET during = tstzrange(now() - interval '1 hour', now())"
+                " WHERE id = :id"
+            ),
+            {"id": started_booking_id},
+        )
     return Scene(
         client,
         provider,
@@ -86,6 +96,7 @@ async def _scene(client: Client, engine: AsyncEngine, provider: OpenProvider) ->
         order.json()["id"],
         route.json()["id"],
         planned.json()["id"],
+        started_booking_id,
     )
 
 
@@ -208,6 +219,9 @@ WRITES = [
         "POST",
         "/api/routes",
         lambda s: _route(s.provider, s.route_order_id, NEXT_ROUTE_DAY),  # the first's is taken
+    ),
+    Write(
+        "complete a booking", "bookings", "POST", "/api/bookings/{s.started_booking_id}/complete"
     ),
     Write(
         "complete a stop",

@@ -43,6 +43,7 @@ OPERATION_IDS = {
     ("get", "/api/bookings"): "listMyBookings",
     ("post", "/api/bookings/{booking_id}/cancel"): "cancelBooking",
     ("post", "/api/bookings/{booking_id}/confirm"): "confirmBooking",
+    ("post", "/api/bookings/{booking_id}/complete"): "completeBooking",
     ("get", "/api/notifications"): "listMyNotifications",
     ("post", "/api/notifications/{notification_id}/read"): "markNotificationRead",
     ("post", "/api/notifications/read-all"): "markAllNotificationsRead",

@@ -11,7 +11,7 @@ Each change notifies the other party in the same transaction.
 
 import enum
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -31,12 +31,13 @@ from sqlalchemy.dialects.postgresql import Range
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from db.commitments import TimeTaken, taking
+from db.commitments import Drives, TimeTaken, check_drives, lock_day, taking
 from db.hours import opening_intervals
 from db.models import ACTIVE_BOOKING, Booking, BookingStatus, Provider, Service
 from db.notifications import NotificationKind, notify
 from db.pages import Page
 from geo.cursor import TimeKey
+from geo.distance import Point
 from geo.opening_hours import LocalVisit
 
 
@@ -66,6 +67,8 @@ class BookingRequest:
     start: datetime
     horse_name: str
     notes: str
+    place: Point | None = None
+    """The stable visited; None: the provider's own location."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +76,8 @@ class _Offer:
     duration: timedelta
     timezone: str
     provider_user_id: int
+    home: Point
+    """The provider's own location."""
 
 
 def _clock(hours: list[tuple[time, time]]) -> str:
@@ -99,7 +104,13 @@ async def _offer(session: AsyncSession, provider_id: int, service_id: int) -> _O
     """
     row = (
         await session.execute(
-            select(Service.duration_minutes, Provider.timezone, Provider.user_id)
+            select(
+                Service.duration_minutes,
+                Provider.timezone,
+                Provider.user_id,
+                Provider.latitude,
+                Provider.longitude,
+            )
             .join(Provider, Provider.id == Service.provider_id)
             .where(
                 Service.id == service_id,
@@ -112,12 +123,14 @@ async def _offer(session: AsyncSession, provider_id: int, service_id: int) -> _O
     ).first()
     if row is None:
         raise BookingRuleError(f"provider {provider_id} offers no service {service_id}")
-    return _Offer(timedelta(minutes=row.duration_minutes), row.timezone, row.user_id)
+    home = Point(row.latitude, row.longitude)
+    return _Offer(timedelta(minutes=row.duration_minutes), row.timezone, row.user_id, home)
 
 
 async def _check_opening_hours(
     session: AsyncSession, provider_id: int, start: datetime, end: datetime, timezone: str
-) -> None:
+) -> LocalVisit:
+    """The visit on the provider's clock; BookingRuleError unless it fits that day's hours."""
     visit = LocalVisit.of(start, end, ZoneInfo(timezone))
     if visit is None:
         raise BookingRuleError(f"the visit would run past midnight ({timezone})")
@@ -127,6 +140,14 @@ async def _check_opening_hours(
             f"{visit.starts:%H:%M}-{visit.ends:%H:%M} on {visit.day} is outside the provider's"
             f" hours that day: {_clock(hours)} ({timezone})"
         )
+    return visit
+
+
+def _day_bounds(day: date, timezone: str) -> tuple[datetime, datetime]:
+    zone = ZoneInfo(timezone)
+    return datetime.combine(day, time(0), zone), datetime.combine(
+        day + timedelta(days=1), time(0), zone
+    )
 
 
 async def _notify(
@@ -148,14 +169,26 @@ def _payload(booking: Booking) -> dict[str, Any]:
 
 
 async def book(
-    session: AsyncSession, customer_id: int, request: BookingRequest, horizon: timedelta
+    session: AsyncSession,
+    customer_id: int,
+    request: BookingRequest,
+    horizon: timedelta,
+    drives: Drives,
 ) -> Booking:
-    """Book the visit and notify the provider; TimeTakenError, naming what holds the time,
-    if it overlaps another commitment of the provider (the transaction is then over)."""
+    """Book the visit and notify the provider. TimeTakenError, naming what holds the time,
+    if it overlaps another commitment of the provider; TooFarError if the provider could not
+    drive to it from the commitment before, or from it to the one after (the transaction is
+    then over). Bookings of one provider and day take turns for that check (db.commitments)."""
     _check_lead_time(request.start, horizon)
     offer = await _offer(session, request.provider_id, request.service_id)
     end = request.start + offer.duration
-    await _check_opening_hours(session, request.provider_id, request.start, end, offer.timezone)
+    visit = await _check_opening_hours(
+        session, request.provider_id, request.start, end, offer.timezone
+    )
+    place = request.place or offer.home
+    time_taken = TimeTaken(request.provider_id, request.start, end, offer.timezone)
+    await lock_day(session, request.provider_id, visit.day)
+    await check_drives(session, time_taken, place, _day_bounds(visit.day, offer.timezone), drives)
     statement = (
         insert(Booking)
         .values(
@@ -165,11 +198,12 @@ async def book(
             horse_name=request.horse_name,
             notes=request.notes,
             during=Range(request.start, end, bounds="[)"),
+            latitude=place.latitude,
+            longitude=place.longitude,
         )
         .returning(Booking)
     )
-    time = TimeTaken(request.provider_id, request.start, end, offer.timezone)
-    async with taking(session, time):
+    async with taking(session, time_taken):
         booking: Booking = (await session.scalars(statement)).one()
     await _notify(session, offer.provider_user_id, NotificationKind.booking_requested, booking)
     return booking

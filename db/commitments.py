@@ -1,21 +1,26 @@
-"""A provider's one timeline (migration 0010): every booking and every planned visit of a
-route holds a range of the provider's time, and PostgreSQL refuses two active ones that
-overlap (SQLSTATE 23P01), whichever code path writes them. This module says what a refused
-write ran into."""
+"""A provider's one timeline (migrations 0010 and 0011): every booking and every planned
+visit of a route holds a range of the provider's time at a place, and PostgreSQL refuses
+two active ones that overlap (SQLSTATE 23P01), whichever code path writes them. The
+constraint cannot see travel: a write that adds a commitment locks the provider's day and
+checks the drives to and from its neighbours under that lock. This module says what a
+refused write ran into."""
 
-from collections.abc import AsyncIterator
+import math
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import date, datetime, timedelta
+from typing import Any, NamedTuple, Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, or_, select, text
+from sqlalchemy import func, literal, or_, select, text, union_all
 from sqlalchemy.dialects.postgresql import Range
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import Commitment, CommitmentKind, RouteStop
+from db.models import Commitment, CommitmentKind, RouteStop, provider_days
+from geo.distance import Point
 
 EXCLUSION_VIOLATION = "23P01"
 # Two transactions inserting overlapping commitments at the same moment can each find the
@@ -43,13 +48,17 @@ class Clash:
 class TimeTakenError(Exception):
     """A write would overlap an active commitment of the same provider."""
 
-    def __init__(self, message: str, clash: Clash | None) -> None:
+    def __init__(self, message: str, clash: Clash | None, drive_minutes: int | None = None) -> None:
         super().__init__(message)
         self.clash = clash
+        self.drive_minutes = drive_minutes
 
     @property
     def extra(self) -> dict[str, Any] | None:
-        return None if self.clash is None else {"conflict": self.clash.as_dict()}
+        if self.clash is None:
+            return None
+        drive = {} if self.drive_minutes is None else {"drive_minutes": self.drive_minutes}
+        return {"conflict": self.clash.as_dict(), **drive}
 
 
 def is_overlap(error: DBAPIError) -> bool:
@@ -134,3 +143,102 @@ def _taken(clash: Clash | None, time: TimeTaken) -> TimeTakenError:
             f" to {clash.end.isoformat()}"
         )
     return TimeTakenError(f"{said}; choose another time", clash)
+
+
+class Drives(Protocol):
+    async def drives(self, places: Sequence[Point]) -> list[timedelta]:
+        """How long driving from each place to the next takes."""
+        ...
+
+
+class Placed(NamedTuple):
+    """An active commitment, where it happens."""
+
+    kind: CommitmentKind
+    start: datetime
+    end: datetime
+    place: Point
+
+
+class TooFarError(TimeTakenError):
+    """The provider could not drive between a write's visit and a neighbouring one."""
+
+
+async def lock_day(session: AsyncSession, provider_id: int, day: date) -> None:
+    """Take the provider's `day` until the transaction ends: writes that add commitments to
+    it take turns, so that each checks travel against its neighbours as they stand."""
+    row = pg_insert(provider_days).values(provider_id=provider_id, day=day)
+    await session.execute(
+        row.on_conflict_do_update(
+            index_elements=["provider_id", "day"], set_={"day": row.excluded.day}
+        )
+    )
+
+
+async def neighbours(
+    session: AsyncSession, time: TimeTaken, day: tuple[datetime, datetime]
+) -> tuple[Placed | None, Placed | None]:
+    """The provider's active commitments just before and just after `time`, that day."""
+    start = func.lower(Commitment.during)
+    columns = (
+        Commitment.kind,
+        start,
+        func.upper(Commitment.during),
+        Commitment.latitude,
+        Commitment.longitude,
+    )
+    mine = (Commitment.provider_id == time.provider_id, Commitment.active)
+    before = (
+        select(literal(0).label("side"), *columns)
+        .where(*mine, func.upper(Commitment.during) <= time.start, start >= day[0])
+        .order_by(start.desc())
+        .limit(1)
+        .subquery()
+    )
+    after = (
+        select(literal(1).label("side"), *columns)
+        .where(*mine, start >= time.end, start < day[1])
+        .order_by(start)
+        .limit(1)
+        .subquery()
+    )
+    rows = (await session.execute(union_all(select(before), select(after)))).all()
+    found = {row[0]: Placed(row[1], row[2], row[3], Point(row[4], row[5])) for row in rows}
+    return found.get(0), found.get(1)
+
+
+async def check_drives(
+    session: AsyncSession,
+    time: TimeTaken,
+    place: Point,
+    day: tuple[datetime, datetime],
+    drives: Drives,
+) -> None:
+    """TooFarError unless the provider can drive from the commitment before `time` to
+    `place` and from there to the one after, within the gaps. Hold the day's lock."""
+    before, after = await neighbours(session, time, day)
+    if before is not None:
+        [drive] = await drives.drives([before.place, place])
+        if before.end + drive > time.start:
+            raise _too_far(before, drive, time, arriving=True)
+    if after is not None:
+        [drive] = await drives.drives([place, after.place])
+        if time.end + drive > after.start:
+            raise _too_far(after, drive, time, arriving=False)
+
+
+def _too_far(other: Placed, drive: timedelta, time: TimeTaken, arriving: bool) -> TooFarError:
+    zone = ZoneInfo(time.timezone)
+    clash = Clash(other.kind, other.start.astimezone(zone), other.end.astimezone(zone))
+    minutes = math.ceil(drive.total_seconds() / 60)
+    if arriving:
+        said = (
+            f"the provider cannot arrive in time: coming from a {other.kind.value} that ends at"
+            f" {clash.end.isoformat()}, {minutes} minutes' drive away"
+        )
+    else:
+        said = (
+            f"the provider could not reach the {other.kind.value} that starts at"
+            f" {clash.start.isoformat()}, {minutes} minutes' drive away"
+        )
+    return TooFarError(f"{said}; choose another time", clash, drive_minutes=minutes)

@@ -166,6 +166,9 @@ class Booking(IdentityAuditBase):
     status: Mapped[BookingStatus] = mapped_column(
         _pg_enum(BookingStatus, "booking_status"), default=BookingStatus.pending
     )
+    latitude: Mapped[float] = mapped_column(Float)
+    longitude: Mapped[float] = mapped_column(Float)
+    """Where the visit is: the customer's stable, or the provider's own location."""
 
     # `during` is bounded on both sides (a CHECK constraint), so neither bound is None.
     @property
@@ -301,6 +304,22 @@ class Commitment(IdentityBase):
     route_stop_id: Mapped[int | None] = mapped_column(ForeignKey("route_stops.id"))
     during: Mapped[Range[datetime]] = mapped_column(TSTZRANGE)
     active: Mapped[bool] = mapped_column(Boolean)
+    latitude: Mapped[float] = mapped_column(Float)
+    longitude: Mapped[float] = mapped_column(Float)
+
+    @property
+    def place(self) -> Point:
+        return Point(self.latitude, self.longitude)
+
+
+provider_days = Table(
+    "provider_days",
+    IdentityBase.metadata,
+    Column("provider_id", BigInteger, ForeignKey("providers.id"), primary_key=True),
+    Column("day", Date, primary_key=True),
+)
+"""A provider's days that have commitments: a write adding some locks its day's row, so
+travel between neighbours is checked one write at a time (migration 0011)."""
 
 
 EVERY_CATEGORY = ""

@@ -83,6 +83,14 @@ class Travel:
         nodes = [0, *(stop + 1 for stop in order)]
         return Visits(order, [distances[a][b] for a, b in itertools.pairwise(nodes)])
 
+    async def drives(self, places: Sequence[Point]) -> list[timedelta]:
+        """How long driving from each place to the next takes."""
+        distances = await self.matrix.between(list(places))
+        return [
+            timedelta(hours=distances[a][a + 1] / 1000 / self.speed_kmh)
+            for a in range(len(places) - 1)
+        ]
+
     def arrivals(
         self, day: date, timezone: str, legs_m: Sequence[float], service_minutes: Sequence[int]
     ) -> list[Leg]:

@@ -20,11 +20,15 @@ from app.edge.limits import limited
 from app.edge.paging import ListPage
 from app.edge.parameters import RowId
 from app.errors import error_responses, not_yours
+from app.geocoding.addresses import locate
 from app.settings import Settings
 from db import bookings
 from db.bookings import BookingsQuery, Side
 from db.models import BookingStatus, Role
+from db.routes import Travel
 from geo.cursor import CursorCodec, TimeKey
+from geo.distance import Point
+from geo.geocoding.chain import GeocoderChain
 
 SideParam = Annotated[
     Side | None,
@@ -70,12 +74,20 @@ class BookingController(Controller):
         request: SignedInRequest,
         db_session: NamedDependency[AsyncSession],
         settings: NamedDependency[Settings],
+        travel: NamedDependency[Travel],
+        geocoder: NamedDependency[GeocoderChain],
         data: JSONBody[BookingDraft],
     ) -> BookingDetails:
-        """Book a visit: 409 if it overlaps an active booking of the provider, 422 if it
-        is outside the provider's hours. The provider is notified."""
+        """Book a visit: 409 if it overlaps a booking or a route visit of the provider, or
+        the provider could not drive to it or on from it in time; 422 if it is outside the
+        provider's hours or its address can't be located. The provider is notified."""
         horizon = timedelta(days=settings.booking_horizon_days)
-        booking = await bookings.book(db_session, request.user.id, data.as_request(), horizon)
+        place = data.point
+        if data.address is not None:
+            located = await locate(geocoder, data.address)
+            place = Point(located["latitude"], located["longitude"])
+        draft = data.as_request(place)
+        booking = await bookings.book(db_session, request.user.id, draft, horizon, travel)
         await db_session.commit()
         return BookingDetails.of(booking)
 

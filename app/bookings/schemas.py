@@ -5,14 +5,24 @@ from typing import Annotated
 
 import msgspec
 
-from app.edge.parameters import NAME, PROSE, RowIdField
+from app.edge.parameters import (
+    NAME,
+    PROSE,
+    LatitudeField,
+    LongitudeField,
+    RowIdField,
+    canonical_coordinates,
+)
 from app.views import View
 from db.bookings import BookingRequest, Side
 from db.models import BookingStatus
+from geo.distance import Point
 
 
 class BookingDraft(msgspec.Struct, forbid_unknown_fields=True):
-    """A visit to book. Its length is the service's duration."""
+    """A visit to book. Its length is the service's duration. It happens at the stable's
+    latitude and longitude, or at an address (located), or else at the provider's own
+    location."""
 
     provider_id: RowIdField
     service_id: RowIdField
@@ -21,16 +31,34 @@ class BookingDraft(msgspec.Struct, forbid_unknown_fields=True):
     ]
     horse_name: Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=NAME)]
     notes: Annotated[str, msgspec.Meta(max_length=2000, pattern=PROSE)] = ""
+    latitude: LatitudeField | None = None
+    longitude: LongitudeField | None = None
+    address: Annotated[str, msgspec.Meta(min_length=1, max_length=300, pattern=NAME)] | None = None
 
     def __post_init__(self) -> None:
+        canonical_coordinates(self)
+        if self.latitude is not None and self.address is not None:
+            raise ValueError("send latitude and longitude, or an address, not both")
         utc = self.start.astimezone(UTC)
         if utc.second or utc.microsecond:
             raise ValueError("start must be on a whole minute")
 
-    def as_request(self) -> BookingRequest:
+    def as_request(self, place: Point | None) -> BookingRequest:
+        """The request, at `place` (the draft's coordinates or its located address)."""
         return BookingRequest(
-            self.provider_id, self.service_id, self.start, self.horse_name.strip(), self.notes
+            self.provider_id,
+            self.service_id,
+            self.start,
+            self.horse_name.strip(),
+            self.notes,
+            place,
         )
+
+    @property
+    def point(self) -> Point | None:
+        if self.latitude is None or self.longitude is None:
+            return None
+        return Point(self.latitude, self.longitude)
 
 
 class BookingDetails(View):
@@ -43,6 +71,8 @@ class BookingDetails(View):
     status: BookingStatus
     horse_name: str
     notes: str
+    latitude: float
+    longitude: float
 
 
 class BookingList(msgspec.Struct):

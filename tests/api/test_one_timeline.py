@@ -41,6 +41,7 @@ def _visit(route: dict[str, Any], position: int) -> tuple[datetime, datetime]:
 
 
 def _conflict(response: httpx.Response) -> tuple[str, datetime, datetime]:
+    """The kind and times of the commitment a 409 names."""
     assert response.status_code == 409, response.text
     conflict = response.json()["extra"]["conflict"]
     assert set(conflict) == {"kind", "start", "end"}  # nothing of whose it is
@@ -86,19 +87,24 @@ async def test_planning_a_route_over_a_booking_is_409_naming_it_and_stores_nothi
 async def test_reordering_a_route_into_a_booking_is_409_and_changes_nothing(
     client: Client, provider: OpenProvider, customer: SignedIn
 ) -> None:
-    """[near, far]: the drive to `far` leaves 09:00-10:00 free, and it is booked; [far,
-    near] would arrive at `far` at 09:15."""
+    """[near, far]: `far` is visited 10:15-11:15, then the same stable is booked from the
+    next whole minute for an hour; [far, near] would arrive back at `near` at 11:30."""
     near = await _order_at(client, customer, HOME.latitude)
     far = await _order_at(client, customer, FAR_LATITUDE)
     route = await planned(client, provider, route_body(provider, [near, far], optimize=False))
-    assert _visit(route, 1)[0] >= stockholm(DAY, 10)
-    await booked(client, customer, provider, stockholm(DAY, 9))
+    far_ends = _visit(route, 1)[1]
+    far_ends += timedelta(seconds=-far_ends.second, microseconds=-far_ends.microsecond, minutes=1)
+    at_far = {"latitude": FAR_LATITUDE, "longitude": HOME.longitude}
+    booking = provider.booking(far_ends, **at_far)
+    made = await client.post("/api/bookings", json=booking, headers=customer.headers)
+    assert made.status_code == 201, made.text
     refused = await client.patch(
         f"{ROUTES}/{route['id']}",
         json={"route_order_ids": [far["id"], near["id"]]},
         headers=provider.owner.headers,
     )
-    assert _conflict(refused) == ("booking", stockholm(DAY, 9), stockholm(DAY, 10))
+    kind, start, end = _conflict(refused)
+    assert (kind, start, end) == ("booking", far_ends, far_ends + timedelta(minutes=60))
     assert await _routes_of(client, provider) == [route]
 
 
@@ -167,3 +173,48 @@ async def test_every_booking_and_stop_holds_its_time_as_its_status_says(
             )
         )
     assert (astray, overlapping) == (0, 0)
+
+
+async def test_a_booking_happens_at_its_stable_an_address_or_the_provider(
+    client: Client, provider: OpenProvider, customer: SignedIn
+) -> None:
+    at_stable = provider.booking(stockholm(DAY, 8), latitude=66.5, longitude=5.25)
+    at_address = provider.booking(stockholm(DAY + timedelta(days=1), 8), address="Uppsala")
+    at_provider = provider.booking(stockholm(DAY + timedelta(days=2), 8))
+    places = []
+    for body in (at_stable, at_address, at_provider):
+        made = await client.post("/api/bookings", json=body, headers=customer.headers)
+        assert made.status_code == 201, made.text
+        places.append((made.json()["latitude"], made.json()["longitude"]))
+    assert places == [(66.5, 5.25), (59.85882, 17.63889), (HOME.latitude, HOME.longitude)]
+    both = provider.booking(stockholm(DAY, 15), latitude=66.5, longitude=5.25, address="Uppsala")
+    refused = await client.post("/api/bookings", json=both, headers=customer.headers)
+    assert refused.status_code == 400, refused.text
+
+
+@pytest.mark.parametrize(
+    ("start", "allowed"),
+    [((9, 0), False), ((10, 15), False), ((10, 16), True)],
+    ids=["no time to drive", "a minute short", "time to drive"],
+)
+async def test_a_booking_leaves_the_provider_time_to_drive_from_the_one_before(
+    client: Client,
+    provider: OpenProvider,
+    customer: SignedIn,
+    start: tuple[int, int],
+    allowed: bool,
+) -> None:
+    """08:00-09:00 at the provider's, then a stable 75 minutes' drive away: from 10:15
+    (and a few seconds) on."""
+    await booked(client, customer, provider, stockholm(DAY, 8))
+    far = provider.booking(stockholm(DAY, *start), latitude=FAR_LATITUDE, longitude=HOME.longitude)
+    answer = await client.post("/api/bookings", json=far, headers=customer.headers)
+    if allowed:
+        assert answer.status_code == 201, answer.text
+        return
+    kind, begins, ends = _conflict(answer)
+    assert (kind, begins, ends) == ("booking", stockholm(DAY, 8), stockholm(DAY, 9))
+    assert answer.json()["detail"].startswith(
+        "the provider cannot arrive in time: coming from a booking that ends at"
+    )
+    assert answer.json()["extra"]["drive_minutes"] == 76  # 75 and a few seconds, rounded up

@@ -1,5 +1,6 @@
-"""A booking is checked against the hours it commits under, even while they change; and
-bookings of one provider do not wait for each other."""
+"""A booking is checked against the hours it commits under, even while they change;
+bookings of one provider's day take turns, so that each is checked against the travel to
+and from its neighbours as they stand; bookings of other days never wait."""
 
 import asyncio
 from collections.abc import Callable, Coroutine
@@ -13,11 +14,25 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from db import bookings, hours
 from db.bookings import BookingRequest, BookingRuleError
+from db.commitments import TimeTakenError, TooFarError
+from db.routes import Travel
+from geo.distance import Point
 from geo.opening_hours import HoursException, OpeningHours, WeeklyHours
-from tests.support.bookings import Client, OpenProvider, days_ahead, open_provider, stockholm
+from geo.routes import GreatCircleMatrix
+from tests.support.bookings import (
+    BOOKABLE_SPOT,
+    Client,
+    OpenProvider,
+    days_ahead,
+    open_provider,
+    stockholm,
+)
 
 DAY = days_ahead(33)
 HORIZON = timedelta(days=400)
+TRAVEL = Travel(time(8), 60.0, GreatCircleMatrix())
+# A stable an hour and a quarter's drive from the provider (60 km/h, great circle).
+FAR = Point(BOOKABLE_SPOT["latitude"] + 75 / 111.195, BOOKABLE_SPOT["longitude"])
 
 Closing = Callable[[AsyncSession, OpenProvider], Coroutine[Any, Any, bool]]
 
@@ -45,7 +60,9 @@ async def test_a_booking_waits_for_an_hours_change_in_flight_and_obeys_it(
     request = visit_on_the_day(provider)
     async with AsyncSession(engine) as changer, AsyncSession(engine) as booker:
         assert await close(changer, provider)
-        attempt = asyncio.create_task(bookings.book(booker, provider.owner.id, request, HORIZON))
+        attempt = asyncio.create_task(
+            bookings.book(booker, provider.owner.id, request, HORIZON, TRAVEL)
+        )
         await asyncio.sleep(0.5)
         assert not attempt.done(), "the booking should wait for the change to end"
         await changer.commit()
@@ -61,7 +78,7 @@ async def test_an_hours_change_waits_for_bookings_in_flight(
     provider = await open_provider(client)
     request = visit_on_the_day(provider)
     async with AsyncSession(engine) as booker, AsyncSession(engine) as changer:
-        await bookings.book(booker, provider.owner.id, request, HORIZON)
+        await bookings.book(booker, provider.owner.id, request, HORIZON, TRAVEL)
         change = asyncio.create_task(close(changer, provider))
         await asyncio.sleep(0.5)
         assert not change.done(), "the change should wait for the booking to end"
@@ -70,39 +87,49 @@ async def test_an_hours_change_waits_for_bookings_in_flight(
         await changer.rollback()
 
 
-async def test_bookings_of_one_provider_in_flight_do_not_wait_for_each_other(
+async def test_bookings_of_one_provider_on_other_days_do_not_wait_for_each_other(
     client: Client, engine: AsyncEngine
 ) -> None:
     provider = await open_provider(client)
     first = visit_on_the_day(provider)
-    second = replace(first, start=stockholm(DAY, 12))
+    second = replace(first, start=stockholm(DAY + timedelta(days=1), 10))
     async with AsyncSession(engine) as one, AsyncSession(engine) as other:
-        await bookings.book(one, provider.owner.id, first, HORIZON)
+        await bookings.book(one, provider.owner.id, first, HORIZON, TRAVEL)
         await other.execute(text("SET LOCAL lock_timeout = '2s'"))
-        await bookings.book(other, provider.owner.id, second, HORIZON)
+        await bookings.book(other, provider.owner.id, second, HORIZON, TRAVEL)
         await one.rollback()
         await other.rollback()
 
 
-async def test_of_two_bookings_waiting_on_each_other_one_is_refused_as_taken(
-    client: Client, engine: AsyncEngine
+@pytest.mark.parametrize(
+    ("second", "refused"),
+    [
+        # 10:30 at the provider's: overlaps the first
+        (lambda first: replace(first, start=stockholm(DAY, 10, 30)), TimeTakenError),
+        # 11:00, right after the first, at a stable 75 minutes' drive away
+        (lambda first: replace(first, start=stockholm(DAY, 11), place=FAR), TooFarError),
+    ],
+    ids=["overlapping", "too far to drive"],
+)
+async def test_bookings_of_one_provider_and_day_take_turns_and_the_second_sees_the_first(
+    client: Client,
+    engine: AsyncEngine,
+    second: Callable[[BookingRequest], BookingRequest],
+    refused: type[Exception],
 ) -> None:
-    """Two transactions each insert a booking the other's overlaps, so each waits for the
-    other: PostgreSQL fails one with a deadlock, and that booking is a taken slot, not an
-    error; the other is made."""
+    """Two customers at the same moment: the second waits for the first's transaction,
+    then is checked against it. Without the day's lock an exclusion constraint alone would
+    let the drive to a far stable through."""
     provider = await open_provider(client)
-    first = visit_on_the_day(provider)  # 10:00-11:00
-    crossing = replace(first, start=stockholm(DAY, 10) + timedelta(minutes=30))
-    later = replace(first, start=stockholm(DAY, 11))  # overlaps `crossing` only
+    first = visit_on_the_day(provider)
     async with AsyncSession(engine) as one, AsyncSession(engine) as other:
-        await bookings.book(one, provider.owner.id, later, HORIZON)
-        waiting = asyncio.create_task(bookings.book(other, provider.owner.id, crossing, HORIZON))
-        await asyncio.sleep(0.3)  # `crossing` waits for `later` to commit or roll back
-        closing = asyncio.create_task(bookings.book(one, provider.owner.id, first, HORIZON))
-        outcomes = await asyncio.gather(waiting, closing, return_exceptions=True)
-        assert sorted(type(outcome).__name__ for outcome in outcomes) == [
-            "Booking",
-            "TimeTakenError",
-        ]
-        await one.rollback()
+        await bookings.book(one, provider.owner.id, first, HORIZON, TRAVEL)
+        waiting = asyncio.create_task(
+            bookings.book(other, provider.owner.id, second(first), HORIZON, TRAVEL)
+        )
+        await asyncio.sleep(0.3)
+        assert not waiting.done(), "the second booking of the day should wait for the first"
+        await one.commit()
+        with pytest.raises(refused):
+            await asyncio.wait_for(waiting, timeout=10)
         await other.rollback()

@@ -23,6 +23,7 @@ TABLES = {
     "users",
     "providers",
     "provider_cells",
+    "provider_days",
     "services",
     "availability",
     "availability_exceptions",

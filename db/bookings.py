@@ -10,6 +10,7 @@ Each change notifies the other party in the same transaction.
 """
 
 import enum
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -267,30 +268,48 @@ async def cancel(session: AsyncSession, user_id: int, booking_id: int) -> Bookin
     return booking
 
 
-async def confirm(session: AsyncSession, user_id: int, booking_id: int) -> Booking | None:
-    """Confirm a pending booking of the user's provider; the customer is notified. None if
-    the booking is not the user's."""
+async def _provider_sets(
+    session: AsyncSession,
+    user_id: int,
+    booking_id: int,
+    change: tuple[str, BookingStatus],
+    when: Sequence[ColumnElement[bool]],
+    refusal: Callable[[BookingStatus], str],
+) -> Booking | None:
+    """Make a booking of the user's provider `change` (how it is said, the status it
+    sets) while `when` holds. None if the booking is not the user's; NotTheProviderError
+    for its customer; BookingConflictError with `refusal(its status)` otherwise."""
+    verb, status = change
     statement = (
         update(Booking)
-        .where(
-            Booking.id == booking_id,
-            _provider_owner() == user_id,
-            Booking.status == BookingStatus.pending,
-        )
-        .values(status=BookingStatus.confirmed, updated_at=func.now())
+        .where(Booking.id == booking_id, _provider_owner() == user_id, *when)
+        .values(status=status, updated_at=func.now())
         .returning(Booking)
     )
     booking = (await session.scalars(statement)).one_or_none()
-    if booking is None:
-        involvement = await _involvement(session, user_id, booking_id)
-        if involvement is None:
-            return None
-        if not involvement.as_provider:
-            raise NotTheProviderError("only the provider confirms a booking")
-        raise BookingConflictError(
-            f"booking {booking_id} is {involvement.status}: only pending bookings are confirmed"
-        )
-    await _notify(session, booking.customer_id, NotificationKind.booking_confirmed, booking)
+    if booking is not None:
+        return booking
+    involvement = await _involvement(session, user_id, booking_id)
+    if involvement is None:
+        return None
+    if not involvement.as_provider:
+        raise NotTheProviderError(f"only the provider {verb} a booking")
+    raise BookingConflictError(refusal(involvement.status))
+
+
+async def confirm(session: AsyncSession, user_id: int, booking_id: int) -> Booking | None:
+    """Confirm a pending booking of the user's provider; the customer is notified. None if
+    the booking is not the user's."""
+    booking = await _provider_sets(
+        session,
+        user_id,
+        booking_id,
+        ("confirms", BookingStatus.confirmed),
+        [Booking.status == BookingStatus.pending],
+        lambda now: f"booking {booking_id} is {now}: only pending bookings are confirmed",
+    )
+    if booking is not None:
+        await _notify(session, booking.customer_id, NotificationKind.booking_confirmed, booking)
     return booking
 
 
@@ -298,28 +317,21 @@ async def complete(session: AsyncSession, user_id: int, booking_id: int) -> Book
     """Mark an active booking of the user's provider completed once it has started (its
     time is then no longer held: the visit happened). None if the booking is not the
     user's."""
-    statement = (
-        update(Booking)
-        .where(
-            Booking.id == booking_id,
-            _provider_owner() == user_id,
-            Booking.status.in_(ACTIVE_BOOKING),
-            func.lower(Booking.during) <= func.now(),
-        )
-        .values(status=BookingStatus.completed, updated_at=func.now())
-        .returning(Booking)
+
+    def refusal(now: BookingStatus) -> str:
+        if now in ACTIVE_BOOKING:  # so the start is what stopped it
+            return f"booking {booking_id} has not started yet"
+        return f"booking {booking_id} is already {now}"
+
+    started = func.lower(Booking.during) <= func.now()
+    return await _provider_sets(
+        session,
+        user_id,
+        booking_id,
+        ("completes", BookingStatus.completed),
+        [Booking.status.in_(ACTIVE_BOOKING), started],
+        refusal,
     )
-    booking = (await session.scalars(statement)).one_or_none()
-    if booking is None:
-        involvement = await _involvement(session, user_id, booking_id)
-        if involvement is None:
-            return None
-        if not involvement.as_provider:
-            raise NotTheProviderError("only the provider completes a booking")
-        if involvement.status in ACTIVE_BOOKING:  # so the start is what stopped it
-            raise BookingConflictError(f"booking {booking_id} has not started yet")
-        raise BookingConflictError(f"booking {booking_id} is already {involvement.status}")
-    return booking
 
 
 @dataclass(frozen=True, slots=True)

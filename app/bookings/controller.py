@@ -24,7 +24,7 @@ from app.geocoding.addresses import locate
 from app.settings import Settings
 from db import bookings
 from db.bookings import BookingsQuery, Side
-from db.models import BookingStatus, Role
+from db.models import Booking, BookingStatus, Role
 from db.routes import Travel
 from geo.cursor import CursorCodec, TimeKey
 from geo.distance import Point
@@ -57,6 +57,16 @@ def bookings_filters(
     if side is None:
         side = Side.provider if request.user.role is Role.provider else Side.customer
     return BookingsFilters(request.user.id, side, status, starts_from)
+
+
+async def _changed(
+    db_session: AsyncSession, booking: Booking | None, booking_id: int
+) -> BookingDetails:
+    """The booking a change of the caller's left, committed; 404 if it isn't theirs."""
+    if booking is None:
+        raise not_yours("booking", booking_id)
+    await db_session.commit()
+    return BookingDetails.of(booking)
 
 
 class BookingController(Controller):
@@ -127,10 +137,7 @@ class BookingController(Controller):
         """Cancel, as customer or provider, before the visit starts; frees the slot and
         notifies the other party."""
         booking = await bookings.cancel(db_session, request.user.id, booking_id)
-        if booking is None:
-            raise not_yours("booking", booking_id)
-        await db_session.commit()
-        return BookingDetails.of(booking)
+        return await _changed(db_session, booking, booking_id)
 
     @post(
         "/{booking_id:int}/confirm",
@@ -143,10 +150,7 @@ class BookingController(Controller):
     ) -> BookingDetails:
         """Confirm a pending booking of one's own provider; notifies the customer."""
         booking = await bookings.confirm(db_session, request.user.id, booking_id)
-        if booking is None:
-            raise not_yours("booking", booking_id)
-        await db_session.commit()
-        return BookingDetails.of(booking)
+        return await _changed(db_session, booking, booking_id)
 
     @post(
         "/{booking_id:int}/complete",
@@ -159,7 +163,4 @@ class BookingController(Controller):
     ) -> BookingDetails:
         """Mark a booking of one's own provider completed, once its visit has started."""
         booking = await bookings.complete(db_session, request.user.id, booking_id)
-        if booking is None:
-            raise not_yours("booking", booking_id)
-        await db_session.commit()
-        return BookingDetails.of(booking)
+        return await _changed(db_session, booking, booking_id)

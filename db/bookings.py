@@ -12,7 +12,7 @@ Each change notifies the other party in the same transaction.
 import enum
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -32,7 +32,7 @@ from sqlalchemy.dialects.postgresql import Range
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from db.commitments import Drives, TimeTaken, check_drives, lock_day, taking
+from db.commitments import Drives, TimeTaken, check_drives, day_bounds, lock_day, taking
 from db.hours import opening_intervals
 from db.models import ACTIVE_BOOKING, Booking, BookingStatus, Provider, Service
 from db.notifications import NotificationKind, notify
@@ -144,13 +144,6 @@ async def _check_opening_hours(
     return visit
 
 
-def _day_bounds(day: date, timezone: str) -> tuple[datetime, datetime]:
-    zone = ZoneInfo(timezone)
-    return datetime.combine(day, time(0), zone), datetime.combine(
-        day + timedelta(days=1), time(0), zone
-    )
-
-
 async def _notify(
     session: AsyncSession, user_id: int, kind: NotificationKind, booking: Booking
 ) -> None:
@@ -189,7 +182,7 @@ async def book(
     place = request.place or offer.home
     time_taken = TimeTaken(request.provider_id, request.start, end, offer.timezone)
     await lock_day(session, request.provider_id, visit.day)
-    await check_drives(session, time_taken, place, _day_bounds(visit.day, offer.timezone), drives)
+    await check_drives(session, time_taken, place, day_bounds(visit.day, offer.timezone), drives)
     statement = (
         insert(Booking)
         .values(

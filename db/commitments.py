@@ -5,11 +5,13 @@ constraint cannot see travel: a write that adds a commitment locks the provider'
 checks the drives to and from its neighbours under that lock. This module says what a
 refused write ran into."""
 
+import itertools
 import math
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from datetime import time as time_of_day
 from typing import Any, NamedTuple, Protocol
 from zoneinfo import ZoneInfo
 
@@ -164,6 +166,15 @@ class TooFarError(TimeTakenError):
     """The provider could not drive between a write's visit and a neighbouring one."""
 
 
+def day_bounds(day: date, timezone: str) -> tuple[datetime, datetime]:
+    """When the provider's `day` starts and the next one does, on their clock."""
+    zone = ZoneInfo(timezone)
+    return (
+        datetime.combine(day, time_of_day(0), zone),
+        datetime.combine(day + timedelta(days=1), time_of_day(0), zone),
+    )
+
+
 async def lock_day(session: AsyncSession, provider_id: int, day: date) -> None:
     """Take the provider's `day` until the transaction ends: writes that add commitments to
     it take turns, so that each checks travel against its neighbours as they stand."""
@@ -242,3 +253,46 @@ def _too_far(other: Placed, drive: timedelta, time: TimeTaken, arriving: bool) -
             f" {clash.start.isoformat()}, {minutes} minutes' drive away"
         )
     return TooFarError(f"{said}; choose another time", clash, drive_minutes=minutes)
+
+
+async def check_route_drives(
+    session: AsyncSession,
+    route_id: int,
+    time: TimeTaken,
+    day: tuple[datetime, datetime],
+    drives: Drives,
+) -> None:
+    """TooFarError unless the provider can drive between each visit of the route and the
+    commitments beside it that are not the route's, that day (the route's own legs are
+    its schedule's). Hold the day's lock."""
+    start = func.lower(Commitment.during)
+    rows = (
+        await session.execute(
+            select(
+                Commitment.kind,
+                start,
+                func.upper(Commitment.during),
+                Commitment.latitude,
+                Commitment.longitude,
+                RouteStop.route_id == route_id,
+            )
+            .outerjoin(RouteStop, RouteStop.id == Commitment.route_stop_id)
+            .where(
+                Commitment.provider_id == time.provider_id,
+                Commitment.active,
+                start >= day[0],
+                start < day[1],
+            )
+            .order_by(start)
+        )
+    ).all()
+    day_in_order = [
+        (Placed(k, s, e, Point(lat, lng)), bool(mine)) for k, s, e, lat, lng, mine in rows
+    ]
+    for (before, before_mine), (after, after_mine) in itertools.pairwise(day_in_order):
+        if before_mine == after_mine:
+            continue
+        [drive] = await drives.drives([before.place, after.place])
+        if before.end + drive > after.start:
+            other, arriving = (before, True) if after_mine else (after, False)
+            raise _too_far(other, drive, time, arriving=arriving)

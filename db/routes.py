@@ -19,7 +19,7 @@ from sqlalchemy import ColumnElement, Select, delete, func, insert, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from db.commitments import TimeTaken, taking
+from db.commitments import TimeTaken, check_route_drives, day_bounds, lock_day, taking
 from db.models import (
     Provider,
     Route,
@@ -125,8 +125,12 @@ async def plan_route(
     stops = [orders[index] for index in visits.order]
     durations = [minutes[order.category] for order in stops]
     arrivals = travel.arrivals(draft.day, provider.timezone, visits.legs_m, durations)
-    async with taking(session, _time_of(provider, arrivals, durations)):
+    time_taken = _time_of(provider, arrivals, durations)
+    await lock_day(session, provider.id, draft.day)
+    async with taking(session, time_taken):
         route_id = await _store(session, provider.id, draft.day, start, stops, durations, arrivals)
+    day = day_bounds(draft.day, provider.timezone)
+    await check_route_drives(session, route_id, time_taken, day, travel)
     for order, arrival in zip(stops, arrivals, strict=True):
         payload = _planned(route_id, provider, order.id, arrival.eta)
         await notify(session, order.customer_id, NotificationKind.route_planned, payload)
@@ -358,6 +362,7 @@ async def change_stops(
     for stop in dropped:
         if stop.status is RouteStopStatus.done:
             raise RouteStateError(f"the visit to route order {stop.route_order_id} is done")
+    await lock_day(session, provider.id, route.date)
     await _delete_stops(session, dropped)
     reopened = [stop.route_order_id for stop in dropped]
     await session.execute(
@@ -367,6 +372,10 @@ async def change_stops(
         payload = {"route_id": route_id, "route_order_id": stop.route_order_id}
         await notify(session, stop.order.customer_id, NotificationKind.route_unplanned, payload)
     await _reschedule(session, route, provider, [stops[order_id] for order_id in order_ids], travel)
+    if order_ids:
+        day = day_bounds(route.date, provider.timezone)
+        time_taken = TimeTaken(provider.id, *day, provider.timezone, route.id)
+        await check_route_drives(session, route.id, time_taken, day, travel)
     return True
 
 

@@ -218,3 +218,22 @@ async def test_a_booking_leaves_the_provider_time_to_drive_from_the_one_before(
         "the provider cannot arrive in time: coming from a booking that ends at"
     )
     assert answer.json()["extra"]["drive_minutes"] == 76  # 75 and a few seconds, rounded up
+
+
+async def test_a_route_leaves_the_provider_time_to_drive_to_the_booking_after_it(
+    client: Client, provider: OpenProvider, customer: SignedIn
+) -> None:
+    """Two visits at the provider's, 08:00-10:00, then a booking 75 minutes' drive away at
+    10:30: planning the route is a 409 naming the booking, and stores nothing."""
+    at_far = {"latitude": FAR_LATITUDE, "longitude": HOME.longitude}
+    far = provider.booking(stockholm(DAY, 10, 30), **at_far)
+    made = await client.post("/api/bookings", json=far, headers=customer.headers)
+    assert made.status_code == 201, made.text
+    orders = [await _order_at(client, customer, HOME.latitude) for _ in range(2)]
+    refused = await client.post(
+        ROUTES, json=route_body(provider, orders, optimize=False), headers=provider.owner.headers
+    )
+    kind, start, end = _conflict(refused)
+    assert (kind, start, end) == ("booking", stockholm(DAY, 10, 30), stockholm(DAY, 11, 30))
+    assert refused.json()["detail"].startswith("the provider could not reach the booking")
+    assert await _routes_of(client, provider) == []

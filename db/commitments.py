@@ -15,7 +15,7 @@ from datetime import time as time_of_day
 from typing import Any, NamedTuple, Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, literal, or_, select, text, union_all
+from sqlalchemy import false, func, or_, select, text
 from sqlalchemy.dialects.postgresql import Range
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import DBAPIError
@@ -38,6 +38,14 @@ class Clash:
     kind: CommitmentKind
     start: datetime
     end: datetime
+
+    @classmethod
+    def on_clock(
+        cls, kind: CommitmentKind, start: datetime, end: datetime, timezone: str
+    ) -> "Clash":
+        """The clash with its times in the provider's time zone."""
+        zone = ZoneInfo(timezone)
+        return cls(kind, start.astimezone(zone), end.astimezone(zone))
 
     def as_dict(self) -> dict[str, str]:
         return {
@@ -128,8 +136,8 @@ async def clash_with(session: AsyncSession, time: TimeTaken) -> Clash | None:
     row = (await session.execute(statement)).first()
     if row is None:
         return None
-    zone = ZoneInfo(time.timezone)
-    return Clash(row[0], row[1].astimezone(zone), row[2].astimezone(zone))
+    kind, start, end = row
+    return Clash.on_clock(kind, start, end, time.timezone)
 
 
 def _taken(clash: Clash | None, time: TimeTaken) -> TimeTakenError:
@@ -186,36 +194,46 @@ async def lock_day(session: AsyncSession, provider_id: int, day: date) -> None:
     )
 
 
-async def neighbours(
-    session: AsyncSession, time: TimeTaken, day: tuple[datetime, datetime]
-) -> tuple[Placed | None, Placed | None]:
-    """The provider's active commitments just before and just after `time`, that day."""
+async def _day_in_order(
+    session: AsyncSession, provider_id: int, day: tuple[datetime, datetime], route_id: int | None
+) -> list[tuple[Placed, bool]]:
+    """The provider's active commitments starting that day, in time order, each with
+    whether it is a visit of route `route_id`."""
     start = func.lower(Commitment.during)
-    columns = (
-        Commitment.kind,
-        start,
-        func.upper(Commitment.during),
-        Commitment.latitude,
-        Commitment.longitude,
-    )
-    mine = (Commitment.provider_id == time.provider_id, Commitment.active)
-    before = (
-        select(literal(0).label("side"), *columns)
-        .where(*mine, func.upper(Commitment.during) <= time.start, start >= day[0])
-        .order_by(start.desc())
-        .limit(1)
-        .subquery()
-    )
-    after = (
-        select(literal(1).label("side"), *columns)
-        .where(*mine, start >= time.end, start < day[1])
+    of_route = false() if route_id is None else RouteStop.route_id == route_id
+    rows = await session.execute(
+        select(
+            Commitment.kind,
+            start,
+            func.upper(Commitment.during),
+            Commitment.latitude,
+            Commitment.longitude,
+            of_route,
+        )
+        .outerjoin(RouteStop, RouteStop.id == Commitment.route_stop_id)
+        .where(
+            Commitment.provider_id == provider_id,
+            Commitment.active,
+            start >= day[0],
+            start < day[1],
+        )
         .order_by(start)
-        .limit(1)
-        .subquery()
     )
-    rows = (await session.execute(union_all(select(before), select(after)))).all()
-    found = {row[0]: Placed(row[1], row[2], row[3], Point(row[4], row[5])) for row in rows}
-    return found.get(0), found.get(1)
+    return [(Placed(k, s, e, Point(lat, lng)), bool(mine)) for k, s, e, lat, lng, mine in rows]
+
+
+async def _check_beside(
+    day_in_order: Sequence[tuple[Placed, bool]], time: TimeTaken, drives: Drives
+) -> None:
+    """TooFarError unless the provider can drive between each commitment the write adds
+    (marked True) and the others beside it, within the gaps."""
+    for (before, before_mine), (after, after_mine) in itertools.pairwise(day_in_order):
+        if before_mine == after_mine:
+            continue
+        [drive] = await drives.drives([before.place, after.place])
+        if before.end + drive > after.start:
+            other, arriving = (before, True) if after_mine else (after, False)
+            raise _too_far(other, drive, time, arriving=arriving)
 
 
 async def check_drives(
@@ -226,21 +244,19 @@ async def check_drives(
     drives: Drives,
 ) -> None:
     """TooFarError unless the provider can drive from the commitment before `time` to
-    `place` and from there to the one after, within the gaps. Hold the day's lock."""
-    before, after = await neighbours(session, time, day)
-    if before is not None:
-        [drive] = await drives.drives([before.place, place])
-        if before.end + drive > time.start:
-            raise _too_far(before, drive, time, arriving=True)
-    if after is not None:
-        [drive] = await drives.drives([place, after.place])
-        if time.end + drive > after.start:
-            raise _too_far(after, drive, time, arriving=False)
+    `place` and from there to the one after, within the gaps (one that overlaps `time` is
+    the exclusion constraint's to refuse). Hold the day's lock."""
+    others = [
+        (placed, False)
+        for placed, _ in await _day_in_order(session, time.provider_id, day, None)
+        if placed.end <= time.start or placed.start >= time.end
+    ]
+    added = Placed(CommitmentKind.booking, time.start, time.end, place)
+    await _check_beside(sorted([*others, (added, True)], key=lambda p: p[0].start), time, drives)
 
 
 def _too_far(other: Placed, drive: timedelta, time: TimeTaken, arriving: bool) -> TooFarError:
-    zone = ZoneInfo(time.timezone)
-    clash = Clash(other.kind, other.start.astimezone(zone), other.end.astimezone(zone))
+    clash = Clash.on_clock(other.kind, other.start, other.end, time.timezone)
     minutes = math.ceil(drive.total_seconds() / 60)
     if arriving:
         said = (
@@ -265,34 +281,5 @@ async def check_route_drives(
     """TooFarError unless the provider can drive between each visit of the route and the
     commitments beside it that are not the route's, that day (the route's own legs are
     its schedule's). Hold the day's lock."""
-    start = func.lower(Commitment.during)
-    rows = (
-        await session.execute(
-            select(
-                Commitment.kind,
-                start,
-                func.upper(Commitment.during),
-                Commitment.latitude,
-                Commitment.longitude,
-                RouteStop.route_id == route_id,
-            )
-            .outerjoin(RouteStop, RouteStop.id == Commitment.route_stop_id)
-            .where(
-                Commitment.provider_id == time.provider_id,
-                Commitment.active,
-                start >= day[0],
-                start < day[1],
-            )
-            .order_by(start)
-        )
-    ).all()
-    day_in_order = [
-        (Placed(k, s, e, Point(lat, lng)), bool(mine)) for k, s, e, lat, lng, mine in rows
-    ]
-    for (before, before_mine), (after, after_mine) in itertools.pairwise(day_in_order):
-        if before_mine == after_mine:
-            continue
-        [drive] = await drives.drives([before.place, after.place])
-        if before.end + drive > after.start:
-            other, arriving = (before, True) if after_mine else (after, False)
-            raise _too_far(other, drive, time, arriving=arriving)
+    day_in_order = await _day_in_order(session, time.provider_id, day, route_id)
+    await _check_beside(day_in_order, time, drives)

@@ -46,8 +46,10 @@ from app.routes.controller import RouteController
 from app.routes.queries import corridor_dependency
 from app.search.costly import CostlySearches
 from app.search.queries import search_parsers
-from app.search.reads import Clusters, InView, Nearby
+from app.search.reads import Available, Clusters, InView, Nearby
 from app.settings import GeocoderKind, Settings, from_env, weak_secret_key
+from app.slots.queries import slot_rules, windows
+from app.slots.reads import Slots
 from app.tiles.controller import TileController
 from app.tiles.reads import ProviderTile
 from db.accounts import Passwords
@@ -185,9 +187,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
     answers = Answers(
         databases.public_reads, search_cache, rate_limiter, settings.search.cache_max_age_s
     )
-    parsers = search_parsers(settings.search)
+    window_of, rules = windows(settings), slot_rules(settings)
+    parsers = search_parsers(settings.search, window_of)
     cached_reads: list[CachedRead[Any]] = [
         Nearby(parsers, cursor_codec, CostlySearches(settings.search.costly_at_once)),
+        Available(parsers, cursor_codec, rules),
+        Slots(window_of, rules),
         InView(parsers),
         Clusters(parsers),
         ProviderTile(settings.search.max_zoom),

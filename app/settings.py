@@ -190,6 +190,12 @@ class Settings(msgspec.Struct, frozen=True):
     """Origins whose pages may call the API from a browser, comma-separated (none: no CORS)."""
     booking_horizon_days: int = 365
     """How far ahead visits can be booked, and exceptions to opening hours set."""
+    slot_step_minutes: int = 15
+    """Free slots start on this step of the provider's clock: 5, 10, 15, 20, 30 or 60."""
+    booking_min_notice_minutes: int = 120
+    """Free slots start at least this long after they are asked for."""
+    free_time_max_days: int = 14
+    """The most days one request for free slots or free providers covers."""
     geocoder: GeocoderKind = GeocoderKind.gazetteer
     nominatim_url: str = "https://nominatim.openstreetmap.org"
     nominatim_user_agent: str = ""
@@ -215,6 +221,10 @@ class Settings(msgspec.Struct, frozen=True):
         networks(self.trusted_proxies)
         if self.public_base_url and not self.public_base_url.startswith(("http://", "https://")):
             raise ValueError("PUBLIC_BASE_URL must start with http:// or https://")
+        if self.slot_step_minutes not in (5, 10, 15, 20, 30, 60):
+            raise ValueError("SLOT_STEP_MINUTES must be 5, 10, 15, 20, 30 or 60")
+        if self.booking_min_notice_minutes < 1:
+            raise ValueError("BOOKING_MIN_NOTICE_MINUTES must be 1 or more")
         if self.geocoder is GeocoderKind.nominatim and not self.nominatim_user_agent:
             raise ValueError(
                 "GEOCODER=nominatim needs NOMINATIM_USER_AGENT with a contact, "

@@ -17,6 +17,7 @@ from sqlalchemy import (
     BigInteger,
     ColumnElement,
     Float,
+    FromClause,
     Integer,
     Select,
     SQLColumnExpression,
@@ -26,6 +27,7 @@ from sqlalchemy import (
     func,
     select,
     text,
+    true,
 )
 from sqlalchemy import tuple_ as row
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -150,6 +152,9 @@ class Located:
     findable: SQLColumnExpression[bool]
     hit_columns: Callable[[ColumnElement[float]], tuple[SQLColumnExpression[Any], ...]]
     """The columns of a hit, given the distance to include among them as `distance_m`."""
+    beside: FromClause | None = None
+    """A lateral subquery joined to each row found, for hit columns of its own: it runs
+    for the rows the scan reaches, nearest first, and drops those it has no row for."""
 
     def distance(self, center: ColumnElement[object]) -> ColumnElement[float]:
         return self.location.op("<->", return_type=Float)(center)
@@ -190,9 +195,11 @@ def index_ordered(located: Located, filters: Sequence[ColumnElement[bool]]) -> S
     """
     distance = located.distance(CENTER)
     bound_m = bindparam("bound_m", type_=Float)
+    hits = select(*located.hit_columns(distance))
+    if located.beside is not None:
+        hits = hits.select_from(located.location.class_).join(located.beside, true())
     inner = (
-        select(*located.hit_columns(distance))
-        .where(
+        hits.where(
             located.findable, func.ST_DWithin(located.location, CENTER, bound_m, False), *filters
         )
         .order_by(distance)

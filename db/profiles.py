@@ -4,7 +4,7 @@ Every write names its owner in its own WHERE clause, so another user's id matche
 (the caller answers 404) and there is no gap between checking ownership and writing.
 """
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from sqlalchemy import ColumnElement, insert, literal, select, update
@@ -49,6 +49,14 @@ async def place_of(
     )
     row = (await session.execute(statement)).first()
     return None if row is None else (row.latitude, row.longitude)
+
+
+async def places_of(session: AsyncSession, provider_ids: Collection[int]) -> dict[int, Place]:
+    """Where these providers are, by id (as read now, unlocked)."""
+    statement = select(Provider.id, Provider.latitude, Provider.longitude).where(
+        Provider.id.in_(provider_ids)
+    )
+    return {row.id: (row.latitude, row.longitude) for row in await session.execute(statement)}
 
 
 async def update_provider(

@@ -4,7 +4,7 @@ import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 import shapely
@@ -66,9 +66,15 @@ async def orders_page(
     return Page.of((await session.scalars(statement)).all(), limit)
 
 
+class CancelledOrder(NamedTuple):
+    order: RouteOrder
+    rescheduled: int | None
+    """The provider whose route it left, if it was planned."""
+
+
 async def cancel_order(
     session: AsyncSession, customer_id: int, order_id: int, travel: Travel
-) -> RouteOrder | None:
+) -> CancelledOrder | None:
     """The cancelled order; None if the customer has no such order. A planned order's
     visit leaves its route, which is rescheduled without it.
 
@@ -80,12 +86,13 @@ async def cancel_order(
         return None
     if status not in (RouteOrderStatus.open, RouteOrderStatus.planned):
         raise RouteOrderStateError(f"route order {order_id} is {status}: it can't be cancelled")
+    rescheduled = None
     if status is RouteOrderStatus.planned:
-        await take_off_route(session, order_id, travel)
+        rescheduled = await take_off_route(session, order_id, travel)
     cancelled = update(RouteOrder).where(*mine).values(status=RouteOrderStatus.cancelled)
     returning = cancelled.returning(RouteOrder).execution_options(populate_existing=True)
     order: RouteOrder = (await session.scalars(returning)).one()
-    return order
+    return CancelledOrder(order, rescheduled)
 
 
 class OrderHit(msgspec.Struct, frozen=True):

@@ -9,6 +9,7 @@ route last: one lock order for every writer, so none waits on another in a cycle
 """
 
 import itertools
+import math
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -84,10 +85,11 @@ class Travel:
         return Visits(order, [distances[a][b] for a, b in itertools.pairwise(nodes)])
 
     async def drives(self, places: Sequence[Point]) -> list[timedelta]:
-        """How long driving from each place to the next takes."""
+        """How long driving from each place to the next takes, rounded up to the second
+        as free slots reckon it in SQL (migration 0012's drive_time)."""
         distances = await self.matrix.between(list(places))
         return [
-            timedelta(hours=distances[a][a + 1] / 1000 / self.speed_kmh)
+            timedelta(seconds=math.ceil(distances[a][a + 1] / 1000 / self.speed_kmh * 3600))
             for a in range(len(places) - 1)
         ]
 
@@ -379,9 +381,10 @@ async def change_stops(
     return True
 
 
-async def take_off_route(session: AsyncSession, order_id: int, travel: Travel) -> None:
+async def take_off_route(session: AsyncSession, order_id: int, travel: Travel) -> int | None:
     """Take the order's visit off its planned route, if it has one, reschedule the rest and
-    tell the provider. The caller holds the order's lock and sets its status."""
+    tell the provider; the provider's id, whose calendar changed. The caller holds the
+    order's lock and sets its status."""
     route_id = await session.scalar(
         select(RouteStop.route_id).where(
             RouteStop.route_order_id == order_id,
@@ -391,13 +394,14 @@ async def take_off_route(session: AsyncSession, order_id: int, travel: Travel) -
     )
     locked = None if route_id is None else await _locked_route(session, route_id, None)
     if locked is None:
-        return
+        return None
     route, provider = locked
     await _delete_stops(session, [s for s in route.stops if s.route_order_id == order_id])
     kept = [stop for stop in route.stops if stop.route_order_id != order_id]
     await _reschedule(session, route, provider, kept, travel)
     payload = {"route_id": route.id, "route_order_id": order_id}
     await notify(session, provider.user_id, NotificationKind.route_order_cancelled, payload)
+    return provider.id
 
 
 async def _delete_stops(session: AsyncSession, stops: Collection[RouteStop]) -> None:

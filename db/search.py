@@ -6,7 +6,9 @@ item's reported distance is the one it was ranked by, whichever strategy found i
 
 import functools
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import msgspec
 from sqlalchemy import (
@@ -40,6 +42,17 @@ from db.nearest import (
     nearest_values,
 )
 from db.pages import Page
+from db.slots import (
+    SLOTS,
+    FreeSlots,
+    NoSuchServiceError,
+    SlotRules,
+    SlotsQuery,
+    Window,
+    first_free,
+    first_free_values,
+    slots_values,
+)
 from db.tiles import tile_statement
 from geo.bbox import boxes_around
 from geo.cursor import DistanceKey
@@ -65,6 +78,20 @@ class ProviderHit(msgspec.Struct, frozen=True):
         return DistanceKey(self.distance_m, self.id)
 
 
+class FirstFree(msgspec.Struct, frozen=True):
+    """A provider's earliest free slot in a window, in its time zone."""
+
+    start: datetime
+    end: datetime
+    service_id: int
+
+
+class AvailableHit(ProviderHit, frozen=True):
+    """A provider found by free-near-me: nearby's fields and its first free slot."""
+
+    first_free: FirstFree
+
+
 class Cluster(msgspec.Struct, frozen=True):
     latitude: float
     longitude: float
@@ -78,6 +105,16 @@ class NearbyQuery:
     limit: int
     category: str | None = None
     after: DistanceKey | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AvailableQuery:
+    """Free-near-me: a nearby search of providers with a free slot in the window."""
+
+    nearby: NearbyQuery
+    window: Window
+    serves: bool
+    """Only providers whose service radius reaches the center."""
 
 
 def _hit_columns(distance: ColumnElement[float]) -> tuple[SQLColumnExpression[Any], ...]:
@@ -113,6 +150,49 @@ def _float(name: str) -> BindParameter[float]:
 
 
 PROVIDERS = Located(Provider.location, Provider.id, Provider.is_active, _hit_columns)
+
+
+_FIRST_FREE = first_free(Provider.id).table_valued("service_id", "slot_start", "slot_end")
+_FIRST_FREE_LATERAL = _FIRST_FREE.lateral("first_free")
+_AVAILABLE = Located(
+    Provider.location,
+    Provider.id,
+    Provider.is_active,
+    lambda distance: (
+        *_hit_columns(distance),
+        Provider.timezone,
+        *_FIRST_FREE_LATERAL.c,
+    ),
+    beside=_FIRST_FREE_LATERAL,
+)
+
+
+@functools.cache
+def _available_statement(paged: bool, by_category: bool, serves: bool) -> Statement:
+    """Nearby's scan, each provider it reaches asked for its first free slot (db.slots):
+    those with none are passed over, and the scan goes on until a page is full."""
+    filters = category_filters(by_category)
+    if serves:
+        filters.append(_AVAILABLE.distance(CENTER) <= Provider.service_radius_km * 1000)
+    return nearest_statement(_AVAILABLE, filters, paged)
+
+
+def available_statement(query: AvailableQuery, rules: SlotRules) -> Bound:
+    nearby = query.nearby
+    values = nearest_values(nearby.center, nearby.radius_m, nearby.after, nearby.limit)
+    values |= category_values(nearby.category)
+    values |= first_free_values(rules, query.window, nearby.center, nearby.category)
+    statement = _available_statement(
+        nearby.after is not None, nearby.category is not None, query.serves
+    )
+    return Bound(statement, values)
+
+
+def _available_hit(row: Any) -> AvailableHit:
+    *hit, timezone, service_id, start, end = row
+    zone = ZoneInfo(timezone)
+    first = FirstFree(start.astimezone(zone), end.astimezone(zone), service_id)
+    return AvailableHit(**msgspec.structs.asdict(ProviderHit(*hit)), first_free=first)
 
 
 @functools.cache
@@ -227,6 +307,30 @@ class ProviderSearch(SearchSettings):
             rows = await self.rows(sessions, bound, index_ordered=strategy is SearchStrategy.gist)
             hits = [ProviderHit(*row) for row in rows]
         return Page.of(hits, query.limit)
+
+    async def available(
+        self, sessions: Sessions, query: AvailableQuery, rules: SlotRules
+    ) -> Page[AvailableHit]:
+        """Active providers within the radius with a free slot in the window, nearest
+        first (ties by id), one page."""
+        rows = await self.rows(sessions, available_statement(query, rules), index_ordered=True)
+        return Page.of([_available_hit(row) for row in rows], query.nearby.limit)
+
+    async def slots(
+        self, sessions: Sessions, query: SlotsQuery, rules: SlotRules
+    ) -> FreeSlots | None:
+        """The provider's free slots for the service (db.slots); None for no active
+        provider, NoSuchServiceError when it offers no such active service."""
+        bound = Bound(SLOTS, slots_values(rules, query))
+        rows = await self.rows(sessions, bound, index_ordered=False)
+        if not rows:
+            return None
+        timezone, minutes, _ = next(iter(rows))
+        if minutes is None:
+            raise NoSuchServiceError(
+                f"provider {query.provider_id} offers no service {query.service_id}"
+            )
+        return FreeSlots(timezone, minutes, [start for *_, start in rows if start is not None])
 
     async def in_view(
         self, sessions: Sessions, viewport: Viewport, category: str | None, limit: int

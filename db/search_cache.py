@@ -27,7 +27,7 @@ position alone.
 import asyncio
 import logging
 from collections.abc import Iterable, Sequence
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 import msgspec
 from redis.asyncio import Redis
@@ -46,6 +46,9 @@ _warn = ThrottledWarning(logger)
 EPOCH_KEY = "search:generation"
 WIDE_KEY = "search:generation:wide"
 CELL_PREFIX = "search:generation:cell:"
+CALENDAR_WIDE_KEY = "search:generation:calendars:wide"
+CALENDAR_CELL_PREFIX = "search:generation:calendars:cell:"
+PROVIDER_PREFIX = "search:generation:provider:"
 KEY_PREFIX = "search:page:"
 WRITTEN_KEY = "search:written"
 """The WAL position of the newest write public reads must see (db.replica)."""
@@ -70,14 +73,34 @@ end
 """
 
 
-def _cell_key(cell: Cell) -> str:
-    return f"{CELL_PREFIX}{cell[0]}:{cell[1]}"
+def _cell_key(cell: Cell, prefix: str = CELL_PREFIX) -> str:
+    return f"{prefix}{cell[0]}:{cell[1]}"
 
 
-def _generation_keys(cells: frozenset[Cell] | None) -> list[str]:
-    if cells is None:
-        return [EPOCH_KEY, WIDE_KEY]
-    return [EPOCH_KEY, *(_cell_key(cell) for cell in sorted(cells))]
+def _provider_key(provider_id: int) -> str:
+    return f"{PROVIDER_PREFIX}{provider_id}"
+
+
+class Depends(NamedTuple):
+    """What a read's answer depends on, beyond the epoch."""
+
+    cells: frozenset[Cell] | None
+    """Provider writes in these cells end it (None: a read too wide for cells)."""
+    calendars: bool = False
+    """Calendar changes (commitments, hours) of providers in the same cells end it too."""
+    providers: tuple[int, ...] = ()
+    """Every change of these providers, their profile's or their calendar's, ends it."""
+
+    def generation_keys(self) -> list[str]:
+        keys = [EPOCH_KEY]
+        if self.cells is None:
+            keys += [WIDE_KEY, *([CALENDAR_WIDE_KEY] if self.calendars else [])]
+        else:
+            cells = sorted(self.cells)
+            keys += [_cell_key(cell) for cell in cells]
+            if self.calendars:
+                keys += [_cell_key(cell, CALENDAR_CELL_PREFIX) for cell in cells]
+        return keys + [_provider_key(provider_id) for provider_id in self.providers]
 
 
 class CachedResponse(msgspec.Struct, array_like=True, frozen=True):
@@ -128,11 +151,11 @@ class SearchCache:
         return KEY_PREFIX + digest(query).hex()
 
     @staticmethod
-    def reads(key: str, cells: frozenset[Cell] | None) -> list[str]:
-        """The Redis keys a lookup of entry `key` over these cells reads (None: a search
-        too wide for cells), for `lookup` to make sense of; a caller may read them in a
-        round trip it makes anyway."""
-        return [*_generation_keys(cells), WRITTEN_KEY, key]
+    def reads(key: str, depends: Depends) -> list[str]:
+        """The Redis keys a lookup of entry `key`, whose answer `depends` on them, reads,
+        for `lookup` to make sense of; a caller may read them in a round trip it makes
+        anyway."""
+        return [*depends.generation_keys(), WRITTEN_KEY, key]
 
     def lookup(self, values: Sequence[Any] | None) -> Lookup:
         """The lookup from the values of `reads`' keys (None: Redis was unreachable)."""
@@ -198,12 +221,29 @@ class SearchCache:
             return None
 
     async def invalidate(
-        self, places: Iterable[tuple[float, float]], committed: AsyncSession | None = None
+        self,
+        places: Iterable[tuple[float, float]],
+        committed: AsyncSession | None = None,
+        provider_id: int | None = None,
     ) -> None:
         """Make stale every cached search that could see a provider at one of these
-        (latitude, longitude) places, after the provider write in `committed` (with a
-        replica, its position is recorded too). Call after the commit."""
+        (latitude, longitude) places, and every read of `provider_id`, after the provider
+        write in `committed` (with a replica, its position is recorded too). Call after
+        the commit."""
         keys = {WIDE_KEY, *(_cell_key(cell_of(*place)) for place in places)}
+        if provider_id is not None:
+            keys.add(_provider_key(provider_id))
+        await self._bump(sorted(keys), committed)
+
+    async def calendars_changed(
+        self, places: dict[int, tuple[float, float]], committed: AsyncSession
+    ) -> None:
+        """Make stale every cached read of free time that could see these providers (by
+        id, at their (latitude, longitude) places), after the change to their calendars
+        in `committed`. Call after the commit."""
+        keys = {CALENDAR_WIDE_KEY}
+        for provider_id, place in places.items():
+            keys |= {_provider_key(provider_id), _cell_key(cell_of(*place), CALENDAR_CELL_PREFIX)}
         await self._bump(sorted(keys), committed)
 
     async def invalidate_all(self) -> None:

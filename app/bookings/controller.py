@@ -19,6 +19,7 @@ from app.bookings.schemas import BookingDetails, BookingDraft, BookingList, Book
 from app.edge.limits import limited
 from app.edge.paging import ListPage
 from app.edge.parameters import RowId
+from app.edge.public_reads import commit_public_write
 from app.errors import error_responses, not_yours
 from app.geocoding.addresses import locate
 from app.settings import Settings
@@ -26,6 +27,7 @@ from db import bookings
 from db.bookings import BookingsQuery, Side
 from db.models import Booking, BookingStatus, Role
 from db.routes import Travel
+from db.search_cache import SearchCache
 from geo.cursor import CursorCodec, TimeKey
 from geo.distance import Point
 from geo.geocoding.chain import GeocoderChain
@@ -60,12 +62,19 @@ def bookings_filters(
 
 
 async def _changed(
-    db_session: AsyncSession, booking: Booking | None, booking_id: int
+    db_session: AsyncSession,
+    booking: Booking | None,
+    booking_id: int,
+    frees_time_of: SearchCache | None = None,
 ) -> BookingDetails:
-    """The booking a change of the caller's left, committed; 404 if it isn't theirs."""
+    """The booking a change of the caller's left, committed; 404 if it isn't theirs. A
+    change that frees the provider's time ends the cached reads of it in `frees_time_of`."""
     if booking is None:
         raise not_yours("booking", booking_id)
-    await db_session.commit()
+    if frees_time_of is None:
+        await db_session.commit()
+    else:
+        await commit_public_write(db_session, frees_time_of, [booking.provider_id])
     return BookingDetails.of(booking)
 
 
@@ -86,6 +95,7 @@ class BookingController(Controller):
         settings: NamedDependency[Settings],
         travel: NamedDependency[Travel],
         geocoder: NamedDependency[GeocoderChain],
+        search_cache: NamedDependency[SearchCache],
         data: JSONBody[BookingDraft],
     ) -> BookingDetails:
         """Book a visit: 409 if it overlaps a booking or a route visit of the provider, or
@@ -98,7 +108,7 @@ class BookingController(Controller):
             place = Point(located["latitude"], located["longitude"])
         draft = data.as_request(place)
         booking = await bookings.book(db_session, request.user.id, draft, horizon, travel)
-        await db_session.commit()
+        await commit_public_write(db_session, search_cache, [booking.provider_id])
         return BookingDetails.of(booking)
 
     @get(
@@ -132,12 +142,16 @@ class BookingController(Controller):
         responses=error_responses(400, 401, 404, 409, 503),
     )
     async def cancel(
-        self, request: SignedInRequest, db_session: NamedDependency[AsyncSession], booking_id: RowId
+        self,
+        request: SignedInRequest,
+        db_session: NamedDependency[AsyncSession],
+        search_cache: NamedDependency[SearchCache],
+        booking_id: RowId,
     ) -> BookingDetails:
         """Cancel, as customer or provider, before the visit starts; frees the slot and
         notifies the other party."""
         booking = await bookings.cancel(db_session, request.user.id, booking_id)
-        return await _changed(db_session, booking, booking_id)
+        return await _changed(db_session, booking, booking_id, frees_time_of=search_cache)
 
     @post(
         "/{booking_id:int}/confirm",
@@ -159,8 +173,12 @@ class BookingController(Controller):
         responses=error_responses(400, 401, 403, 404, 409, 503),
     )
     async def complete(
-        self, request: SignedInRequest, db_session: NamedDependency[AsyncSession], booking_id: RowId
+        self,
+        request: SignedInRequest,
+        db_session: NamedDependency[AsyncSession],
+        search_cache: NamedDependency[SearchCache],
+        booking_id: RowId,
     ) -> BookingDetails:
         """Mark a booking of one's own provider completed, once its visit has started."""
         booking = await bookings.complete(db_session, request.user.id, booking_id)
-        return await _changed(db_session, booking, booking_id)
+        return await _changed(db_session, booking, booking_id, frees_time_of=search_cache)

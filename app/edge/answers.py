@@ -30,9 +30,7 @@ from app.edge.metrics import CACHE_LOOKUPS
 from app.edge.public_reads import PublicServer, read_public
 from app.edge.state import raw_header, request_state
 from db.replica import PublicReads
-from db.search_cache import CachedResponse, Lookup, SearchCache
-from geo.bbox import LatLngBox
-from geo.cells import cells_of
+from db.search_cache import CachedResponse, Depends, Lookup, SearchCache
 
 REMEMBERED_REQUESTS = 10_000
 """Per process: the most (path, query) pairs whose cache reads are remembered."""
@@ -56,9 +54,9 @@ class Rendered(NamedTuple):
 
 class Answerable(Protocol[Q]):
     """What answering a cached public read takes from its declaration (edge.cached_reads):
-    the area its request depends on, the limits it counts against, and its rendering."""
+    what its request depends on, the limits it counts against, and its rendering."""
 
-    def area(self, request: Q) -> list[LatLngBox]: ...
+    def depends(self, request: Q) -> Depends: ...
 
     def limits(self, request: Q) -> tuple[str, ...]: ...
 
@@ -107,7 +105,7 @@ class Answers:
         (`repeated`), the request counts against its limits in the round trip of the
         lookup (429 when over one)."""
         key = self._cache.key(request)
-        reads = Reads(self._cache.reads(key, cells_of(read.area(request))), read.limits(request))
+        reads = Reads(self._cache.reads(key, read.depends(request)), read.limits(request))
         self._remember(scope, reads)
         state = request_state(scope)
         lookup: Lookup | None = state.lookup

@@ -24,7 +24,9 @@ from app.edge.headers import ANONYMOUS, PUBLIC
 from app.edge.limits import counted_by_lookup, limited
 from app.edge.public_reads import PublicServer
 from app.errors import error_responses
+from db.search_cache import Depends
 from geo.bbox import LatLngBox
+from geo.cells import cells_of
 
 Q = TypeVar("Q", bound=msgspec.Struct)
 
@@ -59,9 +61,21 @@ class CachedRead(ABC, Generic[Q]):
     parse: Callable[..., Q]
     """Its query parameters (as the function's own, with their bounds) to a request."""
 
+    shows_free_time: ClassVar[bool] = False
+    """Its answers show providers' free time: calendar changes of providers in its area
+    end them as well as provider writes there."""
+
     @abstractmethod
     def area(self, request: Q) -> list[LatLngBox]:
         """Where the providers it may show are: writes there end its cached answers."""
+
+    def providers(self, request: Q) -> tuple[int, ...]:
+        """Providers any change of which ends its cached answers, wherever they are."""
+        return ()
+
+    def depends(self, request: Q) -> Depends:
+        """The writes that end its cached answers."""
+        return Depends(cells_of(self.area(request)), self.shows_free_time, self.providers(request))
 
     def limits(self, request: Q) -> tuple[str, ...]:
         """The limits a request counts against per client, beyond its route's."""

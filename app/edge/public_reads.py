@@ -2,7 +2,7 @@
 primary, and a streaming replica when DATABASE_REPLICA_URL is set (db.replica). Writes,
 and the reads a user makes of their own data, always go to the primary."""
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from typing import NamedTuple, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -11,6 +11,7 @@ from app.edge.metrics import pool_gauges, public_read
 from app.settings import Settings
 from db.engine import ReadPool, SlowStatementLog, make_engine
 from db.nearest import index_ordered_connection_settings
+from db.profiles import places_of
 from db.replica import NEWEST_WRITE, PublicReads, Replica, ReplicaPolicy
 from db.route_orders import OpenOrderSearch
 from db.search import ProviderSearch
@@ -120,9 +121,14 @@ async def read_public(
     return result
 
 
-async def commit_public_write(session: AsyncSession, search_cache: SearchCache) -> None:
-    """Commit a write public reads other than cached searches must see (open route
-    orders); with a replica, a read after it then waits for the replica or goes to the
-    primary."""
+async def commit_public_write(
+    session: AsyncSession, search_cache: SearchCache, calendars_of: Collection[int] = ()
+) -> None:
+    """Commit a write public reads must see (open route orders; with `calendars_of`, the
+    free time of these providers, whose cached reads it ends); with a replica, a read
+    after it then waits for the replica or goes to the primary."""
     await session.commit()
-    await search_cache.wrote(session)
+    if calendars_of:
+        await search_cache.calendars_changed(await places_of(session, calendars_of), session)
+    else:
+        await search_cache.wrote(session)

@@ -16,10 +16,12 @@ from app.accounts.auth import SignedInRequest
 from app.edge.headers import ANONYMOUS, PUBLIC
 from app.edge.limits import PROVIDER_WRITES
 from app.edge.parameters import RowId
+from app.edge.public_reads import commit_public_write
 from app.errors import error_responses, not_found, not_yours
 from app.hours.schemas import HoursExceptionBody, HoursExceptionList, WeeklyHoursBody
 from app.settings import Settings
 from db import hours
+from db.search_cache import SearchCache
 
 
 def _check_bookable(day: date, horizon_days: int) -> None:
@@ -45,6 +47,7 @@ class HoursController(Controller):
         self,
         request: SignedInRequest,
         db_session: NamedDependency[AsyncSession],
+        search_cache: NamedDependency[SearchCache],
         provider_id: RowId,
         data: JSONBody[WeeklyHoursBody],
     ) -> WeeklyHoursBody:
@@ -52,7 +55,7 @@ class HoursController(Controller):
         weekly = data.as_weekly_hours()
         if not await hours.replace_weekly_hours(db_session, request.user.id, provider_id, weekly):
             raise not_yours("provider", provider_id)
-        await db_session.commit()
+        await commit_public_write(db_session, search_cache, [provider_id])
         return WeeklyHoursBody.of(weekly)
 
     @get(
@@ -81,6 +84,7 @@ class HoursController(Controller):
         self,
         request: SignedInRequest,
         db_session: NamedDependency[AsyncSession],
+        search_cache: NamedDependency[SearchCache],
         settings: NamedDependency[Settings],
         provider_id: RowId,
         data: JSONBody[HoursExceptionBody],
@@ -93,7 +97,7 @@ class HoursController(Controller):
             db_session, request.user.id, provider_id, data.as_exception()
         ):
             raise not_yours("provider", provider_id)
-        await db_session.commit()
+        await commit_public_write(db_session, search_cache, [provider_id])
         return data
 
     @get(
@@ -127,10 +131,11 @@ class HoursController(Controller):
         self,
         request: SignedInRequest,
         db_session: NamedDependency[AsyncSession],
+        search_cache: NamedDependency[SearchCache],
         provider_id: RowId,
         day: FromPath[date],
     ) -> None:
         """Back to the weekly hours on that date."""
         if not await hours.remove_exception(db_session, request.user.id, provider_id, day):
             raise NotFoundException(f"no exception on {day} among your providers' hours")
-        await db_session.commit()
+        await commit_public_write(db_session, search_cache, [provider_id])

@@ -38,10 +38,12 @@ async def _commit_provider_change(
     session: AsyncSession, search_cache: SearchCache, provider_id: int, was: Place | None = None
 ) -> None:
     """Commit, then make stale the cached searches that could see the provider where it
-    was and where it is (both locked by now, so no other write moves it in between)."""
+    was and where it is (both locked by now, so no other write moves it in between), and
+    the cached reads of the provider itself (its free slots)."""
     now = await profiles.place_of(session, provider_id)
     await session.commit()
-    await search_cache.invalidate((place for place in (was, now) if place is not None), session)
+    places = (place for place in (was, now) if place is not None)
+    await search_cache.invalidate(places, session, provider_id)
 
 
 async def _profile(session: AsyncSession, provider_id: int) -> ProviderProfile:

@@ -129,8 +129,9 @@ class RouteOrderController(Controller):
     ) -> RouteOrderDetails:
         """An open order is withdrawn; a planned one also leaves its route, whose other
         stops are rescheduled, and the provider is told."""
-        order = await route_orders.cancel_order(db_session, request.user.id, order_id, travel)
-        if order is None:
+        cancelled = await route_orders.cancel_order(db_session, request.user.id, order_id, travel)
+        if cancelled is None:
             raise not_yours("route order", order_id)
-        await commit_public_write(db_session, search_cache)
-        return RouteOrderDetails.of(order)
+        rescheduled = [] if cancelled.rescheduled is None else [cancelled.rescheduled]
+        await commit_public_write(db_session, search_cache, rescheduled)
+        return RouteOrderDetails.of(cancelled.order)

@@ -41,6 +41,16 @@ from geo.cursor import CursorCodec, IdKey
 from geo.geojson import feature_collection
 
 
+async def _committed(
+    session: AsyncSession, search_cache: SearchCache, owner_id: int, route_id: int
+) -> RouteDetails:
+    """The route as a change of its visits left it, committed: the cached reads of its
+    provider's free time end."""
+    route = await _route(session, owner_id, route_id)
+    await commit_public_write(session, search_cache, [route.provider_id])
+    return route
+
+
 async def _route(session: AsyncSession, owner_id: int, route_id: int) -> RouteDetails:
     route = await routes.owned_route(session, owner_id, route_id)
     if route is None:
@@ -87,7 +97,7 @@ class RouteController(Controller):
         route_id = await routes.plan_route(db_session, request.user.id, draft, travel)
         if route_id is None:
             raise not_yours("provider", data.provider_id)
-        await commit_public_write(db_session, search_cache)
+        await commit_public_write(db_session, search_cache, [data.provider_id])
         return await _route(db_session, request.user.id, route_id)
 
     @get(
@@ -194,8 +204,7 @@ class RouteController(Controller):
         )
         if not changed:
             raise not_yours("route", route_id)
-        await commit_public_write(db_session, search_cache)
-        return await _route(db_session, request.user.id, route_id)
+        return await _committed(db_session, search_cache, request.user.id, route_id)
 
     @post(
         "/{route_id:int}/stops/{order_id:int}/done",
@@ -215,5 +224,4 @@ class RouteController(Controller):
         stop is."""
         if not await routes.complete_stop(db_session, request.user.id, route_id, order_id):
             raise not_yours("route stop", f"{route_id}/{order_id}")
-        await commit_public_write(db_session, search_cache)
-        return await _route(db_session, request.user.id, route_id)
+        return await _committed(db_session, search_cache, request.user.id, route_id)

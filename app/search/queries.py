@@ -15,7 +15,9 @@ from litestar.params import Parameter, QueryParameter
 from app.edge.formats import Format, ResponseFormat
 from app.edge.parameters import Cursor, Latitude, Longitude
 from app.settings import SearchLimits
+from app.slots.queries import From, To, Windows
 from db.models import ServiceCategory
+from db.slots import Window
 from geo.clusters import check_cell_count
 from geo.distance import canonical_coordinate, canonical_longitude
 from geo.strategies import SearchStrategy
@@ -53,6 +55,23 @@ class NearbyRequest(msgspec.Struct, frozen=True, tag=True):
     format: ResponseFormat
 
 
+class AvailableFilters(msgspec.Struct, frozen=True, tag=True):
+    """What a free-near-me page is a page of: its cursor belongs to these."""
+
+    latitude: float
+    longitude: float
+    radius_km: float
+    category: ServiceCategory | None
+    window: Window
+    serves: bool
+
+
+class AvailableRequest(msgspec.Struct, frozen=True, tag=True):
+    filters: AvailableFilters
+    limit: int
+    cursor: str | None
+
+
 class InViewRequest(msgspec.Struct, frozen=True, tag=True):
     viewport: Viewport
     limit: int
@@ -72,12 +91,14 @@ class SearchParsers(NamedTuple):
 
     nearby_area: Callable[..., NearbyArea]
     nearby: Callable[..., NearbyRequest]
+    available: Callable[..., AvailableRequest]
     in_view: Callable[..., InViewRequest]
     clusters: Callable[..., ClustersRequest]
 
 
-def search_parsers(limits: SearchLimits) -> SearchParsers:
-    """The parsers of this deployment's search parameters."""
+def search_parsers(limits: SearchLimits, window_of: Windows) -> SearchParsers:
+    """The parsers of this deployment's search parameters (free-near-me's windows
+    checked by `window_of`)."""
     RadiusKm = Annotated[float, Parameter(gt=0, le=limits.max_radius_km)]
     Limit = Annotated[int, Parameter(ge=1, le=limits.max_limit)]
     Zoom = Annotated[int, Parameter(ge=0, le=limits.max_zoom)]
@@ -117,6 +138,26 @@ def search_parsers(limits: SearchLimits) -> SearchParsers:
         filters = NearbyFilters(area.latitude, area.longitude, area.radius_km, category)
         return NearbyRequest(filters, area.limit, area.cursor, strategy, format_)
 
+    def available_request(
+        lat: Latitude,
+        lng: Longitude,
+        radius_km: RadiusKm = limits.default_radius_km,
+        limit: Limit = limits.default_limit,
+        cursor: Cursor = None,
+        category: Category = None,
+        from_: From = None,
+        to: To = None,
+        serves: Annotated[
+            bool, QueryParameter(description="only providers whose service radius reaches here")
+        ] = False,
+    ) -> AvailableRequest:
+        area = nearby_area(lat, lng, radius_km, limit, cursor)
+        window = window_of(from_, to)
+        filters = AvailableFilters(
+            area.latitude, area.longitude, area.radius_km, category, window, serves
+        )
+        return AvailableRequest(filters, area.limit, area.cursor)
+
     def in_view_request(
         bbox: BBox,
         limit: Limit = limits.max_limit,
@@ -130,4 +171,6 @@ def search_parsers(limits: SearchLimits) -> SearchParsers:
         viewport = check_cell_count(parse_viewport(bbox), zoom, limits.clusters_max_cells)
         return ClustersRequest(viewport, zoom, category)
 
-    return SearchParsers(nearby_area, nearby_request, in_view_request, clusters_request)
+    return SearchParsers(
+        nearby_area, nearby_request, available_request, in_view_request, clusters_request
+    )

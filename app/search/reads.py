@@ -1,6 +1,6 @@
-"""Public provider search, three cached public reads (edge.cached_reads): nearby, in view
-and clusters. Each renders its answer on the server public reads may be made on; the
-answer cache, ETags, limits and replica choice are the edge's."""
+"""Public provider search, four cached public reads (edge.cached_reads): nearby, free
+near me, in view and clusters. Each renders its answer on the server public reads may be
+made on; the answer cache, ETags, limits and replica choice are the edge's."""
 
 from typing import Any
 
@@ -13,16 +13,25 @@ from app.edge.cached_reads import CachedRead
 from app.edge.formats import GEOJSON, GEOJSON_TOO, JSON, ResponseFormat
 from app.edge.public_reads import PublicServer
 from app.search.costly import CostlySearches
-from app.search.queries import ClustersRequest, InViewRequest, NearbyRequest, SearchParsers
+from app.search.queries import (
+    AvailableRequest,
+    ClustersRequest,
+    InViewRequest,
+    NearbyRequest,
+    SearchParsers,
+)
 from app.search.schemas import (
+    AVAILABLE_EXAMPLE,
     CLUSTERS_EXAMPLE,
     IN_VIEW_EXAMPLE,
     NEARBY_EXAMPLE,
+    AvailablePage,
     ClusterList,
     InViewPage,
     NearbyPage,
 )
-from db.search import NearbyQuery, ProviderHit
+from db.search import AvailableQuery, NearbyQuery, ProviderHit
+from db.slots import SlotRules
 from geo.bbox import LatLngBox, boxes_around
 from geo.clusters import cell_size_deg, cluster_area
 from geo.cursor import CursorCodec, DistanceKey
@@ -96,6 +105,44 @@ class Nearby(CachedRead[NearbyRequest]):
             geojson = _as_geojson(page.items, next_cursor=following, strategy=request.strategy)
             return Rendered(geojson, GEOJSON)
         return Rendered(NearbyPage(page.items, following, request.strategy), JSON)
+
+
+class Available(CachedRead[AvailableRequest]):
+    path = "/api/providers/available"
+    operation_id = "searchAvailableProviders"
+    summary = (
+        "Free near me: nearby's providers (same order, cursor and caps) that have a free slot"
+        " of an active service of the category in the window, counting the drive to and from"
+        " the point; each with its `first_free` slot (the earliest start, of the shortest"
+        " service free then)."
+    )
+    tags = _TAGS
+    answer = _documented(AvailablePage, AVAILABLE_EXAMPLE, "Free providers as JSON.")
+    shows_free_time = True
+
+    def __init__(self, parsers: SearchParsers, cursors: CursorCodec, rules: SlotRules) -> None:
+        self.parse = parsers.available
+        self._cursors = cursors
+        self._rules = rules
+
+    def area(self, request: AvailableRequest) -> list[LatLngBox]:
+        filters = request.filters
+        return boxes_around(Point(filters.latitude, filters.longitude), filters.radius_km * 1000)
+
+    async def render(self, server: PublicServer, request: AvailableRequest) -> Rendered:
+        filters = request.filters
+        after = self._cursors.after(request.cursor, filters, DistanceKey)
+        nearby = NearbyQuery(
+            Point(filters.latitude, filters.longitude),
+            filters.radius_km * 1000,
+            request.limit,
+            filters.category,
+            after,
+        )
+        query = AvailableQuery(nearby, filters.window, filters.serves)
+        page = await server.providers.available(server.sessions, query, self._rules)
+        following = self._cursors.following(page.last_key(_key), filters)
+        return Rendered(AvailablePage(page.items, following), JSON)
 
 
 class InView(CachedRead[InViewRequest]):

@@ -3,7 +3,7 @@
 import msgspec
 from litestar.openapi.spec import Example
 
-from db.search import Cluster, ProviderHit
+from db.search import AvailableHit, Cluster, ProviderHit
 from geo.strategies import SearchStrategy
 
 
@@ -11,6 +11,11 @@ class NearbyPage(msgspec.Struct):
     items: list[ProviderHit]
     next_cursor: str | None
     strategy: SearchStrategy
+
+
+class AvailablePage(msgspec.Struct):
+    items: list[AvailableHit]
+    next_cursor: str | None
 
 
 class InViewPage(msgspec.Struct):
@@ -39,6 +44,22 @@ _HIT = {
 NEARBY_EXAMPLE = Example(
     summary="The nearest providers, and the cursor of the next page",
     value={"items": [_HIT], "next_cursor": "kpLLQFAJomyWdibOAA5z…", "strategy": "gist"},
+)
+AVAILABLE_EXAMPLE = Example(
+    summary="The nearest providers free in the window, each with its first free slot",
+    value={
+        "items": [
+            _HIT
+            | {
+                "first_free": {
+                    "start": "2027-03-29T10:15:00+02:00",
+                    "end": "2027-03-29T11:15:00+02:00",
+                    "service_id": 4711,
+                }
+            }
+        ],
+        "next_cursor": None,
+    },
 )
 IN_VIEW_EXAMPLE = Example(
     summary="Providers in a viewport, nearest its center first",

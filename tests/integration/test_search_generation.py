@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db import search_cache
 from db.rate_windows import RedisWindows
 from db.replica import wal_position
-from db.search_cache import CachedResponse, Lookup, SearchCache
+from db.search_cache import CachedResponse, Depends, Lookup, SearchCache
 from geo.cells import Cell
 from geo.log_throttle import ThrottledWarning
 from tests.support.ports import closed_port
@@ -43,7 +43,7 @@ async def redis(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> AsyncIterato
 
 async def _get(cache: SearchCache, redis: Redis, cells: frozenset[Cell] | None) -> Lookup:
     """The lookup of KEY over `cells`, read by the script the API reads it with."""
-    refusal, values = await RedisWindows(redis).count([], [], cache.reads(KEY, cells))
+    refusal, values = await RedisWindows(redis).count([], [], cache.reads(KEY, Depends(cells)))
     assert refusal is None
     return cache.lookup(values)
 
@@ -160,7 +160,7 @@ async def test_a_rendered_answer_goes_ahead_of_the_next_lookup_in_its_round_trip
     cache.keep(KEY, entry)
     assert not await redis.exists(KEY)  # not a round trip of its own
     _, values = await RedisWindows(redis).count(
-        [], [], cache.reads(KEY, MALMO_CELLS), sending=cache.unsent()
+        [], [], cache.reads(KEY, Depends(MALMO_CELLS)), sending=cache.unsent()
     )
     assert cache.lookup(values).hit == entry
     assert 50 <= await redis.ttl(KEY) <= 60

@@ -1,0 +1,144 @@
+"""Free time: when a provider could come, reckoned in PostgreSQL by migration 0012's
+functions from the opening hours, the exceptions and the commitments with their places.
+
+A slot is what a booking would accept (db.bookings): inside one opening interval of its
+local date, clear of every active commitment by the drive between the two places, not
+in the past, not past the booking horizon. Slots also start on a step of the clock and
+leave a notice: a customer is not offered a visit in ten minutes' time.
+"""
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Date,
+    DateTime,
+    Float,
+    Integer,
+    Select,
+    Text,
+    and_,
+    bindparam,
+    func,
+    select,
+    true,
+)
+from sqlalchemy.sql.functions import Function
+
+from db.models import Provider, Service
+from geo.distance import Point
+
+
+@dataclass(frozen=True, slots=True)
+class SlotRules:
+    """This deployment's terms for offering a slot."""
+
+    step_minutes: int
+    notice: timedelta
+    horizon: timedelta
+    speed_kmh: float
+    """The travel speed between places, as bookings check it (ROUTE_SPEED_KMH)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """Local dates of the provider's, first and last included."""
+
+    first_day: date
+    last_day: date
+
+
+def _free_time_values(
+    rules: SlotRules, window: Window, place: Point | None, now: datetime
+) -> dict[str, Any]:
+    """The parameters `_free_time_arguments` names, for one request at `now`."""
+    return {
+        "first_day": window.first_day,
+        "last_day": window.last_day,
+        "at_lat": None if place is None else place.latitude,
+        "at_lng": None if place is None else place.longitude,
+        "not_before": now + rules.notice,
+        "not_after": now + rules.horizon,
+        "step_minutes": rules.step_minutes,
+        "speed_kmh": rules.speed_kmh,
+    }
+
+
+_ARGUMENTS = (
+    bindparam("first_day", type_=Date),
+    bindparam("last_day", type_=Date),
+    bindparam("at_lat", type_=Float),
+    bindparam("at_lng", type_=Float),
+    bindparam("not_before", type_=DateTime(timezone=True)),
+    bindparam("not_after", type_=DateTime(timezone=True)),
+    bindparam("step_minutes", type_=Integer),
+    bindparam("speed_kmh", type_=Float),
+)
+
+
+def first_free(provider_id: Any) -> Function[Any]:
+    """The earliest slot of the provider's shortest active service of the bound category
+    (`categories`, None for any): columns service_id, slot_start, slot_end."""
+    category = bindparam("category", type_=Text)
+    return func.first_free_slot(provider_id, category, *_ARGUMENTS)
+
+
+def first_free_values(
+    rules: SlotRules, window: Window, place: Point, category: str | None
+) -> dict[str, Any]:
+    return _free_time_values(rules, window, place, datetime.now(UTC)) | {"category": category}
+
+
+class NoSuchServiceError(Exception):
+    """The provider offers no active service of that id."""
+
+
+@dataclass(frozen=True, slots=True)
+class SlotsQuery:
+    provider_id: int
+    service_id: int
+    window: Window
+    place: Point | None
+    """The stable visited; None: the provider's own location."""
+
+
+def _slots_statement() -> Select[Any]:
+    offered = and_(
+        Service.id == bindparam("service_id", type_=BigInteger),
+        Service.provider_id == Provider.id,
+        Service.is_active,
+    )
+    slots = (
+        func.provider_slots(Provider.id, Service.duration_minutes, *_ARGUMENTS)
+        .table_valued("slot_start", "slot_end")
+        .lateral()
+    )
+    return (
+        select(Provider.timezone, Service.duration_minutes, slots.c.slot_start)
+        .select_from(Provider)
+        .outerjoin(Service, offered)
+        .outerjoin(slots, true())
+        .where(Provider.id == bindparam("provider_id", type_=BigInteger), Provider.is_active)
+        .order_by(slots.c.slot_start)
+    )
+
+
+SLOTS = _slots_statement()
+"""A row per free slot of the provider's service, in time order: the provider's time
+zone, the service's minutes and the slot's start. One row with no start when none is
+free, and no minutes either when the provider offers no such active service; no row
+for no active provider."""
+
+
+def slots_values(rules: SlotRules, query: SlotsQuery) -> dict[str, Any]:
+    values = _free_time_values(rules, query.window, query.place, datetime.now(UTC))
+    return values | {"provider_id": query.provider_id, "service_id": query.service_id}
+
+
+@dataclass(frozen=True, slots=True)
+class FreeSlots:
+    timezone: str
+    minutes: int
+    starts: list[datetime]

@@ -73,8 +73,12 @@ end
 """
 
 
-def _cell_key(cell: Cell, prefix: str = CELL_PREFIX) -> str:
-    return f"{prefix}{cell[0]}:{cell[1]}"
+def _cell_key(cell: Cell) -> str:
+    return f"{CELL_PREFIX}{cell[0]}:{cell[1]}"
+
+
+def _calendar_cell_key(cell: Cell) -> str:
+    return f"{CALENDAR_CELL_PREFIX}{cell[0]}:{cell[1]}"
 
 
 def _provider_key(provider_id: int) -> str:
@@ -99,7 +103,7 @@ class Depends(NamedTuple):
             cells = sorted(self.cells)
             keys += [_cell_key(cell) for cell in cells]
             if self.calendars:
-                keys += [_cell_key(cell, CALENDAR_CELL_PREFIX) for cell in cells]
+                keys += [_calendar_cell_key(cell) for cell in cells]
         return keys + [_provider_key(provider_id) for provider_id in self.providers]
 
 
@@ -243,7 +247,7 @@ class SearchCache:
         in `committed`. Call after the commit."""
         keys = {CALENDAR_WIDE_KEY}
         for provider_id, place in places.items():
-            keys |= {_provider_key(provider_id), _cell_key(cell_of(*place), CALENDAR_CELL_PREFIX)}
+            keys |= {_provider_key(provider_id), _calendar_cell_key(cell_of(*place))}
         await self._bump(sorted(keys), committed)
 
     async def invalidate_all(self) -> None:

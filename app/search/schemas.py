@@ -58,7 +58,7 @@ AVAILABLE_EXAMPLE = Example(
                 }
             }
         ],
-        "next_cursor": None,
+        "next_cursor": "kpLLQFAJomyWdibOAA5z…",
     },
 )
 IN_VIEW_EXAMPLE = Example(

@@ -20,6 +20,8 @@ OPERATION_IDS = {
     ("delete", "/api/me"): "deleteMyAccount",
     ("post", "/api/me/password"): "changeMyPassword",
     ("get", "/api/providers/nearby"): "searchNearbyProviders",
+    ("get", "/api/providers/available"): "searchAvailableProviders",
+    ("get", "/api/providers/{provider_id}/slots"): "listFreeSlots",
     ("get", "/api/providers/in-view"): "searchProvidersInView",
     ("get", "/api/providers/clusters"): "clusterProviders",
     ("get", "/api/tiles/providers/{z}/{x}/{y}"): "providerTile",

@@ -35,21 +35,26 @@ async def redis(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> AsyncIterato
     monkeypatch.setattr(search_cache, "WIDE_KEY", f"{prefix}:wide")
     monkeypatch.setattr(search_cache, "CELL_PREFIX", f"{prefix}:cell:")
     monkeypatch.setattr(search_cache, "WRITTEN_KEY", f"{prefix}:written")
+    monkeypatch.setattr(search_cache, "CALENDAR_WIDE_KEY", f"{prefix}:calendars:wide")
+    monkeypatch.setattr(search_cache, "CALENDAR_CELL_PREFIX", f"{prefix}:calendars:cell:")
+    monkeypatch.setattr(search_cache, "PROVIDER_PREFIX", f"{prefix}:provider:")
     client = Redis.from_url(redis_url)
     yield client
     await client.delete(*await client.keys(f"{prefix}*"), KEY)
     await client.aclose()
 
 
-async def _get(cache: SearchCache, redis: Redis, cells: frozenset[Cell] | None) -> Lookup:
-    """The lookup of KEY over `cells`, read by the script the API reads it with."""
-    refusal, values = await RedisWindows(redis).count([], [], cache.reads(KEY, Depends(cells)))
+async def _get(cache: SearchCache, redis: Redis, cells: frozenset[Cell] | Depends | None) -> Lookup:
+    """The lookup of KEY over `cells` (or what else it depends on), read by the script the
+    API reads it with."""
+    depends = cells if isinstance(cells, Depends) else Depends(cells)
+    refusal, values = await RedisWindows(redis).count([], [], cache.reads(KEY, depends))
     assert refusal is None
     return cache.lookup(values)
 
 
 async def _stored(
-    cache: SearchCache, redis: Redis, cells: frozenset[Cell] | None
+    cache: SearchCache, redis: Redis, cells: frozenset[Cell] | Depends | None
 ) -> CachedResponse:
     """A page cached for a search over `cells`, as the search controller stores one."""
     lookup = await _get(cache, redis, cells)
@@ -90,6 +95,35 @@ async def test_a_write_makes_stale_only_the_searches_whose_cells_it_touches(
     entry = await _stored(cache, redis, cells)
     await cache.invalidate(write_at)
     assert (await _get(cache, redis, cells)).hit == (None if stale else entry)
+
+
+@pytest.mark.parametrize(
+    ("depends", "stale"),
+    [
+        (Depends(UPPSALA_CELLS, calendars=True), True),
+        (Depends(UPPSALA_CELLS), False),  # nearby shows no free time
+        (Depends(MALMO_CELLS, calendars=True), False),
+        (Depends(None, calendars=True), True),
+        (Depends(frozenset(), providers=(7,)), True),  # the provider's own slots
+        (Depends(frozenset(), providers=(8,)), False),
+    ],
+    ids=["free-near-it", "nearby", "free-elsewhere", "free-wide", "its-slots", "others-slots"],
+)
+async def test_a_calendar_change_makes_stale_only_the_reads_of_free_time_that_see_it(
+    redis: Redis, db_session: AsyncSession, depends: Depends, stale: bool
+) -> None:
+    cache = SearchCache(redis, ttl_s=60)
+    entry = await _stored(cache, redis, depends)
+    await cache.calendars_changed({7: UPPSALA}, db_session)
+    assert (await _get(cache, redis, depends)).hit == (None if stale else entry)
+
+
+async def test_a_provider_write_makes_its_own_reads_stale(redis: Redis) -> None:
+    cache = SearchCache(redis, ttl_s=60)
+    slots = Depends(frozenset(), providers=(7,))
+    await _stored(cache, redis, slots)
+    await cache.invalidate([MALMO], provider_id=7)
+    assert (await _get(cache, redis, slots)).hit is None
 
 
 async def test_reseeding_makes_every_page_stale(redis: Redis) -> None:

@@ -90,7 +90,7 @@ serve-cluster: install
 
 # The demo data is small enough for the naive strategy: the map page times all three.
 run: migrate
-	@$(STACK) && $(BIN)/python -m db.seed $(DEMO_PROVIDERS) --if-empty --weekday-hours \
+	@$(STACK) && $(BIN)/python -m db.seed $(DEMO_PROVIDERS) --if-empty --calendars \
 		--route-orders $(DEMO_ROUTE_ORDERS) && $(BIN)/python -m app.demo
 	@SEARCH_STRATEGIES=$${SEARCH_STRATEGIES:-gist,bbox,naive} $(MAKE) --no-print-directory serve
 
@@ -143,7 +143,7 @@ mutation: install
 	$(BIN)/python -m tests.support.mutation_report
 
 load: migrate
-	@$(STACK) && $(BIN)/python -m db.seed $(DEMO_PROVIDERS) --if-empty --weekday-hours \
+	@$(STACK) && $(BIN)/python -m db.seed $(DEMO_PROVIDERS) --if-empty --calendars \
 		--route-orders $(DEMO_ROUTE_ORDERS)
 	@$(STACK) && $(BIN)/python -m bench.load_scenarios $(SCENARIO)
 
@@ -160,7 +160,7 @@ bench: migrate
 drills: migrate
 	@export DEVSTACK_REPLICA=1 DEVSTACK_PGBOUNCER=1 DEVSTACK_NGINX=1 && $(STACK) \
 		&& DATABASE_URL=$$DATABASE_DIRECT_URL $(BIN)/python -m db.seed $(DEMO_PROVIDERS) \
-			--if-empty --weekday-hours --route-orders $(DEMO_ROUTE_ORDERS) \
+			--if-empty --calendars --route-orders $(DEMO_ROUTE_ORDERS) \
 		&& $(BIN)/python -m bench.drills
 
 # CI-sized: 10k providers, two radii, a short contention run; fails if the strategies'

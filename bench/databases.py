@@ -5,6 +5,7 @@ stays the same (recorded in the database's comment)."""
 import asyncio
 import sys
 from dataclasses import dataclass
+from datetime import date
 
 import asyncpg
 from sqlalchemy.engine import make_url
@@ -24,6 +25,8 @@ def log(message: str) -> None:
 class Dataset:
     size: int
     distribution: Distribution
+    calendars: bool = False
+    """Hours and two weeks of commitments from the day of seeding (db.seed)."""
 
     @property
     def route_orders(self) -> int:
@@ -31,16 +34,24 @@ class Dataset:
 
     @property
     def label(self) -> str:
-        return f"{self.size:,} {self.distribution}"
+        return f"{self.size:,} {self.distribution}" + (" with calendars" if self.calendars else "")
+
+    @property
+    def name(self) -> str:
+        return f"{self.distribution}_{self.size}" + ("_calendars" if self.calendars else "")
 
     @property
     def fingerprint(self) -> str:
-        return f"equinet bench seed v{SEED_VERSION}: {self.label}, {self.route_orders} orders"
+        """What its database holds; calendars only until tomorrow, when they move on."""
+        seeded = f", seeded {date.today()}" if self.calendars else ""
+        return (
+            f"equinet bench seed v{SEED_VERSION}: {self.label}, {self.route_orders} orders{seeded}"
+        )
 
 
 async def prepared(admin_url: str, dataset: Dataset) -> str:
     """The URL of `dataset`'s database, seeded unless an earlier run left it so."""
-    name = f"{make_url(admin_url).database}_bench_{dataset.distribution}_{dataset.size}"
+    name = f"{make_url(admin_url).database}_bench_{dataset.name}"
     url = sibling_url(admin_url, name)
     await create_database(admin_url, name)
     await asyncio.to_thread(migrate, url)
@@ -58,6 +69,7 @@ async def prepared(admin_url: str, dataset: Dataset) -> str:
                 progress=log,
                 route_orders=dataset.route_orders,
                 distribution=dataset.distribution,
+                calendars=dataset.calendars,
             )
             quoted = dataset.fingerprint.replace("'", "''")
             await connection.execute(f"COMMENT ON DATABASE \"{name}\" IS '{quoted}'")

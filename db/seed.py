@@ -8,6 +8,7 @@ sparse, as in the real market. Loading uses binary COPY in batches.
     python -m db.seed 100000            # replace all providers with 100,000 new ones
     python -m db.seed 3000 --if-empty   # only when there are no providers yet
     python -m db.seed 3000 --route-orders 300   # and 300 open orders near them
+    python -m db.seed 3000 --calendars          # with hours and two weeks of commitments
 """
 
 import argparse
@@ -140,15 +141,16 @@ async def seed(
     count: int,
     rng_seed: int = 42,
     progress: Callable[[str], None] = lambda _: None,
-    weekday_hours: bool = False,
+    calendars: bool = False,
     route_orders: int = 0,
     distribution: Distribution = Distribution.clustered,
 ) -> None:
     """Replace all providers (and their owner accounts and services) with `count` new ones.
 
-    With `weekday_hours`, each is open 08:00-17:00 Monday to Friday (Stockholm time), so
-    that it can be booked; at a million providers that takes twice as long as the rest.
-    With `route_orders`, a demo customer asks for that many visits near the providers."""
+    With `calendars`, each has working hours and two weeks of commitments (see
+    _seed_calendars), so that it can be booked and found free; at a million providers
+    that takes several times as long as the rest. With `route_orders`, a demo customer
+    asks for that many visits near the providers."""
     rng = random.Random(rng_seed)
     generated = generate_providers(count, rng, distribution)
     async with connection.transaction():
@@ -185,17 +187,18 @@ async def seed(
             loaded += len(batch)
             progress(f"loaded {loaded:,}/{count:,} providers")
         await connection.execute("ALTER TABLE services ENABLE TRIGGER USER")
-        if weekday_hours:
-            progress("adding weekday hours")
+        if route_orders or calendars:
             await connection.execute(
-                "INSERT INTO availability (provider_id, weekday, opens, closes)"
-                " SELECT p.id, day, time '08:00', time '17:00'"
-                " FROM providers p, generate_series(0, 4) day"
+                "INSERT INTO users (id, email, password_hash, role)"
+                " VALUES ($1, 'seed-customer@example.invalid', '!', 'customer')",
+                count + 1,
             )
         if route_orders:
             progress(f"adding {route_orders:,} open route orders")
             await _seed_route_orders(connection, count + 1, route_orders, rng)
-        for table in ("users", "providers", "services", "route_orders"):
+        if calendars:
+            await _seed_calendars(connection, count + 1, progress)
+        for table in ("users", "providers", "services", "route_orders", "routes"):
             await connection.execute(
                 f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                 f"coalesce(max(id), 0) + 1, false) FROM {table}"
@@ -203,7 +206,136 @@ async def seed(
     progress("ordering providers by location on disk")
     await order_by_location(connection)
     progress("analyzing")
-    await connection.execute("ANALYZE users, services, availability, route_orders")
+    await connection.execute(f"ANALYZE {', '.join(_ANALYZED)}")
+
+
+_ANALYZED = (
+    "users",
+    "services",
+    "availability",
+    "availability_exceptions",
+    "route_orders",
+    "bookings",
+    "routes",
+    "route_stops",
+    "commitments",
+)
+CALENDAR_DAYS = 14
+"""How far ahead seeded calendars hold commitments."""
+
+# Each provider's hours: 08:00-17:00 on weekdays, with a lunch break for one in five, and
+# Saturday mornings for one in four. One in ten is closed on one of the next two weeks' days.
+_HOURS = """
+INSERT INTO availability (provider_id, weekday, opens, closes)
+SELECT p.id, day, hours.opens, hours.closes
+FROM providers p, generate_series(0, 5) day,
+     LATERAL (VALUES (time '08:00', time '17:00', false), ('08:00', '12:00', true),
+                     ('12:30', '17:00', true)) AS hours (opens, closes, lunch)
+WHERE hours.lunch = (p.id % 5 = 0) AND (day < 5 OR (p.id % 4 = 0 AND hours.opens = '08:00'))
+"""
+_SATURDAY_MORNINGS = "UPDATE availability SET opens = '09:00', closes = '13:00' WHERE weekday = 5"
+_EXCEPTIONS = f"""
+INSERT INTO availability_exceptions (provider_id, date)
+SELECT id, current_date + 1 + (id % {CALENDAR_DAYS})::integer FROM providers WHERE id % 10 = 3
+"""
+# Three visits a working day, at stables within a couple of kilometres, in the provider's
+# first service's length (at most 90 minutes): 08:15, 10:15 and 13:30, half of them
+# bookings and half visits of a day route. Nothing of them overlaps or is out of reach.
+_VISITS = f"""
+CREATE TEMPORARY TABLE seed_visits ON COMMIT DROP AS
+SELECT p.id AS provider_id, p.latitude AS home_lat, p.longitude AS home_lng,
+       s.id AS service_id, s.category, s.duration_minutes AS minutes,
+       current_date + n AS day, n, k,
+       (current_date + n + (ARRAY[time '08:15', time '10:15', time '13:30'])[k])
+           AT TIME ZONE p.timezone AS starts,
+       p.latitude + ((p.id * 7 + n * 13 + k * 31) % 41 - 20) / 1000.0 AS latitude,
+       p.longitude + ((p.id * 11 + n * 17 + k * 37) % 41 - 20) / 500.0 AS longitude,
+       (p.id + k) % 2 = 0 AS booked
+FROM providers p
+CROSS JOIN LATERAL (SELECT id, category, duration_minutes FROM services
+                    WHERE provider_id = p.id ORDER BY id LIMIT 1) s
+CROSS JOIN generate_series(1, {CALENDAR_DAYS}) n
+CROSS JOIN generate_series(1, 3) k
+WHERE extract(isodow FROM current_date + n) <= 5
+  AND NOT EXISTS (SELECT FROM availability_exceptions e
+                  WHERE e.provider_id = p.id AND e.date = current_date + n)
+"""
+_BOOKINGS = """
+INSERT INTO bookings (provider_id, customer_id, service_id, horse_name, during, status,
+                      latitude, longitude)
+SELECT provider_id, $1, service_id, 'Seed',
+       tstzrange(starts, starts + make_interval(mins => minutes)), 'confirmed', latitude, longitude
+FROM seed_visits WHERE booked
+"""
+_ROUTE_IDS = f"""
+ALTER TABLE seed_visits
+    ADD COLUMN route_id bigint, ADD COLUMN order_id bigint;
+UPDATE seed_visits SET
+    route_id = (SELECT coalesce(max(id), 0) FROM routes) + provider_id * {CALENDAR_DAYS} + n,
+    order_id = (SELECT coalesce(max(id), 0) FROM route_orders)
+               + (provider_id * {CALENDAR_DAYS} + n) * 3 + k
+WHERE NOT booked
+"""
+_ROUTES = [
+    """
+    INSERT INTO route_orders (id, customer_id, category, latitude, longitude, earliest, latest,
+                              status)
+    SELECT order_id, $1, category, latitude, longitude, day, day, 'planned'
+    FROM seed_visits WHERE NOT booked
+    """,
+    """
+    INSERT INTO routes (id, provider_id, date, start_latitude, start_longitude, total_distance_m)
+    SELECT DISTINCT route_id, provider_id, day, home_lat, home_lng, 0
+    FROM seed_visits WHERE NOT booked
+    """,
+    """
+    INSERT INTO route_stops (route_id, route_order_id, position, leg_distance_m, eta,
+                             service_minutes)
+    SELECT route_id, order_id, row_number() OVER (PARTITION BY route_id ORDER BY k) - 1, 0,
+           starts, minutes
+    FROM seed_visits WHERE NOT booked
+    """,
+]
+# The commitments the triggers would have written row by row, written at once.
+_COMMITMENTS = [
+    """
+    INSERT INTO commitments (provider_id, kind, booking_id, during, active, latitude, longitude)
+    SELECT provider_id, 'booking', id, during, true, latitude, longitude FROM bookings
+    """,
+    """
+    INSERT INTO commitments (provider_id, kind, route_stop_id, during, active, latitude,
+                             longitude)
+    SELECT r.provider_id, 'visit', s.id,
+           tstzrange(s.eta, s.eta + make_interval(mins => s.service_minutes)), true,
+           o.latitude, o.longitude
+    FROM route_stops s JOIN routes r ON r.id = s.route_id
+    JOIN route_orders o ON o.id = s.route_order_id
+    """,
+]
+
+
+async def _seed_calendars(
+    connection: asyncpg.Connection, customer_id: int, progress: Callable[[str], None]
+) -> None:
+    """Working hours, exceptions, and CALENDAR_DAYS of commitments from tomorrow on."""
+    progress("adding working hours and exceptions")
+    await connection.execute(_HOURS)
+    await connection.execute(_SATURDAY_MORNINGS)
+    await connection.execute(_EXCEPTIONS)
+    progress(f"adding {CALENDAR_DAYS} days of bookings and route visits")
+    await connection.execute(_VISITS)
+    await connection.execute("ALTER TABLE bookings DISABLE TRIGGER USER")
+    await connection.execute("ALTER TABLE route_stops DISABLE TRIGGER USER")
+    await connection.execute(_BOOKINGS, customer_id)
+    await connection.execute(_ROUTE_IDS)
+    for statement in _ROUTES:
+        await connection.execute(statement, *([customer_id] if "$1" in statement else []))
+    await connection.execute("ALTER TABLE bookings ENABLE TRIGGER USER")
+    await connection.execute("ALTER TABLE route_stops ENABLE TRIGGER USER")
+    for statement in _COMMITMENTS:
+        await connection.execute(statement)
+    total = await connection.fetchval("SELECT count(*) FROM commitments")
+    progress(f"added {total:,} commitments")
 
 
 async def order_by_location(connection: asyncpg.Connection) -> None:
@@ -219,11 +351,6 @@ async def _seed_route_orders(
 ) -> None:
     """Open orders a few kilometres from providers, for a category each provider offers,
     wanted on some days of the next three weeks."""
-    await connection.execute(
-        "INSERT INTO users (id, email, password_hash, role)"
-        " VALUES ($1, 'seed-customer@example.invalid', '!', 'customer')",
-        customer_id,
-    )
     near = await connection.fetch(
         "SELECT latitude, longitude, categories FROM providers ORDER BY id LIMIT $1", count
     )
@@ -249,7 +376,7 @@ async def _seed_route_orders(
 
 
 async def _main(
-    count: int, if_empty: bool, rng_seed: int, weekday_hours: bool, route_orders: int
+    count: int, if_empty: bool, rng_seed: int, calendars: bool, route_orders: int
 ) -> None:
     url = os.environ.get("DATABASE_URL")
     if not url:
@@ -265,7 +392,7 @@ async def _main(
             count,
             rng_seed,
             lambda m: print(f"seed: {m}", file=sys.stderr),
-            weekday_hours=weekday_hours,
+            calendars=calendars,
             route_orders=route_orders,
         )
         print(
@@ -285,9 +412,9 @@ def main() -> None:
     parser.add_argument("--if-empty", action="store_true", help="do nothing if providers exist")
     parser.add_argument("--random-seed", type=int, default=42)
     parser.add_argument(
-        "--weekday-hours",
+        "--calendars",
         action="store_true",
-        help="open every provider 08:00-17:00 Monday to Friday, so the demo can be booked",
+        help="working hours and two weeks of bookings and route visits for every provider",
     )
     parser.add_argument(
         "--route-orders", type=int, default=0, help="open route orders near the providers"
@@ -298,7 +425,7 @@ def main() -> None:
     if not 0 <= args.route_orders <= args.count:
         parser.error("--route-orders must be between 0 and the number of providers")
     asyncio.run(
-        _main(args.count, args.if_empty, args.random_seed, args.weekday_hours, args.route_orders)
+        _main(args.count, args.if_empty, args.random_seed, args.calendars, args.route_orders)
     )
 
 

@@ -6,9 +6,10 @@ date, else the weekly hours; DST-correct, as each interval's wall-clock ends bec
 instants of that date), clear of every active commitment widened by the drive between
 its place and the visit's, after `not_before` and not after `not_after`. It is what a
 booking checks, said as ranges: a slot it offers is bookable. `first_free_slot` is the
-earliest of them for a category: the slots of its shortest active service (a start free
-for a longer visit is free for a shorter one), so free-near-me asks it once per provider,
-inside the nearest-first index scan.
+earliest of them for a category: the first slot of its shortest active service (a start
+free for a longer visit is free for a shorter one), looked for a day at a time, so that
+free-near-me, which asks it of each provider its nearest-first index scan reaches, reckons
+one day of most providers' calendars.
 
 `drive_time` is the great-circle drive at a speed, rounded up to the second, bit for bit
 the Python `Travel.drives` (db.routes): the same haversine on the same sphere.
@@ -100,19 +101,36 @@ UPGRADE = [
         at_lat float8, at_lng float8, not_before timestamptz, not_after timestamptz,
         step_minutes integer, speed_kmh float8
     ) RETURNS TABLE (service_id bigint, slot_start timestamptz, slot_end timestamptz)
-    LANGUAGE sql STABLE PARALLEL SAFE AS $$
-        SELECT shortest.id, free.slot_start, free.slot_end
-        FROM (
-            SELECT s.id, s.duration_minutes FROM services s
-            WHERE s.provider_id = provider AND s.is_active
-              AND (first_free_slot.category IS NULL OR s.category = first_free_slot.category)
-            ORDER BY s.duration_minutes, s.id
-            LIMIT 1
-        ) AS shortest, LATERAL provider_slots(
-            provider, shortest.duration_minutes, first_day, last_day, at_lat, at_lng,
-            not_before, not_after, step_minutes, speed_kmh
-        ) AS free
-        LIMIT 1
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
+    -- One plan for the day's query, made on the first call: planning it anew for each
+    -- provider and day (PL/pgSQL's custom plans) would cost more than running it.
+    SET plan_cache_mode = force_generic_plan
+    AS $$
+    DECLARE
+        shortest record;
+    BEGIN
+        SELECT s.id, s.duration_minutes INTO shortest FROM services s
+        WHERE s.provider_id = provider AND s.is_active
+          AND (first_free_slot.category IS NULL OR s.category = first_free_slot.category)
+        ORDER BY s.duration_minutes, s.id
+        LIMIT 1;
+        IF NOT FOUND THEN
+            RETURN;
+        END IF;
+        -- Day by day: most providers are free on one of the first, and the days after
+        -- it are never reckoned.
+        FOR day IN 0 .. last_day - first_day LOOP
+            RETURN QUERY
+                SELECT shortest.id, free.slot_start, free.slot_end
+                FROM provider_slots(provider, shortest.duration_minutes, first_day + day,
+                                    first_day + day, at_lat, at_lng, not_before, not_after,
+                                    step_minutes, speed_kmh) AS free
+                LIMIT 1;
+            IF FOUND THEN
+                RETURN;
+            END IF;
+        END LOOP;
+    END
     $$
     """,
 ]

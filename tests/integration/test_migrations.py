@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, timedelta
+from typing import Any
 
 import asyncpg
 
@@ -75,23 +76,50 @@ def test_migrations_upgrade_downgrade_and_upgrade_again(database_url: str) -> No
         assert asyncio.run(_tables(url)) == TABLES
 
 
-async def _seed_with_hours(url: str) -> list[tuple[int, int]]:
+async def _seed_with_calendars(url: str) -> dict[str, Any]:
     connection = await asyncpg.connect(asyncpg_dsn(url))
     try:
-        await seed(connection, 40, weekday_hours=True)
-        rows = await connection.fetch(
-            "SELECT weekday, count(*) FROM availability"
-            " WHERE opens = '08:00' AND closes = '17:00' GROUP BY weekday ORDER BY weekday"
+        await seed(connection, 40, calendars=True)
+        opening = await connection.fetch(
+            "SELECT weekday, count(DISTINCT provider_id) FROM availability"
+            " GROUP BY weekday ORDER BY weekday"
+        )
+        kinds = await connection.fetch(
+            "SELECT kind::text, count(*) FROM commitments WHERE active GROUP BY kind ORDER BY kind"
+        )
+        owned = await connection.fetchval(
+            "SELECT (SELECT count(*) FROM bookings) + (SELECT count(*) FROM route_stops)"
+        )
+        # Each commitment inside its provider's hours, on a working day, no exception's.
+        outside = await connection.fetchval(
+            "SELECT count(*) FROM commitments c JOIN providers p ON p.id = c.provider_id"
+            " WHERE NOT EXISTS (SELECT FROM availability a WHERE a.provider_id = p.id"
+            "   AND a.weekday = extract(isodow FROM lower(c.during) AT TIME ZONE p.timezone) - 1"
+            "   AND a.opens <= (lower(c.during) AT TIME ZONE p.timezone)::time"
+            "   AND (upper(c.during) AT TIME ZONE p.timezone)::time <= a.closes)"
+            " OR EXISTS (SELECT FROM availability_exceptions e WHERE e.provider_id = p.id"
+            "   AND e.date = (lower(c.during) AT TIME ZONE p.timezone)::date)"
         )
     finally:
         await connection.close()
-    return [(row[0], row[1]) for row in rows]
+    return {
+        "opening": [(row[0], row[1]) for row in opening],
+        "kinds": {row[0]: row[1] for row in kinds},
+        "owned": owned,
+        "outside": outside,
+    }
 
 
-def test_demo_seed_opens_every_provider_on_weekdays(database_url: str) -> None:
+def test_demo_seed_gives_every_provider_a_calendar(database_url: str) -> None:
     with empty_database("seed") as url:
         migrate(url)
-        assert asyncio.run(_seed_with_hours(url)) == [(day, 40) for day in range(5)]
+        seeded = asyncio.run(_seed_with_calendars(url))
+    assert seeded["opening"] == [(day, 40) for day in range(5)] + [(5, 10)]
+    kinds = seeded["kinds"]
+    assert set(kinds) == {"booking", "visit"}
+    assert abs(kinds["booking"] - kinds["visit"]) <= kinds["visit"] // 5  # about half each
+    assert sum(kinds.values()) == seeded["owned"] > 40 * 9 * 3
+    assert seeded["outside"] == 0
 
 
 async def _seed_with_orders(url: str) -> tuple[list[asyncpg.Record], int]:

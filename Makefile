@@ -151,6 +151,7 @@ bench: migrate
 	$(BIN)/python -m bench.route_optimizer
 	@$(STACK) && $(BIN)/python -m bench.strategies
 	@$(STACK) && $(BIN)/python -m bench.map_views
+	@$(STACK) && $(BIN)/python -m bench.free_time
 	@$(STACK) && $(BIN)/python -m bench.contention
 	@$(STACK) && $(BIN)/python -m bench.throughput
 	$(BIN)/python -m bench.report
@@ -168,4 +169,5 @@ drills: migrate
 bench-quick: migrate
 	@$(STACK) && $(BIN)/python -m bench.strategies --quick
 	@$(STACK) && $(BIN)/python -m bench.map_views --quick
+	@$(STACK) && $(BIN)/python -m bench.free_time --quick
 	@$(STACK) && $(BIN)/python -m bench.contention --quick

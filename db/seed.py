@@ -252,8 +252,8 @@ SELECT p.id AS provider_id, p.latitude AS home_lat, p.longitude AS home_lng,
        p.longitude + ((p.id * 11 + n * 17 + k * 37) % 41 - 20) / 500.0 AS longitude,
        (p.id + k) % 2 = 0 AS booked
 FROM providers p
-CROSS JOIN LATERAL (SELECT id, category, duration_minutes FROM services
-                    WHERE provider_id = p.id ORDER BY id LIMIT 1) s
+JOIN (SELECT DISTINCT ON (provider_id) provider_id, id, category, duration_minutes
+      FROM services ORDER BY provider_id, id) s ON s.provider_id = p.id
 CROSS JOIN generate_series(1, {CALENDAR_DAYS}) n
 CROSS JOIN generate_series(1, 3) k
 WHERE extract(isodow FROM current_date + n) <= 5
@@ -319,6 +319,7 @@ async def _seed_calendars(
 ) -> None:
     """Working hours, exceptions, and CALENDAR_DAYS of commitments from tomorrow on."""
     progress("adding working hours and exceptions")
+    await connection.execute("ANALYZE providers, services")
     await connection.execute(_HOURS)
     await connection.execute(_SATURDAY_MORNINGS)
     await connection.execute(_EXCEPTIONS)

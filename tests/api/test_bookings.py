@@ -1,6 +1,8 @@
 """Bookings through the HTTP app against the real database: no double booking, ever."""
 
 import asyncio
+import itertools
+import random
 import uuid
 from collections import Counter
 from datetime import UTC, datetime, time, timedelta
@@ -12,8 +14,10 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from geo.distance import Point, haversine_m
 from tests.support.accounts import SignedIn, sign_up
 from tests.support.bookings import (
+    BOOKABLE_SPOT,
     Client,
     OpenProvider,
     booked,
@@ -24,6 +28,7 @@ from tests.support.bookings import (
     request_booking,
     stockholm,
 )
+from tests.support.routes import ROUTES, orders_around, route_body
 from tests.support.suite import BOOKING_HORIZON_DAYS
 
 pytestmark = pytest.mark.pgbouncer
@@ -576,3 +581,66 @@ async def test_booking_ids_outside_the_bigint_range_are_400(
 ) -> None:
     response = await client.post(f"/api/bookings/{booking_id}/cancel", headers=customer.headers)
     assert response.status_code == 400, response.text
+
+
+async def _timeline(engine: AsyncEngine, provider_id: int) -> list[tuple[Any, ...]]:
+    """The provider's active commitments in time order: kind, start, end and place."""
+    async with engine.connect() as connection:
+        rows = await connection.execute(
+            text(
+                "SELECT kind::text, lower(during), upper(during), latitude, longitude"
+                " FROM commitments WHERE provider_id = :id AND active ORDER BY lower(during)"
+            ),
+            {"id": provider_id},
+        )
+        return [tuple(row) for row in rows]
+
+
+async def test_bookings_and_route_plans_racing_for_one_day_leave_a_consistent_timeline(
+    client: Client, engine: AsyncEngine, server_url: str
+) -> None:
+    """Bookings at stables near and 80 km away and route plans over the same morning hours,
+    at once through two server processes: whatever wins, no two commitments overlap and
+    the provider can drive from each to the next."""
+    provider = await open_provider(client, duration_minutes=60)
+    orderer = await sign_up(client, "customer")
+    home = Point(BOOKABLE_SPOT["latitude"], BOOKABLE_SPOT["longitude"])
+    far = Point(home.latitude + 80 / 111.195, home.longitude)
+    window = {"earliest": DAY.isoformat(), "latest": DAY.isoformat()}
+    orders = await orders_around(client, orderer, 6, seed=31, **window)
+    rng = random.Random(31)
+    # Each plan one order or two, its visits from about 08:00; four bookings in the same
+    # morning hours, twenty later in the day.
+    plans = [
+        route_body(provider, rng.sample(orders, rng.randint(1, 2)), date=DAY.isoformat())
+        for _ in range(6)
+    ]
+    hours = [rng.choice([8, 9]) for _ in range(4)] + [rng.randint(10, 15) for _ in range(20)]
+    visits = [
+        provider.booking(
+            stockholm(DAY, hour, rng.choice([0, 15, 30, 45])),
+            latitude=place.latitude,
+            longitude=place.longitude,
+        )
+        for hour, place in zip(hours, rng.choices([home, far], k=len(hours)), strict=True)
+    ]
+    limits = httpx.Limits(max_connections=len(plans) + len(visits))
+    async with httpx.AsyncClient(base_url=server_url, limits=limits, timeout=30) as http:
+        customers = await asyncio.gather(*(sign_up(http, "customer") for _ in visits))
+        requests = [
+            *(http.post(ROUTES, json=plan, headers=provider.owner.headers) for plan in plans),
+            *(
+                http.post("/api/bookings", json=visit, headers=customer.headers)
+                for visit, customer in zip(visits, customers, strict=True)
+            ),
+        ]
+        responses = await asyncio.gather(*requests)
+    statuses = Counter(response.status_code for response in responses)
+    won = Counter(kind for kind, *_ in await _timeline(engine, provider.id))
+    print(f"\nbookings and route plans for one day: {dict(statuses)}, holding {dict(won)}")
+    assert set(statuses) <= {201, 409}, [r.text for r in responses if r.status_code >= 500]
+    timeline = await _timeline(engine, provider.id)
+    for (_, _, ends, *here), (_, starts, _, *there) in itertools.pairwise(timeline):
+        drive = timedelta(hours=haversine_m(Point(*here), Point(*there)) / 1000 / 60)
+        assert ends + drive <= starts + timedelta(seconds=1), timeline
+    assert sum(1 for kind, *_ in timeline if kind == "booking") >= 1

@@ -1,13 +1,15 @@
 """The demo map at /map, in headless Chromium (Debian's, driven by Playwright) against the
-app under granian: it draws the basemap and the providers, pans and zooms, shows a
-provider's profile, and lists a nearby search by distance, without a console error or a
-failed request. Screenshots land in tests/artifacts/."""
+app under granian: it draws the basemap and the providers with their clusters' counts,
+pans and zooms, shows a provider's profile, lists a nearby search by distance, finds who
+is free near a point and books one of its slots, without a console error or a failed
+request. Screenshots land in tests/artifacts/."""
 
 import asyncio
 import os
 import shutil
 import time
 from collections.abc import AsyncIterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +28,14 @@ from playwright.async_api import (
     TimeoutError as PlaywrightTimeoutError,
 )
 
+from tests.support.accounts import PASSWORD, sign_up
+from tests.support.bookings import open_provider
+
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 SCREEN: ViewportSize = {"width": 1280, "height": 800}
 STOCKHOLM = [18.0687, 59.3294]
+# Near Mo i Rana, where no other test's provider is open.
+FREE_SPOT = {"latitude": 66.31, "longitude": 14.14}
 # Software WebGL: the machines that run the suite have no GPU.
 CHROMIUM_ARGS = ["--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--ignore-gpu-blocklist"]
 
@@ -195,4 +202,79 @@ async def test_the_map_page_shows_providers_profiles_and_a_nearby_search(
     await _settled(page, "true")
     await _screenshot(page, "map-nearby")
 
+    assert troubles.seen == []
+
+
+async def _cluster_counts(page: Page) -> tuple[list[int], list[int]]:
+    """The counts the page labels its clusters with, and those of the clusters drawn."""
+    labels = [int(text) for text in await page.locator(".cluster-count").all_text_contents()]
+    drawn: list[int] = await page.evaluate(
+        """() => {
+            const keys = new Map();
+            for (const c of equinetMap.queryRenderedFeatures({ layers: ['clusters'] })) {
+                const [lng, lat] = c.geometry.coordinates;
+                const count = c.properties.count;
+                keys.set(`${lng.toFixed(5)},${lat.toFixed(5)},${count}`, count);
+            }
+            return [...keys.values()];
+        }"""
+    )
+    return sorted(labels), sorted(drawn)
+
+
+async def test_the_map_page_finds_who_is_free_near_a_point_and_books_a_slot(
+    browser: Browser, server_url: str
+) -> None:
+    async with httpx.AsyncClient(base_url=server_url) as api:
+        provider = await open_provider(api, duration_minutes=60)
+        moved = await api.patch(
+            f"/api/providers/{provider.id}", json=FREE_SPOT, headers=provider.owner.headers
+        )
+        assert moved.status_code == 200, moved.text
+        customer = await sign_up(api, "customer")
+    page = await browser.new_page(viewport=SCREEN)
+    troubles = Troubles(page)
+    await page.goto(f"{server_url}/map")
+    await _until(page, "document.body.dataset.providers === 'drawn'")
+
+    # Zoomed out, every cluster drawn carries its count.
+    await _settled(page, "document.querySelectorAll('.cluster-count').length > 0")
+    labels, drawn = await _cluster_counts(page)
+    assert labels == drawn
+    assert sum(labels) > 0
+
+    # Free between tomorrow and a week on, around a point beside the provider.
+    center = [FREE_SPOT["longitude"], FREE_SPOT["latitude"]]
+    await page.evaluate(f"() => equinetMap.jumpTo({{ center: {center}, zoom: 11 }})")
+    await page.check("#free-mode")
+    spot = await _empty_spot(page)
+    await page.mouse.click(spot["x"], spot["y"])
+    entry = page.locator("#free-list li", has_text="Bokbar")
+    await entry.first.wait_for(timeout=10_000)
+    first_free = await entry.first.locator(".first-free").text_content()
+    assert first_free is not None
+    assert first_free.startswith("free ")
+
+    # Its popup lists its slots; signed in as a customer, a click books one.
+    await entry.first.locator("button").click()
+    slot = page.locator(".maplibregl-popup .slots button").first
+    await slot.wait_for(timeout=10_000)
+    start = await slot.get_attribute("data-start")
+    await page.fill("#book-email", customer.email)
+    await page.fill("#book-password", PASSWORD)
+    await page.click("#book-login button")
+    await _until(page, "document.getElementById('book-note').textContent.startsWith('Signed in')")
+    await slot.click()
+    await _until(page, "document.getElementById('book-note').textContent.startsWith('Booked')")
+    await _screenshot(page, "map-free")
+    async with httpx.AsyncClient(base_url=server_url) as api:
+        mine = (await api.get("/api/bookings", headers=customer.headers)).json()["items"]
+    [booking] = mine
+    assert booking["provider_id"] == provider.id
+    assert start is not None
+    assert datetime.fromisoformat(booking["start"]) == datetime.fromisoformat(start)
+    assert (booking["latitude"], booking["longitude"]) == (
+        round(spot["lat"], 5),
+        round(spot["lng"], 5),
+    )
     assert troubles.seen == []

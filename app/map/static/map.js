@@ -1,5 +1,6 @@
-// The demo map: an offline basemap, the API's vector tiles, profiles, geocoding, nearby
-// search timed under each strategy, and a provider's routes. A plain module, no build step:
+// The demo map: an offline basemap, the API's vector tiles with their clusters' counts,
+// profiles, geocoding, nearby search timed under each strategy, who is free near a point
+// and when (booking a slot), and a provider's routes. A plain module, no build step:
 // MapLibre's own module starts its worker from the file beside it.
 import * as maplibregl from "./vendor/maplibre-gl/dist/maplibre-gl.mjs";
 
@@ -19,6 +20,7 @@ import * as maplibregl from "./vendor/maplibre-gl/dist/maplibre-gl.mjs";
         providers: { type: "vector", url: `${location.origin}/api/tiles/providers.json` },
         area: { type: "geojson", data: EMPTY },
         nearby: { type: "geojson", data: EMPTY },
+        free: { type: "geojson", data: EMPTY },
         route: { type: "geojson", data: EMPTY },
         along: { type: "geojson", data: EMPTY },
       },
@@ -57,6 +59,10 @@ import * as maplibregl from "./vendor/maplibre-gl/dist/maplibre-gl.mjs";
           paint: { "circle-color": "#e0a100", "circle-radius": 6, "circle-stroke-color": "#fff", "circle-stroke-width": 1.5 },
         },
         {
+          id: "free", type: "circle", source: "free",
+          paint: { "circle-color": "#2e7d32", "circle-radius": 6, "circle-stroke-color": "#fff", "circle-stroke-width": 1.5 },
+        },
+        {
           id: "route-line", type: "line", source: "route", filter: ["==", ["get", "kind"], "line"],
           paint: { "line-color": "#6a3fa0", "line-width": 3 },
         },
@@ -79,7 +85,27 @@ import * as maplibregl from "./vendor/maplibre-gl/dist/maplibre-gl.mjs";
     const drawn = (layers) => map.queryRenderedFeatures({ layers }).length > 0;
     document.body.dataset.basemap = drawn(["land"]) ? "drawn" : "waiting";
     document.body.dataset.providers = drawn(["clusters", "providers"]) ? "drawn" : "none";
+    countClusters();
   });
+
+  // Each cluster's count, as an HTML marker: text in a MapLibre layer needs glyphs, which
+  // a page that works offline does not have. A cluster on two tiles' edges is one marker.
+  const counted = new Map();
+  function countClusters() {
+    const seen = new Set();
+    for (const cluster of map.queryRenderedFeatures({ layers: ["clusters"] })) {
+      const [lng, lat] = cluster.geometry.coordinates;
+      const key = `${lng.toFixed(5)},${lat.toFixed(5)},${cluster.properties.count}`;
+      seen.add(key);
+      if (!counted.has(key)) {
+        const label = element("div", String(cluster.properties.count), "cluster-count");
+        counted.set(key, new maplibregl.Marker({ element: label }).setLngLat([lng, lat]).addTo(map));
+      }
+    }
+    for (const [key, marker] of counted) {
+      if (!seen.has(key)) { marker.remove(); counted.delete(key); }
+    }
+  }
 
   map.on("load", async () => {
     const topology = await getJSON("/map/static/vendor/world-atlas/countries-50m.json");
@@ -118,7 +144,7 @@ import * as maplibregl from "./vendor/maplibre-gl/dist/maplibre-gl.mjs";
   function popup(lngLat, ...children) {
     const content = element("div");
     content.append(...children);
-    new maplibregl.Popup({ maxWidth: "280px" }).setLngLat(lngLat).setDOMContent(content).addTo(map);
+    new maplibregl.Popup({ maxWidth: "300px" }).setLngLat(lngLat).setDOMContent(content).addTo(map);
   }
 
   // Clusters zoom in; a provider shows its public profile.
@@ -132,20 +158,85 @@ import * as maplibregl from "./vendor/maplibre-gl/dist/maplibre-gl.mjs";
     map.on("mouseleave", layer, () => { map.getCanvas().style.cursor = ""; });
   }
 
-  async function showProfile(id, lngLat) {
+  // A provider's profile; found free near a point, its slots for a visit there too.
+  async function showProfile(id, lngLat, free) {
     const profile = await getJSON(`/api/providers/${id}`);
     const services = element("ul");
     for (const service of profile.services) {
       const minutes = `${service.duration_minutes} min, ${service.price} kr`;
       services.append(element("li", `${service.name} (${service.category}): ${minutes}`));
     }
-    popup(
-      [profile.longitude, profile.latitude],
-      element("h3", profile.business_name),
-      element("div", profile.city || "", "note"),
-      element("p", profile.description),
-      services,
-    );
+    const parts = [element("h3", profile.business_name), element("div", profile.city || "", "note"),
+      element("p", profile.description), services];
+    if (free) parts.push(await slotList(profile, free));
+    popup([profile.longitude, profile.latitude], ...parts);
+  }
+
+  // The provider's free starts in the window for the service of its first free slot, at
+  // the searched point; a click books one, signed in.
+  async function slotList(profile, free) {
+    const service = profile.services.find((s) => s.id === free.serviceId) || profile.services[0];
+    const params = new URLSearchParams({
+      service_id: service.id, from: $("free-from").value, to: $("free-to").value,
+      lat: free.at.lat.toFixed(5), lng: free.at.lng.toFixed(5),
+    });
+    const slots = await getJSON(`/api/providers/${profile.id}/slots?${params}`);
+    const box = element("div");
+    box.append(element("div", `${service.name}: ${slots.items.length} free starts (${slots.timezone})`, "note"));
+    const buttons = element("div", undefined, "slots");
+    for (const slot of slots.items.slice(0, 40)) {
+      const button = element("button", when(slot.start));
+      button.dataset.start = slot.start;
+      button.addEventListener("click", () => book(profile, service, slot, free.at));
+      buttons.append(button);
+    }
+    box.append(buttons);
+    return box;
+  }
+
+  // A start as the provider's clock shows it (the offset is in the string).
+  function when(start) {
+    const [day, clock] = start.split("T");
+    const weekday = new Date(`${day}T12:00:00Z`).toLocaleDateString("en-GB", { weekday: "short", timeZone: "UTC" });
+    return `${weekday} ${day.slice(5)} ${clock.slice(0, 5)}`;
+  }
+
+  let customer = null;
+  $("book-login").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    try {
+      const login = await getJSON("/api/auth/login", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ email: $("book-email").value, password: $("book-password").value }),
+      });
+      customer = login.access_token;
+      $("book-note").textContent = "Signed in: pick a free start in a provider's popup to book it.";
+    } catch (error) {
+      $("book-note").textContent = error.message;
+    }
+  });
+
+  async function book(profile, service, slot, at) {
+    const note = $("book-note");
+    if (!customer) {
+      note.textContent = "Sign in below to book.";
+      return;
+    }
+    try {
+      const booking = await getJSON("/api/bookings", {
+        method: "POST",
+        headers: { "Content-Type": "application/json", Authorization: `Bearer ${customer}` },
+        body: JSON.stringify({
+          provider_id: profile.id, service_id: service.id, start: slot.start, horse_name: "Blixten",
+          latitude: Number(at.lat.toFixed(5)), longitude: Number(at.lng.toFixed(5)),
+        }),
+      });
+      note.textContent = `Booked ${profile.business_name}, ${when(slot.start)} (booking ${booking.id}, ${booking.status}).`;
+      document.querySelectorAll(".maplibregl-popup").forEach((open) => open.remove());
+    } catch (error) {
+      note.textContent = error.message;
+    }
   }
 
   // A place: geocoded by the API, and flown to.
@@ -167,7 +258,9 @@ import * as maplibregl from "./vendor/maplibre-gl/dist/maplibre-gl.mjs";
 
   map.on("click", (event) => {
     const onFeature = map.queryRenderedFeatures(event.point, { layers: ["clusters", "providers"] });
-    if ($("nearby-mode").checked && onFeature.length === 0) searchNearby(event.lngLat);
+    if (onFeature.length > 0) return;
+    if ($("free-mode").checked) searchFree(event.lngLat);
+    else if ($("nearby-mode").checked) searchNearby(event.lngLat);
   });
 
   // The round trip as the page sees it, and the search's own time as the server reports
@@ -224,6 +317,46 @@ import * as maplibregl from "./vendor/maplibre-gl/dist/maplibre-gl.mjs";
     map.getSource("nearby").setData({
       type: "FeatureCollection",
       features: items.map((item) => ({
+        type: "Feature", id: item.id, properties: {},
+        geometry: { type: "Point", coordinates: [item.longitude, item.latitude] },
+      })),
+    });
+  }
+
+  // Free near me: who has a free start between the two dates, nearest the point first.
+  const day = (offset) => new Date(Date.now() + offset * 24 * 3600 * 1000).toISOString().slice(0, 10);
+  $("free-from").value = day(1);
+  $("free-to").value = day(7);
+
+  async function searchFree(lngLat) {
+    const radiusKm = Number($("radius").value);
+    const params = new URLSearchParams({
+      lat: lngLat.lat.toFixed(5), lng: lngLat.lng.toFixed(5), radius_km: radiusKm, limit: 20,
+      from: $("free-from").value, to: $("free-to").value,
+    });
+    if (categories.value) params.set("category", categories.value);
+    map.getSource("area").setData(circle(lngLat, radiusKm));
+    const note = $("free-note");
+    let page;
+    try {
+      page = await getJSON(`/api/providers/available?${params}`);
+    } catch (error) {
+      note.textContent = error.message;
+      return;
+    }
+    note.textContent = page.items.length ? "" : "Nobody is free then within the radius.";
+    $("free-list").replaceChildren(...page.items.map((item) => {
+      const entry = element("li");
+      const name = element("button", item.business_name);
+      const free = { serviceId: item.first_free.service_id, at: lngLat };
+      name.addEventListener("click", () => showProfile(item.id, [item.longitude, item.latitude], free));
+      entry.append(name, element("span", ` ${(item.distance_m / 1000).toFixed(2)} km `, "distance"),
+        element("span", `free ${when(item.first_free.start)}`, "first-free"));
+      return entry;
+    }));
+    map.getSource("free").setData({
+      type: "FeatureCollection",
+      features: page.items.map((item) => ({
         type: "Feature", id: item.id, properties: {},
         geometry: { type: "Point", coordinates: [item.longitude, item.latitude] },
       })),

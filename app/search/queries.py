@@ -55,13 +55,9 @@ class NearbyRequest(msgspec.Struct, frozen=True, tag=True):
     format: ResponseFormat
 
 
-class AvailableFilters(msgspec.Struct, frozen=True, tag=True):
+class AvailableFilters(NearbyFilters, frozen=True, tag=True):
     """What a free-near-me page is a page of: its cursor belongs to these."""
 
-    latitude: float
-    longitude: float
-    radius_km: float
-    category: ServiceCategory | None
     window: Window
     serves: bool
 

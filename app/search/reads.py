@@ -17,6 +17,7 @@ from app.search.queries import (
     AvailableRequest,
     ClustersRequest,
     InViewRequest,
+    NearbyFilters,
     NearbyRequest,
     SearchParsers,
 )
@@ -69,6 +70,15 @@ def _key(hit: ProviderHit) -> DistanceKey:
     return hit.key
 
 
+def _circle(filters: NearbyFilters) -> list[LatLngBox]:
+    return boxes_around(Point(filters.latitude, filters.longitude), filters.radius_km * 1000)
+
+
+def _nearest(filters: NearbyFilters, limit: int, after: DistanceKey | None) -> NearbyQuery:
+    center = Point(filters.latitude, filters.longitude)
+    return NearbyQuery(center, filters.radius_km * 1000, limit, filters.category, after)
+
+
 class Nearby(CachedRead[NearbyRequest]):
     path = "/api/providers/nearby"
     operation_id = "searchNearbyProviders"
@@ -82,8 +92,7 @@ class Nearby(CachedRead[NearbyRequest]):
         self._costly = costly
 
     def area(self, request: NearbyRequest) -> list[LatLngBox]:
-        filters = request.filters
-        return boxes_around(Point(filters.latitude, filters.longitude), filters.radius_km * 1000)
+        return _circle(request.filters)
 
     def limits(self, request: NearbyRequest) -> tuple[str, ...]:
         return self._costly.limits(request.strategy)
@@ -91,13 +100,7 @@ class Nearby(CachedRead[NearbyRequest]):
     async def render(self, server: PublicServer, request: NearbyRequest) -> Rendered:
         filters = request.filters
         after = self._cursors.after(request.cursor, filters, DistanceKey)
-        query = NearbyQuery(
-            Point(filters.latitude, filters.longitude),
-            filters.radius_km * 1000,
-            request.limit,
-            filters.category,
-            after,
-        )
+        query = _nearest(filters, request.limit, after)
         async with self._costly.running(request.strategy):
             page = await server.providers.nearby(server.sessions, query, request.strategy)
         following = self._cursors.following(page.last_key(_key), filters)
@@ -126,19 +129,12 @@ class Available(CachedRead[AvailableRequest]):
         self._rules = rules
 
     def area(self, request: AvailableRequest) -> list[LatLngBox]:
-        filters = request.filters
-        return boxes_around(Point(filters.latitude, filters.longitude), filters.radius_km * 1000)
+        return _circle(request.filters)
 
     async def render(self, server: PublicServer, request: AvailableRequest) -> Rendered:
         filters = request.filters
         after = self._cursors.after(request.cursor, filters, DistanceKey)
-        nearby = NearbyQuery(
-            Point(filters.latitude, filters.longitude),
-            filters.radius_km * 1000,
-            request.limit,
-            filters.category,
-            after,
-        )
+        nearby = _nearest(filters, request.limit, after)
         query = AvailableQuery(nearby, filters.window, filters.serves)
         page = await server.providers.available(server.sessions, query, self._rules)
         following = self._cursors.following(page.last_key(_key), filters)

@@ -28,6 +28,7 @@ from tests.support.bookings import (
     request_booking,
     stockholm,
 )
+from tests.support.free_time import timeline
 from tests.support.routes import ROUTES, orders_around, route_body
 from tests.support.suite import BOOKING_HORIZON_DAYS
 
@@ -583,19 +584,6 @@ async def test_booking_ids_outside_the_bigint_range_are_400(
     assert response.status_code == 400, response.text
 
 
-async def _timeline(engine: AsyncEngine, provider_id: int) -> list[tuple[Any, ...]]:
-    """The provider's active commitments in time order: kind, start, end and place."""
-    async with engine.connect() as connection:
-        rows = await connection.execute(
-            text(
-                "SELECT kind::text, lower(during), upper(during), latitude, longitude"
-                " FROM commitments WHERE provider_id = :id AND active ORDER BY lower(during)"
-            ),
-            {"id": provider_id},
-        )
-        return [tuple(row) for row in rows]
-
-
 async def test_bookings_and_route_plans_racing_for_one_day_leave_a_consistent_timeline(
     client: Client, engine: AsyncEngine, server_url: str
 ) -> None:
@@ -636,11 +624,11 @@ async def test_bookings_and_route_plans_racing_for_one_day_leave_a_consistent_ti
         ]
         responses = await asyncio.gather(*requests)
     statuses = Counter(response.status_code for response in responses)
-    won = Counter(kind for kind, *_ in await _timeline(engine, provider.id))
+    held = await timeline(engine, provider.id)
+    won = Counter(kind for kind, *_ in held)
     print(f"\nbookings and route plans for one day: {dict(statuses)}, holding {dict(won)}")
     assert set(statuses) <= {201, 409}, [r.text for r in responses if r.status_code >= 500]
-    timeline = await _timeline(engine, provider.id)
-    for (_, _, ends, *here), (_, starts, _, *there) in itertools.pairwise(timeline):
-        drive = timedelta(hours=haversine_m(Point(*here), Point(*there)) / 1000 / 60)
-        assert ends + drive <= starts + timedelta(seconds=1), timeline
-    assert sum(1 for kind, *_ in timeline if kind == "booking") >= 1
+    for (_, _, ends, here), (_, starts, _, there) in itertools.pairwise(held):
+        drive = timedelta(hours=haversine_m(here, there) / 1000 / 60)
+        assert ends + drive <= starts + timedelta(seconds=1), held
+    assert sum(1 for kind, *_ in held if kind == "booking") >= 1

@@ -72,19 +72,27 @@ async def set_hours(
     return as_hours, as_exceptions
 
 
-async def commitments_of(
+async def timeline(
     engine: AsyncEngine, provider_id: int
-) -> list[tuple[datetime, datetime, Point]]:
-    """The provider's active commitments as the database holds them."""
+) -> list[tuple[str, datetime, datetime, Point]]:
+    """The provider's active commitments as the database holds them, in time order: kind,
+    start, end and place."""
     async with engine.connect() as connection:
         rows = await connection.execute(
             text(
-                "SELECT lower(during), upper(during), latitude, longitude FROM commitments"
-                " WHERE provider_id = :provider AND active"
+                "SELECT kind::text, lower(during), upper(during), latitude, longitude"
+                " FROM commitments WHERE provider_id = :provider AND active"
+                " ORDER BY lower(during)"
             ),
             {"provider": provider_id},
         )
-        return [(start, end, Point(lat, lng)) for start, end, lat, lng in rows]
+        return [(kind, start, end, Point(lat, lng)) for kind, start, end, lat, lng in rows]
+
+
+async def commitments_of(
+    engine: AsyncEngine, provider_id: int
+) -> list[tuple[datetime, datetime, Point]]:
+    return [(start, end, place) for _, start, end, place in await timeline(engine, provider_id)]
 
 
 def drive(a: Point, b: Point, speed_kmh: float) -> timedelta:

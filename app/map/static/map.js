@@ -314,13 +314,7 @@ import * as maplibregl from "./vendor/maplibre-gl/dist/maplibre-gl.mjs";
       entry.append(name, element("span", ` ${item.city || ""} `), element("span", `${(item.distance_m / 1000).toFixed(2)} km`, "distance"));
       return entry;
     }));
-    map.getSource("nearby").setData({
-      type: "FeatureCollection",
-      features: items.map((item) => ({
-        type: "Feature", id: item.id, properties: {},
-        geometry: { type: "Point", coordinates: [item.longitude, item.latitude] },
-      })),
-    });
+    map.getSource("nearby").setData(points(items));
   }
 
   // Free near me: who has a free start between the two dates, nearest the point first.
@@ -354,13 +348,18 @@ import * as maplibregl from "./vendor/maplibre-gl/dist/maplibre-gl.mjs";
         element("span", `free ${when(item.first_free.start)}`, "first-free"));
       return entry;
     }));
-    map.getSource("free").setData({
+    map.getSource("free").setData(points(page.items));
+  }
+
+  // Providers found, as points to draw.
+  function points(items) {
+    return {
       type: "FeatureCollection",
-      features: page.items.map((item) => ({
+      features: items.map((item) => ({
         type: "Feature", id: item.id, properties: {},
         geometry: { type: "Point", coordinates: [item.longitude, item.latitude] },
       })),
-    });
+    };
   }
 
   // The search's circle on the sphere, as the API measures it.

@@ -42,7 +42,7 @@ help:
 	@echo "make serve-cluster INSTANCES=N  nginx on HOST:PORT in front of N granian instances"
 	@echo "make check-docs  run docs/api.md's curl examples against http://HOST:PORT"
 	@echo "make bench     route optimizer, search strategies, map clusters and tiles, booking contention, throughput against the floor, plots and summary (docs/benchmarks.md)"
-	@echo "make bench-quick  the strategies and contention at CI size (under 3 minutes)"
+	@echo "make bench-quick  the strategies, map views, free time and contention at CI size"
 	@echo "make drills    failure drills through nginx, three instances, the replica and PgBouncer (~2 min)"
 	@echo "make load      a load scenario against the API: SCENARIO=normal, peak, spike or abuse (docs/operations.md)"
 	@echo "make mutation  mutation testing of db/ and geo/ (slow, not in CI; MUTANTS='db.search.*')"

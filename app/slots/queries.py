@@ -58,11 +58,11 @@ def windows(settings: Settings) -> Windows:
     def window(first: date | None, last: date | None) -> Window:
         now = datetime.now(UTC)
         first = first or now.date()
-        last = last or first + timedelta(days=min(DEFAULT_DAYS, max_days) - 1)
         if first < (now - _EARLIEST_OFFSET).date():
             raise _bad("from", f"from ({first}) is in the past everywhere")
         if first > (now + timedelta(days=horizon_days)).date():
             raise _bad("from", f"from ({first}) is past the booking horizon ({horizon_days} days)")
+        last = last or first + timedelta(days=min(DEFAULT_DAYS, max_days) - 1)
         if last < first:
             raise _bad("to", f"to ({last}) is before from ({first})")
         if (last - first).days + 1 > max_days:

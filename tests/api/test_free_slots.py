@@ -172,6 +172,8 @@ async def test_slots_leave_out_the_time_of_a_new_booking_at_once(
         ({"from": days_ahead(3), "to": days_ahead(2)}, "before from"),
         ({"from": days_ahead(-3)}, "in the past"),
         ({"from": days_ahead(500)}, "booking horizon"),
+        ({"from": "9999-12-31"}, "booking horizon"),
+        ({"to": "9999-12-31"}, "at most 14 days"),
         ({"lat": 60.0}, "lat and lng together"),
         ({"lng": 10.0}, "lat and lng together"),
         ({"lat": 91.0, "lng": 10.0}, "lat"),

@@ -11,6 +11,12 @@ that read the database before a write can never store a page that outlives it, a
 write in Uppsala leaves the cached searches of Malmö alone. Entries hold public search
 responses only.
 
+Reads of free time depend on more (`Depends`): free near me on the calendar generations of
+its cells too, which a change to a provider's commitments or hours bumps for the cell the
+provider is in; one provider's slots on that provider's own generation, which every write
+of the provider, to its profile or its calendar, bumps. A booking ends the free-time
+answers around its provider and nothing else: not nearby's, not those of other towns.
+
 A rendered answer is not stored in a round trip of its own: it waits, in the process, for
 the next lookup's round trip (every cached read makes one) and goes ahead of it, or is
 sent on its own when no lookup comes within STORE_WITHIN_S. A lookup of the same request

@@ -50,10 +50,9 @@ class Window:
     last_day: date
 
 
-def _free_time_values(
-    rules: SlotRules, window: Window, place: Point | None, now: datetime
-) -> dict[str, Any]:
-    """The parameters `_free_time_arguments` names, for one request at `now`."""
+def _free_time_values(rules: SlotRules, window: Window, place: Point | None) -> dict[str, Any]:
+    """The values of the parameters `_ARGUMENTS` names, for a request now."""
+    now = datetime.now(UTC)
     return {
         "first_day": window.first_day,
         "last_day": window.last_day,
@@ -79,8 +78,8 @@ _ARGUMENTS = (
 
 
 def first_free(provider_id: Any) -> Function[Any]:
-    """The earliest slot of the provider's shortest active service of the bound category
-    (`categories`, None for any): columns service_id, slot_start, slot_end."""
+    """The earliest slot of the provider's shortest active service of the bound `category`
+    (None for any): columns service_id, slot_start, slot_end."""
     category = bindparam("category", type_=Text)
     return func.first_free_slot(provider_id, category, *_ARGUMENTS)
 
@@ -88,7 +87,7 @@ def first_free(provider_id: Any) -> Function[Any]:
 def first_free_values(
     rules: SlotRules, window: Window, place: Point, category: str | None
 ) -> dict[str, Any]:
-    return _free_time_values(rules, window, place, datetime.now(UTC)) | {"category": category}
+    return _free_time_values(rules, window, place) | {"category": category}
 
 
 class NoSuchServiceError(Exception):
@@ -133,7 +132,7 @@ for no active provider."""
 
 
 def slots_values(rules: SlotRules, query: SlotsQuery) -> dict[str, Any]:
-    values = _free_time_values(rules, query.window, query.place, datetime.now(UTC))
+    values = _free_time_values(rules, query.window, query.place)
     return values | {"provider_id": query.provider_id, "service_id": query.service_id}
 
 

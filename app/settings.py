@@ -69,6 +69,11 @@ class RoutePlanning(msgspec.Struct, frozen=True):
     """When driving starts, in the provider's time zone (`ROUTE_DAY_START=08:00:00`)."""
     speed_kmh: float = 60.0
     """Average speed between stables, along the straight line the distances measure."""
+    max_radius_km: float = 100.0
+    """No order farther than this from a route's start is claimed, whatever the provider's
+    service radius says."""
+    max_orders_per_day: int = 30
+    """The most orders one provider's routes of one day may hold."""
     max_corridor_km: float = 25.0
     default_corridor_km: float = 5.0
     corridor_weighed: int = 1000
@@ -94,6 +99,8 @@ class RateLimits(msgspec.Struct, frozen=True):
     """Per user, not per address."""
     provider_write: str = "10/minute"
     """Per user: changes to profiles, services and hours (each can end cached searches)."""
+    route_plan: str = "30/hour"
+    """Per user: routes planned and re-planned (each claims orders and tells customers)."""
 
     def items(self) -> dict[str, RateLimitItem]:
         return {name: parse(getattr(self, name)) for name in self.__struct_fields__}

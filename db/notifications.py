@@ -6,9 +6,10 @@ provider's notice of it commit together or not at all.
 
 import enum
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Select, insert, select, update
+from sqlalchemy import CursorResult, Select, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Notification
@@ -31,6 +32,44 @@ async def notify(
     await session.execute(
         insert(Notification).values(user_id=user_id, kind=kind, payload=dict(payload))
     )
+
+
+ABOUT_ONE_ORDER_WITHIN = timedelta(minutes=15)
+"""A customer hears about one order at most once in this long: the latest news replaces
+a notice younger than that."""
+
+
+async def notify_about_order(
+    session: AsyncSession,
+    user_id: int,
+    kind: NotificationKind,
+    payload: Mapping[str, Any],
+    order_id: int,
+) -> None:
+    """Tell the user the news of their route order `order_id`: as a new notification, or,
+    if they were told of it less than ABOUT_ONE_ORDER_WITHIN ago, in place of that one
+    (unread again), so that a provider planning and unplanning a day over and over sends
+    one notice, not dozens. The caller holds the order's lock, so two changes of one
+    order never both insert."""
+    newest = (
+        select(Notification.id)
+        .where(
+            Notification.user_id == user_id,
+            Notification.payload["route_order_id"].as_integer() == order_id,
+            Notification.created_at > func.now() - ABOUT_ONE_ORDER_WITHIN,
+        )
+        .order_by(Notification.created_at.desc(), Notification.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    replaced = (
+        update(Notification)
+        .where(Notification.id == newest)
+        .values(kind=kind, payload=dict(payload), is_read=False)
+        .returning(Notification.id)
+    )
+    if (await session.execute(replaced)).first() is None:
+        await notify(session, user_id, kind, payload)
 
 
 def notifications_statement(

@@ -31,11 +31,11 @@ from db.models import (
     RouteStopStatus,
     Service,
 )
-from db.notifications import NotificationKind, notify
+from db.notifications import NotificationKind, notify, notify_about_order
 from db.pages import Page
 from db.profiles import owned_provider
 from geo.cursor import IdKey
-from geo.distance import Point
+from geo.distance import Point, haversine_m
 from geo.routes import DistanceMatrix, Leg, schedule, visiting_order
 
 
@@ -58,6 +58,15 @@ class RouteDraft:
     order_ids: Sequence[int]
     start: Point | None
     optimize: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PlanLimits:
+    """How much one provider's day may claim: orders within its service radius of the
+    route's start (never beyond `max_radius_km`), at most `max_orders_per_day` of them."""
+
+    max_radius_km: float
+    max_orders_per_day: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,33 +119,75 @@ class _Claimed:
 
 
 async def plan_route(
-    session: AsyncSession, owner_id: int, draft: RouteDraft, travel: Travel
+    session: AsyncSession, owner_id: int, draft: RouteDraft, travel: Travel, limits: PlanLimits
 ) -> int | None:
     """The new route's id; None if the provider is not one of the owner's.
 
-    Raises OrderTakenError or RouteRuleError, naming the first order at fault; the
-    caller's transaction then holds nothing of the route.
+    Raises OrderTakenError or RouteRuleError, naming the first order at fault (or the
+    day, when it has passed or is full); the caller's transaction then holds nothing of
+    the route.
     """
     provider = await owned_provider(session, owner_id, draft.provider_id)
     if provider is None:
         return None
+    if draft.day < datetime.now(ZoneInfo(provider.timezone)).date():
+        raise RouteRuleError(f"{draft.day} has passed ({provider.timezone})")
     orders = await _claim(session, draft)
-    minutes = await _service_minutes(session, provider.id, orders)
     start = draft.start or Point(provider.latitude, provider.longitude)
+    _check_reach(provider, start, orders, limits.max_radius_km)
+    minutes = await _service_minutes(session, provider.id, orders)
     visits = await travel.legs_m(start, [order.point for order in orders], draft.optimize)
     stops = [orders[index] for index in visits.order]
     durations = [minutes[order.category] for order in stops]
     arrivals = travel.arrivals(draft.day, provider.timezone, visits.legs_m, durations)
     time_taken = _time_of(provider, arrivals, durations)
     await lock_day(session, provider.id, draft.day)
+    await _check_day_size(session, provider.id, draft.day, len(stops), limits.max_orders_per_day)
     async with taking(session, time_taken):
         route_id = await _store(session, provider.id, draft.day, start, stops, durations, arrivals)
     day = day_bounds(draft.day, provider.timezone)
     await check_route_drives(session, route_id, time_taken, day, travel)
     for order, arrival in zip(stops, arrivals, strict=True):
         payload = _planned(route_id, provider, order.id, arrival.eta)
-        await notify(session, order.customer_id, NotificationKind.route_planned, payload)
+        planned = NotificationKind.route_planned
+        await notify_about_order(session, order.customer_id, planned, payload, order.id)
     return route_id
+
+
+def _check_reach(
+    provider: Provider, start: Point, orders: Sequence[_Claimed], max_radius_km: float
+) -> None:
+    """RouteRuleError for the first order beyond the provider's service radius (or the
+    deployment's limit, if nearer) of the route's start."""
+    reach_km = min(provider.service_radius_km, max_radius_km)
+    for order in orders:
+        distance_km = haversine_m(start, order.point) / 1000
+        if distance_km > reach_km:
+            raise RouteRuleError(
+                f"route order {order.id} is {distance_km:.1f} km from the route's start,"
+                f" beyond the provider's reach of {reach_km:g} km"
+            )
+
+
+async def _check_day_size(
+    session: AsyncSession, provider_id: int, day: date, adding: int, most: int
+) -> None:
+    """RouteRuleError if the provider's routes of the day would hold more than `most`
+    orders with `adding` more. Hold the day's lock."""
+    held = await session.scalar(
+        select(func.count())
+        .select_from(RouteStop)
+        .join(Route, Route.id == RouteStop.route_id)
+        .where(
+            Route.provider_id == provider_id,
+            Route.date == day,
+            RouteStop.route_status != RouteStatus.cancelled,
+        )
+    )
+    if (held or 0) + adding > most:
+        raise RouteRuleError(
+            f"a provider's routes hold at most {most} orders a day; {day} holds {held} already"
+        )
 
 
 async def _store(
@@ -239,6 +290,10 @@ async def _refuse(session: AsyncSession, order_id: int, day: date) -> None:
         raise OrderTakenError(f"route order {order_id} is already in a route")
     if order.status is not RouteOrderStatus.open:
         raise RouteRuleError(f"route order {order_id} is {order.status}")
+    if order.earliest <= day <= order.latest:
+        # Open and wanted that day now, so another route held it when the claim ran, and
+        # has let it go since (a re-plan that dropped it): the claim lost the race.
+        raise OrderTakenError(f"route order {order_id} was in another route; try again")
     raise RouteRuleError(
         f"route order {order_id} is wanted from {order.earliest} to {order.latest}, not on {day}"
     )
@@ -372,7 +427,10 @@ async def change_stops(
     )
     for stop in dropped:
         payload = {"route_id": route_id, "route_order_id": stop.route_order_id}
-        await notify(session, stop.order.customer_id, NotificationKind.route_unplanned, payload)
+        unplanned = NotificationKind.route_unplanned
+        await notify_about_order(
+            session, stop.order.customer_id, unplanned, payload, stop.route_order_id
+        )
     await _reschedule(session, route, provider, [stops[order_id] for order_id in order_ids], travel)
     if order_ids:
         day = day_bounds(route.date, provider.timezone)

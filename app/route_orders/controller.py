@@ -1,11 +1,12 @@
 """Route orders: customers ask for a visit to their stable on some day in a window."""
 
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated
 
 import msgspec
 from litestar import Controller, get, post
 from litestar.di import NamedDependency
+from litestar.exceptions import ValidationException
 from litestar.params import JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,6 +26,7 @@ from app.route_orders.schemas import (
     RouteOrdersFilters,
 )
 from app.search.queries import Category, NearbyArea
+from app.settings import Settings
 from db import route_orders
 from db.models import Role
 from db.pages import Page
@@ -56,10 +58,16 @@ class RouteOrderController(Controller):
         request: SignedInRequest,
         db_session: NamedDependency[AsyncSession],
         search_cache: NamedDependency[SearchCache],
+        settings: NamedDependency[Settings],
         geocoder: NamedDependency[GeocoderChain],
         data: JSONBody[RouteOrderDraft],
     ) -> RouteOrderDetails:
         """An open order; the address is geocoded unless coordinates are sent."""
+        horizon = datetime.now(UTC).date() + timedelta(days=settings.booking_horizon_days)
+        if data.latest > horizon:
+            raise ValidationException(
+                f"latest must be within the booking horizon ({settings.booking_horizon_days} days)"
+            )
         values = msgspec.structs.asdict(data)
         if data.latitude is None:
             values |= await locate(geocoder, data.address)

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.auth import SignedInRequest, requires_role
 from app.edge.formats import GEOJSON, GEOJSON_TOO, Format, ResponseFormat
+from app.edge.limits import limited
 from app.edge.paging import ListPage
 from app.edge.parameters import RowId
 from app.edge.public_reads import commit_public_write
@@ -35,10 +36,13 @@ from db import routes
 from db.models import Role
 from db.nearest import lent
 from db.route_orders import CorridorQuery, OpenOrderSearch, OrdersAlong
-from db.routes import Travel
+from db.routes import PlanLimits, Travel
 from db.search_cache import SearchCache
 from geo.cursor import CursorCodec, IdKey
 from geo.geojson import feature_collection
+
+ROUTE_PLANS = limited(per_user=("route_plan",))
+"""Plans and re-plans, per user: each claims or frees orders and tells their customers."""
 
 
 async def _committed(
@@ -79,7 +83,8 @@ class RouteController(Controller):
     @post(
         "/",
         operation_id="planRoute",
-        responses=error_responses(400, 401, 403, 404, 409, 413, 415, 422, 503),
+        opt=ROUTE_PLANS,
+        responses=error_responses(400, 401, 403, 404, 409, 413, 415, 422, 429, 503),
     )
     async def plan(
         self,
@@ -94,7 +99,8 @@ class RouteController(Controller):
         visiting order, and tell each customer when to expect the provider."""
         _check_stop_count(settings, data.route_order_ids)
         draft = data.as_draft()
-        route_id = await routes.plan_route(db_session, request.user.id, draft, travel)
+        limits = PlanLimits(settings.routes.max_radius_km, settings.routes.max_orders_per_day)
+        route_id = await routes.plan_route(db_session, request.user.id, draft, travel, limits)
         if route_id is None:
             raise not_yours("provider", data.provider_id)
         await commit_public_write(db_session, search_cache, [data.provider_id])
@@ -184,7 +190,8 @@ class RouteController(Controller):
     @patch(
         "/{route_id:int}",
         operation_id="changeRouteStops",
-        responses=error_responses(400, 401, 403, 404, 409, 413, 415, 422, 503),
+        opt=ROUTE_PLANS,
+        responses=error_responses(400, 401, 403, 404, 409, 413, 415, 422, 429, 503),
     )
     async def change_stops(
         self,

@@ -129,3 +129,34 @@ async def test_a_cancellation_and_a_reorder_queued_on_one_route_do_not_deadlock(
     assert reordered.status_code == 422, reordered.text
     after = (await client.get(url, headers=provider.owner.headers)).json()
     assert_measured(after, ids[:-1])
+
+
+async def test_a_claim_racing_a_change_that_frees_its_orders_is_201_or_409(
+    client: Client, http: httpx.AsyncClient, customer: SignedIn
+) -> None:
+    """One provider drops its orders while another claims them: the claim either wins
+    them or loses the race (409), and is never told the orders are not wanted that day."""
+    holder, claimer = await open_provider(client), await open_provider(client)
+    statuses = []
+    for round_ in range(8):
+        orders = await orders_around(client, customer, 2, seed=40 + round_)
+        route = await planned(client, holder, route_body(holder, orders))
+        freed, claimed = await asyncio.gather(
+            http.patch(
+                f"{ROUTES}/{route['id']}",
+                json={"route_order_ids": []},
+                headers=holder.owner.headers,
+            ),
+            http.post(ROUTES, json=route_body(claimer, orders), headers=claimer.owner.headers),
+        )
+        assert freed.status_code == 200, freed.text
+        assert claimed.status_code in (201, 409), claimed.text
+        statuses.append(claimed.status_code)
+        if claimed.status_code == 201:  # the claimer's day is free again for the next round
+            dropped = await http.patch(
+                f"{ROUTES}/{claimed.json()['id']}",
+                json={"route_order_ids": []},
+                headers=claimer.owner.headers,
+            )
+            assert dropped.status_code == 200, dropped.text
+    print(f"\nclaims racing a change that frees their orders: {statuses}")

@@ -26,6 +26,8 @@ DEMO_PASSWORD = "demo provider's route"
 STOCKHOLM = {"latitude": 59.3294, "longitude": 18.0687}
 DEMO_NAME = "Demo hästtjänst"
 STOPS = 8
+DEMO_REACH_KM = 50
+"""The demo provider's service radius (the default): it claims no order beyond it."""
 Client = AsyncTestClient[Litestar]
 
 
@@ -87,7 +89,7 @@ async def plan_tomorrow(client: Client) -> None:
     params: dict[str, str | float] = {
         "lat": STOCKHOLM["latitude"],
         "lng": STOCKHOLM["longitude"],
-        "radius_km": 100,
+        "radius_km": DEMO_REACH_KM,
         "limit": STOPS,
         "date": day,
     }

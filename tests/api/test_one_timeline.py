@@ -89,6 +89,11 @@ async def test_reordering_a_route_into_a_booking_is_409_and_changes_nothing(
 ) -> None:
     """[near, far]: `far` is visited 10:15-11:15, then the same stable is booked from the
     next whole minute for an hour; [far, near] would arrive back at `near` at 11:30."""
+    reach = {"service_radius_km": 100}
+    widened = await client.patch(
+        f"/api/providers/{provider.id}", json=reach, headers=provider.owner.headers
+    )
+    assert widened.status_code == 200, widened.text
     near = await _order_at(client, customer, HOME.latitude)
     far = await _order_at(client, customer, FAR_LATITUDE)
     route = await planned(client, provider, route_body(provider, [near, far], optimize=False))

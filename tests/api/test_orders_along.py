@@ -75,7 +75,8 @@ async def scattered_orders(
     for order_id in cancelled:
         await client.post(f"/api/route-orders/{order_id}/cancel", headers=customer.headers)
     rival = await open_provider(client)
-    await planned(client, rival, route_body(rival, rivals) | {"date": DAY.isoformat()})
+    start = {"latitude": spot.latitude, "longitude": spot.longitude}
+    await planned(client, rival, route_body(rival, rivals, start=start) | {"date": DAY.isoformat()})
     async with engine.connect() as connection:
         left = await connection.scalar(
             text("SELECT count(*) FROM route_orders WHERE status = 'planned' AND id = ANY(:ids)"),

@@ -215,7 +215,7 @@ def counted_statements() -> Iterator[list[str]]:
         event.remove(Engine, "before_cursor_execute", count)
 
 
-@pytest.mark.parametrize("stops", [2, 40])
+@pytest.mark.parametrize("stops", [2, 30])
 async def test_reading_a_route_takes_the_same_statements_whatever_its_length(
     client: Client, provider: OpenProvider, customer: SignedIn, stops: int
 ) -> None:

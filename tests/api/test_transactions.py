@@ -130,7 +130,9 @@ def _new_account(_: Scene) -> dict[str, str]:
 
 
 def _route(provider: OpenProvider, order_id: int, day: str) -> dict[str, object]:
-    return {"provider_id": provider.id, "date": day, "route_order_ids": [order_id]}
+    """A route from beside the order (the provider itself is in the Norwegian Sea)."""
+    start = {"latitude": ROUTE_ORDER["latitude"], "longitude": ROUTE_ORDER["longitude"]}
+    return {"provider_id": provider.id, "date": day, "route_order_ids": [order_id], "start": start}
 
 
 def _booking(scene: Scene) -> dict[str, object]:

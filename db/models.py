@@ -219,6 +219,11 @@ class RouteOrder(IdentityAuditBase):
         _pg_enum(RouteOrderStatus, "route_order_status"), default=RouteOrderStatus.open
     )
     notes: Mapped[str] = mapped_column(Text, default="")
+    arrive_after: Mapped[time | None] = mapped_column(Time)
+    """The earliest arrival the stable allows, on the provider's clock."""
+    arrive_before: Mapped[time | None] = mapped_column(Time)
+    horses: Mapped[int] = mapped_column(SmallInteger, default=1)
+    """How many horses the visit is for: the service's length, that many times."""
 
     @property
     def point(self) -> Point:

@@ -105,6 +105,10 @@ class OrderHit(msgspec.Struct, frozen=True):
     earliest: date
     latest: date
     notes: str
+    arrive_after: str | None
+    """HH:MM on the provider's clock, or null."""
+    arrive_before: str | None
+    horses: int
     distance_m: float
 
     @property
@@ -125,6 +129,9 @@ def _hit_columns(distance: ColumnElement[float]) -> tuple[SQLColumnExpression[An
         RouteOrder.earliest,
         RouteOrder.latest,
         RouteOrder.notes,
+        func.to_char(RouteOrder.arrive_after, "HH24:MI").label("arrive_after"),
+        func.to_char(RouteOrder.arrive_before, "HH24:MI").label("arrive_before"),
+        RouteOrder.horses,
         distance.label("distance_m"),
     )
 

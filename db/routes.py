@@ -13,7 +13,7 @@ import math
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, Select, delete, func, insert, select, true, update
@@ -116,6 +116,9 @@ class _Claimed:
     customer_id: int
     category: str
     point: Point
+    horses: int
+    arrive_after: time | None
+    arrive_before: time | None
 
 
 async def plan_route(
@@ -138,8 +141,9 @@ async def plan_route(
     minutes = await _service_minutes(session, provider.id, orders)
     visits = await travel.legs_m(start, [order.point for order in orders], draft.optimize)
     stops = [orders[index] for index in visits.order]
-    durations = [minutes[order.category] for order in stops]
+    durations = [minutes[order.category] * order.horses for order in stops]
     arrivals = travel.arrivals(draft.day, provider.timezone, visits.legs_m, durations)
+    _check_windows(stops, arrivals, provider.timezone)
     time_taken = _time_of(provider, arrivals, durations)
     await lock_day(session, provider.id, draft.day)
     await _check_day_size(session, provider.id, draft.day, len(stops), limits.max_orders_per_day)
@@ -152,6 +156,37 @@ async def plan_route(
         planned = NotificationKind.route_planned
         await notify_about_order(session, order.customer_id, planned, payload, order.id)
     return route_id
+
+
+class _Windowed(Protocol):
+    """An order with a window of arrival (claimed, or a route's stop's)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def arrive_after(self) -> time | None: ...
+    @property
+    def arrive_before(self) -> time | None: ...
+
+
+def _check_windows(orders: Sequence[_Windowed], arrivals: Sequence[Leg], timezone: str) -> None:
+    """RouteRuleError for the first order the route would reach outside its window, on the
+    provider's clock. (The planner does not yet wait for a window, or order the stops by
+    them: a plan that misses one is refused.)"""
+    zone = ZoneInfo(timezone)
+    for order, leg in zip(orders, arrivals, strict=True):
+        arrival = leg.eta.astimezone(zone)
+        after, before = order.arrive_after, order.arrive_before
+        if (after and arrival.time() < after) or (before and arrival.time() > before):
+            window = f"{_clock(after)}-{_clock(before)}"
+            raise RouteRuleError(
+                f"route order {order.id} would be reached at {arrival:%H:%M}, outside its"
+                f" window {window} ({timezone})"
+            )
+
+
+def _clock(value: time | None) -> str:
+    return "" if value is None else f"{value:%H:%M}"
 
 
 def _check_reach(
@@ -269,10 +304,21 @@ async def _claim(session: AsyncSession, draft: RouteDraft) -> list[_Claimed]:
             RouteOrder.category,
             RouteOrder.latitude,
             RouteOrder.longitude,
+            RouteOrder.horses,
+            RouteOrder.arrive_after,
+            RouteOrder.arrive_before,
         )
     )
     claimed = {
-        row.id: _Claimed(row.id, row.customer_id, row.category, Point(row.latitude, row.longitude))
+        row.id: _Claimed(
+            row.id,
+            row.customer_id,
+            row.category,
+            Point(row.latitude, row.longitude),
+            row.horses,
+            row.arrive_after,
+            row.arrive_before,
+        )
         for row in rows
     }
     for order_id in draft.order_ids:
@@ -431,7 +477,8 @@ async def change_stops(
         await notify_about_order(
             session, stop.order.customer_id, unplanned, payload, stop.route_order_id
         )
-    await _reschedule(session, route, provider, [stops[order_id] for order_id in order_ids], travel)
+    kept_stops = [stops[order_id] for order_id in order_ids]
+    await _reschedule(session, route, provider, kept_stops, travel, keep_windows=True)
     if order_ids:
         day = day_bounds(route.date, provider.timezone)
         time_taken = TimeTaken(provider.id, *day, provider.timezone, route.id)
@@ -473,14 +520,18 @@ async def _reschedule(
     provider: Provider,
     stops: Sequence[RouteStop],
     travel: Travel,
+    keep_windows: bool = False,
 ) -> None:
     """Number the stops in the order given, and measure their legs, arrivals and the
-    route's total again. A route left without stops is cancelled, one whose stops are
-    all visited is done."""
+    route's total again (RouteRuleError if `keep_windows` and one would be reached outside
+    its window). A route left without stops is cancelled, one whose stops are all visited
+    is done."""
     points = [stop.order.point for stop in stops]
     visits = await travel.legs_m(route.start, points, optimize=False)
     durations = [stop.service_minutes for stop in stops]
     arrivals = travel.arrivals(route.date, provider.timezone, visits.legs_m, durations)
+    if keep_windows:
+        _check_windows([stop.order for stop in stops], arrivals, provider.timezone)
     if stops:
         changes = [
             {"id": stop.id, "position": position, "leg_distance_m": leg.distance_m, "eta": leg.eta}

@@ -3,7 +3,6 @@
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated
 
-import msgspec
 from litestar import Controller, get, post
 from litestar.di import NamedDependency
 from litestar.exceptions import ValidationException
@@ -68,7 +67,7 @@ class RouteOrderController(Controller):
             raise ValidationException(
                 f"latest must be within the booking horizon ({settings.booking_horizon_days} days)"
             )
-        values = msgspec.structs.asdict(data)
+        values = data.as_values()
         if data.latitude is None:
             values |= await locate(geocoder, data.address)
         values["address"] = data.address or ""

@@ -1,13 +1,14 @@
 """Request and response bodies of the route-order endpoints."""
 
-from datetime import UTC, date, datetime
-from typing import Annotated
+from datetime import UTC, date, datetime, time
+from typing import Annotated, Any, Self, cast
 
 import msgspec
 
 from app.edge.parameters import NAME, PROSE, LatitudeField, LongitudeField, canonical_coordinates
+from app.hours.schemas import ClockTime
 from app.views import View
-from db.models import RouteOrderStatus, ServiceCategory
+from db.models import RouteOrder, RouteOrderStatus, ServiceCategory
 from db.route_orders import OrderHit
 
 # A visit is asked for within weeks, not seasons: a longer window would keep an order
@@ -25,9 +26,17 @@ class RouteOrderDraft(msgspec.Struct, forbid_unknown_fields=True):
     longitude: LongitudeField | None = None
     address: Annotated[str, msgspec.Meta(min_length=1, max_length=300, pattern=NAME)] | None = None
     notes: Annotated[str, msgspec.Meta(max_length=2000, pattern=PROSE)] = ""
+    arrive_after: Annotated[
+        ClockTime | None,
+        msgspec.Meta(description="the earliest arrival the stable allows, the provider's clock"),
+    ] = None
+    arrive_before: Annotated[ClockTime | None, msgspec.Meta(description="the latest")] = None
+    horses: Annotated[int, msgspec.Meta(ge=1, le=20, description="horses to see")] = 1
 
     def __post_init__(self) -> None:
         canonical_coordinates(self)
+        if self.arrive_after and self.arrive_before and self.arrive_after >= self.arrive_before:
+            raise ValueError("arrive_after must be before arrive_before")
         if self.latitude is None and self.address is None:
             raise ValueError("send latitude and longitude, or an address to locate")
         if self.latest < self.earliest:
@@ -36,6 +45,14 @@ class RouteOrderDraft(msgspec.Struct, forbid_unknown_fields=True):
             raise ValueError(f"the window may span at most {MAX_WINDOW_DAYS} days")
         if self.latest < datetime.now(UTC).date():
             raise ValueError("the window has passed")
+
+    def as_values(self) -> dict[str, Any]:
+        """The order's columns as sent (an address is located by the caller)."""
+        values = msgspec.structs.asdict(self)
+        for bound in ("arrive_after", "arrive_before"):
+            if values[bound] is not None:
+                values[bound] = time.fromisoformat(values[bound])
+        return values
 
 
 class RouteOrderDetails(View):
@@ -48,7 +65,23 @@ class RouteOrderDetails(View):
     latest: date
     status: RouteOrderStatus
     notes: str
+    arrive_after: str | None
+    """HH:MM on the provider's clock, or null."""
+    arrive_before: str | None
+    horses: int
     created_at: datetime
+
+    @classmethod
+    def of(cls, source: object) -> Self:
+        order = cast(RouteOrder, source)
+        clock = {"arrive_after": _clock(order.arrive_after)}
+        clock["arrive_before"] = _clock(order.arrive_before)
+        fields = {name: getattr(order, name) for name in cls.__struct_fields__} | clock
+        return msgspec.convert(fields, cls)
+
+
+def _clock(value: time | None) -> str | None:
+    return None if value is None else value.strftime("%H:%M")
 
 
 class RouteOrderList(msgspec.Struct):

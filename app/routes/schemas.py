@@ -64,6 +64,8 @@ class StopDetails(msgspec.Struct):
     leg_distance_m: float
     """From the previous stop, or from the start."""
     eta: datetime
+    service_minutes: int
+    """How long the visit lasts: the provider's service for the category, per horse."""
     status: RouteStopStatus
 
 
@@ -87,6 +89,7 @@ class RouteDetails(msgspec.Struct):
                 stop.order.longitude,
                 stop.leg_distance_m,
                 stop.eta,
+                stop.service_minutes,
                 stop.status,
             )
             for stop in route.stops

@@ -47,6 +47,9 @@ async def test_an_order_with_coordinates_is_open_as_sent(
         "latest": days_ahead(9).isoformat(),
         "status": "open",
         "notes": "Två hästar, en skodd",
+        "arrive_after": None,
+        "arrive_before": None,
+        "horses": 1,
     }
 
 
@@ -251,6 +254,9 @@ async def test_an_available_order_shows_where_and_when_not_who(
         "earliest": DAY.isoformat(),
         "latest": DAY.isoformat(),
         "notes": "Grind kod 1234",
+        "arrive_after": None,
+        "arrive_before": None,
+        "horses": 1,
         "distance_m": 0.0,
     }
 

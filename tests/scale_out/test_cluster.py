@@ -18,7 +18,7 @@ from redis import Redis
 
 from app.settings import Settings
 from tests.support.live_server import REPOSITORY, settings_environment, wait_until_healthy
-from tests.support.ports import closed_port
+from tests.support.ports import server_ports
 
 CLIENT_LIMIT = 12
 
@@ -33,7 +33,8 @@ class Cluster(NamedTuple):
 def cluster(settings: Settings) -> Iterator[Cluster]:
     if shutil.which("nginx") is None:
         pytest.skip("nginx is not installed (DEVSTACK_NGINX=1 installs it; make test does)")
-    port, instance_port = closed_port(), closed_port()
+    port = server_ports(3)  # nginx's, then the two instances'
+    instance_port = port + 1
     directory = REPOSITORY / ".devstack" / f"cluster-test-{uuid.uuid4().hex[:8]}"
     environment = {
         **os.environ,

@@ -14,7 +14,7 @@ import httpx
 import msgspec
 
 from app.settings import RateLimits, Settings
-from tests.support.ports import closed_port
+from tests.support.ports import server_ports
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 START_TIMEOUT_S = 30.0
@@ -65,7 +65,7 @@ def live_server(
 ) -> Iterator[str]:
     """Serve the app (`target`, an app factory) with `workers` processes configured by
     `environment`; yields its URL. The server's output goes to `log` when given."""
-    port = closed_port()
+    port = server_ports()
     granian = Path(sys.executable).with_name("granian")
     output = None if log is None else log.open("wb")
     process = subprocess.Popen(

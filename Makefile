@@ -149,6 +149,7 @@ load: migrate
 
 bench: migrate
 	$(BIN)/python -m bench.route_optimizer
+	$(BIN)/python -m bench.route_windows
 	@$(STACK) && $(BIN)/python -m bench.strategies
 	@$(STACK) && $(BIN)/python -m bench.map_views
 	@$(STACK) && $(BIN)/python -m bench.free_time

@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import vroom
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
@@ -122,6 +123,12 @@ def with_ortools(matrix: Matrix) -> list[int]:
         return 0 if end in (a, b) else metres[a][b]
 
     routing.SetArcCostEvaluatorOfAllVehicles(routing.RegisterTransitCallback(distance))
+    return [0, *ortools_stops(routing, manager)]
+
+
+def ortools_stops(routing: Any, manager: Any) -> list[int]:
+    """The nodes OR-Tools' one vehicle visits between its start and its end: guided
+    local search from the cheapest arcs, stopped after ORTOOLS_BUDGET_MS."""
     search = pywrapcp.DefaultRoutingSearchParameters()
     search.first_solution_strategy = routing_enums_pb2.FirstSolutionStrategy.PATH_CHEAPEST_ARC
     search.local_search_metaheuristic = (
@@ -129,9 +136,9 @@ def with_ortools(matrix: Matrix) -> list[int]:
     )
     search.time_limit.FromMilliseconds(ORTOOLS_BUDGET_MS)
     solution = routing.SolveWithParameters(search)
-    nodes, index = [], routing.Start(0)
+    nodes, index = [], solution.Value(routing.NextVar(routing.Start(0)))
     while not routing.IsEnd(index):
-        nodes.append(manager.IndexToNode(index))
+        nodes.append(int(manager.IndexToNode(index)))
         index = solution.Value(routing.NextVar(index))
     return nodes
 

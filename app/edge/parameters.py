@@ -3,6 +3,7 @@
 from typing import Annotated, TypeAlias
 
 import msgspec
+from litestar.exceptions import ValidationException
 from litestar.params import Parameter, PathParameter
 
 from db.models import MAX_ROW_ID
@@ -31,6 +32,13 @@ Longitude: TypeAlias = Annotated[float, Parameter(ge=-180, le=180, description="
 Cursor: TypeAlias = Annotated[
     str | None, Parameter(max_length=200, description="next_cursor of the previous page")
 ]
+
+
+def bad_query(key: str, detail: str, message: str | None = None) -> ValidationException:
+    """A 400 for query parameter `key`, in the shape of Litestar's own: `detail` says
+    what is wrong, the entry under `extra` names the parameter (`message`: detail's)."""
+    entry = {"key": key, "source": "query", "message": message or detail}
+    return ValidationException(detail, extra=[entry])
 
 
 def canonical_coordinates(body: msgspec.Struct) -> None:

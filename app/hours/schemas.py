@@ -18,7 +18,8 @@ def _check_interval(opens: str, closes: str) -> None:
         raise ValueError(f"opens ({opens}) must be before closes ({closes})")
 
 
-def _clock(value: dt.time) -> str:
+def clock_text(value: dt.time) -> str:
+    """A wall-clock time as the API writes it, HH:MM (ClockTime)."""
     return value.strftime("%H:%M")
 
 
@@ -63,7 +64,10 @@ class WeeklyHoursBody(msgspec.Struct, forbid_unknown_fields=True):
     def of(cls, weekly: WeeklyHours) -> "WeeklyHoursBody":
         return cls(
             weekly.timezone,
-            [OpeningHoursBody(h.weekday, _clock(h.opens), _clock(h.closes)) for h in weekly.hours],
+            [
+                OpeningHoursBody(h.weekday, clock_text(h.opens), clock_text(h.closes))
+                for h in weekly.hours
+            ],
         )
 
 
@@ -97,7 +101,7 @@ class HoursExceptionBody(msgspec.Struct, forbid_unknown_fields=True, omit_defaul
         if exception.hours is None:
             return cls(exception.day, closed=True)
         opens, closes = exception.hours
-        return cls(exception.day, opens=_clock(opens), closes=_clock(closes))
+        return cls(exception.day, opens=clock_text(opens), closes=clock_text(closes))
 
 
 class HoursExceptionList(msgspec.Struct):

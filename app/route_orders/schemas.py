@@ -6,7 +6,7 @@ from typing import Annotated, Any, Self, cast
 import msgspec
 
 from app.edge.parameters import NAME, PROSE, LatitudeField, LongitudeField, canonical_coordinates
-from app.hours.schemas import ClockTime
+from app.hours.schemas import ClockTime, clock_text
 from app.views import View
 from db.models import RouteOrder, RouteOrderStatus, ServiceCategory
 from db.route_orders import OrderHit
@@ -74,14 +74,15 @@ class RouteOrderDetails(View):
     @classmethod
     def of(cls, source: object) -> Self:
         order = cast(RouteOrder, source)
-        clock = {"arrive_after": _clock(order.arrive_after)}
-        clock["arrive_before"] = _clock(order.arrive_before)
+        clock = {
+            bound: None if value is None else clock_text(value)
+            for bound, value in (
+                ("arrive_after", order.arrive_after),
+                ("arrive_before", order.arrive_before),
+            )
+        }
         fields = {name: getattr(order, name) for name in cls.__struct_fields__} | clock
         return msgspec.convert(fields, cls)
-
-
-def _clock(value: time | None) -> str | None:
-    return None if value is None else value.strftime("%H:%M")
 
 
 class RouteOrderList(msgspec.Struct):

@@ -9,11 +9,10 @@ from collections.abc import Callable
 from typing import Annotated, NamedTuple
 
 import msgspec
-from litestar.exceptions import ValidationException
 from litestar.params import Parameter, QueryParameter
 
 from app.edge.formats import Format, ResponseFormat
-from app.edge.parameters import Cursor, Latitude, Longitude
+from app.edge.parameters import Cursor, Latitude, Longitude, bad_query
 from app.settings import SearchLimits
 from app.slots.queries import From, To, Windows
 from db.models import ServiceCategory
@@ -126,9 +125,10 @@ def search_parsers(limits: SearchLimits, window_of: Windows) -> SearchParsers:
         format_: Format = ResponseFormat.json,
     ) -> NearbyRequest:
         if strategy not in offered:
-            raise ValidationException(
+            raise bad_query(
+                "strategy",
                 f"strategy {strategy} is not offered here; use one of {', '.join(offered)}",
-                extra=[{"key": "strategy", "source": "query", "message": "not offered"}],
+                "not offered",
             )
         area = nearby_area(lat, lng, radius_km, limit, cursor)
         filters = NearbyFilters(area.latitude, area.longitude, area.radius_km, category)

@@ -6,10 +6,9 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Annotated
 
 import msgspec
-from litestar.exceptions import ValidationException
 from litestar.params import Parameter, QueryParameter
 
-from app.edge.parameters import RowId
+from app.edge.parameters import RowId, bad_query
 from app.settings import Settings
 from db.models import MAX_ROW_ID
 from db.slots import SlotRules, Window
@@ -48,10 +47,6 @@ def slot_rules(settings: Settings) -> SlotRules:
     )
 
 
-def _bad(key: str, message: str) -> ValidationException:
-    return ValidationException(message, extra=[{"key": key, "source": "query", "message": message}])
-
-
 def windows(settings: Settings) -> Windows:
     max_days, horizon_days = settings.free_time_max_days, settings.booking_horizon_days
 
@@ -59,14 +54,16 @@ def windows(settings: Settings) -> Windows:
         now = datetime.now(UTC)
         first = first or now.date()
         if first < (now - _EARLIEST_OFFSET).date():
-            raise _bad("from", f"from ({first}) is in the past everywhere")
+            raise bad_query("from", f"from ({first}) is in the past everywhere")
         if first > (now + timedelta(days=horizon_days)).date():
-            raise _bad("from", f"from ({first}) is past the booking horizon ({horizon_days} days)")
+            raise bad_query(
+                "from", f"from ({first}) is past the booking horizon ({horizon_days} days)"
+            )
         last = last or first + timedelta(days=min(DEFAULT_DAYS, max_days) - 1)
         if last < first:
-            raise _bad("to", f"to ({last}) is before from ({first})")
+            raise bad_query("to", f"to ({last}) is before from ({first})")
         if (last - first).days + 1 > max_days:
-            raise _bad("to", f"at most {max_days} days a request: {first} to {last} is more")
+            raise bad_query("to", f"at most {max_days} days a request: {first} to {last} is more")
         return Window(first, last)
 
     return window
@@ -92,7 +89,7 @@ def slots_parser(window_of: Windows) -> Callable[..., SlotsRequest]:
         lng: OptionalLongitude = None,
     ) -> SlotsRequest:
         if (lat is None) != (lng is None):
-            raise _bad("lat" if lat is None else "lng", "send lat and lng together")
+            raise bad_query("lat" if lat is None else "lng", "send lat and lng together")
         if lat is not None and lng is not None:
             lat, lng = canonical_coordinate(lat), canonical_longitude(lng)
         return SlotsRequest(provider_id, service_id, window_of(from_, to), lat, lng)

@@ -58,10 +58,12 @@ async def _slots(
 
 async def _book(
     client: Client, customer: SignedIn, provider: OpenProvider, start: datetime, at: Point
-) -> None:
+) -> int:
     body = provider.booking(start, latitude=at.latitude, longitude=at.longitude)
     response = await client.post("/api/bookings", json=body, headers=customer.headers)
     assert response.status_code == 201, response.text
+    booking_id: int = response.json()["id"]
+    return booking_id
 
 
 @pytest.mark.parametrize("forward", [True, False], ids=["spring", "autumn"])
@@ -141,7 +143,7 @@ async def test_slots_start_after_the_notice(client: Client, settings: Settings) 
     assert now + notice <= first < now + notice + timedelta(minutes=31)
 
 
-async def test_slots_leave_out_the_time_of_a_new_booking_at_once(
+async def test_slots_leave_out_a_new_bookings_time_at_once_and_offer_it_again_when_cancelled(
     client: Client, customer: SignedIn
 ) -> None:
     provider = await open_provider(client, duration_minutes=60)
@@ -158,11 +160,14 @@ async def test_slots_leave_out_the_time_of_a_new_booking_at_once(
     await _book(client, customer, other, stockholm(day, 10), HOME)
     untouched = await client.get(_path(provider), params=params)
     assert untouched.headers["server-timing"] == 'cache;desc="hit"'  # another provider's
-    await _book(client, customer, provider, stockholm(day, 10), HOME)
+    booking_id = await _book(client, customer, provider, stockholm(day, 10), HOME)
     after = await _slots(client, provider, (day, day))
     first_taken = stockholm(day, 9, 15)
     taken = {(first_taken + timedelta(minutes=15 * q)).isoformat() for q in range(7)}
     assert {slot["start"] for slot in before} - {slot["start"] for slot in after} == taken
+    cancelled = await client.post(f"/api/bookings/{booking_id}/cancel", headers=customer.headers)
+    assert cancelled.status_code == 200, cancelled.text
+    assert await _slots(client, provider, (day, day)) == before  # its time is free again
 
 
 @pytest.mark.parametrize(

@@ -43,7 +43,7 @@ from app.ops.controller import HealthController
 from app.profiles.controller import ProfileController
 from app.route_orders.controller import RouteOrderController
 from app.routes.controller import RouteController
-from app.routes.queries import corridor_dependency
+from app.routes.queries import corridor_dependency, day_rules
 from app.search.costly import CostlySearches
 from app.search.queries import search_parsers
 from app.search.reads import Available, Clusters, InView, Nearby
@@ -55,13 +55,14 @@ from app.tiles.reads import ProviderTile
 from db.accounts import Passwords
 from db.engine import SlowStatementLog, check_pooler, make_engine
 from db.geocoding import GazetteerGeocoder
-from db.routes import Travel
 from db.search_cache import SearchCache
 from db.token_versions import TokenVersions
+from db.working_days import Travel
 from geo.cursor import CursorCodec
 from geo.geocoding.chain import GeocoderChain
 from geo.geocoding.nominatim import NominatimGeocoder
 from geo.routes import GreatCircleMatrix
+from geo.vroom_solver import vroom_steps
 
 logger = logging.getLogger(__name__)
 
@@ -215,7 +216,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         "proxies": rate_limiter.proxies,
         # Orders along a provider's own route: the primary's (app.edge.public_reads).
         "order_search": databases.public_reads.primary.orders,
-        "travel": Travel(settings.routes.day_start, settings.routes.speed_kmh, GreatCircleMatrix()),
+        "travel": Travel(
+            settings.routes.speed_kmh, GreatCircleMatrix(), day_rules(settings.routes), vroom_steps
+        ),
     }
     return Litestar(
         route_handlers=[

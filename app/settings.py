@@ -66,7 +66,14 @@ class RoutePlanning(msgspec.Struct, frozen=True):
 
     max_stops: int = 50
     day_start: time = time(8)
-    """When driving starts, in the provider's time zone (`ROUTE_DAY_START=08:00:00`)."""
+    """The shift of a provider who has set no weekly hours starts then (its time zone's
+    clock, `ROUTE_DAY_START=08:00:00`) ..."""
+    day_end: time = time(18)
+    """... and ends then."""
+    break_minutes: int = 30
+    """A day route's break, unless the provider sets its own (0: none) ..."""
+    break_window: str = "11:00-13:30"
+    """... taken inside this window of the provider's clock."""
     speed_kmh: float = 60.0
     """Average speed between stables, along the straight line the distances measure."""
     max_radius_km: float = 100.0
@@ -78,6 +85,23 @@ class RoutePlanning(msgspec.Struct, frozen=True):
     default_corridor_km: float = 5.0
     corridor_weighed: int = 1000
     """How many of the open orders nearest a route's line are ranked by detour, at most."""
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.break_minutes <= 240:
+            raise ValueError("ROUTE_BREAK_MINUTES must be 0 to 240")
+        if self.day_start >= self.day_end:
+            raise ValueError("ROUTE_DAY_START must be before ROUTE_DAY_END")
+        self.break_span()
+
+    def break_span(self) -> tuple[time, time]:
+        """ROUTE_BREAK_WINDOW as two times."""
+        try:
+            start, end = (time.fromisoformat(part) for part in self.break_window.split("-"))
+        except ValueError:
+            raise ValueError("ROUTE_BREAK_WINDOW must be HH:MM-HH:MM, e.g. 11:00-13:30") from None
+        if start >= end:
+            raise ValueError("ROUTE_BREAK_WINDOW must end after it starts")
+        return start, end
 
 
 class RateLimits(msgspec.Struct, frozen=True):

@@ -194,7 +194,7 @@ async def lock_day(session: AsyncSession, provider_id: int, day: date) -> None:
     )
 
 
-async def _day_in_order(
+async def day_in_order(
     session: AsyncSession, provider_id: int, day: tuple[datetime, datetime], route_id: int | None
 ) -> list[tuple[Placed, bool]]:
     """The provider's active commitments starting that day, in time order, each with
@@ -223,11 +223,11 @@ async def _day_in_order(
 
 
 async def _check_beside(
-    day_in_order: Sequence[tuple[Placed, bool]], time: TimeTaken, drives: Drives
+    in_order: Sequence[tuple[Placed, bool]], time: TimeTaken, drives: Drives
 ) -> None:
     """TooFarError unless the provider can drive between each commitment the write adds
     (marked True) and the others beside it, within the gaps."""
-    for (before, before_mine), (after, after_mine) in itertools.pairwise(day_in_order):
+    for (before, before_mine), (after, after_mine) in itertools.pairwise(in_order):
         if before_mine == after_mine:
             continue
         [drive] = await drives.drives([before.place, after.place])
@@ -248,7 +248,7 @@ async def check_drives(
     the exclusion constraint's to refuse). Hold the day's lock."""
     others = [
         (placed, False)
-        for placed, _ in await _day_in_order(session, time.provider_id, day, None)
+        for placed, _ in await day_in_order(session, time.provider_id, day, None)
         if placed.end <= time.start or placed.start >= time.end
     ]
     added = Placed(CommitmentKind.booking, time.start, time.end, place)
@@ -281,5 +281,5 @@ async def check_route_drives(
     """TooFarError unless the provider can drive between each visit of the route and the
     commitments beside it that are not the route's, that day (the route's own legs are
     its schedule's). Hold the day's lock."""
-    day_in_order = await _day_in_order(session, time.provider_id, day, route_id)
-    await _check_beside(day_in_order, time, drives)
+    in_order = await day_in_order(session, time.provider_id, day, route_id)
+    await _check_beside(in_order, time, drives)

@@ -93,6 +93,10 @@ class Provider(IdentityAuditBase):
     # Distinct categories of the provider's active services, kept by a trigger on
     # services so that search can filter during the index-ordered scan, without a join.
     categories: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list)
+    # The provider's break on a day route (0 minutes: none); all None: the deployment's.
+    break_minutes: Mapped[int | None] = mapped_column(SmallInteger)
+    break_from: Mapped[time | None] = mapped_column(Time)
+    break_until: Mapped[time | None] = mapped_column(Time)
 
     services: Mapped[list["Service"]] = relationship(
         back_populates="provider", order_by="Service.id", lazy="raise"
@@ -249,6 +253,13 @@ class Route(IdentityAuditBase):
     start_latitude: Mapped[float] = mapped_column(Float)
     start_longitude: Mapped[float] = mapped_column(Float)
     total_distance_m: Mapped[float] = mapped_column(Float)
+    # Where the day ends (None: at its last visit), how far that is from it, and when.
+    end_latitude: Mapped[float | None] = mapped_column(Float)
+    end_longitude: Mapped[float | None] = mapped_column(Float)
+    end_distance_m: Mapped[float] = mapped_column(Float, default=0)
+    finish: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
+    break_start: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
+    break_minutes: Mapped[int | None] = mapped_column(SmallInteger)
 
     stops: Mapped[list["RouteStop"]] = relationship(
         back_populates="route", order_by="RouteStop.position", lazy="raise"
@@ -257,6 +268,12 @@ class Route(IdentityAuditBase):
     @property
     def start(self) -> Point:
         return Point(self.start_latitude, self.start_longitude)
+
+    @property
+    def end(self) -> Point | None:
+        if self.end_latitude is None or self.end_longitude is None:
+            return None
+        return Point(self.end_latitude, self.end_longitude)
 
 
 class RouteStopStatus(enum.StrEnum):

@@ -23,6 +23,7 @@ class NotificationKind(enum.StrEnum):
     booking_cancelled = "booking_cancelled"
     route_planned = "route_planned"
     route_unplanned = "route_unplanned"
+    route_eta_moved = "route_eta_moved"
     route_order_cancelled = "route_order_cancelled"
 
 

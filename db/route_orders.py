@@ -35,7 +35,8 @@ from db.nearest import (
     nearest_values,
 )
 from db.pages import Page, newest_first
-from db.routes import Travel, take_off_route
+from db.routes import take_off_route
+from db.working_days import Travel
 from geo.cursor import DistanceKey, TimeKey
 from geo.distance import Point
 from geo.routes import Insertion, Insertions, path_geometry

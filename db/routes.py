@@ -8,12 +8,11 @@ Whatever changes a planned route locks the orders it changes first, in id order,
 route last: one lock order for every writer, so none waits on another in a cycle.
 """
 
-import itertools
-import math
+import enum
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any, Protocol
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, Select, delete, func, insert, select, true, update
@@ -34,13 +33,43 @@ from db.models import (
 from db.notifications import NotificationKind, notify, notify_about_order
 from db.pages import Page
 from db.profiles import owned_provider
+from db.working_days import ClosedDayError, DayModel, OrderVisit, Travel, model_day
 from geo.cursor import IdKey
+from geo.day_plan import (
+    Reason,
+    Timeline,
+    Visit,
+    cheapest_insertion,
+    in_given_order,
+    plan_day,
+    why_left_out,
+)
 from geo.distance import Point, haversine_m
-from geo.routes import DistanceMatrix, Leg, schedule, visiting_order
 
 
 class RouteRuleError(Exception):
     """An order that can't be planned for that day by that provider, and why."""
+
+    def __init__(self, message: str, unassigned: Sequence["LeftOut"] = ()) -> None:
+        super().__init__(message)
+        self.unassigned = list(unassigned)
+
+    @property
+    def extra(self) -> dict[str, Any] | None:
+        if not self.unassigned:
+            return None
+        return {"unassigned": [left.as_dict() for left in self.unassigned]}
+
+
+@dataclass(frozen=True, slots=True)
+class LeftOut:
+    """An order a plan could not fit, and why; it stays open."""
+
+    route_order_id: int
+    reason: Reason
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"route_order_id": self.route_order_id, "reason": self.reason.value}
 
 
 class OrderTakenError(Exception):
@@ -51,6 +80,9 @@ class RouteStateError(Exception):
     """The stop or its route is past the state the change needs."""
 
 
+AT_START: Literal["start"] = "start"
+
+
 @dataclass(frozen=True, slots=True)
 class RouteDraft:
     provider_id: int
@@ -58,6 +90,8 @@ class RouteDraft:
     order_ids: Sequence[int]
     start: Point | None
     optimize: bool
+    end: Point | Literal["start"] | None = AT_START
+    """Where the day ends: AT_START (home again), a place, or None (at the last visit)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,47 +101,6 @@ class PlanLimits:
 
     max_radius_km: float
     max_orders_per_day: int
-
-
-@dataclass(frozen=True, slots=True)
-class Visits:
-    order: list[int]
-    """Indexes of the stops, in visiting order."""
-    legs_m: list[float]
-    """Each visited stop's leg, from the one before or from the start."""
-
-
-@dataclass(frozen=True, slots=True)
-class Travel:
-    """How a provider's day runs: when driving starts, how fast it goes, and how far
-    apart places are."""
-
-    day_start: time
-    speed_kmh: float
-    matrix: DistanceMatrix
-
-    async def legs_m(self, start: Point, stops: Sequence[Point], optimize: bool) -> Visits:
-        """The stops in visiting order (optimized, or as given), and each one's leg."""
-        distances = await self.matrix.between([start, *stops])
-        order = visiting_order(distances) if optimize else list(range(len(stops)))
-        nodes = [0, *(stop + 1 for stop in order)]
-        return Visits(order, [distances[a][b] for a, b in itertools.pairwise(nodes)])
-
-    async def drives(self, places: Sequence[Point]) -> list[timedelta]:
-        """How long driving from each place to the next takes, rounded up to the second
-        as free slots reckon it in SQL (migration 0012's drive_time)."""
-        distances = await self.matrix.between(list(places))
-        return [
-            timedelta(seconds=math.ceil(distances[a][a + 1] / 1000 / self.speed_kmh * 3600))
-            for a in range(len(places) - 1)
-        ]
-
-    def arrivals(
-        self, day: date, timezone: str, legs_m: Sequence[float], service_minutes: Sequence[int]
-    ) -> list[Leg]:
-        """When each stop is reached, driving from the day's start on the provider's clock."""
-        day_start = datetime.combine(day, self.day_start, ZoneInfo(timezone))
-        return schedule(legs_m, service_minutes, day_start, self.speed_kmh)
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,87 +114,202 @@ class _Claimed:
     arrive_before: time | None
 
 
+@dataclass(frozen=True)
+class Planned:
+    """A route planned, and the orders left out of it (open again)."""
+
+    route_id: int
+    unassigned: list[LeftOut]
+
+
 async def plan_route(
     session: AsyncSession, owner_id: int, draft: RouteDraft, travel: Travel, limits: PlanLimits
-) -> int | None:
-    """The new route's id; None if the provider is not one of the owner's.
+) -> Planned | None:
+    """The new route and the orders that did not fit it; None if the provider is not one
+    of the owner's.
 
     Raises OrderTakenError or RouteRuleError, naming the first order at fault (or the
-    day, when it has passed or is full); the caller's transaction then holds nothing of
-    the route.
+    day, when it has passed, is full, or no order fits it); the caller's transaction
+    then holds nothing of the route.
     """
     provider = await owned_provider(session, owner_id, draft.provider_id)
     if provider is None:
         return None
     if draft.day < datetime.now(ZoneInfo(provider.timezone)).date():
         raise RouteRuleError(f"{draft.day} has passed ({provider.timezone})")
-    orders = await _claim(session, draft)
+    claimed = await _claim(session, draft)
     start = draft.start or Point(provider.latitude, provider.longitude)
-    _check_reach(provider, start, orders, limits.max_radius_km)
-    minutes = await _service_minutes(session, provider.id, orders)
-    visits = await travel.legs_m(start, [order.point for order in orders], draft.optimize)
-    stops = [orders[index] for index in visits.order]
-    durations = [minutes[order.category] * order.horses for order in stops]
-    arrivals = travel.arrivals(draft.day, provider.timezone, visits.legs_m, durations)
-    _check_windows(stops, arrivals, provider.timezone)
-    time_taken = _time_of(provider, arrivals, durations)
+    reachable, too_far = _within_reach(provider, start, claimed, limits.max_radius_km)
+    minutes = await _service_minutes(session, provider.id, reachable)
+    orders = [_order_visit(order, minutes) for order in reachable]
     await lock_day(session, provider.id, draft.day)
-    await _check_day_size(session, provider.id, draft.day, len(stops), limits.max_orders_per_day)
-    async with taking(session, time_taken):
-        route_id = await _store(session, provider.id, draft.day, start, stops, durations, arrivals)
+    end = start if draft.end == AT_START else draft.end
+    model = await _model(session, provider, draft.day, travel, (start, end), orders)
+    if draft.optimize:
+        plan = plan_day(model.day, travel.solver)
+        driven = None if plan is None else plan.timeline
+    else:
+        driven = _in_order(model, list(model.orders))
+    if driven is None:
+        raise RouteRuleError(f"the provider's commitments on {draft.day} leave no day to plan")
+    schedule = _schedule(model, driven)
+    unassigned = too_far + _left_out(model, driven)
+    if not schedule.stops:
+        raise RouteRuleError(f"no order fits the provider's day on {draft.day}", unassigned)
+    await _reopen(session, [left.route_order_id for left in unassigned])
+    await _check_day_size(
+        session, provider.id, draft.day, len(schedule.stops), limits.max_orders_per_day
+    )
+    async with taking(session, schedule.time_taken(provider)):
+        route_id = await _store(session, provider.id, draft.day, start, end, schedule)
     day = day_bounds(draft.day, provider.timezone)
-    await check_route_drives(session, route_id, time_taken, day, travel)
-    for order, arrival in zip(stops, arrivals, strict=True):
-        payload = _planned(route_id, provider, order.id, arrival.eta)
+    await check_route_drives(session, route_id, schedule.time_taken(provider), day, travel)
+    by_id = {order.id: order for order in claimed}
+    for stop in schedule.stops:
+        payload = _planned(route_id, provider, stop.order.order_id, stop.eta)
+        customer = by_id[stop.order.order_id].customer_id
         planned = NotificationKind.route_planned
-        await notify_about_order(session, order.customer_id, planned, payload, order.id)
-    return route_id
+        await notify_about_order(session, customer, planned, payload, stop.order.order_id)
+    return Planned(route_id, unassigned)
 
 
-class _Windowed(Protocol):
-    """An order with a window of arrival (claimed, or a route's stop's)."""
-
-    @property
-    def id(self) -> int: ...
-    @property
-    def arrive_after(self) -> time | None: ...
-    @property
-    def arrive_before(self) -> time | None: ...
-
-
-def _check_windows(orders: Sequence[_Windowed], arrivals: Sequence[Leg], timezone: str) -> None:
-    """RouteRuleError for the first order the route would reach outside its window, on the
-    provider's clock. (The planner does not yet wait for a window, or order the stops by
-    them: a plan that misses one is refused.)"""
-    zone = ZoneInfo(timezone)
-    for order, leg in zip(orders, arrivals, strict=True):
-        arrival = leg.eta.astimezone(zone)
-        after, before = order.arrive_after, order.arrive_before
-        if (after and arrival.time() < after) or (before and arrival.time() > before):
-            window = f"{_clock(after)}-{_clock(before)}"
-            raise RouteRuleError(
-                f"route order {order.id} would be reached at {arrival:%H:%M}, outside its"
-                f" window {window} ({timezone})"
-            )
+async def _model(
+    session: AsyncSession,
+    provider: Provider,
+    day: date,
+    travel: Travel,
+    ends: tuple[Point, Point | None],
+    orders: Sequence[OrderVisit],
+    route_id: int | None = None,
+    resume: "Resume | None" = None,
+) -> DayModel:
+    not_before, rested = (None, False) if resume is None else (resume.not_before, resume.rested)
+    try:
+        return await model_day(
+            session, provider, day, travel, ends, orders, route_id, not_before, rested
+        )
+    except ClosedDayError as error:
+        raise RouteRuleError(str(error)) from None
 
 
-def _clock(value: time | None) -> str:
-    return "" if value is None else f"{value:%H:%M}"
+def _in_order(model: DayModel, orders: Sequence[Visit]) -> Timeline | None:
+    """The visits in the order given; RouteRuleError naming the first that fits nowhere
+    after the one before, and why."""
+    driven = in_given_order(model.day, list(orders))
+    if isinstance(driven, Visit):
+        order = model.orders[driven]
+        reason = why_left_out(model.day, driven)
+        left = LeftOut(order.order_id, reason)
+        raise RouteRuleError(
+            f"route order {order.order_id} does not fit the day in the order given ({reason})",
+            [left],
+        )
+    return driven
 
 
-def _check_reach(
+def _left_out(model: DayModel, driven: Timeline) -> list[LeftOut]:
+    placed = set(driven.visits())
+    return [
+        LeftOut(order.order_id, why_left_out(model.day, visit))
+        for visit, order in model.orders.items()
+        if visit not in placed
+    ]
+
+
+async def _reopen(session: AsyncSession, order_ids: Sequence[int]) -> None:
+    if order_ids:
+        await session.execute(
+            update(RouteOrder)
+            .where(RouteOrder.id.in_(order_ids))
+            .values(status=RouteOrderStatus.open)
+        )
+
+
+def _order_visit(order: _Claimed, minutes: dict[str, int]) -> OrderVisit:
+    return OrderVisit(
+        order.id,
+        order.point,
+        minutes[order.category] * order.horses,
+        order.arrive_after,
+        order.arrive_before,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Stop:
+    order: OrderVisit
+    leg_m: float
+    """From wherever the provider was before: the start, a stop or another commitment."""
+    eta: datetime
+    """When the visit starts (after waiting, if the provider arrives early)."""
+
+
+@dataclass(frozen=True)
+class _Schedule:
+    stops: list[_Stop]
+    total_m: float
+    """Everything the day drives, commitments between the stops and the way to the end
+    included."""
+    end_m: float
+    finish: datetime
+    break_start: datetime | None
+    break_minutes: int | None
+
+    def time_taken(self, provider: Provider, route_id: int | None = None) -> TimeTaken:
+        """From the first visit's start to the last one's end."""
+        first, last = self.stops[0], self.stops[-1]
+        end = last.eta + timedelta(minutes=last.order.service_minutes)
+        return TimeTaken(provider.id, first.eta, end, provider.timezone, route_id)
+
+    def route_values(self, before_m: float = 0.0) -> dict[str, Any]:
+        """The route's columns; `before_m` driven to visits made before the schedule."""
+        return {
+            "total_distance_m": before_m + self.total_m,
+            "end_distance_m": self.end_m,
+            "finish": self.finish,
+            "break_start": self.break_start,
+            "break_minutes": self.break_minutes,
+        }
+
+
+def _schedule(model: DayModel, driven: Timeline) -> _Schedule:
+    """The timeline's visits as stops, with their legs in metres and times as instants."""
+    here, total_m, stops = 0, 0.0, []
+    for timed in driven.steps:
+        node = timed.step.node
+        if node is None:
+            continue
+        leg_m = model.distances_m[here][node]
+        total_m += leg_m
+        here = node
+        if isinstance(timed.step, Visit):
+            stops.append(_Stop(model.orders[timed.step], leg_m, model.clock.instant(timed.start_s)))
+    end_m = 0.0 if model.day.end is None else model.distances_m[here][model.day.end]
+    rest = model.day.rest
+    rested = rest is not None and driven.rest_start_s is not None
+    return _Schedule(
+        stops,
+        total_m + end_m,
+        end_m,
+        model.clock.instant(driven.finish_s),
+        model.clock.instant(driven.rest_start_s) if rested else None,  # type: ignore[arg-type]
+        rest.length_s // 60 if rested and rest else None,
+    )
+
+
+def _within_reach(
     provider: Provider, start: Point, orders: Sequence[_Claimed], max_radius_km: float
-) -> None:
-    """RouteRuleError for the first order beyond the provider's service radius (or the
-    deployment's limit, if nearer) of the route's start."""
+) -> tuple[list[_Claimed], list[LeftOut]]:
+    """The orders within the provider's service radius (or the deployment's limit, if
+    nearer) of the route's start, and the others as too far."""
     reach_km = min(provider.service_radius_km, max_radius_km)
+    within, beyond = [], []
     for order in orders:
-        distance_km = haversine_m(start, order.point) / 1000
-        if distance_km > reach_km:
-            raise RouteRuleError(
-                f"route order {order.id} is {distance_km:.1f} km from the route's start,"
-                f" beyond the provider's reach of {reach_km:g} km"
-            )
+        if haversine_m(start, order.point) / 1000 <= reach_km:
+            within.append(order)
+        else:
+            beyond.append(LeftOut(order.id, Reason.too_far))
+    return within, beyond
 
 
 async def _check_day_size(
@@ -230,45 +338,32 @@ async def _store(
     provider_id: int,
     day: date,
     start: Point,
-    visits: Sequence[_Claimed],
-    durations: Sequence[int],
-    arrivals: Sequence[Leg],
+    end: Point | None,
+    schedule: _Schedule,
 ) -> int:
     route = insert(Route).values(
         provider_id=provider_id,
         date=day,
         start_latitude=start.latitude,
         start_longitude=start.longitude,
-        total_distance_m=sum(arrival.distance_m for arrival in arrivals),
+        end_latitude=None if end is None else end.latitude,
+        end_longitude=None if end is None else end.longitude,
+        **schedule.route_values(),
     )
     route_id: int = (await session.execute(route.returning(Route.id))).scalar_one()
     stops = [
         {
             "route_id": route_id,
-            "route_order_id": order.id,
+            "route_order_id": stop.order.order_id,
             "position": position,
-            "leg_distance_m": arrival.distance_m,
-            "eta": arrival.eta,
-            "service_minutes": minutes,
+            "leg_distance_m": stop.leg_m,
+            "eta": stop.eta,
+            "service_minutes": stop.order.service_minutes,
         }
-        for position, (order, minutes, arrival) in enumerate(
-            zip(visits, durations, arrivals, strict=True)
-        )
+        for position, stop in enumerate(schedule.stops)
     ]
     await session.execute(insert(RouteStop), stops)
     return route_id
-
-
-def _time_of(
-    provider: Provider,
-    arrivals: Sequence[Leg],
-    durations: Sequence[int],
-    route_id: int | None = None,
-) -> TimeTaken:
-    """The provider's time a route's visits take: from the first arrival to the end of the
-    last visit."""
-    end = arrivals[-1].eta + timedelta(minutes=durations[-1])
-    return TimeTaken(provider.id, arrivals[0].eta, end, provider.timezone, route_id)
 
 
 def _planned(route_id: int, provider: Provider, order_id: int, eta: datetime) -> dict[str, Any]:
@@ -447,15 +542,13 @@ async def change_stops(
     such route.
 
     Raises RouteStateError if the route is done or cancelled, or a dropped visit is done;
-    RouteRuleError naming an order that is not one of the route's stops.
+    RouteRuleError naming an order that is not one of the route's stops, or one that no
+    longer fits the day in the order given.
     """
-    await _lock_orders(session, _orders_of_route(route_id, owner_id))
-    locked = await _locked_route(session, route_id, owner_id)
+    locked = await _changeable(session, owner_id, route_id)
     if locked is None:
         return False
     route, provider = locked
-    if route.status is not RouteStatus.planned:
-        raise RouteStateError(f"route {route_id} is {route.status}")
     stops = {stop.route_order_id: stop for stop in route.stops}
     for order_id in order_ids:
         if order_id not in stops:
@@ -465,25 +558,33 @@ async def change_stops(
     for stop in dropped:
         if stop.status is RouteStopStatus.done:
             raise RouteStateError(f"the visit to route order {stop.route_order_id} is done")
-    await lock_day(session, provider.id, route.date)
     await _delete_stops(session, dropped)
-    reopened = [stop.route_order_id for stop in dropped]
-    await session.execute(
-        update(RouteOrder).where(RouteOrder.id.in_(reopened)).values(status=RouteOrderStatus.open)
-    )
+    await _reopen(session, [stop.route_order_id for stop in dropped])
     for stop in dropped:
         payload = {"route_id": route_id, "route_order_id": stop.route_order_id}
         unplanned = NotificationKind.route_unplanned
         await notify_about_order(
             session, stop.order.customer_id, unplanned, payload, stop.route_order_id
         )
-    kept_stops = [stops[order_id] for order_id in order_ids]
-    await _reschedule(session, route, provider, kept_stops, travel, keep_windows=True)
-    if order_ids:
-        day = day_bounds(route.date, provider.timezone)
-        time_taken = TimeTaken(provider.id, *day, provider.timezone, route.id)
-        await check_route_drives(session, route.id, time_taken, day, travel)
+    ordered = [stops[order_id] for order_id in order_ids]
+    await _replan(session, route, provider, ordered, travel, _Way.as_given)
     return True
+
+
+async def _changeable(
+    session: AsyncSession, owner_id: int, route_id: int
+) -> tuple[Route, Provider] | None:
+    """The owner's planned route, its orders, it and its day locked (in that order);
+    None if the owner has no such route, RouteStateError if it is done or cancelled."""
+    await _lock_orders(session, _orders_of_route(route_id, owner_id))
+    locked = await _locked_route(session, route_id, owner_id)
+    if locked is None:
+        return None
+    route, provider = locked
+    if route.status is not RouteStatus.planned:
+        raise RouteStateError(f"route {route_id} is {route.status}")
+    await lock_day(session, provider.id, route.date)
+    return locked
 
 
 async def take_off_route(session: AsyncSession, order_id: int, travel: Travel) -> int | None:
@@ -501,55 +602,245 @@ async def take_off_route(session: AsyncSession, order_id: int, travel: Travel) -
     if locked is None:
         return None
     route, provider = locked
+    await lock_day(session, provider.id, route.date)
     await _delete_stops(session, [s for s in route.stops if s.route_order_id == order_id])
     kept = [stop for stop in route.stops if stop.route_order_id != order_id]
-    await _reschedule(session, route, provider, kept, travel)
+    await _replan(session, route, provider, kept, travel, _Way.as_given)
     payload = {"route_id": route.id, "route_order_id": order_id}
     await notify(session, provider.user_id, NotificationKind.route_order_cancelled, payload)
     return provider.id
 
 
-async def _delete_stops(session: AsyncSession, stops: Collection[RouteStop]) -> None:
-    if stops:
-        await session.execute(delete(RouteStop).where(RouteStop.id.in_([s.id for s in stops])))
+async def insert_stop(
+    session: AsyncSession,
+    owner_id: int,
+    route_id: int,
+    order_id: int,
+    travel: Travel,
+    limits: PlanLimits,
+) -> bool:
+    """Claim the order for the route and visit it where the day drives least, every other
+    visit in its order; False if the owner has no such route.
+
+    Raises OrderTakenError if another route holds the order, RouteRuleError with the
+    reason if it does not fit the day, RouteStateError if the route is done or cancelled.
+    """
+    await _lock_orders(session, select(RouteOrder.id).where(RouteOrder.id == order_id))
+    locked = await _changeable(session, owner_id, route_id)
+    if locked is None:
+        return False
+    route, provider = locked
+    draft = RouteDraft(provider.id, route.date, [order_id], route.start, optimize=False)
+    [claimed] = await _claim(session, draft)
+    [reachable], _ = _reachable_or_refused(provider, route.start, claimed, limits)
+    minutes = await _service_minutes(session, provider.id, [reachable])
+    await _check_day_size(session, provider.id, route.date, 1, limits.max_orders_per_day)
+    adding = _order_visit(reachable, minutes)
+    await _replan(session, route, provider, route.stops, travel, _Way.inserting, adding)
+    eta = await session.scalar(
+        select(RouteStop.eta).where(
+            RouteStop.route_order_id == order_id, RouteStop.route_id == route.id
+        )
+    )
+    payload = _planned(route.id, provider, order_id, eta)  # type: ignore[arg-type]
+    planned = NotificationKind.route_planned
+    await notify_about_order(session, claimed.customer_id, planned, payload, order_id)
+    return True
 
 
-async def _reschedule(
+def _reachable_or_refused(
+    provider: Provider, start: Point, order: _Claimed, limits: PlanLimits
+) -> tuple[list[_Claimed], None]:
+    within, beyond = _within_reach(provider, start, [order], limits.max_radius_km)
+    if beyond:
+        raise RouteRuleError(f"route order {order.id} is beyond the provider's reach", beyond)
+    return within, None
+
+
+async def optimize_route(
+    session: AsyncSession, owner_id: int, route_id: int, travel: Travel
+) -> bool:
+    """Visit the route's remaining stops in the order the day drives least, its done
+    visits first and where they were; False if the owner has no such route."""
+    locked = await _changeable(session, owner_id, route_id)
+    if locked is None:
+        return False
+    route, provider = locked
+    await _replan(session, route, provider, route.stops, travel, _Way.optimized)
+    return True
+
+
+class _Way(enum.Enum):
+    """How a change orders the route's remaining visits."""
+
+    as_given = "as given"
+    inserting = "the others as they are, the new one where the day drives least"
+    optimized = "re-solved"
+
+
+ETA_MOVED = timedelta(minutes=15)
+"""A customer is told of a new arrival time when it moves by more than this."""
+
+
+async def _replan(
     session: AsyncSession,
     route: Route,
     provider: Provider,
     stops: Sequence[RouteStop],
     travel: Travel,
-    keep_windows: bool = False,
+    way: _Way,
+    adding: OrderVisit | None = None,
 ) -> None:
-    """Number the stops in the order given, and measure their legs, arrivals and the
-    route's total again (RouteRuleError if `keep_windows` and one would be reached outside
-    its window). A route left without stops is cancelled, one whose stops are all visited
-    is done."""
-    points = [stop.order.point for stop in stops]
-    visits = await travel.legs_m(route.start, points, optimize=False)
-    durations = [stop.service_minutes for stop in stops]
-    arrivals = travel.arrivals(route.date, provider.timezone, visits.legs_m, durations)
-    if keep_windows:
-        _check_windows([stop.order for stop in stops], arrivals, provider.timezone)
-    if stops:
-        changes = [
-            {"id": stop.id, "position": position, "leg_distance_m": leg.distance_m, "eta": leg.eta}
-            for position, (stop, leg) in enumerate(zip(stops, arrivals, strict=True))
-        ]
-        time = _time_of(provider, arrivals, durations, route.id)
-        async with taking(session, time, row_by_row=True):
-            await session.execute(update(RouteStop), changes)
-    if not stops:
-        status = RouteStatus.cancelled
-    elif all(stop.status is RouteStopStatus.done for stop in stops):
-        status = RouteStatus.done
+    """Schedule the route's stops anew, `way`: its done visits first and as they were,
+    then the rest (and `adding`, a new stop) from the place and time the last done one
+    ended. Legs, arrival times and totals are measured anew; customers whose arrival
+    moved by more than ETA_MOVED are told. A route left without stops is cancelled, one
+    whose stops are all visited is done. RouteRuleError if the visits do not fit."""
+    done = [stop for stop in stops if stop.status is RouteStopStatus.done]
+    waiting = [stop for stop in stops if stop.status is RouteStopStatus.planned]
+    if not waiting and adding is None:
+        await _settle(session, route, done)
+        return
+    resume = _resume(route, done)
+    orders = [*map(_stop_visit, waiting), *([adding] if adding else [])]
+    model = await _model(
+        session, provider, route.date, travel, (resume.place, route.end), orders, route.id, resume
+    )
+    driven = _ordered(model, travel, way)
+    told = {stop.route_order_id: (stop.order.customer_id, stop.eta) for stop in waiting}
+    schedule = _schedule(model, driven)
+    by_order = {stop.route_order_id: stop for stop in waiting}
+    done_legs_m = await _legs_m(travel, [route.start, *(stop.order.point for stop in done)])
+    changes: list[dict[str, Any]] = [
+        {"id": stop.id, "position": position, "leg_distance_m": leg_m}
+        for position, (stop, leg_m) in enumerate(zip(done, done_legs_m, strict=True))
+    ]
+    added = []
+    for position, planned in enumerate(schedule.stops, start=len(done)):
+        stop = by_order.get(planned.order.order_id)
+        values: dict[str, Any] = {
+            "position": position,
+            "leg_distance_m": planned.leg_m,
+            "eta": planned.eta,
+        }
+        if stop is None:
+            added.append(
+                {
+                    "route_id": route.id,
+                    "route_order_id": planned.order.order_id,
+                    "service_minutes": planned.order.service_minutes,
+                    **values,
+                }
+            )
+        else:
+            changes.append({"id": stop.id, **values})
+    async with taking(session, schedule.time_taken(provider, route.id), row_by_row=True):
+        await session.execute(update(RouteStop), changes)
+        if added:
+            await session.execute(insert(RouteStop), added)
+    route_values = schedule.route_values(before_m=sum(done_legs_m))
+    if resume.rested:
+        route_values.update(break_start=route.break_start, break_minutes=route.break_minutes)
+    await session.execute(update(Route).where(Route.id == route.id).values(**route_values))
+    day = day_bounds(route.date, provider.timezone)
+    time_taken = TimeTaken(provider.id, *day, provider.timezone, route.id)
+    await check_route_drives(session, route.id, time_taken, day, travel)
+    await _tell_moved(session, route.id, provider, told, schedule)
+
+
+async def _legs_m(travel: Travel, places: Sequence[Point]) -> list[float]:
+    """From each place to the next."""
+    distances = await travel.matrix.between(list(places))
+    return [distances[n][n + 1] for n in range(len(places) - 1)]
+
+
+def _stop_visit(stop: RouteStop) -> OrderVisit:
+    order = stop.order
+    return OrderVisit(
+        order.id, order.point, stop.service_minutes, order.arrive_after, order.arrive_before
+    )
+
+
+def _ordered(model: DayModel, travel: Travel, way: _Way) -> Timeline:
+    """The model's visits in a day, `way` (the last one the new stop when inserting)."""
+    visits = list(model.orders)
+    if way is _Way.optimized:
+        current = _in_order(model, visits)
+        plan = plan_day(model.day, travel.solver)
+        better = plan is not None and not plan.left_out and current is not None
+        if better and plan.timeline.drive_s < current.drive_s:  # type: ignore[union-attr]
+            return plan.timeline  # type: ignore[union-attr]
+        driven = current
+    elif way is _Way.inserting:
+        kept = _in_order(model, visits[:-1])
+        steps = [] if kept is None else [timed.step for timed in kept.steps]
+        placed = cheapest_insertion(model.day, steps, visits[-1])
+        if placed is None:
+            order = model.orders[visits[-1]]
+            reason = why_left_out(model.day, visits[-1])
+            raise RouteRuleError(
+                f"route order {order.order_id} does not fit the day ({reason})",
+                [LeftOut(order.order_id, reason)],
+            )
+        driven = placed.timeline
     else:
-        status = RouteStatus.planned
-    total_m = sum(visits.legs_m)
+        driven = _in_order(model, visits)
+    if driven is None:
+        raise RouteRuleError(f"the provider's commitments on {model.clock.day} leave no day")
+    return driven
+
+
+@dataclass(frozen=True, slots=True)
+class Resume:
+    """Where and when the rest of a route's day starts: after its last done visit."""
+
+    place: Point
+    not_before: datetime | None
+    rested: bool
+    """Whether the route's break was taken before then."""
+
+
+def _resume(route: Route, done: Sequence[RouteStop]) -> Resume:
+    if not done:
+        return Resume(route.start, None, rested=False)
+    last = max(done, key=lambda stop: stop.eta + timedelta(minutes=stop.service_minutes))
+    ended = last.eta + timedelta(minutes=last.service_minutes)
+    rested = route.break_start is not None and route.break_start < ended
+    return Resume(last.order.point, ended, rested)
+
+
+async def _settle(session: AsyncSession, route: Route, done: Sequence[RouteStop]) -> None:
+    """A route with no visit left to make: done if it made some, else cancelled."""
+    status = RouteStatus.done if done else RouteStatus.cancelled
+    total_m = sum(stop.leg_distance_m for stop in done)
     await session.execute(
         update(Route).where(Route.id == route.id).values(total_distance_m=total_m, status=status)
     )
+
+
+async def _tell_moved(
+    session: AsyncSession,
+    route_id: int,
+    provider: Provider,
+    before: dict[int, tuple[int, datetime]],
+    schedule: _Schedule,
+) -> None:
+    """Tell each customer whose visit now starts more than ETA_MOVED earlier or later than
+    `before` said (order id: customer id and start)."""
+    for planned in schedule.stops:
+        order_id = planned.order.order_id
+        if order_id not in before:
+            continue
+        customer_id, eta = before[order_id]
+        if abs(planned.eta - eta) > ETA_MOVED:
+            payload = _planned(route_id, provider, order_id, planned.eta)
+            moved = NotificationKind.route_eta_moved
+            await notify_about_order(session, customer_id, moved, payload, order_id)
+
+
+async def _delete_stops(session: AsyncSession, stops: Collection[RouteStop]) -> None:
+    if stops:
+        await session.execute(delete(RouteStop).where(RouteStop.id.in_([s.id for s in stops])))
 
 
 async def complete_stop(session: AsyncSession, owner_id: int, route_id: int, order_id: int) -> bool:

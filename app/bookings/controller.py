@@ -26,8 +26,8 @@ from app.settings import Settings
 from db import bookings
 from db.bookings import BookingsQuery, Side
 from db.models import Booking, BookingStatus, Role
-from db.routes import Travel
 from db.search_cache import SearchCache
+from db.working_days import Travel
 from geo.cursor import CursorCodec, TimeKey
 from geo.distance import Point
 from geo.geocoding.chain import GeocoderChain

@@ -31,8 +31,8 @@ from db.models import Role
 from db.pages import Page
 from db.replica import PublicReads
 from db.route_orders import AvailableQuery, OrderHit
-from db.routes import Travel
 from db.search_cache import SearchCache
+from db.working_days import Travel
 from geo.cursor import CursorCodec, DistanceKey, TimeKey
 from geo.distance import Point
 from geo.geocoding.chain import GeocoderChain

@@ -23,11 +23,13 @@ from app.edge.public_reads import commit_public_write
 from app.errors import error_responses, not_yours
 from app.routes.queries import Corridor
 from app.routes.schemas import (
+    PlannedRoute,
     RouteChange,
     RouteDetails,
     RouteList,
     RouteRequest,
     RoutesFilters,
+    StopRequest,
     route_features,
     route_geojson,
 )
@@ -36,8 +38,9 @@ from db import routes
 from db.models import Role
 from db.nearest import lent
 from db.route_orders import CorridorQuery, OpenOrderSearch, OrdersAlong
-from db.routes import PlanLimits, Travel
+from db.routes import PlanLimits
 from db.search_cache import SearchCache
+from db.working_days import Travel
 from geo.cursor import CursorCodec, IdKey
 from geo.geojson import feature_collection
 
@@ -70,6 +73,10 @@ def _as_asked(
     return Response(body)
 
 
+def _limits(settings: Settings) -> PlanLimits:
+    return PlanLimits(settings.routes.max_radius_km, settings.routes.max_orders_per_day)
+
+
 def _check_stop_count(settings: Settings, order_ids: list[int]) -> None:
     if len(order_ids) > settings.routes.max_stops:
         raise ValidationException(f"a route has at most {settings.routes.max_stops} stops")
@@ -94,17 +101,22 @@ class RouteController(Controller):
         settings: NamedDependency[Settings],
         travel: NamedDependency[Travel],
         data: JSONBody[RouteRequest],
-    ) -> RouteDetails:
-        """Claim the orders for the day (409 naming one another route holds), put them in
-        visiting order, and tell each customer when to expect the provider."""
+    ) -> PlannedRoute:
+        """Claim the orders for the day (409 naming one another route holds) and plan it
+        on the provider's clock: inside the day's opening hours, around its bookings and
+        other visits, with a break, each visit inside its order's window; tell each
+        customer when to expect the provider. Orders that do not fit come back in
+        `unassigned` with the reason and stay open; 422 if none fits."""
         _check_stop_count(settings, data.route_order_ids)
         draft = data.as_draft()
-        limits = PlanLimits(settings.routes.max_radius_km, settings.routes.max_orders_per_day)
-        route_id = await routes.plan_route(db_session, request.user.id, draft, travel, limits)
-        if route_id is None:
+        planned = await routes.plan_route(
+            db_session, request.user.id, draft, travel, _limits(settings)
+        )
+        if planned is None:
             raise not_yours("provider", data.provider_id)
         await commit_public_write(db_session, search_cache, [data.provider_id])
-        return await _route(db_session, request.user.id, route_id)
+        route = await _route(db_session, request.user.id, planned.route_id)
+        return PlannedRoute.planned(route, planned.unassigned)
 
     @get(
         "/",
@@ -210,6 +222,56 @@ class RouteController(Controller):
             db_session, request.user.id, route_id, data.route_order_ids, travel
         )
         if not changed:
+            raise not_yours("route", route_id)
+        return await _committed(db_session, search_cache, request.user.id, route_id)
+
+    @post(
+        "/{route_id:int}/stops",
+        status_code=HTTP_200_OK,
+        operation_id="insertRouteStop",
+        opt=ROUTE_PLANS,
+        responses=error_responses(400, 401, 403, 404, 409, 413, 415, 422, 429, 503),
+    )
+    async def insert_stop(
+        self,
+        request: SignedInRequest,
+        db_session: NamedDependency[AsyncSession],
+        search_cache: NamedDependency[SearchCache],
+        settings: NamedDependency[Settings],
+        travel: NamedDependency[Travel],
+        route_id: RowId,
+        data: JSONBody[StopRequest],
+    ) -> RouteDetails:
+        """Claim one more open order (409 if another route holds it) and visit it where the
+        day drives least, every other visit in its order, windows, hours and bookings
+        kept; 422 with the reason if it fits nowhere. Customers whose visit moves by more
+        than 15 minutes are told."""
+        inserted = await routes.insert_stop(
+            db_session, request.user.id, route_id, data.route_order_id, travel, _limits(settings)
+        )
+        if not inserted:
+            raise not_yours("route", route_id)
+        return await _committed(db_session, search_cache, request.user.id, route_id)
+
+    @post(
+        "/{route_id:int}/optimize",
+        status_code=HTTP_200_OK,
+        operation_id="optimizeRoute",
+        opt=ROUTE_PLANS,
+        responses=error_responses(400, 401, 403, 404, 409, 422, 429, 503),
+    )
+    async def optimize(
+        self,
+        request: SignedInRequest,
+        db_session: NamedDependency[AsyncSession],
+        search_cache: NamedDependency[SearchCache],
+        travel: NamedDependency[Travel],
+        route_id: RowId,
+    ) -> RouteDetails:
+        """Plan the rest of the day anew: the visits made stay first and as they were, the
+        others go in the order that drives least (kept as they are if none is shorter).
+        Customers whose visit moves by more than 15 minutes are told."""
+        if not await routes.optimize_route(db_session, request.user.id, route_id, travel):
             raise not_yours("route", route_id)
         return await _committed(db_session, search_cache, request.user.id, route_id)
 

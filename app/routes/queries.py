@@ -1,4 +1,5 @@
-"""The query parameters of "orders along my route", bounded by this deployment's limits."""
+"""The query parameters of "orders along my route", bounded by this deployment's limits,
+and the deployment's day for route plans."""
 
 from typing import Annotated
 
@@ -9,6 +10,7 @@ from litestar.params import Parameter
 from app.search.queries import Category
 from app.settings import RoutePlanning, SearchLimits
 from db.models import ServiceCategory
+from db.working_days import DayRules
 
 
 class Corridor(msgspec.Struct, frozen=True):
@@ -33,3 +35,7 @@ def corridor_dependency(routes: RoutePlanning, search: SearchLimits) -> Provide:
         return Corridor(corridor_km, category, limit)
 
     return Provide(corridor, sync_to_thread=False)
+
+
+def day_rules(routes: RoutePlanning) -> DayRules:
+    return DayRules((routes.day_start, routes.day_end), routes.break_minutes, routes.break_span())

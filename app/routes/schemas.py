@@ -1,13 +1,14 @@
 """Request and response bodies of the route endpoints."""
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Self
 
 import msgspec
 
 from app.edge.parameters import LatitudeField, LongitudeField, RowIdField, canonical_coordinates
 from db.models import Route, RouteStatus, RouteStopStatus
-from db.routes import RouteDraft
+from db.routes import AT_START, LeftOut, RouteDraft
+from geo.day_plan import Reason
 from geo.distance import Point
 from geo.geojson import feature_collection, line_feature, point_feature
 from geo.routes import drawn_line
@@ -19,6 +20,10 @@ class Position(msgspec.Struct, forbid_unknown_fields=True):
 
     def __post_init__(self) -> None:
         canonical_coordinates(self)
+
+    @property
+    def point(self) -> Point:
+        return Point(self.latitude, self.longitude)
 
 
 def _no_repeats(order_ids: list[int]) -> None:
@@ -36,13 +41,26 @@ class RouteRequest(msgspec.Struct, forbid_unknown_fields=True):
     """Where the day starts; the provider's location if not sent."""
     optimize: bool = True
     """Put the stops in a short visiting order; false keeps the order given."""
+    end: Position | msgspec.UnsetType | None = msgspec.UNSET
+    """Where the day ends: back at the start if not sent, at the last visit if null."""
 
     def __post_init__(self) -> None:
         _no_repeats(self.route_order_ids)
 
     def as_draft(self) -> RouteDraft:
-        start = None if self.start is None else Point(self.start.latitude, self.start.longitude)
-        return RouteDraft(self.provider_id, self.date, self.route_order_ids, start, self.optimize)
+        start = None if self.start is None else self.start.point
+        end = (
+            AT_START if self.end is msgspec.UNSET else None if self.end is None else self.end.point
+        )
+        return RouteDraft(
+            self.provider_id, self.date, self.route_order_ids, start, self.optimize, end
+        )
+
+
+class StopRequest(msgspec.Struct, forbid_unknown_fields=True):
+    """An open order to visit on the route too, where the day drives least."""
+
+    route_order_id: RowIdField
 
 
 class RouteChange(msgspec.Struct, forbid_unknown_fields=True):
@@ -62,11 +80,27 @@ class StopDetails(msgspec.Struct):
     latitude: float
     longitude: float
     leg_distance_m: float
-    """From the previous stop, or from the start."""
+    """From where the provider was before: the start, the previous stop, or another
+    commitment in between."""
     eta: datetime
+    """When the visit starts (the provider waits there if early)."""
     service_minutes: int
     """How long the visit lasts: the provider's service for the category, per horse."""
     status: RouteStopStatus
+
+
+class DayEnd(msgspec.Struct):
+    """Where the day ends, how far that is from the last stop, and when it is reached."""
+
+    latitude: float
+    longitude: float
+    distance_m: float
+    eta: datetime | None
+
+
+class Break(msgspec.Struct):
+    start: datetime
+    end: datetime
 
 
 class RouteDetails(msgspec.Struct):
@@ -75,8 +109,14 @@ class RouteDetails(msgspec.Struct):
     date: date
     status: RouteStatus
     total_distance_m: float
+    """Everything the day drives: to each stop, to commitments between them, to the end."""
     start: Position
     stops: list[StopDetails]
+    end: DayEnd | None
+    """None: the day ends at its last stop."""
+    finish: datetime | None
+    """When the day is over: at the end, or after the last stop."""
+    break_: Break | None = msgspec.field(name="break")
 
     @classmethod
     def of(cls, route: Route) -> Self:
@@ -95,6 +135,12 @@ class RouteDetails(msgspec.Struct):
             for stop in route.stops
         ]
         start = Position(route.start_latitude, route.start_longitude)
+        end = route.end
+        rest = None
+        if route.break_start is not None and route.break_minutes is not None:
+            rest = Break(
+                route.break_start, route.break_start + timedelta(minutes=route.break_minutes)
+            )
         return cls(
             route.id,
             route.provider_id,
@@ -103,7 +149,27 @@ class RouteDetails(msgspec.Struct):
             route.total_distance_m,
             start,
             stops,
+            None if end is None else DayEnd(*end, route.end_distance_m, route.finish),
+            route.finish,
+            rest,
         )
+
+
+class Unassigned(msgspec.Struct):
+    route_order_id: int
+    reason: Reason
+
+
+class PlannedRoute(RouteDetails):
+    """A route as planned, and the orders that did not fit its day (they stay open)."""
+
+    unassigned: list[Unassigned] = msgspec.field(default_factory=list)
+
+    @classmethod
+    def planned(cls, route: RouteDetails, left_out: list[LeftOut]) -> "PlannedRoute":
+        members = msgspec.structs.asdict(route)
+        unassigned = [Unassigned(left.route_order_id, left.reason) for left in left_out]
+        return cls(**members, unassigned=unassigned)
 
 
 def route_features(route: RouteDetails) -> list[dict[str, Any]]:
@@ -113,7 +179,8 @@ def route_features(route: RouteDetails) -> list[dict[str, Any]]:
     features = [point_feature(None, start.latitude, start.longitude, {"kind": "start", **summary})]
     if route.stops:
         stops = [Point(stop.latitude, stop.longitude) for stop in route.stops]
-        line = drawn_line([Point(start.latitude, start.longitude), *stops])
+        end = [] if route.end is None else [Point(route.end.latitude, route.end.longitude)]
+        line = drawn_line([Point(start.latitude, start.longitude), *stops, *end])
         total = {"total_distance_m": route.total_distance_m}
         features.append(line_feature(line, {"kind": "line", **summary, **total}))
     return [
@@ -131,7 +198,7 @@ def route_features(route: RouteDetails) -> list[dict[str, Any]]:
 
 
 def route_geojson(route: RouteDetails) -> dict[str, Any]:
-    members = msgspec.structs.asdict(route)
+    members = msgspec.to_builtins(route)
     del members["stops"], members["start"]
     return feature_collection(route_features(route), **members)
 

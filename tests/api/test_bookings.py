@@ -594,8 +594,8 @@ async def test_bookings_and_route_plans_racing_for_one_day_leave_a_consistent_ti
     orderer = await sign_up(client, "customer")
     home = Point(BOOKABLE_SPOT["latitude"], BOOKABLE_SPOT["longitude"])
     far = Point(home.latitude + 80 / 111.195, home.longitude)
-    window = {"earliest": DAY.isoformat(), "latest": DAY.isoformat()}
-    orders = await orders_around(client, orderer, 6, seed=31, **window)
+    day = DAY.isoformat()
+    orders = await orders_around(client, orderer, 6, seed=31, earliest=day, latest=day)
     rng = random.Random(31)
     # Each plan one order or two, its visits from about 08:00; four bookings in the same
     # morning hours, twenty later in the day.

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from geo.distance import Point
 from tests.support.accounts import SignedIn
 from tests.support.bookings import (
     Client,
@@ -18,6 +19,7 @@ from tests.support.bookings import (
     request_booking,
     stockholm,
 )
+from tests.support.day_check import Busy, DayRulesSeen, check_day
 from tests.support.routes import DAY, HOME, PLANNING, ROUTES, orders_around, planned, route_body
 
 SERVICE_MINUTES = 60
@@ -70,25 +72,23 @@ async def _routes_of(client: Client, provider: OpenProvider) -> list[dict[str, A
     return items
 
 
-async def test_planning_a_route_over_a_booking_is_409_naming_it_and_stores_nothing(
+async def test_a_route_is_planned_around_a_booking_never_over_it(
     client: Client, provider: OpenProvider, customer: SignedIn
 ) -> None:
     await booked(client, customer, provider, stockholm(DAY, 8, 30))
     order = await _order_at(client, customer, HOME.latitude)
-    refused = await client.post(
-        ROUTES, json=route_body(provider, [order]), headers=provider.owner.headers
-    )
-    assert _conflict(refused) == ("booking", stockholm(DAY, 8, 30), stockholm(DAY, 9, 30))
-    assert await _routes_of(client, provider) == []
-    mine = await client.get("/api/route-orders/mine", headers=customer.headers)
-    assert {o["id"]: o["status"] for o in mine.json()["items"]}[order["id"]] == "open"
+    route = await planned(client, provider, route_body(provider, [order]))
+    assert _visit(route, 0)[0] == stockholm(DAY, 9, 30)  # after the booking, at the stable
+    booking = Busy(stockholm(DAY, 8, 30), stockholm(DAY, 9, 30), HOME, "booking")
+    check_day(route, DayRulesSeen(DAY, commitments=[booking]), {order["id"]: order})
 
 
-async def test_reordering_a_route_into_a_booking_is_409_and_changes_nothing(
+async def test_a_reorder_keeps_its_order_around_a_booking(
     client: Client, provider: OpenProvider, customer: SignedIn
 ) -> None:
     """[near, far]: `far` is visited 10:15-11:15, then the same stable is booked from the
-    next whole minute for an hour; [far, near] would arrive back at `near` at 11:30."""
+    next whole minute for an hour; [far, near] visits far first, then keeps the booking
+    there, then drives back to near."""
     reach = {"service_radius_km": 100}
     widened = await client.patch(
         f"/api/providers/{provider.id}", json=reach, headers=provider.owner.headers
@@ -103,14 +103,17 @@ async def test_reordering_a_route_into_a_booking_is_409_and_changes_nothing(
     booking = provider.booking(far_ends, **at_far)
     made = await client.post("/api/bookings", json=booking, headers=customer.headers)
     assert made.status_code == 201, made.text
-    refused = await client.patch(
+    changed = await client.patch(
         f"{ROUTES}/{route['id']}",
         json={"route_order_ids": [far["id"], near["id"]]},
         headers=provider.owner.headers,
     )
-    kind, start, end = _conflict(refused)
-    assert (kind, start, end) == ("booking", far_ends, far_ends + timedelta(minutes=60))
-    assert await _routes_of(client, provider) == [route]
+    assert changed.status_code == 200, changed.text
+    after = changed.json()
+    assert [stop["route_order_id"] for stop in after["stops"]] == [far["id"], near["id"]]
+    busy = Busy(far_ends, far_ends + timedelta(minutes=60), Point(**at_far), "booking")
+    orders = {near["id"]: near, far["id"]: far}
+    check_day(after, DayRulesSeen(DAY, commitments=[busy]), orders)
 
 
 async def test_cancelling_a_booking_frees_its_time_for_a_route(
@@ -225,20 +228,16 @@ async def test_a_booking_leaves_the_provider_time_to_drive_from_the_one_before(
     assert answer.json()["extra"]["drive_minutes"] == 76  # 75 and a few seconds, rounded up
 
 
-async def test_a_route_leaves_the_provider_time_to_drive_to_the_booking_after_it(
+async def test_a_route_leaves_the_provider_time_to_drive_to_and_from_a_booking(
     client: Client, provider: OpenProvider, customer: SignedIn
 ) -> None:
-    """Two visits at the provider's, 08:00-10:00, then a booking 75 minutes' drive away at
-    10:30: planning the route is a 409 naming the booking, and stores nothing."""
+    """Two visits at the provider's and a booking 75 minutes' drive away at 10:30: the
+    visits go where the drives to and from the booking leave room for them."""
     at_far = {"latitude": FAR_LATITUDE, "longitude": HOME.longitude}
     far = provider.booking(stockholm(DAY, 10, 30), **at_far)
     made = await client.post("/api/bookings", json=far, headers=customer.headers)
     assert made.status_code == 201, made.text
     orders = [await _order_at(client, customer, HOME.latitude) for _ in range(2)]
-    refused = await client.post(
-        ROUTES, json=route_body(provider, orders, optimize=False), headers=provider.owner.headers
-    )
-    kind, start, end = _conflict(refused)
-    assert (kind, start, end) == ("booking", stockholm(DAY, 10, 30), stockholm(DAY, 11, 30))
-    assert refused.json()["detail"].startswith("the provider could not reach the booking")
-    assert await _routes_of(client, provider) == []
+    route = await planned(client, provider, route_body(provider, orders, optimize=False))
+    busy = Busy(stockholm(DAY, 10, 30), stockholm(DAY, 11, 30), Point(**at_far), "booking")
+    check_day(route, DayRulesSeen(DAY, commitments=[busy]), {o["id"]: o for o in orders})

@@ -59,6 +59,8 @@ OPERATION_IDS = {
     ("patch", "/api/routes/{route_id}"): "changeRouteStops",
     ("get", "/api/routes/{route_id}/nearby-orders"): "listOrdersAlongRoute",
     ("post", "/api/routes/{route_id}/stops/{order_id}/done"): "completeRouteStop",
+    ("post", "/api/routes/{route_id}/stops"): "insertRouteStop",
+    ("post", "/api/routes/{route_id}/optimize"): "optimizeRoute",
     ("get", "/health"): "checkLiveness",
     ("get", "/health/ready"): "checkReadiness",
 }

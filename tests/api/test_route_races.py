@@ -160,3 +160,26 @@ async def test_a_claim_racing_a_change_that_frees_its_orders_is_201_or_409(
             )
             assert dropped.status_code == 200, dropped.text
     print(f"\nclaims racing a change that frees their orders: {statuses}")
+
+
+async def test_two_routes_inserting_one_order_at_once_one_gets_it(
+    client: Client, http: httpx.AsyncClient, provider: OpenProvider, customer: SignedIn
+) -> None:
+    rival = await open_provider(client)
+    mine, theirs = await orders_around(client, customer, 2, seed=50, spread=0.05)
+    route = await planned(client, provider, route_body(provider, [mine]))
+    other = await planned(client, rival, route_body(rival, [theirs]))
+    [wanted] = await orders_around(client, customer, 1, seed=51, spread=0.05)
+    body = {"route_order_id": wanted["id"]}
+    answers = await asyncio.gather(
+        http.post(f"{ROUTES}/{route['id']}/stops", json=body, headers=provider.owner.headers),
+        http.post(f"{ROUTES}/{other['id']}/stops", json=body, headers=rival.owner.headers),
+    )
+    assert sorted(answer.status_code for answer in answers) == [200, 409]
+    holders = [
+        answer.json()
+        for answer in answers
+        if answer.status_code == 200
+        and wanted["id"] in {s["route_order_id"] for s in answer.json()["stops"]}
+    ]
+    assert len(holders) == 1

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from db import bookings, hours
 from db.bookings import BookingRequest, BookingRuleError
 from db.commitments import TimeTakenError, TooFarError
-from db.routes import Travel
+from db.working_days import Travel
 from geo.distance import Point
 from geo.opening_hours import HoursException, OpeningHours, WeeklyHours
 from geo.routes import GreatCircleMatrix
@@ -30,7 +30,7 @@ from tests.support.bookings import (
 
 DAY = days_ahead(33)
 HORIZON = timedelta(days=400)
-TRAVEL = Travel(time(8), 60.0, GreatCircleMatrix())
+TRAVEL = Travel(60.0, GreatCircleMatrix())
 # A stable an hour and a quarter's drive from the provider (60 km/h, great circle).
 FAR = Point(BOOKABLE_SPOT["latitude"] + 75 / 111.195, BOOKABLE_SPOT["longitude"])
 

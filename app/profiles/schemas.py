@@ -1,11 +1,13 @@
 """Request and response bodies of provider profiles and their services."""
 
+from datetime import time
 from decimal import Decimal
 from typing import Annotated, Any
 
 import msgspec
 
 from app.edge.parameters import NAME, PROSE, LatitudeField, LongitudeField, canonical_coordinates
+from app.hours.schemas import ClockTime
 from app.views import View
 from db.models import ServiceCategory
 
@@ -73,6 +75,29 @@ class ProviderDraft(msgspec.Struct, forbid_unknown_fields=True):
             raise ValueError("send latitude and longitude, or an address or city to locate")
 
 
+class RouteBreak(msgspec.Struct, forbid_unknown_fields=True):
+    """The provider's break on a day route: `minutes` long (0: none), starting and ending
+    between `from` and `until` on its clock."""
+
+    minutes: Annotated[int, msgspec.Meta(ge=0, le=240)]
+    from_: ClockTime = msgspec.field(name="from")
+    until: ClockTime
+
+    def __post_init__(self) -> None:
+        if self.from_ >= self.until:
+            raise ValueError(f"from ({self.from_}) must be before until ({self.until})")
+
+    def columns(self) -> dict[str, Any]:
+        return {
+            "break_minutes": self.minutes,
+            "break_from": time.fromisoformat(self.from_),
+            "break_until": time.fromisoformat(self.until),
+        }
+
+
+NO_OWN_BREAK = {"break_minutes": None, "break_from": None, "break_until": None}
+
+
 class ProviderChanges(PartialUpdate):
     """A partial update. Changing the address without coordinates re-geocodes it."""
 
@@ -84,9 +109,18 @@ class ProviderChanges(PartialUpdate):
     latitude: LatitudeField | msgspec.UnsetType = msgspec.UNSET
     longitude: LongitudeField | msgspec.UnsetType = msgspec.UNSET
     service_radius_km: ServiceRadiusKm | msgspec.UnsetType = msgspec.UNSET
+    route_break: RouteBreak | msgspec.UnsetType | None = msgspec.UNSET
+    """The break day routes keep; null: the deployment's (ROUTE_BREAK_*)."""
 
     def __post_init__(self) -> None:
         canonical_coordinates(self)
+
+    def values(self) -> dict[str, Any]:
+        values = super().values()
+        if "route_break" in values:
+            chosen = values.pop("route_break")
+            values |= NO_OWN_BREAK if chosen is None else chosen.columns()
+        return values
 
     @property
     def moves_address(self) -> bool:

@@ -3,7 +3,7 @@ order goes where the day drives least, a re-solve keeps the visits made, and cus
 hear of a visit that moved."""
 
 import itertools
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 
 import pytest
@@ -146,3 +146,29 @@ async def test_optimizing_keeps_the_visits_made_first_and_where_they_were(
     assert after["total_distance_m"] <= route["total_distance_m"] + 1e-6
     assert sorted(s["route_order_id"] for s in after["stops"]) == sorted(o["id"] for o in orders)
     check_day(after, DayRulesSeen(DAY), {o["id"]: o for o in orders})
+
+
+async def test_a_provider_sets_its_own_break_or_none(
+    client: Client, provider: OpenProvider, customer: SignedIn
+) -> None:
+    url = f"/api/providers/{provider.id}"
+    own = {"route_break": {"minutes": 45, "from": "12:00", "until": "14:00"}}
+    changed = await client.patch(url, json=own, headers=provider.owner.headers)
+    assert changed.status_code == 200, changed.text
+    assert "route_break" not in changed.json()  # not part of the public profile
+    orders = await orders_around(client, customer, 3, seed=52, spread=0.1, horses=2)
+    route = await planned(client, provider, route_body(provider, orders))
+    rules = DayRulesSeen(DAY, break_minutes=45, break_window=(time(12), time(14)))
+    check_day(route, rules, {order["id"]: order for order in orders})
+    assert route["break"] is not None
+
+    none = {"route_break": {"minutes": 0, "from": "12:00", "until": "14:00"}}
+    assert (await client.patch(url, json=none, headers=provider.owner.headers)).status_code == 200
+    more = await orders_around(client, customer, 3, seed=53, spread=0.1, horses=2)
+    next_day = (DAY + timedelta(days=1)).isoformat()
+    unbroken = await planned(client, provider, route_body(provider, more, date=next_day))
+    assert unbroken["break"] is None
+
+    backwards = {"route_break": {"minutes": 30, "from": "14:00", "until": "12:00"}}
+    refused = await client.patch(url, json=backwards, headers=provider.owner.headers)
+    assert refused.status_code == 400, refused.text

@@ -2,16 +2,19 @@
 
 `make run` runs `python -m app.demo` after loading the demo data: the first time it opens an
 account (DEMO_EMAIL, DEMO_PASSWORD) with a provider in Stockholm offering every category,
-and whenever that provider has no route for tomorrow, it plans one through the open orders
-nearest it that can be visited then. Everything goes through the API's own handlers, in
-process, as a client would; the seeded orders are wanted within three weeks of loading, so
-the route gets shorter with the days and stops when none is left.
+open 08:00-17:00 every day. Whenever that provider has no route for tomorrow, a demo
+customer books it at midday, and it plans a day through the open orders nearest it that
+can be visited then: around the booking, with its lunch break; then it inserts the order
+nearest the route's line. Everything goes through the API's own handlers, in process, as
+a client would; the seeded orders are wanted within three weeks of loading, so the route
+gets shorter with the days and stops when none is left.
 """
 
 import asyncio
 import sys
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 from litestar import Litestar
@@ -23,6 +26,10 @@ from db.models import ServiceCategory
 
 DEMO_EMAIL = "demo-provider@equinet.example"
 DEMO_PASSWORD = "demo provider's route"
+DEMO_CUSTOMER = "demo-customer@equinet.example"
+BOOKED_AT = time(12)
+"""Tomorrow's booking, local time: the day is planned around it."""
+BOOKED_STABLE = {"latitude": 59.37, "longitude": 18.0}
 STOCKHOLM = {"latitude": 59.3294, "longitude": 18.0687}
 DEMO_NAME = "Demo hästtjänst"
 STOPS = 8
@@ -43,14 +50,14 @@ def _answer(response: httpx.Response, *expected: int) -> Any:
     return response.json() if response.content else None
 
 
-async def _signed_in(client: Client) -> dict[str, str]:
-    credentials = {"email": DEMO_EMAIL, "password": DEMO_PASSWORD}
+async def _signed_in(
+    client: Client, email: str = DEMO_EMAIL, role: str = "provider"
+) -> dict[str, str]:
+    credentials = {"email": email, "password": DEMO_PASSWORD}
     login = await client.post("/api/auth/login", json=credentials)
     if login.status_code == 401:
-        say(f"opening the account {DEMO_EMAIL}")
-        _answer(
-            await client.post("/api/auth/register", json=credentials | {"role": "provider"}), 201
-        )
+        say(f"opening the account {email}")
+        _answer(await client.post("/api/auth/register", json=credentials | {"role": role}), 201)
         login = await client.post("/api/auth/login", json=credentials)
     token = _answer(login, 200)["access_token"]
     return {"Authorization": f"Bearer {token}"}
@@ -66,6 +73,10 @@ async def _provider(client: Client, headers: dict[str, str]) -> int:
             return int(hit["id"])
     body = {"business_name": DEMO_NAME, "city": "Stockholm", **STOCKHOLM}
     provider = _answer(await client.post("/api/providers", json=body, headers=headers), 201)
+    weekly = [{"weekday": day, "opens": "08:00", "closes": "17:00"} for day in range(7)]
+    hours = {"timezone": "Europe/Stockholm", "weekly": weekly}
+    path = f"/api/providers/{provider['id']}/availability"
+    _answer(await client.put(path, json=hours, headers=headers), 200)
     for category in ServiceCategory:
         service = {
             "name": f"Demo {category}",
@@ -78,10 +89,30 @@ async def _provider(client: Client, headers: dict[str, str]) -> int:
     return int(provider["id"])
 
 
+async def _book_midday(client: Client, provider_id: int, day: date) -> None:
+    """A demo customer's booking of the provider tomorrow at BOOKED_AT, at a stable."""
+    headers = await _signed_in(client, DEMO_CUSTOMER, "customer")
+    profile = _answer(await client.get(f"/api/providers/{provider_id}"), 200)
+    start = datetime.combine(day, BOOKED_AT, ZoneInfo("Europe/Stockholm"))
+    booking = {
+        "provider_id": provider_id,
+        "service_id": profile["services"][0]["id"],
+        "start": start.isoformat(),
+        "horse_name": "Demo",
+        **BOOKED_STABLE,
+    }
+    made = await client.post("/api/bookings", json=booking, headers=headers)
+    if made.status_code == 201:
+        say(f"booked {DEMO_NAME} on {day} at {BOOKED_AT:%H:%M}")
+    else:
+        say(f"no booking at {BOOKED_AT:%H:%M} on {day}: {made.json()['detail']}")
+
+
 async def plan_tomorrow(client: Client) -> None:
     headers = await _signed_in(client)
     provider_id = await _provider(client, headers)
-    day = (date.today() + timedelta(days=1)).isoformat()
+    tomorrow = date.today() + timedelta(days=1)
+    day = tomorrow.isoformat()
     planned = _answer(await client.get("/api/routes", params={"date": day}, headers=headers), 200)
     if planned["items"]:
         say(f"{DEMO_EMAIL} has a route on {day} already")
@@ -99,15 +130,44 @@ async def plan_tomorrow(client: Client) -> None:
     if not orders["items"]:
         say(f"no open order near Stockholm can be visited on {day}: no demo route")
         return
+    await _book_midday(client, provider_id, tomorrow)
     draft = {
         "provider_id": provider_id,
         "date": day,
         "route_order_ids": [o["id"] for o in orders["items"]],
-        "optimize": True,
     }
     route = _answer(await client.post("/api/routes", json=draft, headers=headers), 201)
-    length_km = route["total_distance_m"] / 1000
-    say(f"planned route {route['id']} on {day}: {len(route['stops'])} stops, {length_km:.1f} km")
+    say(_summary(f"planned route {route['id']} on {day}", route))
+    await _insert_along(client, headers, route)
+
+
+async def _insert_along(client: Client, headers: dict[str, str], route: dict[str, Any]) -> None:
+    """Insert the open order whose visit would add least to the route."""
+    path = f"/api/routes/{route['id']}"
+    along = _answer(await client.get(f"{path}/nearby-orders", headers=headers), 200)
+    for order in along["items"]:
+        body = {"route_order_id": order["id"]}
+        inserted = await client.post(f"{path}/stops", json=body, headers=headers)
+        if inserted.status_code == 200:
+            say(_summary(f"inserted order {order['id']} found along it", inserted.json()))
+            return
+    say("no order along the route fits the day")
+
+
+def _summary(done: str, route: dict[str, Any]) -> str:
+    zone = ZoneInfo("Europe/Stockholm")
+    rest = route["break"]
+    lunch = (
+        "no break"
+        if rest is None
+        else f"a break at {datetime.fromisoformat(rest['start']).astimezone(zone):%H:%M}"
+    )
+    left = len(route.get("unassigned", []))
+    return (
+        f"{done}: {len(route['stops'])} stops, {route['total_distance_m'] / 1000:.1f} km,"
+        f" {lunch}, home at {datetime.fromisoformat(route['finish']).astimezone(zone):%H:%M}"
+        + (f", {left} orders left open" if left else "")
+    )
 
 
 async def main() -> None:

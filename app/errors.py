@@ -47,6 +47,7 @@ from db.commitments import TimeTakenError
 from db.engine import is_unavailable
 from db.route_orders import RouteOrderStateError
 from db.routes import OrderTakenError, RouteRuleError, RouteStateError
+from db.working_days import ClosedDayError
 from geo.cursor import InvalidCursorError
 from geo.geocoding.base import GeocoderBusyError, GeocoderUnavailableError
 from geo.log_throttle import ThrottledWarning
@@ -252,6 +253,7 @@ CLIENT_ERRORS: dict[type[Exception], int] = {
     RouteOrderStateError: HTTP_409_CONFLICT,
     OrderTakenError: HTTP_409_CONFLICT,
     RouteRuleError: HTTP_422_UNPROCESSABLE_ENTITY,
+    ClosedDayError: HTTP_422_UNPROCESSABLE_ENTITY,
     RouteStateError: HTTP_409_CONFLICT,
 }
 

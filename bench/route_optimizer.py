@@ -29,8 +29,10 @@ import vroom
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
 from bench.reporting import splice
+from geo.day_plan import Day, Visit, plan_day
 from geo.distance import Point
 from geo.routes import Matrix, great_circle_matrix, nearest_neighbour, path_length_m, visiting_order
+from geo.vroom_solver import vroom_steps
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "route_optimizer.json"
@@ -143,11 +145,24 @@ def ortools_stops(routing: Any, manager: Any) -> list[int]:
     return nodes
 
 
+_ALL_DAY = (0, 10**9)
+
+
+def with_product(matrix: Matrix) -> list[int]:
+    """What the product plans for a day with no clock to keep (geo.day_plan.plan_day:
+    VROOM's proposal, checked on the timeline), on the metres as if seconds."""
+    metres = _metres(matrix)
+    visits = [Visit(node, 0, _ALL_DAY) for node in range(1, len(matrix))]
+    plan = plan_day(Day(metres, _ALL_DAY, [], visits, None, end=None), vroom_steps)
+    return [0, *([] if plan is None else [visit.node for visit in plan.timeline.visits()])]
+
+
 STRATEGIES: dict[str, Callable[[Matrix], list[int]]] = {
     "nearest neighbour": greedy,
     "ours: 2-opt, Or-opt, kicks": optimized,
     "VROOM": with_vroom,
     "OR-Tools": with_ortools,
+    "product (VROOM, checked)": with_product,
 }
 
 

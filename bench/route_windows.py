@@ -18,6 +18,7 @@ its tour through every order is shown as it would be driven, feasible or not.
 """
 
 import argparse
+import math
 import random
 import statistics
 import sys
@@ -30,8 +31,10 @@ from ortools.constraint_solver import pywrapcp
 
 from bench.reporting import splice, write_results
 from bench.route_optimizer import UPPSALA, ortools_stops
+from geo.day_plan import Day, Plan, Visit, plan_day
 from geo.distance import Point
 from geo.routes import great_circle_matrix, visiting_order
+from geo.vroom_solver import vroom_steps
 
 DAY_S = 10 * 3600
 """08:00 to 18:00, in seconds from 08:00."""
@@ -153,6 +156,30 @@ def with_ortools(instance: Instance) -> list[int]:
     return ortools_stops(routing, manager)
 
 
+def _day(instance: Instance) -> Day:
+    """The instance as the product's planner sees a day: no break, no commitments."""
+    visits = [
+        Visit(node, instance.service_s[node], instance.windows[node])
+        for node in range(1, len(instance.drive_s))
+    ]
+    return Day(instance.drive_s, (0, DAY_S), [], visits, None, end=0)
+
+
+def _planned_nodes(plan: Plan | None) -> list[int]:
+    return [] if plan is None else [visit.node for visit in plan.timeline.visits()]
+
+
+def with_product(instance: Instance) -> list[int]:
+    """What the product plans: VROOM's proposal checked on the timeline, cheapest
+    insertion as the fallback and the cross-check (geo.day_plan.plan_day)."""
+    return _planned_nodes(plan_day(_day(instance), vroom_steps))
+
+
+def with_insertion(instance: Instance) -> list[int]:
+    """The product's own planner alone: cheapest feasible insertion on the timeline."""
+    return _planned_nodes(plan_day(_day(instance)))
+
+
 def with_tour_alone(instance: Instance) -> list[int]:
     """The product's optimizer on the drives, every order in, no clock (a round trip)."""
     order = visiting_order(instance.drive_s, return_to_start=True)
@@ -162,8 +189,12 @@ def with_tour_alone(instance: Instance) -> list[int]:
 SOLVERS: dict[str, Callable[[Instance], list[int]]] = {
     "VROOM": with_vroom,
     "OR-Tools": with_ortools,
+    "product (VROOM, checked)": with_product,
+    "ours: insertion alone": with_insertion,
     "ours: tour without the clock": with_tour_alone,
 }
+FIELD = ("VROOM", "OR-Tools", "product (VROOM, checked)")
+"""The best of these, per instance, is what each solver is measured against."""
 
 
 @dataclass
@@ -178,6 +209,20 @@ class Row:
     """Of the orders, on average."""
     drive_h: float
     infeasible: int
+    short_of_best: int
+    """Instances where it kept fewer orders than the best feasible plan of FIELD."""
+    above_best_pct: float
+    """Mean of how much longer it drove than that plan, where it kept as many."""
+
+
+def _gaps(found: list[Outcome], best: list[Outcome]) -> tuple[int, float]:
+    short = sum(o.visited < b.visited or not o.feasible for o, b in zip(found, best, strict=True))
+    above = [
+        100 * (o.drive_h / b.drive_h - 1) if b.drive_h else 0.0
+        for o, b in zip(found, best, strict=True)
+        if o.feasible and o.visited == b.visited
+    ]
+    return short, statistics.fmean(above) if above else float("nan")
 
 
 def measure(kind: str, orders: int, samples: int, rng: random.Random) -> list[Row]:
@@ -191,6 +236,13 @@ def measure(kind: str, orders: int, samples: int, rng: random.Random) -> list[Ro
             if len(set(nodes)) != len(nodes) or not set(nodes) <= set(range(1, orders + 1)):
                 raise SystemExit(f"{name} visited a stable twice or one that isn't there")
             runs[name].append((elapsed, evaluate(instance, nodes)))
+    best = [
+        min(
+            (runs[name][sample][1] for name in FIELD if runs[name][sample][1].feasible),
+            key=lambda outcome: (-outcome.visited, outcome.drive_h),
+        )
+        for sample in range(samples)
+    ]
     return [
         Row(
             kind,
@@ -202,6 +254,7 @@ def measure(kind: str, orders: int, samples: int, rng: random.Random) -> list[Ro
             100 * statistics.fmean(outcome.visited / orders for _, outcome in found),
             statistics.fmean(outcome.drive_h for _, outcome in found),
             sum(not outcome.feasible for _, outcome in found),
+            *_gaps([outcome for _, outcome in found], best),
         )
         for name, found in runs.items()
     ]
@@ -210,15 +263,20 @@ def measure(kind: str, orders: int, samples: int, rng: random.Random) -> list[Ro
 def table(rows: list[Row]) -> str:
     lines = [
         "| class | orders | solver | p50 ms | p95 ms | orders visited | hours driven"
-        " | infeasible plans |",
-        "|---|---:|---|---:|---:|---:|---:|---:|",
+        " | infeasible plans | fewer orders than the best | drive above the best |",
+        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         lines.append(
             f"| {r.kind} | {r.orders} | {r.solver} | {r.p50_ms:.1f} | {r.p95_ms:.1f}"
-            f" | {r.visited_pct:.0f}% | {r.drive_h:.2f} | {r.infeasible} of {r.samples} |"
+            f" | {r.visited_pct:.0f}% | {r.drive_h:.2f} | {r.infeasible} of {r.samples}"
+            f" | {r.short_of_best} | {_percent(r.above_best_pct)} |"
         )
     return "\n".join(lines)
+
+
+def _percent(value: float) -> str:
+    return "n/a" if math.isnan(value) else f"{value:.2f}%"
 
 
 def main() -> None:

@@ -33,7 +33,7 @@ from db.models import (
 from db.notifications import NotificationKind, notify, notify_about_order
 from db.pages import Page
 from db.profiles import owned_provider
-from db.working_days import ClosedDayError, DayModel, OrderVisit, Travel, model_day
+from db.working_days import DayModel, OrderVisit, Travel, model_day
 from geo.cursor import IdKey
 from geo.day_plan import (
     Reason,
@@ -144,7 +144,7 @@ async def plan_route(
     orders = [_order_visit(order, minutes) for order in reachable]
     await lock_day(session, provider.id, draft.day)
     end = start if draft.end == AT_START else draft.end
-    model = await _model(session, provider, draft.day, travel, (start, end), orders)
+    model = await model_day(session, provider, draft.day, travel, (start, end), orders)
     if draft.optimize:
         plan = plan_day(model.day, travel.solver)
         driven = None if plan is None else plan.timeline
@@ -171,25 +171,6 @@ async def plan_route(
         planned = NotificationKind.route_planned
         await notify_about_order(session, customer, planned, payload, stop.order.order_id)
     return Planned(route_id, unassigned)
-
-
-async def _model(
-    session: AsyncSession,
-    provider: Provider,
-    day: date,
-    travel: Travel,
-    ends: tuple[Point, Point | None],
-    orders: Sequence[OrderVisit],
-    route_id: int | None = None,
-    resume: "Resume | None" = None,
-) -> DayModel:
-    not_before, rested = (None, False) if resume is None else (resume.not_before, resume.rested)
-    try:
-        return await model_day(
-            session, provider, day, travel, ends, orders, route_id, not_before, rested
-        )
-    except ClosedDayError as error:
-        raise RouteRuleError(str(error)) from None
 
 
 def _in_order(model: DayModel, orders: Sequence[Visit]) -> Timeline | None:
@@ -703,8 +684,17 @@ async def _replan(
         return
     resume = _resume(route, done)
     orders = [*map(_stop_visit, waiting), *([adding] if adding else [])]
-    model = await _model(
-        session, provider, route.date, travel, (resume.place, route.end), orders, route.id, resume
+    ends = (resume.place, route.end)
+    model = await model_day(
+        session,
+        provider,
+        route.date,
+        travel,
+        ends,
+        orders,
+        route.id,
+        resume.not_before,
+        resume.rested,
     )
     driven = _ordered(model, travel, way)
     told = {stop.route_order_id: (stop.order.customer_id, stop.eta) for stop in waiting}

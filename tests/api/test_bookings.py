@@ -587,22 +587,24 @@ async def test_booking_ids_outside_the_bigint_range_are_400(
 async def test_bookings_and_route_plans_racing_for_one_day_leave_a_consistent_timeline(
     client: Client, engine: AsyncEngine, server_url: str
 ) -> None:
-    """Bookings at stables near and 80 km away and route plans over the same morning hours,
-    at once through two server processes: whatever wins, no two commitments overlap and
-    the provider can drive from each to the next."""
+    """Bookings at stables near and 80 km away, route plans and insertions into a planned
+    route over the same morning hours, at once through two server processes: whatever
+    wins, no two commitments overlap and the provider can drive from each to the next."""
     provider = await open_provider(client, duration_minutes=60)
     orderer = await sign_up(client, "customer")
     home = Point(BOOKABLE_SPOT["latitude"], BOOKABLE_SPOT["longitude"])
     far = Point(home.latitude + 80 / 111.195, home.longitude)
     day = DAY.isoformat()
-    orders = await orders_around(client, orderer, 6, seed=31, earliest=day, latest=day)
+    orders = await orders_around(client, orderer, 8, seed=31, earliest=day, latest=day)
+    base = await client.post(
+        ROUTES, json=route_body(provider, orders[:1], date=day), headers=provider.owner.headers
+    )
+    assert base.status_code == 201, base.text
+    insert = f"{ROUTES}/{base.json()['id']}/stops"
     rng = random.Random(31)
-    # Each plan one order or two, its visits from about 08:00; four bookings in the same
-    # morning hours, twenty later in the day.
-    plans = [
-        route_body(provider, rng.sample(orders, rng.randint(1, 2)), date=DAY.isoformat())
-        for _ in range(6)
-    ]
+    # Each plan one order or two, its visits from about 08:00; two orders inserted into the
+    # planned route; four bookings in the same morning hours, twenty later in the day.
+    plans = [route_body(provider, rng.sample(orders[1:6], rng.randint(1, 2))) for _ in range(6)]
     hours = [rng.choice([8, 9]) for _ in range(4)] + [rng.randint(10, 15) for _ in range(20)]
     visits = [
         provider.booking(
@@ -615,8 +617,13 @@ async def test_bookings_and_route_plans_racing_for_one_day_leave_a_consistent_ti
     limits = httpx.Limits(max_connections=len(plans) + len(visits))
     async with httpx.AsyncClient(base_url=server_url, limits=limits, timeout=30) as http:
         customers = await asyncio.gather(*(sign_up(http, "customer") for _ in visits))
+        owner = provider.owner.headers
         requests = [
-            *(http.post(ROUTES, json=plan, headers=provider.owner.headers) for plan in plans),
+            *(http.post(ROUTES, json=plan, headers=owner) for plan in plans),
+            *(
+                http.post(insert, json={"route_order_id": order["id"]}, headers=owner)
+                for order in orders[6:]
+            ),
             *(
                 http.post("/api/bookings", json=visit, headers=customer.headers)
                 for visit, customer in zip(visits, customers, strict=True)
@@ -626,8 +633,10 @@ async def test_bookings_and_route_plans_racing_for_one_day_leave_a_consistent_ti
     statuses = Counter(response.status_code for response in responses)
     held = await timeline(engine, provider.id)
     won = Counter(kind for kind, *_ in held)
-    print(f"\nbookings and route plans for one day: {dict(statuses)}, holding {dict(won)}")
-    assert set(statuses) <= {201, 409}, [r.text for r in responses if r.status_code >= 500]
+    print(f"\nbookings, plans and insertions for one day: {dict(statuses)}, holding {dict(won)}")
+    assert set(statuses) <= {200, 201, 409, 422}, [
+        r.text for r in responses if r.status_code >= 500
+    ]
     for (_, _, ends, here), (_, starts, _, there) in itertools.pairwise(held):
         drive = timedelta(hours=haversine_m(here, there) / 1000 / 60)
         assert ends + drive <= starts + timedelta(seconds=1), held

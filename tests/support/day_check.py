@@ -104,7 +104,7 @@ def check_day(
             order_id = int(item.what.split()[1])
             [stop] = [s for s in route["stops"] if s["route_order_id"] == order_id]
             assert stop["leg_distance_m"] == pytest.approx(haversine_m(previous, item.place))
-            _check_window(stop, orders[order_id], rules)
+            _check_window(stop, orders.get(order_id, {}), rules)
         previous = item.place
     _check_end(route, rules, here, clock, rest_span, places)
 

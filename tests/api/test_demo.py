@@ -1,0 +1,45 @@
+"""`make run`'s demo: the provider's tomorrow is planned around a booking, with a break,
+and an order found along the route is inserted."""
+
+import random
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from app import demo
+from geo.distance import Point
+from tests.support.accounts import sign_up
+from tests.support.bookings import Client
+from tests.support.day_check import Busy, DayRulesSeen, check_day
+
+
+async def test_the_demo_plans_tomorrow_around_a_booking_with_a_break_and_an_insertion(
+    client: Client, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tomorrow = date.today() + timedelta(days=1)
+    customer = await sign_up(client, "customer")
+    rng = random.Random(60)
+    for _ in range(demo.STOPS + 2):
+        body = {
+            "category": "farrier",
+            "latitude": demo.STOCKHOLM["latitude"] + rng.uniform(-0.08, 0.08),
+            "longitude": demo.STOCKHOLM["longitude"] + rng.uniform(-0.15, 0.15),
+            "earliest": tomorrow.isoformat(),
+            "latest": tomorrow.isoformat(),
+        }
+        made = await client.post("/api/route-orders", json=body, headers=customer.headers)
+        assert made.status_code == 201, made.text
+
+    await demo.plan_tomorrow(client)
+
+    said = capsys.readouterr().err
+    assert f"booked {demo.DEMO_NAME} on {tomorrow} at 12:00" in said
+    assert "inserted order" in said, said
+    headers = await demo._signed_in(client)
+    day = {"date": tomorrow.isoformat()}
+    [route] = (await client.get("/api/routes", params=day, headers=headers)).json()["items"]
+    assert route["break"] is not None
+    start = datetime.combine(tomorrow, demo.BOOKED_AT, ZoneInfo("Europe/Stockholm"))
+    booking = Busy(start, start + timedelta(minutes=45), Point(**demo.BOOKED_STABLE), "booking")
+    check_day(route, DayRulesSeen(tomorrow, commitments=[booking]), {})

@@ -205,13 +205,15 @@ def _best_rest(day: Day, steps: Sequence[Step], rest: Rest) -> _RestAt | None:
             drive, there = (0, here) if day.end is None else (day.drives[here][day.end], day.end)
         else:
             drive, there = _drive(day, here, step)
-        arrivals: list[tuple[int, _RestAt | None]] = [(rested + drive, rest_at)]
-        before = _rested(rest, unrested)
-        if before is not None:
-            arrivals.append((before + drive, _RestAt(index, after_drive=False)))
+        # Between equal arrivals the latest break wins: it moves no visit before it.
+        arrivals: list[tuple[int, _RestAt | None]] = []
         after = _rested(rest, unrested + drive)
         if after is not None:
             arrivals.append((after, _RestAt(index, after_drive=True)))
+        before = _rested(rest, unrested)
+        if before is not None:
+            arrivals.append((before + drive, _RestAt(index, after_drive=False)))
+        arrivals.append((rested + drive, rest_at))
         arrival, best_at = min(arrivals, key=lambda pair: pair[0])
         if step is None:
             if unrested + drive <= rest.window[1] - rest.length_s:

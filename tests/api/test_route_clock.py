@@ -134,6 +134,19 @@ async def test_customers_whose_visit_moved_are_told_once(
     told = [n["payload"]["route_order_id"] for n in notices if n["kind"] == "route_eta_moved"]
     assert sorted(told) == sorted(moved)  # once each: it replaced the news of the plan
 
+    read = await client.post("/api/notifications/read-all", headers=customer.headers)
+    assert read.status_code == 200, read.text
+    [late] = await orders_around(client, customer, 1, seed=49, spread=0.05, arrive_after="15:30")
+    body = {"route_order_id": late["id"]}
+    last = await _post(client, provider, f"{ROUTES}/{route['id']}/stops", body)
+    assert last["stops"][-1]["route_order_id"] == late["id"]
+    assert [s["eta"] for s in last["stops"][:-1]] == [s["eta"] for s in after["stops"]]
+    unread = await client.get(
+        "/api/notifications", params={"unread": "true"}, headers=customer.headers
+    )
+    news = {n["payload"]["route_order_id"] for n in unread.json()["items"]}
+    assert news == {late["id"]}  # nobody whose visit stayed put is told
+
 
 async def test_optimizing_keeps_the_visits_made_first_and_where_they_were(
     client: Client, provider: OpenProvider, customer: SignedIn

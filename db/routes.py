@@ -42,6 +42,7 @@ from geo.day_plan import (
     cheapest_insertion,
     in_given_order,
     plan_day,
+    timeline,
     why_left_out,
 )
 from geo.distance import Point, haversine_m
@@ -174,8 +175,13 @@ async def plan_route(
 
 
 def _in_order(model: DayModel, orders: Sequence[Visit]) -> Timeline | None:
-    """The visits in the order given; RouteRuleError naming the first that fits nowhere
-    after the one before, and why."""
+    """The visits in the order given: among the commitments as they are planned now if
+    that order is theirs (a visit taken off never makes the rest late), else each at its
+    cheapest place after the one before. RouteRuleError naming the first that fits
+    nowhere, and why."""
+    as_planned = model.as_planned(orders)
+    if as_planned is not None and (kept := timeline(model.day, as_planned)) is not None:
+        return kept
     driven = in_given_order(model.day, list(orders))
     if isinstance(driven, Visit):
         order = model.orders[driven]
@@ -747,7 +753,12 @@ async def _legs_m(travel: Travel, places: Sequence[Point]) -> list[float]:
 def _stop_visit(stop: RouteStop) -> OrderVisit:
     order = stop.order
     return OrderVisit(
-        order.id, order.point, stop.service_minutes, order.arrive_after, order.arrive_before
+        order.id,
+        order.point,
+        stop.service_minutes,
+        order.arrive_after,
+        order.arrive_before,
+        stop.eta,
     )
 
 

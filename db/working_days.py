@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db.commitments import day_bounds, day_in_order
 from db.hours import opening_intervals
 from db.models import Availability, AvailabilityException, Provider
-from geo.day_plan import Day, Fixed, Rest, Solver, Visit, working_day
+from geo.day_plan import Day, Fixed, Rest, Solver, Step, Visit, working_day
 from geo.distance import Point
 from geo.routes import DistanceMatrix, Matrix
 
@@ -80,6 +80,8 @@ class OrderVisit:
     service_minutes: int
     arrive_after: time | None
     arrive_before: time | None
+    planned_at: datetime | None = None
+    """When a route's visit starts now, for a change that keeps the visits' order."""
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,17 @@ class DayModel:
 
     def visit_of(self, order_id: int) -> Visit:
         return next(visit for visit, order in self.orders.items() if order.order_id == order_id)
+
+    def as_planned(self, visits: Sequence[Visit]) -> list[Step] | None:
+        """The visits and the fixed steps in the time order the visits are planned in now;
+        None unless every visit has a time and `visits` keeps their order."""
+        times = [self.orders[visit].planned_at for visit in visits]
+        known = [at for at in times if at is not None]
+        if len(known) < len(visits) or known != sorted(known):
+            return None
+        starts = {visit: _at(self.clock, at) for visit, at in zip(visits, known, strict=True)}
+        steps: list[Step] = [*self.day.fixed, *visits]
+        return sorted(steps, key=lambda s: s.start_s if isinstance(s, Fixed) else starts[s])
 
 
 class ClosedDayError(Exception):

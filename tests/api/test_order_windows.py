@@ -70,9 +70,12 @@ async def test_a_visit_lasts_the_providers_service_times_the_horses(
     after = await _order(client, customer, **NORTH)
     route = await planned(client, provider, route_body(provider, [herd, after], optimize=False))
     assert route["stops"][0]["service_minutes"] == 3 * 60
-    drive, lunch = timedelta(minutes=30), timedelta(minutes=30)  # the break falls between
-    expected = _eta(route, 0) + timedelta(minutes=180) + drive + lunch
+    drive = timedelta(minutes=30)
+    expected = _eta(route, 0) + timedelta(minutes=180) + drive
     assert abs(_eta(route, 1) - expected) < timedelta(seconds=5)
+    # The break is as late as finishing first allows: after the second visit, not before.
+    second_ends = _eta(route, 1) + timedelta(minutes=60)
+    assert datetime.fromisoformat(route["break"]["start"]) >= second_ends
 
 
 async def test_a_visit_waits_for_its_window_to_open(

@@ -54,9 +54,12 @@ def cluster(settings: Settings) -> Iterator[Cluster]:
         start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
+    instances = [instance_port, instance_port + 1]
     try:
-        wait_until_healthy(url, process)
-        yield Cluster(url, [instance_port, instance_port + 1], directory)
+        # nginx answers once one instance does; the tests need each of them.
+        for serving in [url, *(f"http://127.0.0.1:{p}" for p in instances)]:
+            wait_until_healthy(serving, process)
+        yield Cluster(url, instances, directory)
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=30)

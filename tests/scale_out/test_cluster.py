@@ -56,8 +56,9 @@ def cluster(settings: Settings) -> Iterator[Cluster]:
     url = f"http://127.0.0.1:{port}"
     instances = [instance_port, instance_port + 1]
     try:
-        # nginx answers once one instance does; the tests need each of them.
-        for serving in [url, *(f"http://127.0.0.1:{p}" for p in instances)]:
+        # Each instance first, nginx last: a request nginx sends to an instance still
+        # starting marks it failed for fail_timeout (2 s), and the tests need both.
+        for serving in [*(f"http://127.0.0.1:{p}" for p in instances), url]:
             wait_until_healthy(serving, process)
         yield Cluster(url, instances, directory)
     finally:

@@ -4,8 +4,8 @@
 account (DEMO_EMAIL, DEMO_PASSWORD) with a provider in Stockholm offering every category,
 open 08:00-17:00 every day. Whenever that provider has no route for tomorrow, a demo
 customer books it at midday, and it plans a day through the open orders nearest it that
-can be visited then: around the booking, with its lunch break; then it inserts the order
-nearest the route's line. Everything goes through the API's own handlers, in process, as
+can be visited then, all but the farthest: around the booking, with its lunch break; then
+it looks along the route for an open order and inserts the one that adds least. Everything goes through the API's own handlers, in process, as
 a client would; the seeded orders are wanted within three weeks of loading, so the route
 gets shorter with the days and stops when none is left.
 """
@@ -30,6 +30,8 @@ DEMO_CUSTOMER = "demo-customer@equinet.example"
 BOOKED_AT = time(12)
 """Tomorrow's booking, local time: the day is planned around it."""
 BOOKED_STABLE = {"latitude": 59.37, "longitude": 18.0}
+ALONG_KM = 25
+"""How far from the planned route's line the demo looks for an order to insert."""
 STOCKHOLM = {"latitude": 59.3294, "longitude": 18.0687}
 DEMO_NAME = "Demo hästtjänst"
 STOPS = 8
@@ -131,20 +133,21 @@ async def plan_tomorrow(client: Client) -> None:
         say(f"no open order near Stockholm can be visited on {day}: no demo route")
         return
     await _book_midday(client, provider_id, tomorrow)
-    draft = {
-        "provider_id": provider_id,
-        "date": day,
-        "route_order_ids": [o["id"] for o in orders["items"]],
-    }
+    # All but the farthest: it is left to be found along the route and inserted.
+    planned_ids = [o["id"] for o in orders["items"]][: max(1, len(orders["items"]) - 1)]
+    draft = {"provider_id": provider_id, "date": day, "route_order_ids": planned_ids}
     route = _answer(await client.post("/api/routes", json=draft, headers=headers), 201)
     say(_summary(f"planned route {route['id']} on {day}", route))
     await _insert_along(client, headers, route)
 
 
 async def _insert_along(client: Client, headers: dict[str, str], route: dict[str, Any]) -> None:
-    """Insert the open order whose visit would add least to the route."""
+    """Insert the open order near the route whose visit would add least to it."""
     path = f"/api/routes/{route['id']}"
-    along = _answer(await client.get(f"{path}/nearby-orders", headers=headers), 200)
+    corridor = {"corridor_km": ALONG_KM}
+    along = _answer(
+        await client.get(f"{path}/nearby-orders", params=corridor, headers=headers), 200
+    )
     for order in along["items"]:
         body = {"route_order_id": order["id"]}
         inserted = await client.post(f"{path}/stops", json=body, headers=headers)

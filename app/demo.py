@@ -5,9 +5,10 @@ account (DEMO_EMAIL, DEMO_PASSWORD) with a provider in Stockholm offering every 
 open 08:00-17:00 every day. Whenever that provider has no route for tomorrow, a demo
 customer books it at midday, and it plans a day through the open orders nearest it that
 can be visited then, all but the farthest: around the booking, with its lunch break; then
-it looks along the route for an open order and inserts the one that adds least. Everything goes through the API's own handlers, in process, as
-a client would; the seeded orders are wanted within three weeks of loading, so the route
-gets shorter with the days and stops when none is left.
+it looks along the route for an open order and inserts the one that adds least.
+Everything goes through the API's own handlers, in process, as a client would; the seeded
+orders are wanted within three weeks of loading, so the route gets shorter with the days
+and stops when none is left.
 """
 
 import asyncio

@@ -272,15 +272,15 @@ def _schedule(model: DayModel, driven: Timeline) -> _Schedule:
         if isinstance(timed.step, Visit):
             stops.append(_Stop(model.orders[timed.step], leg_m, model.clock.instant(timed.start_s)))
     end_m = 0.0 if model.day.end is None else model.distances_m[here][model.day.end]
-    rest = model.day.rest
-    rested = rest is not None and driven.rest_start_s is not None
+    rest, rest_start = model.day.rest, driven.rest_start_s
+    taken = rest is not None and rest_start is not None
     return _Schedule(
         stops,
         total_m + end_m,
         end_m,
         model.clock.instant(driven.finish_s),
-        model.clock.instant(driven.rest_start_s) if rested else None,  # type: ignore[arg-type]
-        rest.length_s // 60 if rested and rest else None,
+        model.clock.instant(rest_start) if rest_start is not None else None,
+        rest.length_s // 60 if rest is not None and taken else None,
     )
 
 
@@ -554,7 +554,7 @@ async def change_stops(
             session, stop.order.customer_id, unplanned, payload, stop.route_order_id
         )
     ordered = [stops[order_id] for order_id in order_ids]
-    await _replan(session, route, provider, ordered, travel, _Way.as_given)
+    await _reschedule(session, route, provider, ordered, travel, _Way.as_given)
     return True
 
 
@@ -592,7 +592,7 @@ async def take_off_route(session: AsyncSession, order_id: int, travel: Travel) -
     await lock_day(session, provider.id, route.date)
     await _delete_stops(session, [s for s in route.stops if s.route_order_id == order_id])
     kept = [stop for stop in route.stops if stop.route_order_id != order_id]
-    await _replan(session, route, provider, kept, travel, _Way.as_given)
+    await _reschedule(session, route, provider, kept, travel, _Way.as_given)
     payload = {"route_id": route.id, "route_order_id": order_id}
     await notify(session, provider.user_id, NotificationKind.route_order_cancelled, payload)
     return provider.id
@@ -619,29 +619,18 @@ async def insert_stop(
     route, provider = locked
     draft = RouteDraft(provider.id, route.date, [order_id], route.start, optimize=False)
     [claimed] = await _claim(session, draft)
-    [reachable], _ = _reachable_or_refused(provider, route.start, claimed, limits)
-    minutes = await _service_minutes(session, provider.id, [reachable])
+    _, beyond = _within_reach(provider, route.start, [claimed], limits.max_radius_km)
+    if beyond:
+        raise RouteRuleError(f"route order {order_id} is beyond the provider's reach", beyond)
+    minutes = await _service_minutes(session, provider.id, [claimed])
     await _check_day_size(session, provider.id, route.date, 1, limits.max_orders_per_day)
-    adding = _order_visit(reachable, minutes)
-    await _replan(session, route, provider, route.stops, travel, _Way.inserting, adding)
-    eta = await session.scalar(
-        select(RouteStop.eta).where(
-            RouteStop.route_order_id == order_id, RouteStop.route_id == route.id
-        )
-    )
-    payload = _planned(route.id, provider, order_id, eta)  # type: ignore[arg-type]
+    adding = _order_visit(claimed, minutes)
+    schedule = await _replan(session, route, provider, route.stops, travel, _Way.inserting, adding)
+    [eta] = [stop.eta for stop in schedule.stops if stop.order is adding]
+    payload = _planned(route.id, provider, order_id, eta)
     planned = NotificationKind.route_planned
     await notify_about_order(session, claimed.customer_id, planned, payload, order_id)
     return True
-
-
-def _reachable_or_refused(
-    provider: Provider, start: Point, order: _Claimed, limits: PlanLimits
-) -> tuple[list[_Claimed], None]:
-    within, beyond = _within_reach(provider, start, [order], limits.max_radius_km)
-    if beyond:
-        raise RouteRuleError(f"route order {order.id} is beyond the provider's reach", beyond)
-    return within, None
 
 
 async def optimize_route(
@@ -653,7 +642,7 @@ async def optimize_route(
     if locked is None:
         return False
     route, provider = locked
-    await _replan(session, route, provider, route.stops, travel, _Way.optimized)
+    await _reschedule(session, route, provider, route.stops, travel, _Way.optimized)
     return True
 
 
@@ -669,6 +658,22 @@ ETA_MOVED = timedelta(minutes=15)
 """A customer is told of a new arrival time when it moves by more than this."""
 
 
+async def _reschedule(
+    session: AsyncSession,
+    route: Route,
+    provider: Provider,
+    stops: Sequence[RouteStop],
+    travel: Travel,
+    way: _Way,
+) -> None:
+    """The route's stops scheduled anew (_replan); a route with none left to visit is
+    cancelled, or done if it made some."""
+    if any(stop.status is RouteStopStatus.planned for stop in stops):
+        await _replan(session, route, provider, stops, travel, way)
+    else:
+        await _settle(session, route, [s for s in stops if s.status is RouteStopStatus.done])
+
+
 async def _replan(
     session: AsyncSession,
     route: Route,
@@ -677,17 +682,14 @@ async def _replan(
     travel: Travel,
     way: _Way,
     adding: OrderVisit | None = None,
-) -> None:
+) -> _Schedule:
     """Schedule the route's stops anew, `way`: its done visits first and as they were,
     then the rest (and `adding`, a new stop) from the place and time the last done one
     ended. Legs, arrival times and totals are measured anew; customers whose arrival
-    moved by more than ETA_MOVED are told. A route left without stops is cancelled, one
-    whose stops are all visited is done. RouteRuleError if the visits do not fit."""
+    moved by more than ETA_MOVED are told. RouteRuleError if the visits do not fit.
+    There must be a visit to schedule (see _reschedule)."""
     done = [stop for stop in stops if stop.status is RouteStopStatus.done]
     waiting = [stop for stop in stops if stop.status is RouteStopStatus.planned]
-    if not waiting and adding is None:
-        await _settle(session, route, done)
-        return
     resume = _resume(route, done)
     orders = [*map(_stop_visit, waiting), *([adding] if adding else [])]
     ends = (resume.place, route.end)
@@ -742,6 +744,7 @@ async def _replan(
     time_taken = TimeTaken(provider.id, *day, provider.timezone, route.id)
     await check_route_drives(session, route.id, time_taken, day, travel)
     await _tell_moved(session, route.id, provider, told, schedule)
+    return schedule
 
 
 async def _legs_m(travel: Travel, places: Sequence[Point]) -> list[float]:

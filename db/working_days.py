@@ -8,7 +8,7 @@ with a clock change has its real length and 08:00 is 08:00 on the wall either si
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -25,12 +25,13 @@ from geo.routes import DistanceMatrix, Matrix
 
 @dataclass(frozen=True, slots=True)
 class DayRules:
-    """The deployment's day where a provider's own calendar is silent."""
+    """The deployment's day where a provider's own calendar is silent (ROUTE_DAY_*,
+    ROUTE_BREAK_*: app.routes.queries.day_rules)."""
 
-    default_hours: tuple[time, time] = (time(8), time(18))
+    default_hours: tuple[time, time]
     """The shift of a provider who has set no weekly hours."""
-    break_minutes: int = 30
-    break_window: tuple[time, time] = (time(11), time(13, 30))
+    break_minutes: int
+    break_window: tuple[time, time]
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +41,7 @@ class Travel:
 
     speed_kmh: float
     matrix: DistanceMatrix
-    rules: DayRules = field(default_factory=DayRules)
+    rules: DayRules
     solver: Solver | None = None
     """Proposes each day's plan (geo.day_plan checks it); None: cheapest insertion."""
 
@@ -94,9 +95,6 @@ class DayModel:
     """By node: the start, the end (when the day has one), the commitments, the orders."""
     distances_m: Matrix
     orders: dict[Visit, OrderVisit]
-
-    def visit_of(self, order_id: int) -> Visit:
-        return next(visit for visit, order in self.orders.items() if order.order_id == order_id)
 
     def as_planned(self, visits: Sequence[Visit]) -> list[Step] | None:
         """The visits and the fixed steps in the time order the visits are planned in now;

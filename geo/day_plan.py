@@ -368,15 +368,14 @@ def _plan(day: Day, driven: Timeline) -> Plan:
     return Plan(driven, left_out)
 
 
-def insertion_plan(day: Day, order: Sequence[Visit] | None = None) -> Timeline | None:
-    """The fixed steps, then each visit (in `order`, else the day's, nearest the start
-    first) at its cheapest feasible place; None if the fixed steps alone do not hold."""
+def insertion_plan(day: Day) -> Timeline | None:
+    """The fixed steps, then each visit, nearest the start first, at its cheapest feasible
+    place; None if the fixed steps alone do not hold."""
     steps: list[Step] = list(day.fixed)
     driven = timeline(day, steps)
     if driven is None:
         return None
-    visits = order or sorted(day.visits, key=lambda visit: (day.drives[0][visit.node], visit.node))
-    for visit in visits:
+    for visit in sorted(day.visits, key=lambda visit: (day.drives[0][visit.node], visit.node)):
         placed = cheapest_insertion(day, steps, visit)
         if placed is not None:
             steps, driven = placed.steps, placed.timeline

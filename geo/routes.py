@@ -19,7 +19,6 @@ import math
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from typing import Protocol, cast, runtime_checkable
 
 import shapely
@@ -255,26 +254,3 @@ def drawn_line(points: Sequence[Point]) -> LineString:
         inner = (along_great_circle(a, b, piece / pieces) for piece in range(1, pieces))
         positions.extend((point.longitude, point.latitude) for point in [*inner, b])
     return cast(LineString, LineString(positions).simplify(_DRAWN_TOLERANCE_DEG))
-
-
-@dataclass(frozen=True, slots=True)
-class Leg:
-    distance_m: float
-    eta: datetime
-    """When the provider arrives at the stop."""
-
-
-def schedule(
-    legs_m: Sequence[float],
-    service_minutes: Sequence[int],
-    day_start: datetime,
-    speed_kmh: float,
-) -> list[Leg]:
-    """Arrival times along a path: drive each leg at `speed_kmh`, then stay for the
-    stop's service before driving on."""
-    clock, arrivals = day_start, []
-    for distance_m, minutes in zip(legs_m, service_minutes, strict=True):
-        clock += timedelta(hours=distance_m / 1000 / speed_kmh)
-        arrivals.append(Leg(distance_m, clock))
-        clock += timedelta(minutes=minutes)
-    return arrivals

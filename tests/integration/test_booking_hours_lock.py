@@ -12,6 +12,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from app.routes.queries import day_rules
+from app.settings import RoutePlanning
 from db import bookings, hours
 from db.bookings import BookingRequest, BookingRuleError
 from db.commitments import TimeTakenError, TooFarError
@@ -30,7 +32,7 @@ from tests.support.bookings import (
 
 DAY = days_ahead(33)
 HORIZON = timedelta(days=400)
-TRAVEL = Travel(60.0, GreatCircleMatrix())
+TRAVEL = Travel(60.0, GreatCircleMatrix(), day_rules(RoutePlanning()))
 # A stable an hour and a quarter's drive from the provider (60 km/h, great circle).
 FAR = Point(BOOKABLE_SPOT["latitude"] + 75 / 111.195, BOOKABLE_SPOT["longitude"])
 

@@ -2,7 +2,6 @@
 
 import itertools
 import random
-from datetime import UTC, datetime
 
 import pytest
 import shapely
@@ -12,13 +11,11 @@ from geo.routes import (
     GreatCircleMatrix,
     Insertion,
     Insertions,
-    Leg,
     drawn_line,
     great_circle_matrix,
     nearest_neighbour,
     path_geometry,
     path_length_m,
-    schedule,
     visiting_order,
 )
 
@@ -131,16 +128,6 @@ def test_a_point_on_the_way_costs_no_detour() -> None:
     insertion = Insertions(UPPSALA, [Point(59.8586, 18.2)]).cheapest(halfway)
     assert insertion.position == 0
     assert insertion.detour_m < 5  # the parallel and the great circle part by metres
-
-
-def test_arrivals_add_driving_and_the_previous_stops_service() -> None:
-    eight = datetime(2027, 5, 3, 8, 0, tzinfo=UTC)
-    legs = schedule([30_000.0, 15_000.0, 0.0], [45, 30, 60], eight, speed_kmh=60)
-    assert legs == [
-        Leg(30_000.0, datetime(2027, 5, 3, 8, 30, tzinfo=UTC)),
-        Leg(15_000.0, datetime(2027, 5, 3, 9, 30, tzinfo=UTC)),
-        Leg(0.0, datetime(2027, 5, 3, 10, 0, tzinfo=UTC)),
-    ]
 
 
 @pytest.mark.parametrize("seed", range(5))

@@ -191,3 +191,36 @@ async def test_a_provider_sets_its_own_break_or_none(
     backwards = {"route_break": {"minutes": 30, "from": "14:00", "until": "12:00"}}
     refused = await client.patch(url, json=backwards, headers=provider.owner.headers)
     assert refused.status_code == 400, refused.text
+
+
+async def test_an_insertion_ends_the_cached_free_slots_it_takes(
+    client: Client, provider: OpenProvider, customer: SignedIn
+) -> None:
+    route = await planned(
+        client, provider, route_body(provider, await orders_around(client, customer, 1, seed=54))
+    )
+    query = {"service_id": provider.service_id, "from": DAY.isoformat(), "to": DAY.isoformat()}
+    url = f"/api/providers/{provider.id}/slots"
+    three = stockholm(DAY, 15)
+    starts = [
+        datetime.fromisoformat(s["start"])
+        for s in (await client.get(url, params=query)).json()["items"]
+    ]
+    assert three in starts  # read, and cached
+    [late] = await orders_around(
+        client,
+        customer,
+        1,
+        latitude=HOME.latitude,
+        longitude=HOME.longitude,
+        arrive_after="15:00",
+        arrive_before="15:05",
+    )
+    body = {"route_order_id": late["id"]}
+    after = await _post(client, provider, f"{ROUTES}/{route['id']}/stops", body)
+    assert datetime.fromisoformat(after["stops"][-1]["eta"]) == three
+    starts = [
+        datetime.fromisoformat(s["start"])
+        for s in (await client.get(url, params=query)).json()["items"]
+    ]
+    assert three not in starts

@@ -199,7 +199,11 @@ async def test_an_insertion_ends_the_cached_free_slots_it_takes(
     route = await planned(
         client, provider, route_body(provider, await orders_around(client, customer, 1, seed=54))
     )
-    query = {"service_id": provider.service_id, "from": DAY.isoformat(), "to": DAY.isoformat()}
+    query: dict[str, str | int] = {
+        "service_id": provider.service_id,
+        "from": DAY.isoformat(),
+        "to": DAY.isoformat(),
+    }
     url = f"/api/providers/{provider.id}/slots"
     three = stockholm(DAY, 15)
     starts = [

@@ -9,6 +9,9 @@ sparse, as in the real market. Loading uses binary COPY in batches.
     python -m db.seed 3000 --if-empty   # only when there are no providers yet
     python -m db.seed 3000 --route-orders 300   # and 300 open orders near them
     python -m db.seed 3000 --calendars          # with hours and two weeks of commitments
+
+A database with accounts that can log in (anybody's but the seed's own) is left alone
+unless SEED_REPLACE=yes is set: seeding deletes them.
 """
 
 import argparse
@@ -376,6 +379,10 @@ async def _seed_route_orders(
     )
 
 
+# Seeded accounts have no password ('!' matches no hash): every other account is somebody's.
+_ACCOUNTS_THAT_LOG_IN = "SELECT count(*) FROM users WHERE password_hash <> '!'"
+
+
 async def _main(
     count: int, if_empty: bool, rng_seed: int, calendars: bool, route_orders: int
 ) -> None:
@@ -387,6 +394,13 @@ async def _main(
         if if_empty and await connection.fetchval("SELECT exists(SELECT 1 FROM providers)"):
             print("seed: providers already present, leaving them", file=sys.stderr)
             return
+        accounts = await connection.fetchval(_ACCOUNTS_THAT_LOG_IN)
+        if accounts and os.environ.get("SEED_REPLACE") != "yes":
+            sys.exit(
+                f"seed: the database has {accounts:,} accounts that can log in; seeding "
+                "deletes them with every booking and route. Run with SEED_REPLACE=yes "
+                "to replace them."
+            )
         started = time.perf_counter()
         await seed(
             connection,

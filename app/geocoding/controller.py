@@ -50,5 +50,4 @@ class GeocodeController(Controller):
         answer = await geocoder.geocode(q)
         if answer is None:
             raise NotFoundException("no place matches q")
-        place = answer.place
-        return GeocodeAnswer(place.latitude, place.longitude, place.display_name, answer.source)
+        return GeocodeAnswer.of(answer)

@@ -2,6 +2,9 @@
 seed loads into a fresh one."""
 
 import asyncio
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,6 +22,7 @@ from db.databases import (
     sibling_url,
 )
 from db.seed import seed
+from tests.support.suite import suite_template
 
 TABLES = {
     "users",
@@ -153,3 +157,50 @@ def test_demo_seed_asks_for_visits_near_providers_that_offer_them(database_url: 
         assert today < order["earliest"] <= order["latest"] <= today + timedelta(days=21)
         assert order["nearest_offering_m"] < 12_000
     assert next_id == 26  # the identity continues after the seeded rows
+
+
+def _run_seed(url: str, **environ: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DATABASE_URL": url, **environ}
+    env.pop("REDIS_URL", None)
+    return subprocess.run(
+        [sys.executable, "-m", "db.seed", "5"], env=env, capture_output=True, text=True, check=False
+    )
+
+
+async def _emails(url: str) -> set[str]:
+    connection = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        return {row[0] for row in await connection.fetch("SELECT email FROM users")}
+    finally:
+        await connection.close()
+
+
+async def _add_account(url: str) -> None:
+    connection = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        await connection.execute(
+            "INSERT INTO users (email, password_hash, role)"
+            " VALUES ('stina@example.com', '$argon2id$v=19$...', 'customer')"
+        )
+    finally:
+        await connection.close()
+
+
+def test_seeding_leaves_real_accounts_alone_unless_told_to_replace_them(
+    database_url: str,
+) -> None:
+    admin_url = str(direct_url())
+    name = f"equinet_seed_guard_{uuid.uuid4().hex[:12]}"
+    asyncio.run(create_database(admin_url, name, asyncio.run(suite_template(admin_url))))
+    url = sibling_url(admin_url, name)
+    try:
+        assert _run_seed(url).returncode == 0  # the seed's own accounts are no one's
+        asyncio.run(_add_account(url))
+        refused = _run_seed(url)
+        assert refused.returncode == 1
+        assert "SEED_REPLACE=yes" in refused.stderr
+        assert "stina@example.com" in asyncio.run(_emails(url))
+        assert _run_seed(url, SEED_REPLACE="yes").returncode == 0
+        assert "stina@example.com" not in asyncio.run(_emails(url))
+    finally:
+        asyncio.run(drop_database(admin_url, name))

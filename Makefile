@@ -27,7 +27,7 @@ STACK := stack=$$(bash scripts/devstack.sh up) && set -a && eval "$$stack" \
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := .venv
 
-.PHONY: help install services stop migrate seed serve serve-cluster run test test-fast upgrade lint bench bench-quick drills load check-docs mutation
+.PHONY: help install services stop migrate seed serve serve-cluster run test test-fast upgrade lint bench bench-quick drills drill-restore backup restore load check-docs mutation
 
 help:
 	@echo "make run       venv, services, migrations, demo data, then serve the API"
@@ -43,6 +43,9 @@ help:
 	@echo "make check-docs  run docs/api.md's curl examples against http://HOST:PORT"
 	@echo "make bench     route optimizer, search strategies, map clusters and tiles, booking contention, throughput against the floor, plots and summary (docs/benchmarks.md)"
 	@echo "make bench-quick  the strategies, map views, free time and contention at CI size"
+	@echo "make backup    a pgBackRest backup of the local cluster (BACKUP_TYPE=incr|diff|full) and what it took"
+	@echo "make restore TARGET_TIME='…' RESTORE_PORT=…  the cluster as it was then, as a separate cluster; last line DATABASE_URL=…"
+	@echo "make drill-restore  write, back up, write, restore to an instant, and check row by row (~1 min)"
 	@echo "make drills    failure drills through nginx, three instances, the replica and PgBouncer (~2 min)"
 	@echo "make load      a load scenario against the API: SCENARIO=normal, peak, spike or abuse (docs/operations.md)"
 	@echo "make mutation  mutation testing of db/ and geo/ (slow, not in CI; MUTANTS='db.search.*')"
@@ -164,6 +167,20 @@ drills: migrate
 		&& DATABASE_URL=$$DATABASE_DIRECT_URL $(BIN)/python -m db.seed $(DEMO_PROVIDERS) \
 			--if-empty --calendars --route-orders $(DEMO_ROUTE_ORDERS) \
 		&& $(BIN)/python -m bench.drills
+
+# Backups and point-in-time restore of the local cluster (scripts/backup.sh, docs/operations.md).
+BACKUP_TYPE ?= incr
+TARGET_TIME ?=
+RESTORE_PORT ?= 54331
+backup:
+	@bash scripts/devstack.sh up >/dev/null && bash scripts/backup.sh backup $(BACKUP_TYPE)
+
+restore:
+	@bash scripts/devstack.sh up >/dev/null \
+		&& bash scripts/backup.sh restore "$(TARGET_TIME)" $(RESTORE_PORT)
+
+drill-restore: migrate
+	@$(STACK) && $(BIN)/python -m bench.restore_drill
 
 # CI-sized: 10k providers, two radii, a short contention run; fails if the strategies'
 # pages differ or a booking is doubled. Its results go to bench/results/quick/ (not kept).

@@ -33,6 +33,7 @@ DB_NAME=equinet
 DB_USER=equinet
 REPLICATION_USER=equinet_replication
 REPLICATION_SLOT=equinet_replica
+STANZA=equinet
 
 say() { echo "devstack: $*" >&2; }
 
@@ -67,6 +68,7 @@ ensure_packages() {
     apt_install "postgresql-$major-postgis-3"
   fi
   command -v redis-server >/dev/null || apt_install redis-server
+  command -v pgbackrest >/dev/null || apt_install pgbackrest  # WAL archive and backups
   command -v curl >/dev/null || apt_install curl  # the docs' examples are curl commands
   command -v wrk >/dev/null || apt_install wrk  # make bench loads the API with it
   if [ "${DEVSTACK_PGBOUNCER:-0}" = 1 ]; then
@@ -102,6 +104,13 @@ require_free_port() {  # another checkout's services (or anything else) may hold
   fi
 }
 
+psql_on() {  # port, then psql arguments: as the project's superuser, database postgres
+  local port=$1
+  shift
+  PGPASSWORD=$(secret pg_password) "$(pg_bindir)/psql" -h 127.0.0.1 -p "$port" -U "$DB_USER" \
+    -d postgres -v ON_ERROR_STOP=1 -tAq "$@"
+}
+
 secret() {  # a random value kept under .devstack, made once
   local file="$STATE/$1"
   [ -s "$file" ] || (umask 077; head -c 48 /dev/urandom | base64 | tr -d '/+=\n' >"$file")
@@ -123,8 +132,12 @@ start_postgres() {
   password=$(secret pg_password)
   echo "$data" >"$STATE/pg.datadir"
   if as_owner "$bindir/pg_ctl" -D "$data" status >/dev/null 2>&1; then
-    say "postgres already running on 127.0.0.1:$PG_PORT"
-    return
+    if [ "$(psql_on "$PG_PORT" -c 'SHOW archive_mode')" = on ]; then
+      say "postgres already running on 127.0.0.1:$PG_PORT"
+      return
+    fi
+    say "restarting postgres: WAL archiving needs it"  # a cluster made before archiving
+    as_owner "$bindir/pg_ctl" -D "$data" -m fast -w stop >/dev/null
   fi
   if [ ! -f "$data/PG_VERSION" ]; then
     say "creating cluster in $data"
@@ -137,6 +150,7 @@ start_postgres() {
       --auth-local=scram-sha-256 --auth-host=scram-sha-256 -E UTF8 --locale=C.UTF-8 >/dev/null
     rm -f "$pwfile"
   fi
+  archive_to_repository "$data"
   require_free_port "$PG_PORT" DEVSTACK_PG_PORT
   say "starting postgres on 127.0.0.1:$PG_PORT"
   as_owner "$bindir/pg_ctl" -D "$data" -l "$base/postgres.log" -w -t 60 start \
@@ -145,6 +159,52 @@ start_postgres() {
       -tAc "SELECT 1 FROM pg_database WHERE datname = '$DB_NAME'" | grep -q 1; then
     PGPASSWORD=$password "$bindir/createdb" -h 127.0.0.1 -p "$PG_PORT" -U "$DB_USER" "$DB_NAME"
   fi
+}
+
+# Continuous WAL archiving to the pgBackRest repository beside the cluster (scripts/backup.sh).
+# It is armed by the first backup: WAL from before any backup could restore nothing, and a
+# development cluster that is never backed up should not fill its disk with it. Until then
+# the command succeeds without copying anything. archive_timeout closes a segment at least
+# once a minute while anything is written, so at most a minute of commits waits to be copied.
+backup_dir() { echo "$(dirname "$(pg_base)")/backup"; }
+
+archive_to_repository() {  # data directory
+  local dir conf
+  dir=$(backup_dir)
+  prepare_repository "$1"
+  conf="$1/postgresql.auto.conf"
+  as_owner grep -q '^archive_mode' "$conf" && return
+  as_owner tee -a "$conf" >/dev/null <<CONF
+archive_mode = on
+archive_command = 'test ! -f $dir/armed || pgbackrest --config=$dir/pgbackrest.conf --stanza=$STANZA archive-push %p'
+archive_timeout = 60
+CONF
+}
+
+prepare_repository() {  # data directory: the repository's folders and configuration
+  local dir
+  dir=$(backup_dir)
+  mkdir -p "$dir/log"
+  [ "$(id -u)" -eq 0 ] && chown -R "$(pg_owner)" "$dir"
+  as_owner tee "$dir/pgbackrest.conf" >/dev/null <<INI
+[global]
+repo1-path=$dir/repo
+repo1-retention-full=2
+compress-type=lz4
+process-max=2
+start-fast=y
+log-path=$dir/log
+lock-path=$dir/lock
+log-level-console=warn
+log-level-file=info
+
+[$STANZA]
+pg1-path=$1
+pg1-port=$PG_PORT
+pg1-socket-path=$(pg_base)/socket
+pg1-user=$DB_USER
+pg1-database=postgres
+INI
 }
 
 start_redis() {
@@ -166,13 +226,6 @@ start_redis() {
   done
   say "redis did not start; see $STATE/redis/redis.log"
   exit 1
-}
-
-psql_on() {  # port, then psql arguments: as the project's superuser, database postgres
-  local port=$1
-  shift
-  PGPASSWORD=$(secret pg_password) "$(pg_bindir)/psql" -h 127.0.0.1 -p "$port" -U "$DB_USER" \
-    -d postgres -v ON_ERROR_STOP=1 -tAq "$@"
 }
 
 replica_data() { echo "$(pg_base)/replica"; }
@@ -381,6 +434,8 @@ down() {
     rm -f "$STATE/redis.pid"
   fi
 }
+
+[ "${1:-}" = --library ] && return 0  # sourced by scripts/backup.sh for the functions above
 
 case "${1:-}" in
   up) up ;;

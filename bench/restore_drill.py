@@ -115,10 +115,8 @@ async def archived(url: str) -> None:
         segment = await connection.fetchval("SELECT pg_walfile_name(pg_switch_wal())")
         deadline = time.monotonic() + ARCHIVE_WAIT_S
         while time.monotonic() < deadline:
-            stats = await connection.fetchrow(
-                "SELECT last_archived_wal, last_failed_wal FROM pg_stat_archiver"
-            )
-            if stats["last_archived_wal"] and stats["last_archived_wal"] >= segment:
+            last = await connection.fetchval("SELECT last_archived_wal FROM pg_stat_archiver")
+            if last is not None and last >= segment:
                 return
             await asyncio.sleep(0.2)
     finally:

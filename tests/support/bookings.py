@@ -91,7 +91,7 @@ async def booked(
 
 
 async def every_page(
-    client: Client, user: SignedIn, path: str, params: Mapping[str, str | float]
+    client: httpx.AsyncClient, user: SignedIn, path: str, params: Mapping[str, str | float]
 ) -> list[dict[str, Any]]:
     """The items of every page of a user's list, following its cursor."""
     items: list[dict[str, Any]] = []

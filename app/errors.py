@@ -44,7 +44,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from db.accounts import AccountInUseError, DuplicateEmailError
 from db.bookings import BookingConflictError, BookingRuleError, NotTheProviderError
 from db.commitments import TimeTakenError
-from db.engine import is_unavailable
+from db.engine import LOCK_NOT_AVAILABLE, is_unavailable, sqlstate
 from db.route_orders import RouteOrderStateError
 from db.routes import OrderTakenError, RouteRuleError, RouteStateError
 from db.working_days import ClosedDayError
@@ -169,6 +169,9 @@ def database_error_handler() -> Handler:
     def handler(request: Request[Any, Any, Any], error: Exception) -> Response[ErrorBody]:
         if isinstance(error, PoolTimeoutError):
             warn("database pool exhausted (%s)", request.url.path)
+            return _error(HTTP_503_SERVICE_UNAVAILABLE, "database busy, try again shortly", 1)
+        if sqlstate(error) == LOCK_NOT_AVAILABLE:
+            warn("lock not had within the lock timeout (%s)", request.url.path)
             return _error(HTTP_503_SERVICE_UNAVAILABLE, "database busy, try again shortly", 1)
         if is_unavailable(error):
             warn("database unavailable (%s): %s", request.url.path, type(error).__name__)

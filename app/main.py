@@ -33,7 +33,7 @@ from app.edge.logs import JsonFormatter, request_ids, stamp_records_with_request
 from app.edge.metrics import MetricsController, geocoder_event, observe_pool, observe_requests
 from app.edge.paging import list_page_dependency
 from app.edge.parameter_syntax import DocumentedSyntax
-from app.edge.public_reads import servers
+from app.edge.public_reads import database_engine, servers
 from app.errors import UNLOGGED_ERRORS, exception_handlers
 from app.geocoding.controller import GeocodeController
 from app.hours.controller import HoursController
@@ -53,7 +53,7 @@ from app.slots.reads import Slots
 from app.tiles.controller import TileController
 from app.tiles.reads import ProviderTile
 from db.accounts import Passwords
-from db.engine import SlowStatementLog, check_pooler, make_engine
+from db.engine import SlowStatementLog, check_pooler
 from db.geocoding import GazetteerGeocoder
 from db.search_cache import SearchCache
 from db.token_versions import TokenVersions
@@ -115,12 +115,7 @@ def _geocoder(
 
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or from_env()
-    engine = make_engine(
-        settings.database_url,
-        pool_size=settings.db_pool_size,
-        max_overflow=settings.db_max_overflow,
-        pool_timeout_s=settings.db_pool_timeout_s,
-    )
+    engine = database_engine(settings, settings.database_url)
     # One way to end a transaction: a write handler commits before it returns, so a failed
     # COMMIT raises in the handler and is answered as an error. The plugin's default
     # before-send handler only closes the session, rolling back whatever was not committed;

@@ -186,6 +186,12 @@ class Settings(msgspec.Struct, frozen=True):
     db_max_overflow: int = 10
     db_pool_timeout_s: float = 5.0
     db_statement_timeout_ms: int = 10_000
+    """No statement of the API runs longer (searches and every other path)."""
+    db_lock_timeout_ms: int = 2_000
+    """No statement waits longer for a lock: a row held by a stuck transaction is a fast
+    503 with Retry-After, not a pile-up of requests behind it."""
+    db_idle_in_transaction_timeout_ms: int = 15_000
+    """A session idle this long inside a transaction is ended, and its locks released."""
     db_transaction_pooler: bool = False
     """True when a transaction-mode pooler (PgBouncer) sits between the API and PostgreSQL:
     searches then send their planner settings in their own transaction, as settings made

@@ -29,8 +29,32 @@ _STATEMENT_SHOWN = 160
 ASYNCPG = asyncpg_dialect()  # type: ignore[no-untyped-call]
 # SQLSTATE classes that say the database can't serve now, not that the statement is wrong:
 # connection exceptions, insufficient resources (too many connections), and operator
-# intervention (a shutdown or restart, a statement cancelled at its timeout).
-_UNAVAILABLE_SQLSTATES = ("08", "53", "57")
+# intervention (a shutdown or restart, a statement cancelled at its timeout); and a lock
+# not had within the lock timeout (55P03).
+LOCK_NOT_AVAILABLE = "55P03"
+_UNAVAILABLE_SQLSTATES = ("08", "53", "57", LOCK_NOT_AVAILABLE)
+
+SETS_ITS_OWN = {"sets_its_own_timeouts": True}
+"""Execution options of a session's connection whose transaction sends its settings in a
+statement of its own (db.nearest), so that no other round trip is spent on them."""
+
+
+class Timeouts(NamedTuple):
+    """What every transaction of the API runs under: no statement runs longer than
+    `statement_ms`, none waits longer than `lock_ms` for a lock, and a session that sits
+    in a transaction doing nothing for `idle_in_transaction_ms` is ended (its locks go
+    with it)."""
+
+    statement_ms: int
+    lock_ms: int
+    idle_in_transaction_ms: int
+
+    def settings(self) -> dict[str, str]:
+        return {
+            "statement_timeout": str(self.statement_ms),
+            "lock_timeout": str(self.lock_ms),
+            "idle_in_transaction_session_timeout": str(self.idle_in_transaction_ms),
+        }
 
 
 def engine_options(pool_size: int, max_overflow: int, pool_timeout_s: float) -> dict[str, Any]:
@@ -59,9 +83,31 @@ def engine_options(pool_size: int, max_overflow: int, pool_timeout_s: float) -> 
 
 
 def make_engine(
-    url: str, pool_size: int = 5, max_overflow: int = 5, pool_timeout_s: float = 5
+    url: str,
+    pool_size: int = 5,
+    max_overflow: int = 5,
+    pool_timeout_s: float = 5,
+    timeouts: Timeouts | None = None,
+    per_transaction: bool = False,
 ) -> AsyncEngine:
-    return create_async_engine(url, **engine_options(pool_size, max_overflow, pool_timeout_s))
+    """An engine whose connections run under `timeouts`: set when each connection opens,
+    or, with `per_transaction` (behind a transaction-mode pooler, where a connection's
+    settings would reach other clients), at the start of each transaction, for it alone."""
+    options = engine_options(pool_size, max_overflow, pool_timeout_s)
+    if timeouts is not None and not per_transaction:
+        options["connect_args"]["server_settings"] = timeouts.settings()
+    engine = create_async_engine(url, **options)
+    if timeouts is not None and per_transaction:
+        statement = "SELECT " + ", ".join(
+            f"set_config('{name}', '{value}', true)" for name, value in timeouts.settings().items()
+        )
+
+        @event.listens_for(engine.sync_engine, "begin")
+        def set_timeouts(connection: Any) -> None:
+            if not connection.get_execution_options().get("sets_its_own_timeouts"):
+                connection.exec_driver_sql(statement)
+
+    return engine
 
 
 class PoolerMisconfiguredError(RuntimeError):
@@ -96,16 +142,22 @@ async def check_pooler(url: str, transaction_pooler: bool) -> None:
         )
 
 
+def sqlstate(error: BaseException) -> str:
+    """The SQLSTATE PostgreSQL answered with (empty when none)."""
+    if isinstance(error, DBAPIError) and isinstance(error.orig, Exception):
+        error = error.orig
+    return str(getattr(error, "sqlstate", None) or "")
+
+
 def is_unavailable(error: BaseException) -> bool:
     """Whether `error` says the database can't serve now rather than that the statement is
-    wrong: it is down, restarting, out of connections, or cancelled the statement."""
+    wrong: it is down, restarting, out of connections, cancelled the statement, or could
+    not have a lock in time."""
     if isinstance(error, OperationalError | InterfaceError | PoolTimeoutError | OSError):
         return True
-    if isinstance(error, DBAPIError):
-        if error.connection_invalidated:
-            return True
-        error = error.orig if isinstance(error.orig, Exception) else error
-    return str(getattr(error, "sqlstate", None) or "").startswith(_UNAVAILABLE_SQLSTATES)
+    if isinstance(error, DBAPIError) and error.connection_invalidated:
+        return True
+    return sqlstate(error).startswith(_UNAVAILABLE_SQLSTATES)
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,7 +33,7 @@ from sqlalchemy import tuple_ as row
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
-from db.engine import ReadPool
+from db.engine import SETS_ITS_OWN, ReadPool
 from geo.cursor import DistanceKey
 from geo.distance import Point
 
@@ -122,8 +122,10 @@ class SearchSettings:
         self._index_ordered_pool = index_ordered_pool
 
     async def apply(self, session: AsyncSession, *, index_ordered: bool) -> None:
-        """Settings for this transaction; `index_ordered` for statements on a KNN scan."""
-        connection = await session.connection()
+        """Settings for this transaction; `index_ordered` for statements on a KNN scan. A
+        transaction this begins sends no other settings (db.engine.make_engine)."""
+        own = {} if session.in_transaction() else SETS_ITS_OWN
+        connection = await session.connection(execution_options=own)
         await connection.execute(_SETTINGS[index_ordered], {"timeout": self._timeout})
 
     async def rows(

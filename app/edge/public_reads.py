@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.edge.metrics import pool_gauges, public_read
 from app.settings import Settings
-from db.engine import ReadPool, SlowStatementLog, make_engine
+from db.engine import ReadPool, SlowStatementLog, Timeouts, make_engine
 from db.nearest import index_ordered_connection_settings
 from db.profiles import places_of
 from db.replica import NEWEST_WRITE, PublicReads, Replica, ReplicaPolicy
@@ -33,6 +33,22 @@ class Servers(NamedTuple):
     """Every engine, by the name its pool's metrics carry."""
     read_pools: list[ReadPool]
     """The index-ordered searches' pools, which count their connections themselves."""
+
+
+def database_engine(settings: Settings, url: str) -> AsyncEngine:
+    """An engine of the API's: its pool, and every transaction under the timeouts."""
+    return make_engine(
+        url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_timeout_s=settings.db_pool_timeout_s,
+        timeouts=Timeouts(
+            settings.db_statement_timeout_ms,
+            settings.db_lock_timeout_ms,
+            settings.db_idle_in_transaction_timeout_ms,
+        ),
+        per_transaction=settings.db_transaction_pooler,
+    )
 
 
 def index_ordered_search_pool(
@@ -81,12 +97,7 @@ def servers(
     read_pools = [primary_pool] if primary_pool else []
     if not settings.database_replica_url:
         return Servers(PublicReads(primary), engines, read_pools)
-    replica_engine = make_engine(
-        settings.database_replica_url,
-        pool_size=settings.db_pool_size,
-        max_overflow=settings.db_max_overflow,
-        pool_timeout_s=settings.db_pool_timeout_s,
-    )
+    replica_engine = database_engine(settings, settings.database_replica_url)
     slow_log.watch(replica_engine)
     replica_sessions = async_sessionmaker(replica_engine, expire_on_commit=False)
     replica, replica_pool = _server(

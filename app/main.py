@@ -97,7 +97,11 @@ def _constant(value: object) -> Callable[[], object]:
 
 
 def _geocoder(
-    settings: Settings, redis: Redis, gazetteer: GazetteerGeocoder, http: httpx.AsyncClient
+    settings: Settings,
+    redis: Redis,
+    cache_redis: Redis,
+    gazetteer: GazetteerGeocoder,
+    http: httpx.AsyncClient,
 ) -> GeocoderChain:
     upstream = None
     if settings.geocoder is GeocoderKind.nominatim:
@@ -109,7 +113,12 @@ def _geocoder(
             accept_language=settings.geocoder_accept_language,
         )
     return GeocoderChain(
-        redis, gazetteer, upstream, settings.geocoder_policy, report=geocoder_event
+        redis,
+        gazetteer,
+        upstream,
+        settings.geocoder_policy,
+        report=geocoder_event,
+        cache_redis=cache_redis,
     )
 
 
@@ -126,10 +135,16 @@ def create_app(settings: Settings | None = None) -> Litestar:
         engine_instance=engine, session_config=AsyncSessionConfig(expire_on_commit=False)
     )
     redis = make_redis(settings.redis_url, max_connections=settings.redis_max_connections)
+    cache_redis = redis
+    if settings.redis_cache_url:
+        cache_redis = make_redis(
+            settings.redis_cache_url, max_connections=settings.redis_max_connections
+        )
     search_cache = SearchCache(
         redis,
         settings.search.server_cache_ttl_s,
         records_positions=bool(settings.database_replica_url),
+        entries=cache_redis,
     )
     databases = servers(settings, engine, db_config.create_session_maker(), slow_log, search_cache)
     for name, pool in databases.engines.items():
@@ -147,7 +162,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         token_versions,
     )
     http = httpx.AsyncClient(timeout=settings.geocoder_policy.timeout_s)
-    geocoder = _geocoder(settings, redis, GazetteerGeocoder(engine), http)
+    geocoder = _geocoder(settings, redis, cache_redis, GazetteerGeocoder(engine), http)
     rate_limiter = RateLimiter(
         limits_redis,
         settings.rate_limits,
@@ -170,6 +185,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             await search_cache.send_unsent()
             await redis.aclose()
             await limits_redis.aclose()
+            if cache_redis is not redis:
+                await cache_redis.aclose()
             for name, pool in databases.engines.items():
                 if name != "main":  # the plugin disposes of its own
                     await pool.dispose()

@@ -205,9 +205,15 @@ class Settings(msgspec.Struct, frozen=True):
     db_slow_info_ms: int = 500
     """Statements slower than this are logged at INFO, slower than the next at WARNING."""
     db_slow_warning_ms: int = 2000
+    redis_cache_url: str = ""
+    """A Redis for what may be evicted (cached searches and geocoding answers), run with
+    `maxmemory` and an LRU policy; REDIS_URL then keeps only state that must not be
+    (rate-limit windows, search generations, write positions, locks, token versions), run
+    with `noeviction`. Empty: the caches share REDIS_URL (development)."""
     redis_max_connections: int = 50
-    """Connections each of a process's two Redis clients (the rate limits', and the one
-    of caches and tokens) may open; past it a command waits up to a second for one."""
+    """Connections each of a process's Redis clients (the rate limits', the one of
+    state and tokens, and the caches' with REDIS_CACHE_URL) may open; past it a command
+    waits up to a second for one."""
     access_token_ttl_s: int = 3600
     processes: int = 1
     """API processes sharing one Redis (make serve: WORKERS). Without Redis, each process

@@ -32,7 +32,7 @@ position alone.
 
 import asyncio
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, NamedTuple, cast
 
 import msgspec
@@ -63,6 +63,8 @@ STORE_WITHIN_S = 0.05
 UNSENT_MAX = 64
 """Rendered answers that wait at most: more are sent at once."""
 _STORE_TIMEOUT_S = 1.0
+
+StateRead = Callable[[list[bytes]], Awaitable[list[Any] | None]]
 
 # KEYS: generations to bump, then WRITTEN_KEY. ARGV: the write's WAL position, or "" when
 # no replica needs it. Positions stay far below 2^53 bytes, exact in Lua's numbers.
@@ -145,8 +147,19 @@ class SearchCache:
     """Cached search answers and the generations that make them stale; with
     `records_positions` (a replica serves public reads), write positions too."""
 
-    def __init__(self, redis: Redis, ttl_s: int, records_positions: bool = False) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        ttl_s: int,
+        records_positions: bool = False,
+        entries: Redis | None = None,
+    ) -> None:
+        """`redis` keeps the generations and write positions, which must never be evicted
+        (an evicted generation could make a stale entry current again); `entries` (`redis`
+        when None) the answers, which may be."""
         self._redis = redis
+        self._entries = entries or redis
+        self._apart = self._entries is not redis
         self._ttl_s = ttl_s
         self._records_positions = records_positions
         self._decoder = msgspec.msgpack.Decoder(CachedResponse)
@@ -160,15 +173,39 @@ class SearchCache:
         """The entry of a search, named by its whole query value (see geo.keys)."""
         return KEY_PREFIX + digest(query).hex()
 
-    @staticmethod
-    def reads(key: str, depends: Depends) -> list[str]:
-        """The Redis keys a lookup of entry `key`, whose answer `depends` on them, reads,
-        for `lookup` to make sense of; a caller may read them in a round trip it makes
-        anyway."""
-        return [*depends.generation_keys(), WRITTEN_KEY, key]
+    def reads(self, key: str, depends: Depends) -> list[str]:
+        """The keys of the state Redis a lookup of entry `key`, whose answer `depends` on
+        them, reads, for `lookup` to make sense of (with the entry itself unless entries
+        are kept apart); a caller may read them in a round trip it makes anyway."""
+        return [*depends.generation_keys(), WRITTEN_KEY, *(() if self._apart else (key,))]
+
+    async def look_up(self, key: str, read_state: StateRead) -> Lookup:
+        """The lookup of entry `key`: `read_state(sending)` reads the keys of `reads` in the
+        caller's round trip to the state Redis, carrying the packed `sending` before them
+        (the stores that wait), and answers their values, or None when Redis is away. With
+        entries kept apart, the entry is read from theirs at the same time, the stores
+        going with it."""
+        stores = self.unsent()
+        if not self._apart:
+            return self.lookup(await read_state(stores))
+        values, raw = await asyncio.gather(read_state([]), self._entry(key, stores))
+        return self.lookup(None if values is None else [*values, raw])
+
+    async def _entry(self, key: str, stores: list[bytes]) -> Any:
+        try:
+            *answers, raw = await round_trip(
+                self._entries, [*stores, packed("GET", key)], _STORE_TIMEOUT_S
+            )
+        except RedisError as error:
+            _warn("search cache unavailable: %s", error)
+            return None
+        if refused := next((a for a in (*answers, raw) if isinstance(a, Exception)), None):
+            _warn("search cache unavailable: %s", refused)
+        return None if isinstance(raw, Exception) else raw
 
     def lookup(self, values: Sequence[Any] | None) -> Lookup:
-        """The lookup from the values of `reads`' keys (None: Redis was unreachable)."""
+        """The lookup from the values of `reads`' keys and then the entry's (None: Redis
+        was unreachable)."""
         if values is None:
             return Lookup(hit=None, generation=None)
         *generations, written, raw = values
@@ -210,7 +247,7 @@ class SearchCache:
         """Store what waits, in a round trip of its own."""
         if commands := self.unsent():
             try:
-                answers = await round_trip(self._redis, commands, _STORE_TIMEOUT_S)
+                answers = await round_trip(self._entries, commands, _STORE_TIMEOUT_S)
             except RedisError as error:
                 answers = [error]
             if refused := next((a for a in answers if isinstance(a, Exception)), None):

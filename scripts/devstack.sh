@@ -2,7 +2,8 @@
 # Project-local PostGIS and Redis for development and tests, and optionally a streaming
 # read replica and PgBouncer in front of both.
 #
-#   devstack.sh up     make them available (idempotent) and print DATABASE_URL=/REDIS_URL= lines
+#   devstack.sh up     make them available (idempotent) and print DATABASE_URL=, REDIS_URL= and
+#                      REDIS_CACHE_URL= lines
 #   devstack.sh down   stop only what "up" started here (by pid file)
 #   devstack.sh replica pause|resume|stop|start   pause or resume WAL replay on the replica,
 #                      stop or start it (failure drills and tests)
@@ -26,6 +27,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 STATE="$ROOT/.devstack"
 PG_PORT=${DEVSTACK_PG_PORT:-54329}
 REDIS_PORT=${DEVSTACK_REDIS_PORT:-63799}
+REDIS_CACHE_PORT=${DEVSTACK_REDIS_CACHE_PORT:-63798}
 REPLICA_PORT=${DEVSTACK_REPLICA_PORT:-54330}
 POOLER_PORT=${DEVSTACK_PGBOUNCER_PORT:-64329}
 REPLICA_POOLER_PORT=${DEVSTACK_REPLICA_PGBOUNCER_PORT:-64330}
@@ -207,25 +209,41 @@ pg1-database=postgres
 INI
 }
 
-start_redis() {
-  local pidfile="$STATE/redis.pid"
+# Two Redis instances: "redis" keeps the state that must never be evicted (rate-limit
+# windows, search generations, write positions, locks, token versions) with noeviction and
+# the append-only file (scripts/redis.conf); "redis-cache" keeps what may be (cached
+# searches and geocoding answers) under an LRU policy, in memory only
+# (scripts/redis-cache.conf).
+start_redis() {  # name, port, the variable that sets the port
+  local pidfile="$STATE/$1.pid"
   if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
-    say "redis already running on 127.0.0.1:$REDIS_PORT"
+    say "$1 already running on 127.0.0.1:$2"
     return
   fi
-  require_free_port "$REDIS_PORT" DEVSTACK_REDIS_PORT
-  say "starting redis on 127.0.0.1:$REDIS_PORT"
-  mkdir -p "$STATE/redis"
-  redis-server "$ROOT/scripts/redis.conf" --port "$REDIS_PORT" --bind 127.0.0.1 \
-    --daemonize yes --pidfile "$pidfile" --dir "$STATE/redis" \
-    --logfile "$STATE/redis/redis.log" --requirepass "$(secret redis_password)"
+  require_free_port "$2" "$3"
+  say "starting $1 on 127.0.0.1:$2"
+  mkdir -p "$STATE/$1"
+  redis-server "$ROOT/scripts/$1.conf" --port "$2" --bind 127.0.0.1 \
+    --daemonize yes --pidfile "$pidfile" --dir "$STATE/$1" \
+    --logfile "$STATE/$1/redis.log" --requirepass "$(secret redis_password)"
   for _ in $(seq 50); do
-    [ -s "$pidfile" ] && redis-cli -p "$REDIS_PORT" --no-auth-warning \
+    [ -s "$pidfile" ] && redis-cli -p "$2" --no-auth-warning \
       -a "$(secret redis_password)" ping >/dev/null 2>&1 && return
     sleep 0.1
   done
-  say "redis did not start; see $STATE/redis/redis.log"
+  say "$1 did not start; see $STATE/$1/redis.log"
   exit 1
+}
+
+stop_redis() {  # name
+  local pidfile="$STATE/$1.pid" pid
+  [ -f "$pidfile" ] || return 0
+  pid=$(cat "$pidfile")
+  if kill -0 "$pid" 2>/dev/null; then
+    say "stopping $1"
+    kill "$pid"
+  fi
+  rm -f "$pidfile"
 }
 
 replica_data() { echo "$(pg_base)/replica"; }
@@ -387,9 +405,11 @@ up() {
   else
     ensure_packages
     start_postgres
-    start_redis
+    start_redis redis "$REDIS_PORT" DEVSTACK_REDIS_PORT
+    start_redis redis-cache "$REDIS_CACHE_PORT" DEVSTACK_REDIS_CACHE_PORT
     DATABASE_URL=$(url "$PG_PORT")
     REDIS_URL="redis://:$(secret redis_password)@127.0.0.1:$REDIS_PORT/0"
+    REDIS_CACHE_URL="redis://:$(secret redis_password)@127.0.0.1:$REDIS_CACHE_PORT/0"
     if [ "${DEVSTACK_REPLICA:-0}" = 1 ]; then
       start_replica
       DATABASE_REPLICA_URL=$(url "$REPLICA_PORT")
@@ -410,6 +430,7 @@ up() {
   echo "DATABASE_URL=$DATABASE_URL"
   [ -z "${DATABASE_REPLICA_URL:-}" ] || echo "DATABASE_REPLICA_URL=$DATABASE_REPLICA_URL"
   echo "REDIS_URL=$REDIS_URL"
+  [ -z "${REDIS_CACHE_URL:-}" ] || echo "REDIS_CACHE_URL=$REDIS_CACHE_URL"
 }
 
 down() {
@@ -424,15 +445,8 @@ down() {
       as_owner "$bindir/pg_ctl" -D "$data" -m fast -w stop >/dev/null
     fi
   fi
-  if [ -f "$STATE/redis.pid" ]; then
-    local pid
-    pid=$(cat "$STATE/redis.pid")
-    if kill -0 "$pid" 2>/dev/null; then
-      say "stopping redis"
-      kill "$pid"
-    fi
-    rm -f "$STATE/redis.pid"
-  fi
+  stop_redis redis
+  stop_redis redis-cache
 }
 
 [ "${1:-}" = --library ] && return 0  # sourced by scripts/backup.sh for the functions above

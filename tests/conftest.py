@@ -15,6 +15,7 @@ import inspect
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 
 import httpx
 import msgspec
@@ -95,11 +96,11 @@ def database_url() -> Iterator[str]:
         asyncio.run(drop_database(admin_url, name))
 
 
-@pytest.fixture(scope="session")
-def redis_url() -> Iterator[str]:
-    """The suite's own Redis database, emptied first: cached pages of an earlier run's
-    database must not answer for this one."""
-    url = make_url(_require("REDIS_URL").replace("redis://", "postgresql://", 1))
+@contextmanager
+def own_redis_database(variable: str) -> Iterator[str]:
+    """The suite's own database of the Redis at $`variable`, emptied first: cached pages
+    of an earlier run's database must not answer for this one."""
+    url = make_url(_require(variable).replace("redis://", "postgresql://", 1))
     with claimed_redis_database(f"{url.host}-{url.port}") as number:
         test_url = (
             url.set(database=str(number))
@@ -113,10 +114,25 @@ def redis_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def settings(database_url: str, redis_url: str) -> Settings:
+def redis_url() -> Iterator[str]:
+    """The state Redis (rate limits, generations, positions, locks)."""
+    with own_redis_database("REDIS_URL") as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def redis_cache_url() -> Iterator[str]:
+    """The cache Redis (cached answers), apart from the state's as in production."""
+    with own_redis_database("REDIS_CACHE_URL") as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, redis_url: str, redis_cache_url: str) -> Settings:
     settings = Settings(
         database_url=database_url,
         redis_url=redis_url,
+        redis_cache_url=redis_cache_url,
         secret_key="suite-signing-key-5f0c2a9e7b14d83c6a2e9f01",
         rate_limits=UNLIMITED,
         booking_horizon_days=BOOKING_HORIZON_DAYS,

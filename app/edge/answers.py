@@ -67,7 +67,9 @@ class Reads(NamedTuple):
     """What looking up a request's answer takes."""
 
     keys: list[str]
-    """The Redis keys of its cache entry and the generations it depends on."""
+    """The keys of the state Redis it reads: the generations it depends on (db.search_cache)."""
+    entry: str
+    """The key of its cache entry."""
     limits: tuple[str, ...]
     """The limits it counts against beyond its route's, per client."""
 
@@ -105,7 +107,7 @@ class Answers:
         (`repeated`), the request counts against its limits in the round trip of the
         lookup (429 when over one)."""
         key = self._cache.key(request)
-        reads = Reads(self._cache.reads(key, read.depends(request)), read.limits(request))
+        reads = Reads(self._cache.reads(key, read.depends(request)), key, read.limits(request))
         self._remember(scope, reads)
         state = request_state(scope)
         lookup: Lookup | None = state.lookup
@@ -165,10 +167,11 @@ class Answers:
     async def _lookup(self, scope: Scope, reads: Reads) -> Lookup:
         client = client_of(scope, self._limiter.proxies)
         counted = (*limits_due(scope), *((name, client) for name in reads.limits))
-        stores = self._cache.unsent()
-        lookup = self._cache.lookup(
-            await self._limiter.hit(*counted, reading=reads.keys, sending=stores)
-        )
+
+        async def read_state(stores: list[bytes]) -> list[Any] | None:
+            return await self._limiter.hit(*counted, reading=reads.keys, sending=stores)
+
+        lookup = await self._cache.look_up(reads.entry, read_state)
         CACHE_LOOKUPS.labels(cache="search", result="miss" if lookup.hit is None else "hit").inc()
         return lookup
 

@@ -45,13 +45,16 @@ class GeocoderChain:
         upstream: Geocoder | None,
         policy: GeocoderPolicy,
         report: Callable[[str], None] = lambda _: None,
+        cache_redis: Redis | None = None,
     ) -> None:
-        """`report` hears cache_hit, cache_miss and upstream_<ok|failed|throttled> (metrics)."""
+        """`redis` keeps the upstream's schedule and the single-flight locks, which must
+        not be evicted; `cache_redis` (`redis` when None) the answers, which may be.
+        `report` hears cache_hit, cache_miss and upstream_<ok|failed|throttled> (metrics)."""
         self._report = report
         self._gazetteer = gazetteer
         self._upstream = upstream
         self._timeout_s = policy.timeout_s
-        self._cache = GeocodeCache(redis, policy)
+        self._cache = GeocodeCache(cache_redis or redis, policy)
         self._limiter = UpstreamLimiter(
             redis,
             LIMITER_KEY,

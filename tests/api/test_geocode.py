@@ -7,12 +7,12 @@ import msgspec
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
-from redis.asyncio import Redis
 
 from app.main import create_app
 from app.settings import GeocoderKind, Settings
 from geo.geocoding.base import GeocoderPolicy
 from tests.support.nominatim_stub import NominatimStub, running_stub
+from tests.support.search_cache import flush_redis
 
 Client = AsyncTestClient[Litestar]
 
@@ -53,12 +53,11 @@ async def test_missing_query_is_400(client: Client) -> None:
 
 @pytest.fixture
 async def upstream_client(
-    settings: Settings, redis_url: str
+    settings: Settings,
 ) -> AsyncIterator[tuple[Client, NominatimStub]]:
-    """The app configured for Nominatim, pointed at the local stand-in."""
-    redis = Redis.from_url(redis_url)
-    await redis.flushdb()
-    await redis.aclose()
+    """The app configured for Nominatim, pointed at the local stand-in, with nothing
+    cached or scheduled."""
+    await flush_redis(settings)
     with running_stub() as stub:
         app = create_app(
             msgspec.structs.replace(

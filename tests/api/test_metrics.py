@@ -4,10 +4,10 @@ from pathlib import Path
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
-from redis.asyncio import Redis
 
 from app.settings import Settings
 from tests.support.live_server import live_server, settings_environment
+from tests.support.search_cache import flush_redis
 
 NEARBY = {"lat": 62.71, "lng": 20.31, "radius_km": 5}
 LOGIN = {"email": "nobody@example.com", "password": "wrong-but-long-enough"}
@@ -34,11 +34,9 @@ def _total(
 
 
 async def test_every_scrape_counts_the_requests_of_every_worker(
-    settings: Settings, redis_url: str, tmp_path: Path
+    settings: Settings, tmp_path: Path
 ) -> None:
-    redis = Redis.from_url(redis_url)
-    await redis.flushdb()
-    await redis.aclose()
+    await flush_redis(settings)
     environment = {
         **settings_environment(settings),
         "PROMETHEUS_MULTIPROC_DIR": str(tmp_path),

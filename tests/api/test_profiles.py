@@ -127,8 +127,10 @@ async def test_moving_the_address_regeocodes_and_refreshes_cached_searches(
     assert provider["id"] in await nearby_ids(client, *UPPSALA, limit=100)
 
 
-async def test_identical_searches_are_served_from_the_cache(client: Client, redis_url: str) -> None:
-    redis = Redis.from_url(redis_url)
+async def test_identical_searches_are_served_from_the_cache(
+    client: Client, redis_cache_url: str
+) -> None:
+    redis = Redis.from_url(redis_cache_url)
     params = {"lat": 60.1, "lng": 15.2, "radius_km": 7}
     before = await cached_pages(redis)
     first = await client.get("/api/providers/nearby", params=params)

@@ -26,6 +26,7 @@ from tests.support.bookings import days_ahead, open_provider, stockholm
 from tests.support.live_server import live_server, settings_environment
 from tests.support.ports import closed_port
 from tests.support.redis_server import project_redis
+from tests.support.search_cache import flush_redis
 from tests.support.suite import UNLIMITED
 
 Client = AsyncTestClient[Litestar]
@@ -38,9 +39,7 @@ async def app_limited_by(
     settings: Settings, redis_url: str, limits: RateLimits
 ) -> AsyncIterator[Client]:
     """The app with these limits and an empty Redis."""
-    redis = Redis.from_url(redis_url)
-    await redis.flushdb()
-    await redis.aclose()
+    await flush_redis(settings)
     app = create_app(msgspec.structs.replace(settings, rate_limits=limits))
     async with AsyncTestClient(app=app) as client:
         yield client
@@ -194,10 +193,8 @@ def test_a_malformed_limit_is_a_configuration_error() -> None:
 
 
 @pytest.fixture
-async def empty_redis(redis_url: str) -> None:
-    redis = Redis.from_url(redis_url)
-    await redis.flushdb()
-    await redis.aclose()
+async def empty_redis(settings: Settings) -> None:
+    await flush_redis(settings)
 
 
 def _layered(settings: Settings, **environment: str) -> dict[str, str]:
@@ -274,11 +271,9 @@ async def test_without_trusted_proxies_a_forged_forwarding_header_is_ignored(
 
 
 async def test_rate_limits_can_be_switched_off_for_capacity_runs(
-    settings: Settings, redis_url: str, caplog: pytest.LogCaptureFixture
+    settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
-    redis = Redis.from_url(redis_url)
-    await redis.flushdb()
-    await redis.aclose()
+    await flush_redis(settings)
     off = msgspec.structs.replace(settings, rate_limits=RateLimits(), rate_limits_enabled=False)
     with caplog.at_level(logging.WARNING):
         app = create_app(off)

@@ -80,6 +80,14 @@ async def redis(redis_url: str) -> AsyncIterator[Redis]:
     await client.aclose()
 
 
+@pytest.fixture
+async def cache_redis(redis_cache_url: str) -> AsyncIterator[Redis]:
+    """The cache Redis, which holds the answers (the state Redis holds the generations)."""
+    client = Redis.from_url(redis_cache_url)
+    yield client
+    await client.aclose()
+
+
 def query_parameters(app: Litestar, path: str) -> set[str]:
     """The query parameters the OpenAPI document gives the GET of `path`."""
     operation = app.openapi_schema.to_schema()["paths"][path]["get"]
@@ -88,21 +96,21 @@ def query_parameters(app: Litestar, path: str) -> set[str]:
 
 @pytest.mark.parametrize("path", sorted(BASES))
 async def test_every_query_parameter_of_a_cached_search_is_part_of_its_key(
-    client: Client, app: Litestar, redis: Redis, path: str
+    client: Client, app: Litestar, cache_redis: Redis, path: str
 ) -> None:
     assert query_parameters(app, path) == set(VARIANTS[path]), "give each parameter a variant"
     base = await client.get(path, params=BASES[path])
     assert base.status_code == 200, base.text
     for name, variant in VARIANTS[path].items():
         value = variant(base.json()) if callable(variant) else variant
-        before = await cached_pages(redis)
+        before = await cached_pages(cache_redis)
         response = await client.get(path, params={**BASES[path], name: value})
         assert response.status_code == 200, (name, response.text)
         assert response.content != base.content, name
-        assert await cached_pages(redis) == before + 1, f"{name} is not part of the key"
-    before = await cached_pages(redis)
+        assert await cached_pages(cache_redis) == before + 1, f"{name} is not part of the key"
+    before = await cached_pages(cache_redis)
     again = await client.get(path, params=BASES[path])
-    assert (again.content, await cached_pages(redis)) == (base.content, before)
+    assert (again.content, await cached_pages(cache_redis)) == (base.content, before)
 
 
 def test_nearby_parameters_are_either_filters_or_page_fields(app: Litestar) -> None:
@@ -152,16 +160,16 @@ async def test_a_repeated_search_is_answered_from_the_cache_until_the_generation
 
 
 async def test_cached_searches_live_for_the_server_ttl_and_tell_clients_max_age(
-    settings: Settings, redis: Redis
+    settings: Settings, cache_redis: Redis
 ) -> None:
     limits = SearchLimits(cache_max_age_s=17, server_cache_ttl_s=123)
     app = create_app(msgspec.structs.replace(settings, search=limits))
     async with AsyncTestClient(app=app) as client:
-        before = await cached_answers(redis)
+        before = await cached_answers(cache_redis)
         response = await client.get(NEARBY, params={"lat": 59.3313, "lng": 18.0603})
-        [key] = await cached_answers(redis) - before
+        [key] = await cached_answers(cache_redis) - before
         assert response.headers["cache-control"] == "public, max-age=17"
-        assert 113 <= await redis.ttl(key) <= 123
+        assert 113 <= await cache_redis.ttl(key) <= 123
         hit = await client.get(NEARBY, params={"lat": 59.3313, "lng": 18.0603})
         assert hit.headers["cache-control"] == "public, max-age=17"
 
@@ -552,13 +560,13 @@ async def test_without_redis_searches_are_answered_from_the_database_and_it_is_l
 
 
 async def test_an_entry_keeps_the_answer_only_as_its_first_client_took_it(
-    client: Client, redis: Redis
+    client: Client, cache_redis: Redis
 ) -> None:
-    before = await cached_answers(redis)
+    before = await cached_answers(cache_redis)
     params: dict[str, str | int] = {"bbox": "17.6,59.1,18.4,59.5", "limit": 99}  # its own
     answer = await client.get("/api/providers/in-view", params=params)
-    [key] = await cached_answers(redis) - before
-    stored = await redis.get(key)
+    [key] = await cached_answers(cache_redis) - before
+    stored = await cache_redis.get(key)
     assert isinstance(stored, bytes)
     entry = msgspec.msgpack.decode(stored, type=CachedResponse)
     assert (entry.encoding, entry.length) == ("br", len(answer.content))

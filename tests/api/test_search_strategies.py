@@ -8,12 +8,12 @@ import msgspec
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
-from redis.asyncio import Redis
 
 from app.main import create_app
 from app.search.costly import CostlySearches
 from app.settings import RateLimits, SearchLimits, Settings
 from geo.strategies import SearchStrategy
+from tests.support.search_cache import flush_redis
 from tests.support.suite import UNLIMITED
 
 Client = AsyncTestClient[Litestar]
@@ -23,9 +23,7 @@ UPPSALA = {"lat": 59.8586, "lng": 17.6389, "radius_km": 20, "limit": 5}
 @asynccontextmanager
 async def serving(settings: Settings, redis_url: str, **changes: object) -> AsyncIterator[Client]:
     """The app with these settings changed, and an empty Redis (no cached searches)."""
-    redis = Redis.from_url(redis_url)
-    await redis.flushdb()
-    await redis.aclose()
+    await flush_redis(settings)
     async with AsyncTestClient(app=create_app(msgspec.structs.replace(settings, **changes))) as c:
         yield c
 

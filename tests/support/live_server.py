@@ -41,6 +41,7 @@ def settings_environment(settings: Settings) -> dict[str, str]:
         "DATABASE_REPLICA_URL": settings.database_replica_url,
         "DB_TRANSACTION_POOLER": str(settings.db_transaction_pooler).lower(),
         "REDIS_URL": settings.redis_url,
+        "REDIS_CACHE_URL": settings.redis_cache_url,
         "SECRET_KEY": settings.secret_key,
         "BOOKING_HORIZON_DAYS": str(settings.booking_horizon_days),
         "SEARCH_STRATEGIES": settings.search.strategies,

@@ -1,5 +1,5 @@
-"""A Redis of its own, on the project's configuration (scripts/redis.conf), for tests that
-restart one."""
+"""A Redis of its own, on one of the project's configurations (scripts/redis.conf for
+state, scripts/redis-cache.conf for caches), for tests that restart or fill one."""
 
 import asyncio
 import contextlib
@@ -15,18 +15,21 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from tests.support.live_server import REPOSITORY
 from tests.support.ports import closed_port
 
-CONFIG = REPOSITORY / "scripts" / "redis.conf"
+SCRIPTS = REPOSITORY / "scripts"
 
 
 @asynccontextmanager
-async def project_redis(data_dir: Path) -> AsyncIterator[str]:
-    """Start redis-server keeping its files in `data_dir`; yields its URL, then shuts it
-    down as an operator would (SHUTDOWN), so a second start finds what the first kept."""
+async def project_redis(
+    data_dir: Path, config: str = "redis.conf", *options: str
+) -> AsyncIterator[str]:
+    """Start redis-server on scripts/`config` (and `options`, e.g. "--maxmemory", "4mb"),
+    keeping its files in `data_dir`; yields its URL, then shuts it down as an operator
+    would (SHUTDOWN), so a second start finds what the first kept."""
     port = closed_port()
     server = shutil.which("redis-server") or "redis-server"
     process = await asyncio.create_subprocess_exec(
-        *(server, str(CONFIG), "--port", str(port), "--bind", "127.0.0.1"),
-        *("--dir", str(data_dir)),
+        *(server, str(SCRIPTS / config), "--port", str(port), "--bind", "127.0.0.1"),
+        *("--dir", str(data_dir), *options),
         stdout=subprocess.DEVNULL,
     )
     url = f"redis://127.0.0.1:{port}/0"

@@ -98,7 +98,8 @@ run: migrate
 	@SEARCH_STRATEGIES=$${SEARCH_STRATEGIES:-gist,bbox,naive} $(MAKE) --no-print-directory serve
 
 # The suite runs against the local stack with a streaming replica and PgBouncer in front of
-# both (and nginx, for the cluster's tests, and Chromium, for the map page's): first with
+# both (and nginx, for the cluster's tests, Chromium, for the map page's, and promtool, for
+# the alerting rules'): first with
 # the app connected to PostgreSQL itself, the replica's tests included; then the tests
 # marked `pgbouncer` (search, profiles, bookings, accounts) again, through PgBouncer, with
 # public reads on the replica. TEST_WORKERS xdist workers each copy the suite's template
@@ -108,7 +109,7 @@ TEST_WORKERS ?= 2
 PYTEST := $(BIN)/pytest -n $(TEST_WORKERS)
 test: install
 	@export DEVSTACK_REPLICA=1 DEVSTACK_PGBOUNCER=1 DEVSTACK_NGINX=1 DEVSTACK_BROWSER=1 \
-		&& $(STACK) && $(PYTEST) -m "not serial" && $(BIN)/pytest -m serial \
+		DEVSTACK_PROMTOOL=1 && $(STACK) && $(PYTEST) -m "not serial" && $(BIN)/pytest -m serial \
 		&& TEST_THROUGH_PGBOUNCER=1 $(PYTEST) -m pgbouncer
 
 # The lock refreshed to the newest versions the declared ranges allow (pyproject.toml), then

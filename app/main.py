@@ -30,7 +30,7 @@ from app.edge.compression import compress_answers
 from app.edge.headers import add_edge_headers, cors_config
 from app.edge.limits import RateLimiter, limit_api_requests
 from app.edge.logs import JsonFormatter, request_ids, stamp_records_with_request_ids
-from app.edge.metrics import MetricsController, geocoder_event, observe_pool, observe_requests
+from app.edge.metrics import geocoder_event, observe_pool, observe_requests
 from app.edge.paging import list_page_dependency
 from app.edge.parameter_syntax import DocumentedSyntax
 from app.edge.public_reads import database_engine, servers
@@ -40,6 +40,7 @@ from app.hours.controller import HoursController
 from app.map.controller import map_files, map_page
 from app.notifications.controller import NotificationController
 from app.ops.controller import HealthController
+from app.ops.metrics import MetricsController, Servers
 from app.profiles.controller import ProfileController
 from app.route_orders.controller import RouteOrderController
 from app.routes.controller import RouteController
@@ -90,6 +91,14 @@ def make_redis(url: str, *, max_connections: int, socket_timeout_s: float | None
         retry=Retry(NoBackoff(), retries=1),
     )
     return Redis(connection_pool=pool)
+
+
+def poolers(settings: Settings) -> dict[str, str]:
+    """The PgBouncers in front of the databases, by role, whose pools /metrics shows."""
+    if not settings.db_transaction_pooler:
+        return {}
+    urls = {"primary": settings.database_url, "replica": settings.database_replica_url}
+    return {role: url for role, url in urls.items() if url}
 
 
 def _constant(value: object) -> Callable[[], object]:
@@ -230,6 +239,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
         "order_search": databases.public_reads.primary.orders,
         "travel": Travel(
             settings.routes.speed_kmh, GreatCircleMatrix(), day_rules(settings.routes), vroom_steps
+        ),
+        "servers": Servers(
+            {"state": redis, **({"cache": cache_redis} if cache_redis is not redis else {})},
+            engine,
+            databases.engines.get("replica"),
+            poolers(settings),
         ),
     }
     return Litestar(

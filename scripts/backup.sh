@@ -8,6 +8,8 @@
 #                                       127.0.0.1:PORT, read-write; the last line printed is
 #                                       DATABASE_URL=… of its copy of the project's database
 #   backup.sh drop-restored PORT        stop that cluster and delete it
+#   backup.sh metrics                   write the backups' metrics for node exporter's
+#                                       textfile collector, and print the file's path
 #
 # The repository is .devstack/backup/repo; restored clusters live in .devstack/backup/restored.
 set -euo pipefail
@@ -49,7 +51,39 @@ backup() {
   say "taking a backup ($kind; the first one is always full)"
   pgbackrest_as_owner backup --type="$kind"
   say "took $(seconds_since "$started") s"
+  write_metrics
   describe_newest
+}
+
+# What the backups are, for Prometheus's node exporter (its textfile collector reads
+# *.prom files from a folder): the newest backup of each type, how long the last took and
+# how much the repository holds. No backup yet: 0, which the BackupTooOld alert takes as
+# "never" (ops/prometheus/alerts.yml).
+write_metrics() {
+  local dir
+  dir=$(backup_dir)/metrics
+  as_owner mkdir -p "$dir"
+  INFO=$(pgbackrest_as_owner info --output=json) python3 - <<'PY' | as_owner tee "$dir/backup.prom.tmp" >/dev/null
+import json
+import os
+
+stanza = json.loads(os.environ["INFO"])[0]
+sets = stanza["backup"]
+print("# HELP equinet_backup_last_success_timestamp_seconds When the newest backup of each type ended.")
+print("# TYPE equinet_backup_last_success_timestamp_seconds gauge")
+for kind in ("full", "diff", "incr"):
+    ended = max((b["timestamp"]["stop"] for b in sets if b["type"] == kind), default=0)
+    print(f'equinet_backup_last_success_timestamp_seconds{{type="{kind}"}} {ended}')
+newest = sets[-1] if sets else None
+print("# HELP equinet_backup_duration_seconds How long the newest backup took.")
+print("# TYPE equinet_backup_duration_seconds gauge")
+took = newest["timestamp"]["stop"] - newest["timestamp"]["start"] if newest else 0
+print(f"equinet_backup_duration_seconds {took}")
+print("# HELP equinet_backup_repository_bytes What the repository holds for the backups kept.")
+print("# TYPE equinet_backup_repository_bytes gauge")
+print(f"equinet_backup_repository_bytes {sum(b['info']['repository']['delta'] for b in sets)}")
+PY
+  as_owner mv "$dir/backup.prom.tmp" "$dir/backup.prom"  # whole, never half-written
 }
 
 describe_newest() {  # the backup just taken, and what the repository holds
@@ -137,6 +171,8 @@ case "${1:-}" in
   backup) backup "${2:-incr}" ;;
   restore) restore "${2:-}" "${3:?usage: $0 restore [TARGET_TIME] PORT}" ;;
   drop-restored) drop_restored "${2:?usage: $0 drop-restored PORT}" ;;
-  *) echo "usage: $0 backup [full|diff|incr] | restore [TARGET_TIME] PORT | drop-restored PORT" >&2
+  metrics) prepare_repository "$(pg_base)/data" && write_metrics \
+    && echo "$(backup_dir)/metrics/backup.prom" ;;
+  *) echo "usage: $0 backup [full|diff|incr] | restore [TARGET_TIME] PORT | drop-restored PORT | metrics" >&2
     exit 2 ;;
 esac

@@ -14,6 +14,7 @@
 # a replication role and slot, standby.signal) and prints DATABASE_REPLICA_URL=.
 # DEVSTACK_NGINX=1: "up" also installs nginx (scripts/serve_cluster.sh runs it).
 # DEVSTACK_BROWSER=1: "up" also installs Chromium (the map page's browser test drives it).
+# DEVSTACK_PROMTOOL=1: "up" also installs Prometheus's promtool (the alert rules' tests).
 # DEVSTACK_PGBOUNCER=1: "up" also starts PgBouncer in transaction mode in front of the
 # primary (and the replica): DATABASE_URL (and DATABASE_REPLICA_URL) then go through it,
 # DATABASE_DIRECT_URL (and DATABASE_REPLICA_DIRECT_URL) reach PostgreSQL itself, for
@@ -134,11 +135,13 @@ start_postgres() {
   password=$(secret pg_password)
   echo "$data" >"$STATE/pg.datadir"
   if as_owner "$bindir/pg_ctl" -D "$data" status >/dev/null 2>&1; then
-    if [ "$(psql_on "$PG_PORT" -c 'SHOW archive_mode')" = on ]; then
+    if [ "$(psql_on "$PG_PORT" -c 'SHOW archive_mode')" = on ] \
+        && psql_on "$PG_PORT" -c 'SHOW shared_preload_libraries' | grep -q pg_stat_statements; then
       say "postgres already running on 127.0.0.1:$PG_PORT"
       return
     fi
-    say "restarting postgres: WAL archiving needs it"  # a cluster made before archiving
+    # A cluster made before WAL archiving or statement statistics: both need a restart.
+    say "restarting postgres to load its newer settings"
     as_owner "$bindir/pg_ctl" -D "$data" -m fast -w stop >/dev/null
   fi
   if [ ! -f "$data/PG_VERSION" ]; then
@@ -153,6 +156,7 @@ start_postgres() {
     rm -f "$pwfile"
   fi
   archive_to_repository "$data"
+  keep_statement_statistics "$data"
   require_free_port "$PG_PORT" DEVSTACK_PG_PORT
   say "starting postgres on 127.0.0.1:$PG_PORT"
   as_owner "$bindir/pg_ctl" -D "$data" -l "$base/postgres.log" -w -t 60 start \
@@ -161,6 +165,20 @@ start_postgres() {
       -tAc "SELECT 1 FROM pg_database WHERE datname = '$DB_NAME'" | grep -q 1; then
     PGPASSWORD=$password "$bindir/createdb" -h 127.0.0.1 -p "$PG_PORT" -U "$DB_USER" "$DB_NAME"
   fi
+  # In template1 too, so that every database made later (the tests') has it.
+  for database in template1 "$DB_NAME"; do
+    psql_on "$PG_PORT" -d "$database" -c 'CREATE EXTENSION IF NOT EXISTS pg_stat_statements'
+  done
+}
+
+# pg_stat_statements: the slowest statements, which /metrics shows (db/signals.py).
+keep_statement_statistics() {  # data directory
+  local conf="$1/postgresql.auto.conf"
+  as_owner grep -q '^shared_preload_libraries' "$conf" && return
+  as_owner tee -a "$conf" >/dev/null <<CONF
+shared_preload_libraries = 'pg_stat_statements'
+pg_stat_statements.max = 1000
+CONF
 }
 
 # Continuous WAL archiving to the pgBackRest repository beside the cluster (scripts/backup.sh).
@@ -399,6 +417,9 @@ up() {
   fi
   if [ "${DEVSTACK_BROWSER:-0}" = 1 ]; then  # the map page's browser test drives it
     command -v chromium >/dev/null || apt_install chromium
+  fi
+  if [ "${DEVSTACK_PROMTOOL:-0}" = 1 ]; then  # the alerting rules' unit tests run it
+    command -v promtool >/dev/null || apt_install --no-install-recommends prometheus
   fi
   if [ -n "${DATABASE_URL:-}" ] && [ -n "${REDIS_URL:-}" ]; then
     say "using DATABASE_URL and REDIS_URL from the environment"

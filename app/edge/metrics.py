@@ -15,13 +15,10 @@ from typing import Any, NamedTuple
 
 from litestar.enums import ScopeType
 from litestar.exceptions import HTTPException
-from litestar.plugins.prometheus import PrometheusController
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from prometheus_client import Counter, Gauge, Histogram
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
-
-from app.edge.headers import ANONYMOUS, PUBLIC
 
 PREFIX = "equinet"
 
@@ -36,6 +33,11 @@ RATE_LIMIT_FALLBACKS = Counter(
 )
 GEOCODER_UPSTREAM = Counter(
     f"{PREFIX}_geocoder_upstream_total", "Calls to the upstream geocoder, by outcome.", ["outcome"]
+)
+GEOCODER_WAITING = Gauge(
+    f"{PREFIX}_geocoder_waiting",
+    "Requests waiting for a turn at the upstream geocoder, over all workers.",
+    multiprocess_mode="livesum",
 )
 PUBLIC_READS = Counter(
     f"{PREFIX}_public_reads_total",
@@ -130,14 +132,6 @@ def observe_requests(app: ASGIApp) -> ASGIApp:
     return middleware
 
 
-class MetricsController(PrometheusController):
-    path = "/metrics"
-    tags = ["operations"]  # noqa: RUF012
-    opt = PUBLIC
-    security = ANONYMOUS
-    include_in_schema = False
-
-
 def pool_gauges(name: str, capacity: int) -> Callable[[int], None]:
     """Count a pool's capacity; what counts its connections in use (1 out, -1 back)."""
     DB_POOL_SIZE.labels(pool=name).inc(capacity)
@@ -164,8 +158,11 @@ def public_read(server: str, why: str | None) -> None:
 
 
 def geocoder_event(name: str) -> None:
-    """What the geocoder chain reports: cache_hit, cache_miss, or upstream_<outcome>."""
+    """What the geocoder chain reports: cache_hit, cache_miss, queue_joined, queue_left,
+    or upstream_<outcome>."""
     if name.startswith("cache_"):
         CACHE_LOOKUPS.labels(cache="geocode", result=name.removeprefix("cache_")).inc()
+    elif name.startswith("queue_"):
+        GEOCODER_WAITING.inc(1 if name == "queue_joined" else -1)
     else:
         GEOCODER_UPSTREAM.labels(outcome=name.removeprefix("upstream_")).inc()

@@ -49,7 +49,8 @@ class GeocoderChain:
     ) -> None:
         """`redis` keeps the upstream's schedule and the single-flight locks, which must
         not be evicted; `cache_redis` (`redis` when None) the answers, which may be.
-        `report` hears cache_hit, cache_miss and upstream_<ok|failed|throttled> (metrics)."""
+        `report` hears cache_hit, cache_miss, queue_joined, queue_left and
+        upstream_<ok|failed|throttled> (metrics)."""
         self._report = report
         self._gazetteer = gazetteer
         self._upstream = upstream
@@ -111,25 +112,36 @@ class GeocoderChain:
         return entry, Source.upstream if led else Source.cache
 
     async def _ask_upstream(self, normalized: str) -> CacheEntry:
+        """The upstream's answer, in the turn the limiter gives; the time spent waiting
+        for it is reported as being in the queue (queue_joined, queue_left)."""
+        waiting = True
+        self._report("queue_joined")
+        try:
+            async with self._limiter.turn():
+                waiting = False
+                self._report("queue_left")
+                return await self._call_upstream(normalized)
+        finally:
+            if waiting:  # no turn came (busy, or cancelled)
+                self._report("queue_left")
+
+    async def _call_upstream(self, normalized: str) -> CacheEntry:
         assert self._upstream is not None
-        async with self._limiter.turn():
-            try:
-                async with asyncio.timeout(self._timeout_s):
-                    entry = CacheEntry(await self._upstream.geocode(normalized))
-                self._report("upstream_ok")
-                return entry
-            except UpstreamThrottledError as error:
-                self._report("upstream_throttled")
-                logger.warning(
-                    "upstream geocoder throttled us: backing off %s s", error.retry_after_s
-                )
-                await self._limiter.defer(error.retry_after_s)
-            except GeocoderUnavailableError as error:
-                self._report("upstream_failed")
-                logger.warning("upstream geocoder failed: %s", error)
-            except TimeoutError:
-                self._report("upstream_failed")
-                logger.warning("upstream geocoder failed: no answer in %s s", self._timeout_s)
+        try:
+            async with asyncio.timeout(self._timeout_s):
+                entry = CacheEntry(await self._upstream.geocode(normalized))
+            self._report("upstream_ok")
+            return entry
+        except UpstreamThrottledError as error:
+            self._report("upstream_throttled")
+            logger.warning("upstream geocoder throttled us: backing off %s s", error.retry_after_s)
+            await self._limiter.defer(error.retry_after_s)
+        except GeocoderUnavailableError as error:
+            self._report("upstream_failed")
+            logger.warning("upstream geocoder failed: %s", error)
+        except TimeoutError:
+            self._report("upstream_failed")
+            logger.warning("upstream geocoder failed: no answer in %s s", self._timeout_s)
         return CacheEntry(None, upstream_failed=True)
 
     async def _fallback(self, normalized: str) -> Geocoded:

@@ -39,7 +39,7 @@ help:
 	@echo "make migrate   alembic upgrade head"
 	@echo "make seed N=…  replace all providers with N seeded ones (default $(N))"
 	@echo "make serve     granian on HOST:PORT with WORKERS workers"
-	@echo "make serve-cluster INSTANCES=N  nginx on HOST:PORT in front of N granian instances"
+	@echo "make serve-cluster INSTANCES=N  nginx on HOST:PORT in front of N granian instances (TLS=1: HTTPS)"
 	@echo "make check-docs  run docs/api.md's curl examples against http://HOST:PORT"
 	@echo "make bench     route optimizer, search strategies, map clusters and tiles, booking contention, throughput against the floor, plots and summary (docs/benchmarks.md)"
 	@echo "make bench-quick  the strategies, map views, free time and contention at CI size"
@@ -83,13 +83,17 @@ serve: install
 			--workers $(WORKERS) --http1-header-read-timeout $(HEADER_TIMEOUT_MS) \
 			--log-level warning app.main:create_app
 
-# nginx on HOST:PORT in front of INSTANCES granian instances of WORKERS_PER_INSTANCE workers.
+# nginx on HOST:PORT in front of INSTANCES granian instances of WORKERS_PER_INSTANCE workers;
+# with TLS=1, HTTPS there (a self-signed certificate unless TLS_CERT and TLS_KEY are given)
+# and a redirect to it from plain HTTP on HTTP_PORT.
 INSTANCES ?= 2
 WORKERS_PER_INSTANCE ?= 1
+TLS ?= 0
+HTTP_PORT ?= 8080
 serve-cluster: install
 	@export DEVSTACK_NGINX=1 && $(STACK) && INSTANCES=$(INSTANCES) WORKERS=$(WORKERS_PER_INSTANCE) \
-		HOST=$(HOST) PORT=$(PORT) HEADER_TIMEOUT_MS=$(HEADER_TIMEOUT_MS) \
-		exec bash scripts/serve_cluster.sh
+		HOST=$(HOST) PORT=$(PORT) HEADER_TIMEOUT_MS=$(HEADER_TIMEOUT_MS) TLS=$(TLS) \
+		HTTP_PORT=$(HTTP_PORT) exec bash scripts/serve_cluster.sh
 
 # The demo data is small enough for the naive strategy: the map page times all three.
 run: migrate

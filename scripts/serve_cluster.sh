@@ -6,6 +6,10 @@
 #   HOST:PORT    where nginx listens; it spreads requests over the instances, retries an
 #                idempotent request on another instance when one fails to answer, and
 #                tells them the client's address in X-Forwarded-For (TRUSTED_PROXIES)
+#   TLS=1        HTTPS on HOST:PORT, with TLS_CERT and TLS_KEY (PEM files), or else a
+#                self-signed certificate for localhost made once in TLS_DIR
+#                (.devstack/tls); HTTP on HOST:HTTP_PORT (8080) answers with a redirect to
+#                HTTPS, and HTTPS answers carry HSTS
 #
 # Runs in the foreground until interrupted, then stops everything it started. The service
 # URLs come from the environment (the Makefile sources scripts/devstack.sh up, which
@@ -22,12 +26,56 @@ HOST=${HOST:-127.0.0.1}
 PORT=${PORT:-8000}
 INSTANCE_PORT=${INSTANCE_PORT:-$((PORT + 1))}
 HEADER_TIMEOUT_MS=${HEADER_TIMEOUT_MS:-10000}
+TLS=${TLS:-0}
+TLS_DIR=${TLS_DIR:-$ROOT/.devstack/tls}
+HTTP_PORT=${HTTP_PORT:-8080}
 
 say() { echo "serve-cluster: $*" >&2; }
 
 command -v nginx >/dev/null || { say "nginx is missing: DEVSTACK_NGINX=1 devstack.sh up installs it"; exit 1; }
 
 rm -rf "$DIR" && mkdir -p "$DIR/temp"
+
+# A certificate for development: self-signed, for localhost and the loopback addresses,
+# made once. Production passes a real one (TLS_CERT, TLS_KEY), e.g. from ACME.
+self_signed_certificate() {
+  TLS_CERT=$TLS_DIR/localhost.crt TLS_KEY=$TLS_DIR/localhost.key
+  [ -s "$TLS_CERT" ] && [ -s "$TLS_KEY" ] && return
+  say "making a self-signed certificate for localhost in $TLS_DIR"
+  mkdir -p "$TLS_DIR"
+  (umask 077; openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+    -days 365 -subj "/CN=localhost" \
+    -addext "subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1" \
+    -keyout "$TLS_KEY" -out "$TLS_CERT" 2>/dev/null)
+}
+
+# The server blocks: plain HTTP, or HTTPS plus a plain HTTP one that only redirects to it.
+server_blocks() {
+  local proxied=$1 authority=\$host
+  [ "$PORT" = 443 ] || authority="\$host:$PORT"
+  if [ "$TLS" != 1 ]; then
+    printf '  server {\n    listen %s:%s;\n%s\n  }\n' "$HOST" "$PORT" "$proxied"
+    return
+  fi
+  cat <<NGINX
+  server {
+    listen $HOST:$HTTP_PORT;
+    location / { return 301 https://$authority\$request_uri; }
+  }
+  server {
+    listen $HOST:$PORT ssl http2;
+    ssl_certificate $TLS_CERT;
+    ssl_certificate_key $TLS_KEY;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_prefer_server_ciphers off;
+    ssl_session_cache shared:TLS:10m;
+    ssl_session_timeout 1d;
+    ssl_session_tickets off;
+    add_header Strict-Transport-Security "max-age=63072000; includeSubDomains" always;
+$proxied
+  }
+NGINX
+}
 
 write_nginx_config() {
   local upstreams="" n user=""
@@ -63,16 +111,23 @@ http {
 $upstreams    keepalive 64;
   }
 
-  server {
-    listen $HOST:$PORT;
+$(server_blocks "$(proxied_location)")
+}
+NGINX
+}
+
+proxied_location() {
+  cat <<NGINX
     location / {
       proxy_pass http://api;
       proxy_http_version 1.1;
       proxy_set_header Connection "";
-      proxy_set_header Host \$host;
+      # The host and port the client asked for, and its scheme: the API's links (TileJSON)
+      # point where the client can follow them.
+      proxy_set_header Host \$http_host;
+      proxy_set_header X-Forwarded-Proto \$scheme;
       # The edge: the client is whoever connected; an X-Forwarded-For it sent is dropped.
       proxy_set_header X-Forwarded-For \$remote_addr;
-      proxy_set_header X-Forwarded-Proto \$scheme;
       # An instance that refuses, drops or stalls a request: idempotent requests (GET,
       # HEAD, PUT, DELETE) go to the next one; a POST is never sent twice.
       proxy_next_upstream error timeout http_502 http_504;
@@ -80,8 +135,6 @@ $upstreams    keepalive 64;
       proxy_connect_timeout 1s;
       proxy_read_timeout 30s;
     }
-  }
-}
 NGINX
 }
 
@@ -120,7 +173,13 @@ export TRUSTED_PROXIES=${TRUSTED_PROXIES:-127.0.0.1/32}
 for n in $(seq "$INSTANCES"); do
   run_instance "$n" &
 done
+scheme=http
+if [ "$TLS" = 1 ]; then
+  scheme=https
+  [ -n "${TLS_CERT:-}" ] && [ -n "${TLS_KEY:-}" ] || self_signed_certificate
+fi
 write_nginx_config
-say "nginx on http://$HOST:$PORT in front of $INSTANCES instances (ports $INSTANCE_PORT-$((INSTANCE_PORT + INSTANCES - 1)))"
+say "nginx on $scheme://$HOST:$PORT in front of $INSTANCES instances (ports $INSTANCE_PORT-$((INSTANCE_PORT + INSTANCES - 1)))"
+[ "$TLS" != 1 ] || say "http://$HOST:$HTTP_PORT redirects to it"
 nginx -p "$DIR" -e "$DIR/nginx-error.log" -c "$DIR/nginx.conf" &
 wait

@@ -3,68 +3,26 @@ together (through Redis), know the client by the address nginx saw, and answer G
 one of them is killed."""
 
 import os
-import shutil
 import signal
-import subprocess
-import uuid
 from collections import Counter
 from collections.abc import Iterator
-from pathlib import Path
-from typing import NamedTuple
 
 import httpx
 import pytest
 from redis import Redis
 
 from app.settings import Settings
-from tests.support.live_server import REPOSITORY, settings_environment, wait_until_healthy
-from tests.support.ports import server_ports
+from tests.support.live_server import settings_environment
+from tests.support.nginx_cluster import Cluster, serving_cluster
 
 CLIENT_LIMIT = 12
 
 
-class Cluster(NamedTuple):
-    url: str
-    instance_ports: list[int]
-    directory: Path
-
-
 @pytest.fixture(scope="module")
 def cluster(settings: Settings) -> Iterator[Cluster]:
-    if shutil.which("nginx") is None:
-        pytest.skip("nginx is not installed (DEVSTACK_NGINX=1 installs it; make test does)")
-    port = server_ports(3)  # nginx's, then the two instances'
-    instance_port = port + 1
-    directory = REPOSITORY / ".devstack" / f"cluster-test-{uuid.uuid4().hex[:8]}"
-    environment = {
-        **os.environ,
-        **settings_environment(settings),
-        "RATE_LIMIT_CLIENT": f"{CLIENT_LIMIT}/minute",
-        "INSTANCES": "2",
-        "PORT": str(port),
-        "INSTANCE_PORT": str(instance_port),
-        "CLUSTER_DIR": str(directory),
-    }
-    process = subprocess.Popen(
-        ["bash", "scripts/serve_cluster.sh"],
-        cwd=REPOSITORY,
-        env=environment,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    instances = [instance_port, instance_port + 1]
-    try:
-        # Each instance first, nginx last: a request nginx sends to an instance still
-        # starting marks it failed for fail_timeout (2 s), and the tests need both.
-        for serving in [*(f"http://127.0.0.1:{p}" for p in instances), url]:
-            wait_until_healthy(serving, process)
-        yield Cluster(url, instances, directory)
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
-        shutil.rmtree(directory, ignore_errors=True)
+    environment = {**settings_environment(settings), "RATE_LIMIT_CLIENT": f"{CLIENT_LIMIT}/minute"}
+    with serving_cluster(environment) as serving:
+        yield serving
 
 
 def _nearby(http: httpx.Client, n: int, **headers: str) -> int:

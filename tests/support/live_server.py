@@ -3,6 +3,7 @@ need requests to really run at the same time (the in-process test client handles
 request at a time)."""
 
 import os
+import ssl
 import subprocess
 import sys
 import time
@@ -20,13 +21,15 @@ REPOSITORY = Path(__file__).resolve().parents[2]
 START_TIMEOUT_S = 30.0
 
 
-def wait_until_healthy(url: str, process: subprocess.Popen[bytes]) -> None:
+def wait_until_healthy(
+    url: str, process: subprocess.Popen[bytes], verify: ssl.SSLContext | bool = True
+) -> None:
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"the server exited with {process.returncode}")
         try:
-            if httpx.get(f"{url}/health", timeout=1.0).status_code == 200:
+            if httpx.get(f"{url}/health", timeout=1.0, verify=verify).status_code == 200:
                 return
         except httpx.TransportError:
             pass

@@ -27,7 +27,7 @@ STACK := stack=$$(bash scripts/devstack.sh up) && set -a && eval "$$stack" \
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := .venv
 
-.PHONY: help install services stop migrate seed serve serve-cluster run test test-fast upgrade lint bench bench-quick drills drill-restore backup restore load check-docs mutation
+.PHONY: help install services stop migrate seed serve serve-cluster run test test-fast upgrade lint bench bench-quick drills drill-restore backup restore roll-cluster load check-docs mutation
 
 help:
 	@echo "make run       venv, services, migrations, demo data, then serve the API"
@@ -46,7 +46,8 @@ help:
 	@echo "make backup    a pgBackRest backup of the local cluster (BACKUP_TYPE=incr|diff|full) and what it took"
 	@echo "make restore TARGET_TIME='…' RESTORE_PORT=…  the cluster as it was then, as a separate cluster; last line DATABASE_URL=…"
 	@echo "make drill-restore  write, back up, write, restore to an instant, and check row by row (~1 min)"
-	@echo "make drills    failure drills through nginx, three instances, the replica and PgBouncer (~2 min)"
+	@echo "make roll-cluster  restart the instances of a running serve-cluster one by one, losing no request"
+	@echo "make drills    failure drills through nginx, three instances, the replica and PgBouncer (~2.5 min)"
 	@echo "make load      a load scenario against the API: SCENARIO=normal, peak, spike or abuse (docs/operations.md)"
 	@echo "make mutation  mutation testing of db/ and geo/ (slow, not in CI; MUTANTS='db.search.*')"
 	@echo "make lint      ruff, mypy, and no serializable transactions"
@@ -165,8 +166,15 @@ bench: migrate
 	@$(STACK) && $(BIN)/python -m bench.throughput
 	$(BIN)/python -m bench.report
 
+# A rolling restart of the instances of a running `make serve-cluster` (one at a time, out
+# of nginx's upstream while it restarts: no request is lost).
+roll-cluster:
+	@kill -HUP "$$(cat .devstack/cluster/serve.pid)" \
+		&& echo "serve-cluster: rolling restart asked for; its output says when it is done"
+
 # nginx, three API instances, the replica and PgBouncer under a steady mixed load while one
-# instance is killed, the replica stopped, its replay paused, PgBouncer restarted (~2 min).
+# instance is killed, the replica stopped, its replay paused, PgBouncer restarted, and all
+# instances restarted one by one (~2.5 min).
 drills: migrate
 	@export DEVSTACK_REPLICA=1 DEVSTACK_PGBOUNCER=1 DEVSTACK_NGINX=1 && $(STACK) \
 		&& DATABASE_URL=$$DATABASE_DIRECT_URL $(BIN)/python -m db.seed $(DEMO_PROVIDERS) \

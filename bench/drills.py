@@ -5,7 +5,9 @@ stack with a streaming replica and PgBouncer, while one thing goes wrong at a ti
 - an API instance is killed (its supervisor starts it again a second later);
 - the replica is stopped for 10 s;
 - WAL replay on the replica is paused for 30 s;
-- both PgBouncers are restarted (online, `pgbouncer -R`).
+- both PgBouncers are restarted (online, `pgbouncer -R`);
+- every instance is restarted, one at a time (a rolling restart: serve_cluster.sh on
+  SIGHUP), which must fail no request at all.
 
 A provider is renamed all the while, and each rename is followed at once by a search and a
 profile read, which must show the new name. Each drill reports its requests, failed GETs,
@@ -128,12 +130,31 @@ async def _restart_pgbouncer() -> None:
     await _devstack("pgbouncer", "restart")
 
 
+ROLL_TIMEOUT_S = 60.0
+
+
+async def _roll_the_instances() -> None:
+    """A rolling restart (SIGHUP to serve_cluster.sh), until it says it is done."""
+    done = CLUSTER_DIR / "rolled"
+    done.unlink(missing_ok=True)
+    os.kill(int((CLUSTER_DIR / "serve.pid").read_text()), signal.SIGHUP)
+    deadline = time.monotonic() + ROLL_TIMEOUT_S
+    while not done.exists():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the rolling restart took over {ROLL_TIMEOUT_S} s")
+        await asyncio.sleep(0.2)
+    log(f"rolling restart of {INSTANCES} instances took {done.read_text().strip()} s")
+
+
+ROLLING = "rolling restart of every instance"
+"""The drill that must lose nothing at all: no failed request, no failed booking."""
 DRILLS = [
     Drill("steady (no fault)", None, 5),
     Drill("kill an API instance", _kill_an_instance, 6),
     Drill("stop the replica 10 s", _stop_the_replica, 14),
     Drill("pause replay 30 s", _pause_replay, 34),
     Drill("restart PgBouncer", _restart_pgbouncer, 6),
+    Drill(ROLLING, _roll_the_instances, 55),
 ]
 
 
@@ -425,8 +446,13 @@ def main() -> None:
     splice("scaling.md", "drills", table(result))
     kept = result["bookings"]
     stale = sum(row["stale"] for row in result["drills"])
-    if kept["lost"] or kept["doubled"] or stale:
-        sys.exit(f"drills failed: {kept['lost']} lost, {kept['doubled']} doubled, {stale} stale")
+    [rolled] = [row for row in result["drills"] if row["drill"] == ROLLING]
+    dropped = rolled["failed_gets"] + rolled["failed_bookings"]
+    if kept["lost"] or kept["doubled"] or stale or dropped:
+        sys.exit(
+            f"drills failed: {kept['lost']} lost, {kept['doubled']} doubled, {stale} stale, "
+            f"{dropped} requests failed in the rolling restart"
+        )
 
 
 if __name__ == "__main__":

@@ -11,7 +11,9 @@
 #                (.devstack/tls); HTTP on HOST:HTTP_PORT (8080) answers with a redirect to
 #                HTTPS, and HTTPS answers carry HSTS
 #
-# Runs in the foreground until interrupted, then stops everything it started. The service
+# Runs in the foreground until interrupted, then stops everything it started. SIGHUP to its
+# pid (in CLUSTER_DIR/serve.pid; make roll-cluster sends it) restarts the instances one by
+# one without losing a request. The service
 # URLs come from the environment (the Makefile sources scripts/devstack.sh up, which
 # installs Debian's nginx with DEVSTACK_NGINX=1). Its files go to CLUSTER_DIR
 # (.devstack/cluster): nginx's configuration and logs, and each instance's process group id
@@ -77,10 +79,12 @@ $proxied
 NGINX
 }
 
-write_nginx_config() {
-  local upstreams="" n user=""
+write_nginx_config() {  # [n]: with instance n out of the upstream (a rolling restart)
+  local upstreams="" n user="" out
   for n in $(seq "$INSTANCES"); do
-    upstreams+="    server 127.0.0.1:$((INSTANCE_PORT + n - 1)) max_fails=1 fail_timeout=2s;"$'\n'
+    out=""
+    [ "$n" = "${1:-}" ] && out=" down"
+    upstreams+="    server 127.0.0.1:$((INSTANCE_PORT + n - 1)) max_fails=1 fail_timeout=2s$out;"$'\n'
   done
   if [ "$(id -u)" -eq 0 ]; then  # workers drop to nobody, who must write the temp files
     user="user nobody nogroup;"
@@ -138,8 +142,11 @@ proxied_location() {
 NGINX
 }
 
+instance_port() { echo $((INSTANCE_PORT + $1 - 1)); }
+
 run_instance() {  # n: granian on its port, started again whenever it exits
-  local n=$1 port=$((INSTANCE_PORT + $1 - 1))
+  local n=$1 port
+  port=$(instance_port "$1")
   local metrics="$DIR/metrics-$n"
   while true; do
     rm -rf "$metrics" && mkdir -p "$metrics"
@@ -156,6 +163,44 @@ run_instance() {  # n: granian on its port, started again whenever it exits
   done
 }
 
+answers() {  # n: whether instance n answers its health check
+  curl -fsS -o /dev/null --max-time 1 "http://127.0.0.1:$(instance_port "$1")/health" 2>/dev/null
+}
+
+reload_nginx() {  # new workers take the configuration; the old ones finish their requests
+  nginx -p "$DIR" -e "$DIR/nginx-error.log" -c "$DIR/nginx.conf" -s reload
+}
+
+# A rolling restart (SIGHUP; make roll-cluster): one instance at a time is taken out of
+# nginx's upstream, given DRAIN_S to finish what nginx's old workers sent it, stopped
+# (granian finishes the requests it has), started again by its supervisor, and put back
+# once it answers. The others serve meanwhile, so no request and no booking is lost.
+DRAIN_S=${DRAIN_S:-2}
+roll() {
+  local n pid started
+  if [ "$INSTANCES" -lt 2 ]; then
+    say "a rolling restart needs two or more instances; not restarting"
+    return
+  fi
+  started=$(date +%s)
+  say "rolling restart of $INSTANCES instances"
+  for n in $(seq "$INSTANCES"); do
+    write_nginx_config "$n" && reload_nginx
+    sleep "$DRAIN_S"
+    pid=$(cat "$DIR/instance-$n.pid")
+    kill -TERM -- "-$pid" 2>/dev/null || true
+    for _ in $(seq 600); do
+      [ "$(cat "$DIR/instance-$n.pid")" != "$pid" ] && answers "$n" && break
+      sleep 0.1
+    done
+    answers "$n" || say "instance $n did not come back within a minute"
+    write_nginx_config && reload_nginx
+    say "instance $n restarted"
+  done
+  echo $(($(date +%s) - started)) >"$DIR/rolled"
+  say "rolling restart done in $(cat "$DIR/rolled") s"
+}
+
 stop_all() {
   touch "$DIR/stopping"
   [ -s "$DIR/nginx.pid" ] && kill "$(cat "$DIR/nginx.pid")" 2>/dev/null || true
@@ -165,6 +210,8 @@ stop_all() {
   wait || true
 }
 trap stop_all EXIT INT TERM
+trap roll HUP
+echo $$ >"$DIR/serve.pid"
 
 # Every instance shares Redis, so rate limits hold across them; without Redis each process
 # allows its share. Only nginx, on loopback, is believed about client addresses.
@@ -182,4 +229,6 @@ write_nginx_config
 say "nginx on $scheme://$HOST:$PORT in front of $INSTANCES instances (ports $INSTANCE_PORT-$((INSTANCE_PORT + INSTANCES - 1)))"
 [ "$TLS" != 1 ] || say "http://$HOST:$HTTP_PORT redirects to it"
 nginx -p "$DIR" -e "$DIR/nginx-error.log" -c "$DIR/nginx.conf" &
-wait
+until [ -f "$DIR/stopping" ]; do  # a rolling restart's signal ends a wait, not the script
+  wait || true
+done

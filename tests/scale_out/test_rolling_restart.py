@@ -1,0 +1,102 @@
+"""A rolling restart of the instances behind nginx (SIGHUP to make serve-cluster) under a
+steady load of searches and bookings: every request is answered, every booking kept."""
+
+import asyncio
+import os
+import signal
+import time
+from collections import Counter
+from collections.abc import Iterator
+from datetime import timedelta
+
+import httpx
+import pytest
+
+from app.settings import Settings
+from tests.support.accounts import SignedIn, sign_up
+from tests.support.bookings import OpenProvider, days_ahead, every_page, open_provider, stockholm
+from tests.support.live_server import settings_environment
+from tests.support.nginx_cluster import Cluster, serving_cluster
+
+ROLL_TIMEOUT_S = 90.0
+SEARCHERS = 4
+
+
+@pytest.fixture(scope="module")
+def rolling(settings: Settings) -> Iterator[Cluster]:
+    environment = {**settings_environment(settings), "DRAIN_S": "1"}
+    with serving_cluster(environment, instances=2) as cluster:
+        yield cluster
+
+
+async def _search(client: httpx.AsyncClient, seen: Counter[str], rolled: asyncio.Event) -> None:
+    n = 0
+    while not rolled.is_set():
+        n += 1
+        params = {"lat": 59 + (n % 50) / 100, "lng": 17.6, "radius_km": 10}
+        try:
+            answer = await client.get("/api/providers/nearby", params=params)
+            seen[str(answer.status_code)] += 1
+        except httpx.HTTPError as error:
+            seen[type(error).__name__] += 1
+
+
+async def _book(
+    client: httpx.AsyncClient,
+    provider: OpenProvider,
+    customer: SignedIn,
+    booked: list[int],
+    seen: Counter[str],
+    rolled: asyncio.Event,
+) -> None:
+    n = 0
+    while not rolled.is_set():
+        start = stockholm(days_ahead(3) + timedelta(days=n // 8), 8 + n % 8)
+        n += 1
+        try:
+            answer = await client.post(
+                "/api/bookings", json=provider.booking(start), headers=customer.headers
+            )
+        except httpx.HTTPError as error:
+            seen[type(error).__name__] += 1
+            continue
+        seen[str(answer.status_code)] += 1
+        if answer.status_code == 201:
+            booked.append(answer.json()["id"])
+
+
+def _roll(cluster: Cluster) -> float:
+    """Ask for a rolling restart; once it is done, how many seconds it took."""
+    done = cluster.directory / "rolled"
+    os.kill(int((cluster.directory / "serve.pid").read_text()), signal.SIGHUP)
+    deadline = time.monotonic() + ROLL_TIMEOUT_S
+    while not done.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return float(done.read_text())
+
+
+async def _rolled(cluster: Cluster, rolled: asyncio.Event) -> float:
+    try:
+        return await asyncio.to_thread(_roll, cluster)
+    finally:
+        rolled.set()
+
+
+async def test_a_rolling_restart_loses_no_request_and_no_booking(rolling: Cluster) -> None:
+    async with httpx.AsyncClient(base_url=rolling.url, timeout=30) as client:
+        provider = await open_provider(client)
+        customer = await sign_up(client, "customer")
+        seen: Counter[str] = Counter()
+        booked: list[int] = []
+        rolled = asyncio.Event()
+        load = [_search(client, seen, rolled) for _ in range(SEARCHERS)]
+        load.append(_book(client, provider, customer, booked, seen, rolled))
+        roll = asyncio.create_task(_rolled(rolling, rolled))
+        await asyncio.gather(roll, *load)
+        took_s = roll.result()
+        kept = await every_page(client, customer, "/api/bookings", {"limit": 100})
+    assert set(seen) == {"200", "201"}, seen
+    assert seen["200"] > 50
+    assert len(booked) > 5
+    assert sorted(booking["id"] for booking in kept) == sorted(booked)
+    assert took_s < ROLL_TIMEOUT_S

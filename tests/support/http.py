@@ -1,0 +1,18 @@
+"""How the load tests' clients behave as HTTP clients should."""
+
+from typing import Any
+
+import httpx
+
+CLOSED_UNANSWERED = "RemoteProtocolError"
+"""A request sent on a kept-alive connection the server closed at that moment (nginx's old
+workers close their idle connections on a reload): no answer, and nothing was done."""
+
+
+async def get(client: httpx.AsyncClient, path: str, params: dict[str, Any]) -> httpx.Response:
+    """GET, sent again once if its kept-alive connection was closed before any answer, as
+    RFC 9112 (9.3.1) lets a client do with an idempotent request and browsers do."""
+    try:
+        return await client.get(path, params=params)
+    except httpx.RemoteProtocolError:
+        return await client.get(path, params=params)

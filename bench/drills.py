@@ -448,7 +448,8 @@ def main() -> None:
     kept = result["bookings"]
     stale = sum(row["stale"] for row in result["drills"])
     [rolled] = [row for row in result["drills"] if row["drill"] == ROLLING]
-    unanswered = rolled["booking_outcomes"].get(CLOSED_UNANSWERED, 0)
+    outcomes = rolled["booking_outcomes"]
+    unanswered = sum(outcomes.get(error.__name__, 0) for error in CLOSED_UNANSWERED)
     dropped = rolled["failed_gets"] + rolled["failed_bookings"] - unanswered
     if kept["lost"] or kept["doubled"] or stale or dropped:
         sys.exit(

@@ -184,6 +184,8 @@ roll() {
   fi
   started=$(date +%s)
   say "rolling restart of $INSTANCES instances"
+  # One reload a step (this instance out, the one before back in): a reload also closes
+  # nginx's idle client connections, and a request sent on one at that moment is unanswered.
   for n in $(seq "$INSTANCES"); do
     write_nginx_config "$n" && reload_nginx
     sleep "$DRAIN_S"
@@ -194,9 +196,9 @@ roll() {
       sleep 0.1
     done
     answers "$n" || say "instance $n did not come back within a minute"
-    write_nginx_config && reload_nginx
     say "instance $n restarted"
   done
+  write_nginx_config && reload_nginx
   echo $(($(date +%s) - started)) >"$DIR/rolled"
   say "rolling restart done in $(cat "$DIR/rolled") s"
 }

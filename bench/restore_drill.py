@@ -98,6 +98,18 @@ def run_backup() -> float:
     return time.perf_counter() - started
 
 
+async def cluster_mib(url: str) -> float:
+    """The size of every database of the cluster: what a restore copies."""
+    connection = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        size: int = await connection.fetchval(
+            "SELECT sum(pg_database_size(datname)) FROM pg_database"
+        )
+        return size / 2**20
+    finally:
+        await connection.close()
+
+
 async def database_clock(url: str) -> datetime:
     connection = await asyncpg.connect(asyncpg_dsn(url))
     try:
@@ -260,6 +272,7 @@ def main() -> None:
         ("bookings in the restored copy", str(len(found["bookings"]))),
         ("rows lost (RPO)", str(lost)),
         ("B-tree indexes checked by amcheck", str(found["btree_indexes_checked"])),
+        ("cluster size (MiB)", f"{asyncio.run(cluster_mib(admin_url)):,.0f}"),
         ("backup (s)", f"{written.backup_s:.1f}"),
         ("recovery to the instant, read-write (s)", f"{recovery_s:.1f}"),
     ]

@@ -134,6 +134,14 @@ restore() {  # target time (may be empty), port
   require_free_port "$port" RESTORE_PORT
   rm -rf "$(restored_dir "$port")"
   as_owner mkdir -p -m 700 "$data"
+  # Recovery to a time stops at the first commit after it, and refuses to end without one.
+  # With the primary up, a commit of nothing is made now, and the WAL up to it archived
+  # (pgbackrest check switches a segment and waits for it), so that a target a moment ago
+  # can be reached; a primary that is down has archived what it could.
+  if as_owner "$bindir/pg_ctl" -D "$(pg_base)/data" status >/dev/null 2>&1; then
+    psql_on "$PG_PORT" -c 'SELECT pg_current_xact_id()' >/dev/null
+    pgbackrest_as_owner check
+  fi
   started=$(date +%s%N)
   if [ -n "$target" ]; then
     say "restoring the cluster as it was at $target into $data"
@@ -148,11 +156,13 @@ restore() {  # target time (may be empty), port
     -o "-p $port -c listen_addresses=127.0.0.1 -c unix_socket_directories=$(pg_base)/socket" \
     >/dev/null
   for _ in $(seq 600); do
-    [ "$(psql_on "$port" -c 'SELECT pg_is_in_recovery()')" = f ] && break
+    [ "$(psql_on "$port" -c 'SELECT pg_is_in_recovery()' 2>/dev/null)" = f ] && break
+    as_owner "$bindir/pg_ctl" -D "$data" status >/dev/null 2>&1 || break  # it gave up
     sleep 0.2
   done
-  [ "$(psql_on "$port" -c 'SELECT pg_is_in_recovery()')" = f ] || {
-    say "the restored cluster is still recovering; see $(restored_log "$port")"
+  [ "$(psql_on "$port" -c 'SELECT pg_is_in_recovery()' 2>/dev/null)" = f ] || {
+    say "the restored cluster is not read-write; see $(restored_log "$port")"
+    tail -n 5 "$(restored_log "$port")" >&2
     exit 1
   }
   say "restored and read-write on 127.0.0.1:$port in $(seconds_since "$started") s"

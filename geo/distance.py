@@ -24,9 +24,14 @@ def canonical_coordinate(degrees: float) -> float:
 
 
 def canonical_longitude(degrees: float) -> float:
-    """As canonical_coordinate, and the antimeridian as +180: PostGIS's nearest-first
-    index fails on a point at -180 searched from +180, or the other way round."""
-    return 180.0 if degrees == -180.0 else canonical_coordinate(degrees)
+    """As canonical_coordinate, and the antimeridian, with what is within
+    COORDINATE_RESOLUTION_DEG of it on either side, as +180. PostGIS's nearest-first index
+    fails on a point at -180 searched from +180 (or the other way round), and returns its
+    rows out of order ("index returned tuples in wrong order") for a centre a hair beside
+    the antimeridian near a point on it."""
+    if 180.0 - abs(degrees) < COORDINATE_RESOLUTION_DEG:
+        return 180.0
+    return canonical_coordinate(degrees)
 
 
 def haversine_m(a: Point, b: Point) -> float:

@@ -11,7 +11,7 @@ import pytest
 from geo.bbox import boxes_around
 from geo.clusters import cell_count, cell_size_deg, check_cell_count
 from geo.cursor import CursorCodec, DistanceKey, InvalidCursorError, TimeKey
-from geo.distance import EARTH_RADIUS_M, Point, haversine_m
+from geo.distance import EARTH_RADIUS_M, Point, canonical_longitude, haversine_m
 from geo.geojson import feature_collection, point_feature
 from geo.viewport import InvalidViewportError, check_span, parse_viewport
 
@@ -276,3 +276,20 @@ def test_geojson_positions_are_longitude_first() -> None:
     collection = feature_collection([feature], next_cursor=None)
     assert collection["type"] == "FeatureCollection"
     assert collection["next_cursor"] is None
+
+
+@pytest.mark.parametrize(
+    ("longitude", "canonical"),
+    [
+        (-180.0, 180.0),
+        (-179.99999999999997, 180.0),
+        (179.9999999999, 180.0),
+        (179.999999, 179.999999),
+        (-179.9999, -179.9999),
+        (-0.0, 0.0),
+        (1e-10, 0.0),
+        (17.5, 17.5),
+    ],
+)
+def test_the_antimeridian_and_zero_have_one_spelling(longitude: float, canonical: float) -> None:
+    assert canonical_longitude(longitude) == canonical

@@ -92,10 +92,18 @@ async def book_phase(
     written.phases[phase] = booked
 
 
+BACKUP_SETTLE_S = 1.5
+"""pgBackRest keeps a backup's stop time in whole seconds and restores to a time only from
+a backup that stopped before it: the writes after the backup wait this long, so that the
+instant after them is always past the stop time."""
+
+
 def run_backup() -> float:
     started = time.perf_counter()
     subprocess.run(["bash", str(ROOT / "scripts/backup.sh"), "backup"], check=True)
-    return time.perf_counter() - started
+    took_s = time.perf_counter() - started
+    time.sleep(BACKUP_SETTLE_S)
+    return took_s
 
 
 async def cluster_mib(url: str) -> float:

@@ -383,9 +383,10 @@ async def _seed_route_orders(
 _ACCOUNTS_THAT_LOG_IN = "SELECT count(*) FROM users WHERE password_hash <> '!'"
 
 
-async def _main(
+async def seed_command(
     count: int, if_empty: bool, rng_seed: int, calendars: bool, route_orders: int
 ) -> None:
+    """What `python -m db.seed` does, on $DATABASE_URL: SystemExit when it refuses."""
     url = os.environ.get("DATABASE_URL")
     if not url:
         sys.exit("DATABASE_URL is not set (run `make services` for a local one)")
@@ -440,7 +441,7 @@ def main() -> None:
     if not 0 <= args.route_orders <= args.count:
         parser.error("--route-orders must be between 0 and the number of providers")
     asyncio.run(
-        _main(args.count, args.if_empty, args.random_seed, args.calendars, args.route_orders)
+        seed_command(args.count, args.if_empty, args.random_seed, args.calendars, args.route_orders)
     )
 
 

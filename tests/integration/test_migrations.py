@@ -2,9 +2,6 @@
 seed loads into a fresh one."""
 
 import asyncio
-import os
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,6 +9,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import asyncpg
+import pytest
 
 from db.databases import (
     asyncpg_dsn,
@@ -21,7 +19,7 @@ from db.databases import (
     migrate,
     sibling_url,
 )
-from db.seed import seed
+from db.seed import seed, seed_command
 from tests.support.suite import suite_template
 
 TABLES = {
@@ -159,12 +157,13 @@ def test_demo_seed_asks_for_visits_near_providers_that_offer_them(database_url: 
     assert next_id == 26  # the identity continues after the seeded rows
 
 
-def _run_seed(url: str, **environ: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DATABASE_URL": url, **environ}
-    env.pop("REDIS_URL", None)
-    return subprocess.run(
-        [sys.executable, "-m", "db.seed", "5"], env=env, capture_output=True, text=True, check=False
-    )
+def _run_seed(url: str, monkeypatch: pytest.MonkeyPatch, **environ: str) -> None:
+    """`python -m db.seed 5` in this process (SystemExit when it refuses)."""
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    asyncio.run(seed_command(5, if_empty=False, rng_seed=42, calendars=False, route_orders=0))
 
 
 async def _emails(url: str) -> set[str]:
@@ -187,20 +186,19 @@ async def _add_account(url: str) -> None:
 
 
 def test_seeding_leaves_real_accounts_alone_unless_told_to_replace_them(
-    database_url: str,
+    database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     admin_url = str(direct_url())
     name = f"equinet_seed_guard_{uuid.uuid4().hex[:12]}"
     asyncio.run(create_database(admin_url, name, asyncio.run(suite_template(admin_url))))
     url = sibling_url(admin_url, name)
     try:
-        assert _run_seed(url).returncode == 0  # the seed's own accounts are no one's
+        _run_seed(url, monkeypatch)  # the seed's own accounts are no one's
         asyncio.run(_add_account(url))
-        refused = _run_seed(url)
-        assert refused.returncode == 1
-        assert "SEED_REPLACE=yes" in refused.stderr
+        with pytest.raises(SystemExit, match="SEED_REPLACE=yes"):
+            _run_seed(url, monkeypatch)
         assert "stina@example.com" in asyncio.run(_emails(url))
-        assert _run_seed(url, SEED_REPLACE="yes").returncode == 0
+        _run_seed(url, monkeypatch, SEED_REPLACE="yes")
         assert "stina@example.com" not in asyncio.run(_emails(url))
     finally:
         asyncio.run(drop_database(admin_url, name))

@@ -40,7 +40,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.redis_round_trips import packed, round_trip
+from db.redis_round_trips import InFlight, packed, round_trip, send
 from db.replica import wal_position
 from geo.cells import Cell, cell_of
 from geo.keys import digest
@@ -183,19 +183,31 @@ class SearchCache:
         """The lookup of entry `key`: `read_state(sending)` reads the keys of `reads` in the
         caller's round trip to the state Redis, carrying the packed `sending` before them
         (the stores that wait), and answers their values, or None when Redis is away. With
-        entries kept apart, the entry is read from theirs at the same time, the stores
-        going with it."""
+        entries kept apart, the entry's GET (the stores before it) is sent to theirs first,
+        and its answer read after the state's: the two round trips overlap."""
         stores = self.unsent()
         if not self._apart:
             return self.lookup(await read_state(stores))
-        values, raw = await asyncio.gather(read_state([]), self._entry(key, stores))
+        entry = await self._ask_entry(key, stores)
+        try:
+            values = await read_state([])
+        finally:
+            raw = await self._entry_answer(entry)
         return self.lookup(None if values is None else [*values, raw])
 
-    async def _entry(self, key: str, stores: list[bytes]) -> Any:
+    async def _ask_entry(self, key: str, stores: list[bytes]) -> InFlight | None:
         try:
-            *answers, raw = await round_trip(
-                self._entries, [*stores, packed("GET", key)], _STORE_TIMEOUT_S
-            )
+            return await send(self._entries, [*stores, packed("GET", key)], _STORE_TIMEOUT_S)
+        except RedisError as error:
+            _warn("search cache unavailable: %s", error)
+            return None
+
+    @staticmethod
+    async def _entry_answer(entry: InFlight | None) -> Any:
+        if entry is None:
+            return None
+        try:
+            *answers, raw = await entry.answers()
         except RedisError as error:
             _warn("search cache unavailable: %s", error)
             return None

@@ -79,7 +79,8 @@ async def test_a_full_cache_evicts_answers_and_keeps_every_piece_of_state(
         still = await _searches_served(client)
     info = await cache.info()
     assert info["evicted_keys"] > 0
-    assert info["used_memory"] <= await _maxmemory(cache)
+    # Redis evicts before each write, so it can end one value over its limit
+    assert info["used_memory"] <= await _maxmemory(cache) + FILLER_BYTES
     assert any(key.startswith("ratelimit:") for key in before)
     assert any(key.startswith("search:generation") for key in before)
     assert "search:written" in before

@@ -169,5 +169,5 @@ def _pool(row: dict[str, Any]) -> PoolSample:
     )
 
 
-def _float(value: object) -> float | None:
-    return None if value is None else float(value)  # type: ignore[arg-type]
+def _float(value: Any) -> float | None:
+    return None if value is None else float(value)

@@ -199,7 +199,8 @@ roll() {
     say "instance $n restarted"
   done
   write_nginx_config && reload_nginx
-  echo $(($(date +%s) - started)) >"$DIR/rolled"
+  echo $(($(date +%s) - started)) >"$DIR/rolled.tmp"
+  mv "$DIR/rolled.tmp" "$DIR/rolled"  # whole: a reader never finds it empty
   say "rolling restart done in $(cat "$DIR/rolled") s"
 }
 

@@ -4,9 +4,6 @@ request sent on a kept-alive connection that nginx closes as it reloads gets no 
 and was not done; a GET is sent again (tests.support.http), a POST is counted."""
 
 import asyncio
-import os
-import signal
-import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import timedelta
@@ -19,7 +16,7 @@ from tests.support.accounts import SignedIn, sign_up
 from tests.support.bookings import OpenProvider, days_ahead, every_page, open_provider, stockholm
 from tests.support.http import CLOSED_UNANSWERED, get
 from tests.support.live_server import settings_environment
-from tests.support.nginx_cluster import Cluster, serving_cluster
+from tests.support.nginx_cluster import Cluster, rolling_restart, serving_cluster
 
 ROLL_TIMEOUT_S = 90.0
 SEARCHERS = 4
@@ -70,19 +67,9 @@ async def _book(
             booked.append(answer.json()["id"])
 
 
-def _roll(cluster: Cluster) -> float:
-    """Ask for a rolling restart; once it is done, how many seconds it took."""
-    done = cluster.directory / "rolled"
-    os.kill(int((cluster.directory / "serve.pid").read_text()), signal.SIGHUP)
-    deadline = time.monotonic() + ROLL_TIMEOUT_S
-    while not done.exists() and time.monotonic() < deadline:
-        time.sleep(0.2)
-    return float(done.read_text())
-
-
 async def _rolled(cluster: Cluster, rolled: asyncio.Event) -> float:
     try:
-        return await asyncio.to_thread(_roll, cluster)
+        return await asyncio.to_thread(rolling_restart, cluster.directory, ROLL_TIMEOUT_S)
     finally:
         rolled.set()
 

@@ -6,6 +6,7 @@ import shutil
 import signal
 import ssl
 import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -72,3 +73,18 @@ def serving_cluster(
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=30)
         shutil.rmtree(directory, ignore_errors=True)
+
+
+def rolling_restart(directory: Path, timeout_s: float) -> float:
+    """Ask the cluster serving from `directory` for a rolling restart (SIGHUP to
+    serve_cluster.sh) and wait until it is done: the seconds it took. RuntimeError when
+    it takes longer than `timeout_s`."""
+    done = directory / "rolled"
+    done.unlink(missing_ok=True)
+    os.kill(int((directory / "serve.pid").read_text()), signal.SIGHUP)
+    deadline = time.monotonic() + timeout_s
+    while not done.exists():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the rolling restart took over {timeout_s} s")
+        time.sleep(0.2)
+    return float(done.read_text())

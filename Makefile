@@ -27,18 +27,19 @@ STACK := stack=$$(bash scripts/devstack.sh up) && set -a && eval "$$stack" \
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := .venv
 
-.PHONY: help install services stop migrate seed serve serve-cluster run test test-fast upgrade lint bench bench-quick drills drill-restore backup restore roll-cluster load check-docs mutation
+.PHONY: help install services stop migrate seed serve worker serve-cluster run test test-fast upgrade lint bench bench-quick drills drill-restore backup restore roll-cluster load check-docs mutation
 
 help:
 	@echo "make run       venv, services, migrations, demo data, then serve the API"
 	@echo "make test      venv, services (with a replica and PgBouncer), then the whole test suite, and again its pgbouncer-marked tests through PgBouncer"
 	@echo "make test-fast the unit tests alone: no services (seconds)"
 	@echo "make upgrade   refresh the lock within the declared ranges, then run the tests"
-	@echo "make services  start local PostGIS + Redis and print DATABASE_URL / REDIS_URL"
+	@echo "make services  start local PostGIS, Redis and the mail server; print DATABASE_URL, REDIS_URL, SMTP_URL, MAIL_DIR"
 	@echo "make stop      stop the local services started by 'make services'"
 	@echo "make migrate   alembic upgrade head"
 	@echo "make seed N=…  replace all providers with N seeded ones (default $(N))"
-	@echo "make serve     granian on HOST:PORT with WORKERS workers"
+	@echo "make serve     granian on HOST:PORT with WORKERS workers, and the job worker"
+	@echo "make worker    the job worker alone (mail, exports; python -m app.jobs dead|retry for dead letters)"
 	@echo "make serve-cluster INSTANCES=N  nginx on HOST:PORT in front of N granian instances (TLS=1: HTTPS)"
 	@echo "make check-docs  run docs/api.md's curl examples against http://HOST:PORT"
 	@echo "make bench     route optimizer, search strategies, map clusters and tiles, booking contention, throughput against the floor, plots and summary (docs/benchmarks.md)"
@@ -62,7 +63,7 @@ $(UV):
 
 install: .venv/.installed
 
-services:
+services: install
 	@bash scripts/devstack.sh up
 
 stop:
@@ -79,10 +80,18 @@ serve: install
 		&& export PROCESSES=$${PROCESSES:-$(WORKERS)} \
 		&& export PROMETHEUS_MULTIPROC_DIR=$(CURDIR)/.devstack/metrics \
 		&& rm -rf .devstack/metrics && mkdir -p .devstack/metrics \
+		&& { PUBLIC_BASE_URL=$${PUBLIC_BASE_URL:-http://$(HOST):$(PORT)} \
+			$(BIN)/python -m app.jobs >>.devstack/worker.log 2>&1 & } && worker=$$! \
+		&& trap 'kill -TERM $$worker 2>/dev/null; wait $$worker' EXIT \
+		&& echo "equinet-geo: the job worker runs beside it (log: .devstack/worker.log)" \
 		&& echo "equinet-geo: serving on http://$(HOST):$(PORT) (API docs at /schema)" \
-		&& exec $(BIN)/granian --interface asgi --factory --host $(HOST) --port $(PORT) \
+		&& $(BIN)/granian --interface asgi --factory --host $(HOST) --port $(PORT) \
 			--workers $(WORKERS) --http1-header-read-timeout $(HEADER_TIMEOUT_MS) \
 			--log-level warning app.main:create_app
+
+# The job worker alone (make serve and make serve-cluster start one beside the API).
+worker: install
+	@$(STACK) && exec $(BIN)/python -m app.jobs
 
 # nginx on HOST:PORT in front of INSTANCES granian instances of WORKERS_PER_INSTANCE workers;
 # with TLS=1, HTTPS there (a self-signed certificate unless TLS_CERT and TLS_KEY are given)

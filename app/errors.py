@@ -32,6 +32,7 @@ from litestar.status_codes import (
     HTTP_400_BAD_REQUEST,
     HTTP_403_FORBIDDEN,
     HTTP_409_CONFLICT,
+    HTTP_410_GONE,
     HTTP_415_UNSUPPORTED_MEDIA_TYPE,
     HTTP_422_UNPROCESSABLE_ENTITY,
     HTTP_500_INTERNAL_SERVER_ERROR,
@@ -41,10 +42,11 @@ from litestar.types import ExceptionHandlersMap
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
-from db.accounts import AccountInUseError, DuplicateEmailError
+from db.accounts import AccountInUseError, DuplicateEmailError, UnverifiedError
 from db.bookings import BookingConflictError, BookingRuleError, NotTheProviderError
 from db.commitments import TimeTakenError
 from db.engine import LOCK_NOT_AVAILABLE, is_unavailable, sqlstate
+from db.exports import ExportsUnderWayError
 from db.route_orders import RouteOrderStateError
 from db.routes import OrderTakenError, RouteRuleError, RouteStateError
 from db.working_days import ClosedDayError
@@ -61,6 +63,12 @@ class ConflictException(HTTPException):
     """409: the request collides with the current state (a taken email, a taken slot)."""
 
     status_code = HTTP_409_CONFLICT
+
+
+class GoneException(HTTPException):
+    """410: it was there and is no more (an export's file past its time)."""
+
+    status_code = HTTP_410_GONE
 
 
 class UnprocessableException(HTTPException):
@@ -97,9 +105,10 @@ class ErrorBody(msgspec.Struct, omit_defaults=True):
 ERROR_MEANINGS = {
     400: "A parameter or field is malformed or out of range; `extra` names each one.",
     401: "No valid bearer token.",
-    403: "The account's role does not allow this.",
+    403: "The account's role does not allow this, or its e-mail address is not verified yet.",
     404: "No such row, or not one the caller may see or change.",
     409: "The request collides with the current state (a taken email or slot, a wrong status).",
+    410: "It was there and is no more: an export's file past its time.",
     413: "The body is larger than this deployment reads (BODY_MAX_BYTES).",
     415: "The body is not JSON: send `Content-Type: application/json`.",
     422: "Well-formed, but against a business rule; `detail` says which.",
@@ -252,6 +261,8 @@ CLIENT_ERRORS: dict[type[Exception], int] = {
     TimeTakenError: HTTP_409_CONFLICT,
     NotTheProviderError: HTTP_403_FORBIDDEN,
     DuplicateEmailError: HTTP_409_CONFLICT,
+    ExportsUnderWayError: HTTP_409_CONFLICT,
+    UnverifiedError: HTTP_403_FORBIDDEN,
     AccountInUseError: HTTP_409_CONFLICT,
     RouteOrderStateError: HTTP_409_CONFLICT,
     OrderTakenError: HTTP_409_CONFLICT,

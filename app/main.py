@@ -1,6 +1,5 @@
 """The application factory (`granian --factory app.main:create_app`)."""
 
-import hashlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -23,6 +22,7 @@ from redis.backoff import NoBackoff
 from app.accounts.auth import TokenIssuer, make_jwt_auth
 from app.accounts.controller import AuthController, MeController
 from app.bookings.controller import BookingController
+from app.calendar.controller import CalendarController, CalendarFeedController
 from app.edge.answers import Answers
 from app.edge.bodies import ApiRequest
 from app.edge.cached_reads import CachedRead
@@ -35,6 +35,7 @@ from app.edge.paging import list_page_dependency
 from app.edge.parameter_syntax import DocumentedSyntax
 from app.edge.public_reads import database_engine, servers
 from app.errors import UNLOGGED_ERRORS, exception_handlers
+from app.exports.controller import ExportController
 from app.geocoding.controller import GeocodeController
 from app.hours.controller import HoursController
 from app.map.controller import map_files, map_page
@@ -62,15 +63,11 @@ from db.working_days import Travel
 from geo.cursor import CursorCodec
 from geo.geocoding.chain import GeocoderChain
 from geo.geocoding.nominatim import NominatimGeocoder
+from geo.keys import derived_key
 from geo.routes import GreatCircleMatrix
 from geo.vroom_solver import vroom_steps
 
 logger = logging.getLogger(__name__)
-
-
-def derived_key(secret_key: str, purpose: str) -> bytes:
-    """Separate keys per purpose, so a cursor MAC can never double as anything else."""
-    return hashlib.sha256(f"{purpose}:{secret_key}".encode()).digest()
 
 
 REDIS_CONNECTION_WAIT_S = 1.0
@@ -245,6 +242,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             engine,
             databases.engines.get("replica"),
             poolers(settings),
+            settings.jobs.queue,
         ),
     }
     return Litestar(
@@ -256,6 +254,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             GeocodeController,
             BookingController,
             NotificationController,
+            ExportController,
+            CalendarFeedController,
+            CalendarController,
             RouteOrderController,
             RouteController,
             AuthController,

@@ -125,6 +125,12 @@ class RateLimits(msgspec.Struct, frozen=True):
     """Per user: changes to profiles, services and hours (each can end cached searches)."""
     route_plan: str = "30/hour"
     """Per user: routes planned and re-planned (each claims orders and tells customers)."""
+    password_reset: str = "3/hour"
+    """Per client address: password-reset mails asked for."""
+    verify_resend: str = "3/15 minutes"
+    """Per user: verification mails sent again."""
+    export: str = "20/hour"
+    """Per user: exports started."""
 
     def items(self) -> dict[str, RateLimitItem]:
         return {name: parse(getattr(self, name)) for name in self.__struct_fields__}
@@ -143,6 +149,47 @@ class PasswordHashing(msgspec.Struct, frozen=True):
     time_cost: int = 3
     memory_kib: int = 65536
     parallelism: int = 4
+
+
+class Jobs(msgspec.Struct, frozen=True):
+    """The worker (`python -m app.jobs`) and its queue on REDIS_URL (env: JOBS_<FIELD>)."""
+
+    queue: str = "equinet"
+    concurrency: int = 4
+    """Jobs one worker runs at once."""
+    attempts: int = 5
+    """A job that fails this often is a dead letter (outbox.failed_at), kept with its error."""
+    retry_delay_s: float = 2.0
+    """The first retry waits up to this long; each next one up to twice as long ..."""
+    max_retry_delay_s: float = 300.0
+    """... but never longer than this."""
+    heartbeat_s: int = 30
+    """A running job not heard of this long (its worker killed) is run again."""
+    sweep_s: int = 10
+    """How often a worker looks for such jobs."""
+    shutdown_grace_s: int = 20
+    """On SIGTERM, running jobs get this long to finish; then they are put back on the queue."""
+    outbox_poll_s: float = 0.5
+    """How often the relay moves committed outbox rows onto the queue."""
+
+    def __post_init__(self) -> None:
+        if self.attempts < 1 or self.concurrency < 1:
+            raise ValueError("JOBS_ATTEMPTS and JOBS_CONCURRENCY must be 1 or more")
+
+
+class Exports(msgspec.Struct, frozen=True):
+    """Exports run by the worker (env: EXPORT_<FIELD>)."""
+
+    dir: str = ".devstack/exports"
+    """Where finished files wait to be downloaded: one folder the API and every worker share."""
+    ttl_h: int = 24
+    """A finished file is deleted this long after it was made."""
+    max_under_way: int = 3
+    """Exports one user may have queued or running."""
+    chunk_rows: int = 500
+    """Rows read from the snapshot at a time."""
+    max_days: int = 732
+    """The longest span from..to one export may cover."""
 
 
 Network = IPv4Network | IPv6Network
@@ -246,8 +293,16 @@ class Settings(msgspec.Struct, frozen=True):
     geocoder_countrycodes: str = "se,no,dk,fi"
     geocoder_accept_language: str = "sv,nb,da,fi,en"
     geocoder_query_max_length: int = 200
+    smtp_url: str = ""
+    """Where mail goes: `smtp://user:password@host:587` (STARTTLS when offered),
+    `smtps://host:465`. Empty: mails wait in the outbox, unsent, until it is set."""
+    mail_from: str = "equinet-geo <no-reply@localhost>"
+    password_reset_ttl_min: int = 30
+    verify_email_ttl_h: int = 72
     search: SearchLimits = SearchLimits()
     pages: PageLimits = PageLimits()
+    jobs: Jobs = Jobs()
+    exports: Exports = Exports()
     geocoder_policy: GeocoderPolicy = GeocoderPolicy()
     rate_limits: RateLimits = RateLimits()
     routes: RoutePlanning = RoutePlanning()
@@ -264,6 +319,8 @@ class Settings(msgspec.Struct, frozen=True):
         networks(self.trusted_proxies)
         if self.public_base_url and not self.public_base_url.startswith(("http://", "https://")):
             raise ValueError("PUBLIC_BASE_URL must start with http:// or https://")
+        if self.smtp_url and not self.smtp_url.startswith(("smtp://", "smtps://")):
+            raise ValueError("SMTP_URL must start with smtp:// or smtps://")
         if self.slot_step_minutes not in (5, 10, 15, 20, 30, 60):
             raise ValueError("SLOT_STEP_MINUTES must be 5, 10, 15, 20, 30 or 60")
         if self.booking_min_notice_minutes < 1:
@@ -283,6 +340,8 @@ GROUP_PREFIXES = {
     "rate_limits": "RATE_LIMIT_",
     "routes": "ROUTE_",
     "passwords": "PASSWORD_HASH_",
+    "jobs": "JOBS_",
+    "exports": "EXPORT_",
 }
 
 

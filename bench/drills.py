@@ -177,7 +177,10 @@ class Load:
         )
         created.raise_for_status()
         self.renamer = owner, created.json()["id"]
-        self.customers = [(await sign_up(client, "customer")).headers for _ in range(CLIENTS)]
+        self.customers = [
+            (await sign_up(client, "customer", secret_key=os.environ["SECRET_KEY"])).headers
+            for _ in range(CLIENTS)
+        ]
 
     async def _get(self, client: httpx.AsyncClient, path: str, params: dict[str, Any]) -> None:
         started = time.perf_counter()

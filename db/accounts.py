@@ -12,9 +12,11 @@ from sqlalchemy import exists, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from db import outbox
 from db.models import (
     ACTIVE_BOOKING,
     Booking,
+    OutboxJob,
     Provider,
     Role,
     Route,
@@ -86,6 +88,10 @@ class AccountInUseError(Exception):
     """The account still has something others rely on: an active profile, a visit to come."""
 
 
+class UnverifiedError(Exception):
+    """The account has not shown its e-mail address is its own, and the change needs that."""
+
+
 class Account(msgspec.Struct, frozen=True):
     """What the rest of the application may know about a user."""
 
@@ -94,23 +100,41 @@ class Account(msgspec.Struct, frozen=True):
     role: Role
     token_version: int = 0
     """The version its access tokens must carry."""
+    email_verified: bool = False
+    language: str = "sv"
+    email_notifications: bool = True
 
 
 def _account(user: User) -> Account:
-    return Account(user.id, user.email, user.role, user.token_version)
+    return Account(
+        user.id,
+        user.email,
+        user.role,
+        user.token_version,
+        user.email_verified_at is not None,
+        user.language,
+        user.email_notifications,
+    )
 
 
 _LIVE = User.deleted_at.is_(None)
 
 
 async def register(
-    session: AsyncSession, passwords: Passwords, email: str, password: str, role: Role
+    session: AsyncSession,
+    passwords: Passwords,
+    email: str,
+    password: str,
+    role: Role,
+    language: str = "sv",
 ) -> Account:
+    """The new account, and its verification mail waiting in the outbox."""
     password_hash = await passwords.hash(password)
     skeleton = email_skeleton(email)
+    values = {"email": email, "password_hash": password_hash, "role": role, "language": language}
     statement = (
         insert(User)
-        .values(email=email, email_skeleton=skeleton, password_hash=password_hash, role=role)
+        .values(email_skeleton=skeleton, **values)
         .on_conflict_do_nothing()  # the email, or its skeleton, is a live account's
         .returning(User.id)
     )
@@ -120,16 +144,83 @@ async def register(
         if await session.scalar(exists(same).select()):
             raise DuplicateEmailError("an account with this email exists")
         raise DuplicateEmailError("an account with an email that looks the same exists")
-    return Account(user_id, email, role)
+    await outbox.add(session, OutboxJob.send_mail, {"template": "verify_email", "user_id": user_id})
+    return Account(user_id, email, role, language=language)
+
+
+async def ask_verification_again(session: AsyncSession, user_id: int) -> bool | None:
+    """Another verification mail; False when the address is verified already, None when
+    there is no such account."""
+    verified = await session.scalar(
+        select(User.email_verified_at.is_not(None)).where(User.id == user_id, _LIVE)
+    )
+    if verified is None or verified:
+        return None if verified is None else False
+    await outbox.add(session, OutboxJob.send_mail, {"template": "verify_email", "user_id": user_id})
+    return True
+
+
+async def mark_verified(session: AsyncSession, user_id: int) -> None:
+    await session.execute(
+        update(User)
+        .where(User.id == user_id, _LIVE)
+        .values(email_verified_at=func.coalesce(User.email_verified_at, func.now()))
+    )
+
+
+async def require_verified(session: AsyncSession, user_id: int) -> None:
+    """UnverifiedError unless the account has verified its address."""
+    verified = await session.scalar(
+        select(User.email_verified_at.is_not(None)).where(User.id == user_id)
+    )
+    if not verified:
+        raise UnverifiedError(
+            "verify your e-mail address first: follow the link we mailed you "
+            "(POST /api/auth/verify/resend sends it again)"
+        )
+
+
+async def live_user_by_email(session: AsyncSession, email: str) -> User | None:
+    user: User | None = await session.scalar(
+        select(User).where(func.lower(User.email) == func.lower(email), _LIVE)
+    )
+    return user
+
+
+async def reset_password(
+    session: AsyncSession, passwords: Passwords, user_id: int, new: str
+) -> Account | None:
+    """After a reset token was spent: the new password, every token issued before ended,
+    and the address taken as verified (the mail reached its owner)."""
+    user = await session.scalar(select(User).where(User.id == user_id, _LIVE).with_for_update())
+    if user is None:
+        return None
+    user.password_hash = await passwords.hash(new)
+    user.token_version += 1
+    if user.email_verified_at is None:
+        user.email_verified_at = func.now()
+    await session.flush()
+    return _account(user)
+
+
+async def change_preferences(
+    session: AsyncSession, user_id: int, changes: dict[str, object]
+) -> Account | None:
+    user = await session.scalar(select(User).where(User.id == user_id, _LIVE).with_for_update())
+    if user is None:
+        return None
+    for name, value in changes.items():
+        setattr(user, name, value)
+    await session.flush()
+    await session.refresh(user)
+    return _account(user)
 
 
 async def authenticate(
     session: AsyncSession, passwords: Passwords, email: str, password: str
 ) -> Account | None:
     """The account whose email and password these are, or None (either was wrong)."""
-    user = await session.scalar(
-        select(User).where(func.lower(User.email) == func.lower(email), _LIVE)
-    )
+    user = await live_user_by_email(session, email)
     if not await passwords.match(user, password) or user is None:
         return None
     if passwords.outdated(user.password_hash):

@@ -1,11 +1,12 @@
 """SQLAlchemy models. The schema itself is owned by the alembic migrations; these map it."""
 
 import enum
+import uuid
 from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any, cast
 
-from advanced_alchemy.base import IdentityAuditBase, IdentityBase
+from advanced_alchemy.base import DefaultBase, IdentityAuditBase, IdentityBase
 from advanced_alchemy.types import DateTimeUTC
 from geoalchemy2 import Geography
 from sqlalchemy import (
@@ -20,12 +21,14 @@ from sqlalchemy import (
     ForeignKeyConstraint,
     Index,
     Integer,
+    LargeBinary,
     Numeric,
     SmallInteger,
     String,
     Table,
     Text,
     Time,
+    Uuid,
     func,
     text,
 )
@@ -65,6 +68,12 @@ class User(IdentityAuditBase):
     token_version: Mapped[int] = mapped_column(Integer, server_default="0")
     """Raised by a password change or deletion: tokens issued before stop working."""
     deleted_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
+    email_verified_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
+    """When the user showed the address is theirs; until then they may not book or order."""
+    language: Mapped[str] = mapped_column(Text, server_default="sv")
+    """The language of their e-mails: sv or en."""
+    email_notifications: Mapped[bool] = mapped_column(Boolean, server_default="true")
+    """Whether their notifications also go out by e-mail (migration 0015's trigger)."""
 
     __table_args__ = (
         Index("users_email_lower_key", text("lower(email)"), unique=True),
@@ -359,3 +368,95 @@ provider_cells = Table(
     Column("longitude_sum", Float, nullable=False),
 )
 """Active providers per grid cell (geo.clusters), kept by the database (migration 0007)."""
+
+
+class OutboxJob(enum.StrEnum):
+    send_mail = "send_mail"
+    run_export = "run_export"
+
+
+class OutboxEntry(IdentityBase):
+    """A job to run once the transaction that wrote it has committed (migration 0015)."""
+
+    __tablename__ = "outbox"
+
+    job: Mapped[str] = mapped_column(Text)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTimeUTC(timezone=True), server_default=func.now()
+    )
+    enqueued_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
+    done_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
+    failed_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
+    attempts: Mapped[int] = mapped_column(SmallInteger, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class TokenPurpose(enum.StrEnum):
+    password_reset = "password_reset"
+    verify_email = "verify_email"
+
+
+class AccountToken(IdentityBase):
+    """A single-use, expiring token of an account, kept as its SHA-256 hash only."""
+
+    __tablename__ = "account_tokens"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    purpose: Mapped[str] = mapped_column(Text)
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary)
+    expires_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(
+        DateTimeUTC(timezone=True), server_default=func.now()
+    )
+
+
+class ExportStatus(enum.StrEnum):
+    queued = "queued"
+    running = "running"
+    done = "done"
+    failed = "failed"
+    expired = "expired"
+
+
+class Export(DefaultBase):
+    """A user's export: what it holds, how far it has come, and until when its file lasts."""
+
+    __tablename__ = "exports"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(Text)
+    format: Mapped[str] = mapped_column(Text)
+    from_date: Mapped[date | None] = mapped_column(Date)
+    to_date: Mapped[date | None] = mapped_column(Date)
+    excel_bom: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[ExportStatus] = mapped_column(
+        _pg_enum(ExportStatus, "export_status"), default=ExportStatus.queued
+    )
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    rows: Mapped[int | None] = mapped_column(Integer)
+    size_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    attempts: Mapped[int] = mapped_column(SmallInteger, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTimeUTC(timezone=True), server_default=func.now()
+    )
+    started_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
+    expires_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
+
+
+class CalendarFeed(DefaultBase):
+    """A user's iCalendar feed: one at a time, its token hashed."""
+
+    __tablename__ = "calendar_feeds"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTimeUTC(timezone=True), server_default=func.now()
+    )

@@ -451,7 +451,7 @@ async def _service_minutes(
     return minutes
 
 
-def _owned_routes(owner_id: int) -> Select[Route]:
+def owned_routes(owner_id: int) -> Select[Route]:
     """Routes driven by the owner's providers, each with its stops in order and their
     orders: three statements however many routes and stops."""
     return (
@@ -466,7 +466,7 @@ def _owned_routes(owner_id: int) -> Select[Route]:
 
 async def owned_route(session: AsyncSession, owner_id: int, route_id: int) -> Route | None:
     """The route; None unless one of the owner's providers drives it."""
-    route: Route | None = await session.scalar(_owned_routes(owner_id).where(Route.id == route_id))
+    route: Route | None = await session.scalar(owned_routes(owner_id).where(Route.id == route_id))
     return route
 
 
@@ -474,7 +474,7 @@ async def routes_of_day(
     session: AsyncSession, owner_id: int, day: date, after: IdKey | None, limit: int
 ) -> Page[Route]:
     """The owner's routes on the day, by id; `after` is the last of the previous page."""
-    statement = _owned_routes(owner_id).where(Route.date == day)
+    statement = owned_routes(owner_id).where(Route.date == day)
     if after is not None:
         statement = statement.where(Route.id > after.id)
     rows = (await session.scalars(statement.order_by(Route.id).limit(limit + 1))).all()

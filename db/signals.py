@@ -18,6 +18,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from db.outbox import Backlog, backlog
+
 PROBE_TIMEOUT_S = 1.0
 SLOWEST_STATEMENTS = 10
 STATEMENT_LABEL_CHARS = 80
@@ -111,6 +113,15 @@ async def database_sample(engine: AsyncEngine) -> DatabaseSample | None:
         mode != "off", archived, failed, _float(archived_at), _float(failed_at)
     )
     return DatabaseSample(statements, archiver)
+
+
+async def outbox_backlog(engine: AsyncEngine) -> Backlog | None:
+    """The outbox's waiting rows and dead letters; None when the primary can't be asked."""
+    try:
+        async with asyncio.timeout(PROBE_TIMEOUT_S), engine.connect() as connection:
+            return await backlog(connection)
+    except (SQLAlchemyError, TimeoutError, OSError):
+        return None
 
 
 async def replica_lag_s(engine: AsyncEngine) -> float | None:

@@ -20,3 +20,8 @@ def canonical(query: msgspec.Struct) -> bytes:
 def digest(query: msgspec.Struct) -> bytes:
     """SHA-256 of the canonical form: a key that names the query without revealing it."""
     return hashlib.sha256(canonical(query)).digest()
+
+
+def derived_key(secret_key: str, purpose: str) -> bytes:
+    """Separate keys per purpose, so a cursor MAC can never double as anything else."""
+    return hashlib.sha256(f"{purpose}:{secret_key}".encode()).digest()

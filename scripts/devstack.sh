@@ -2,8 +2,9 @@
 # Project-local PostGIS and Redis for development and tests, and optionally a streaming
 # read replica and PgBouncer in front of both.
 #
-#   devstack.sh up     make them available (idempotent) and print DATABASE_URL=, REDIS_URL= and
-#                      REDIS_CACHE_URL= lines
+#   devstack.sh up     make them available (idempotent) and print DATABASE_URL=, REDIS_URL=,
+#                      REDIS_CACHE_URL=, SMTP_URL= and MAIL_DIR= lines (a local mail server
+#                      keeping each message as an .eml file, unless SMTP_URL is set)
 #   devstack.sh down   stop only what "up" started here (by pid file)
 #   devstack.sh replica pause|resume|stop|start   pause or resume WAL replay on the replica,
 #                      stop or start it (failure drills and tests)
@@ -32,6 +33,7 @@ REDIS_CACHE_PORT=${DEVSTACK_REDIS_CACHE_PORT:-63798}
 REPLICA_PORT=${DEVSTACK_REPLICA_PORT:-54330}
 POOLER_PORT=${DEVSTACK_PGBOUNCER_PORT:-64329}
 REPLICA_POOLER_PORT=${DEVSTACK_REPLICA_PGBOUNCER_PORT:-64330}
+SMTP_PORT=${DEVSTACK_SMTP_PORT:-2525}
 DB_NAME=equinet
 DB_USER=equinet
 REPLICATION_USER=equinet_replication
@@ -253,7 +255,7 @@ start_redis() {  # name, port, the variable that sets the port
   exit 1
 }
 
-stop_redis() {  # name
+stop_daemon() {  # name: a process "up" started, by its pid file
   local pidfile="$STATE/$1.pid" pid
   [ -f "$pidfile" ] || return 0
   pid=$(cat "$pidfile")
@@ -262,6 +264,32 @@ stop_redis() {  # name
     kill "$pid"
   fi
   rm -f "$pidfile"
+}
+
+# The mail server of development and tests: it keeps every message as an .eml file in
+# .devstack/mail (scripts/mail_sink.py, aiosmtpd from the virtualenv).
+start_mail() {
+  local pidfile="$STATE/mail.pid" python="$ROOT/.venv/bin/python"
+  if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+    say "mail server already running on 127.0.0.1:$SMTP_PORT"
+    return
+  fi
+  if ! [ -x "$python" ] || ! "$python" -c "import aiosmtpd" 2>/dev/null; then
+    say "no mail server: it runs from the virtualenv (make install), none here yet"
+    return 1
+  fi
+  require_free_port "$SMTP_PORT" DEVSTACK_SMTP_PORT
+  say "starting the mail server on 127.0.0.1:$SMTP_PORT (messages in $STATE/mail)"
+  mkdir -p "$STATE/mail"
+  nohup "$python" "$ROOT/scripts/mail_sink.py" --port "$SMTP_PORT" --dir "$STATE/mail" \
+    >"$STATE/mail.log" 2>&1 &
+  echo $! >"$pidfile"
+  for _ in $(seq 50); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$SMTP_PORT") 2>/dev/null && return
+    sleep 0.1
+  done
+  say "the mail server did not start; see $STATE/mail.log"
+  exit 1
 }
 
 replica_data() { echo "$(pg_base)/replica"; }
@@ -452,6 +480,12 @@ up() {
   [ -z "${DATABASE_REPLICA_URL:-}" ] || echo "DATABASE_REPLICA_URL=$DATABASE_REPLICA_URL"
   echo "REDIS_URL=$REDIS_URL"
   [ -z "${REDIS_CACHE_URL:-}" ] || echo "REDIS_CACHE_URL=$REDIS_CACHE_URL"
+  if [ -n "${SMTP_URL:-}" ]; then
+    echo "SMTP_URL=$SMTP_URL"
+  elif start_mail; then
+    echo "SMTP_URL=smtp://127.0.0.1:$SMTP_PORT"
+    echo "MAIL_DIR=$STATE/mail"
+  fi
 }
 
 down() {
@@ -466,8 +500,9 @@ down() {
       as_owner "$bindir/pg_ctl" -D "$data" -m fast -w stop >/dev/null
     fi
   fi
-  stop_redis redis
-  stop_redis redis-cache
+  stop_daemon redis
+  stop_daemon redis-cache
+  stop_daemon mail
 }
 
 [ "${1:-}" = --library ] && return 0  # sourced by scripts/backup.sh for the functions above

@@ -17,7 +17,8 @@
 # URLs come from the environment (the Makefile sources scripts/devstack.sh up, which
 # installs Debian's nginx with DEVSTACK_NGINX=1). Its files go to CLUSTER_DIR
 # (.devstack/cluster): nginx's configuration and logs, and each instance's process group id
-# in instance-<n>.pid (the failure drills kill one).
+# in instance-<n>.pid (the failure drills kill one). One job worker (python -m app.jobs)
+# runs beside them, supervised the same way (worker.pid, worker.log).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -163,6 +164,18 @@ run_instance() {  # n: granian on its port, started again whenever it exits
   done
 }
 
+run_worker() {  # the job worker (python -m app.jobs), started again whenever it exits
+  while true; do
+    PUBLIC_BASE_URL=${PUBLIC_BASE_URL:-$scheme://$HOST:$PORT} setsid "$ROOT/.venv/bin/python" \
+      -m app.jobs >>"$DIR/worker.log" 2>&1 &
+    echo $! >"$DIR/worker.pid"
+    wait $! || true
+    [ -f "$DIR/stopping" ] && return
+    say "the job worker exited; starting it again"
+    sleep 1
+  done
+}
+
 answers() {  # n: whether instance n answers its health check
   curl -fsS -o /dev/null --max-time 1 "http://127.0.0.1:$(instance_port "$1")/health" 2>/dev/null
 }
@@ -199,6 +212,8 @@ roll() {
     say "instance $n restarted"
   done
   write_nginx_config && reload_nginx
+  # The worker finishes its running jobs (or puts them back) and its supervisor starts it.
+  kill -TERM -- "-$(cat "$DIR/worker.pid")" 2>/dev/null || true
   echo $(($(date +%s) - started)) >"$DIR/rolled.tmp"
   mv "$DIR/rolled.tmp" "$DIR/rolled"  # whole: a reader never finds it empty
   say "rolling restart done in $(cat "$DIR/rolled") s"
@@ -207,7 +222,7 @@ roll() {
 stop_all() {
   touch "$DIR/stopping"
   [ -s "$DIR/nginx.pid" ] && kill "$(cat "$DIR/nginx.pid")" 2>/dev/null || true
-  for pidfile in "$DIR"/instance-*.pid; do
+  for pidfile in "$DIR"/instance-*.pid "$DIR/worker.pid"; do
     [ -s "$pidfile" ] && kill -- "-$(cat "$pidfile")" 2>/dev/null || true
   done
   wait || true
@@ -227,6 +242,11 @@ scheme=http
 if [ "$TLS" = 1 ]; then
   scheme=https
   [ -n "${TLS_CERT:-}" ] && [ -n "${TLS_KEY:-}" ] || self_signed_certificate
+fi
+if [ -n "${SMTP_URL:-}" ]; then
+  run_worker &
+else
+  say "no job worker: it sends mail, and SMTP_URL is not set"
 fi
 write_nginx_config
 say "nginx on $scheme://$HOST:$PORT in front of $INSTANCES instances (ports $INSTANCE_PORT-$((INSTANCE_PORT + INSTANCES - 1)))"

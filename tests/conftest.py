@@ -16,6 +16,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 import msgspec
@@ -27,14 +28,16 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.main import create_app
-from app.settings import SearchLimits, Settings
+from app.settings import Exports, SearchLimits, Settings
 from db.databases import create_database, direct_url, drop_database, sibling_url
 from db.engine import make_engine
+from tests.support.accounts import SUITE_SECRET_KEY
 from tests.support.openapi import DocumentedResponses
 from tests.support.suite import (
     ALL_STRATEGIES,
     BOOKING_HORIZON_DAYS,
     CHEAP_PASSWORD_HASHING,
+    QUICK_JOBS,
     UNLIMITED,
     claimed_redis_database,
     suite_template,
@@ -128,16 +131,26 @@ def redis_cache_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def settings(database_url: str, redis_url: str, redis_cache_url: str) -> Settings:
+def exports_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("exports")
+
+
+@pytest.fixture(scope="session")
+def settings(
+    database_url: str, redis_url: str, redis_cache_url: str, exports_dir: Path
+) -> Settings:
     settings = Settings(
         database_url=database_url,
         redis_url=redis_url,
         redis_cache_url=redis_cache_url,
-        secret_key="suite-signing-key-5f0c2a9e7b14d83c6a2e9f01",
+        secret_key=SUITE_SECRET_KEY,
         rate_limits=UNLIMITED,
         booking_horizon_days=BOOKING_HORIZON_DAYS,
         search=SearchLimits(strategies=ALL_STRATEGIES),
         passwords=CHEAP_PASSWORD_HASHING,
+        smtp_url=os.environ.get("SMTP_URL", ""),
+        jobs=QUICK_JOBS,
+        exports=Exports(dir=str(exports_dir)),
     )
     return through_pgbouncer(settings) if THROUGH_PGBOUNCER else settings
 

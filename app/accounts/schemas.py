@@ -11,6 +11,7 @@ import msgspec
 import precis_i18n
 
 from app.edge.parameters import CONTROLS, ONE_LINE
+from db.accounts import Account
 from db.models import Role
 
 _EMAIL_PART = rf"[^@\s{CONTROLS}]"
@@ -63,10 +64,15 @@ class SignupRole(enum.StrEnum):
     provider = Role.provider.value
 
 
+Language = Literal["sv", "en"]
+"""The language of a user's e-mails."""
+
+
 class Registration(msgspec.Struct, forbid_unknown_fields=True):
     email: Email
     password: Password
     role: SignupRole = SignupRole.customer
+    language: Language = "sv"
 
     def __post_init__(self) -> None:
         self.email = canonical_email(self.email)
@@ -74,14 +80,61 @@ class Registration(msgspec.Struct, forbid_unknown_fields=True):
             raise ValueError(problem)
 
 
+AnyEmail = Annotated[str, msgspec.Meta(max_length=_EMAIL_MAX_LENGTH, pattern=ONE_LINE)]
+"""An email as a client typed it to name an account: one that has no canonical form has no
+account, and is answered as any other unknown email."""
+
+
+def _canonical_if_any(email: str) -> str:
+    with contextlib.suppress(ValueError):
+        return canonical_email(email)
+    return email
+
+
 class Credentials(msgspec.Struct, forbid_unknown_fields=True):
-    email: Annotated[str, msgspec.Meta(max_length=_EMAIL_MAX_LENGTH, pattern=ONE_LINE)]
+    email: AnyEmail
     password: Annotated[str, msgspec.Meta(max_length=128)]
 
     def __post_init__(self) -> None:
-        # An email with no canonical form has no account: the login fails as for any other.
-        with contextlib.suppress(ValueError):
-            self.email = canonical_email(self.email)
+        self.email = _canonical_if_any(self.email)
+
+
+class PasswordResetRequest(msgspec.Struct, forbid_unknown_fields=True):
+    email: AnyEmail
+
+    def __post_init__(self) -> None:
+        self.email = _canonical_if_any(self.email)
+
+
+# Tokens are 32 bytes in unpadded base64url: 43 characters.
+AccountTokenField = Annotated[str, msgspec.Meta(max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+
+
+class PasswordReset(msgspec.Struct, forbid_unknown_fields=True):
+    token: AccountTokenField
+    password: Password
+
+
+class Verification(msgspec.Struct, forbid_unknown_fields=True):
+    token: AccountTokenField
+
+
+class PreferencesChange(msgspec.Struct, forbid_unknown_fields=True):
+    email_notifications: bool | msgspec.UnsetType = msgspec.UNSET
+    """Whether notifications also go out by e-mail (bookings, cancellations, route ETAs)."""
+    language: Language | msgspec.UnsetType = msgspec.UNSET
+    """The language of the e-mails."""
+
+    def __post_init__(self) -> None:
+        if not self.changes():
+            raise ValueError("send email_notifications or language")
+
+    def changes(self) -> dict[str, object]:
+        return {
+            name: getattr(self, name)
+            for name in self.__struct_fields__
+            if getattr(self, name) is not msgspec.UNSET
+        }
 
 
 class PasswordChange(msgspec.Struct, forbid_unknown_fields=True):
@@ -99,3 +152,26 @@ class AccountView(msgspec.Struct):
     id: int
     email: str
     role: Role
+
+
+class MyAccount(AccountView):
+    """The account as its owner sees it: with its address's state and its preferences."""
+
+    email_verified: bool
+    """Until it is, the account may sign in but not book or order visits."""
+    language: Language
+    """The language of its e-mails."""
+    email_notifications: bool
+    """Whether its notifications also go out by e-mail."""
+
+    @classmethod
+    def of(cls, account: Account) -> "MyAccount":
+        language: Language = "en" if account.language == "en" else "sv"
+        return cls(
+            account.id,
+            account.email,
+            account.role,
+            account.email_verified,
+            language,
+            account.email_notifications,
+        )

@@ -23,7 +23,7 @@ from app.edge.public_reads import commit_public_write
 from app.errors import error_responses, not_yours
 from app.geocoding.addresses import locate
 from app.settings import Settings
-from db import bookings
+from db import accounts, bookings
 from db.bookings import BookingsQuery, Side
 from db.models import Booking, BookingStatus, Role
 from db.search_cache import SearchCache
@@ -86,7 +86,7 @@ class BookingController(Controller):
         "/",
         opt=limited(per_user=("booking",)),
         operation_id="createBooking",
-        responses=error_responses(400, 401, 409, 413, 415, 422, 429, 503),
+        responses=error_responses(400, 401, 403, 409, 413, 415, 422, 429, 503),
     )
     async def book(
         self,
@@ -100,7 +100,9 @@ class BookingController(Controller):
     ) -> BookingDetails:
         """Book a visit: 409 if it overlaps a booking or a route visit of the provider, or
         the provider could not drive to it or on from it in time; 422 if it is outside the
-        provider's hours or its address can't be located. The provider is notified."""
+        provider's hours or its address can't be located; 403 until the customer's e-mail
+        address is verified. The provider is notified."""
+        await accounts.require_verified(db_session, request.user.id)
         horizon = timedelta(days=settings.booking_horizon_days)
         place = data.point
         if data.address is not None:

@@ -10,29 +10,37 @@ alerts can be checked against the names.
 
 import asyncio
 import os
-from collections.abc import Iterator
+from collections.abc import Awaitable, Iterator
 from dataclasses import dataclass
+from typing import TypeVar
 
 from litestar import Controller, Response, get
 from litestar.di import NamedDependency
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.edge.headers import ANONYMOUS, PUBLIC
 from app.edge.metrics import PREFIX
+from app.jobs.queue import QueueSample, queue_sample
+from db.outbox import Backlog
 from db.signals import (
+    PROBE_TIMEOUT_S,
     DatabaseSample,
     PoolSample,
     RedisSample,
     database_sample,
+    outbox_backlog,
     pgbouncer_pools,
     redis_sample,
     replica_lag_s,
 )
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -44,6 +52,7 @@ class Servers:
     primary: AsyncEngine
     replica: AsyncEngine | None
     poolers: dict[str, str]
+    queue_name: str = "equinet"
 
 
 _REDIS_GAUGES = (  # name, help, RedisSample field
@@ -62,8 +71,11 @@ class Samples(Collector):
     replica_lag_s: float | None
     """None without a replica, or when it can't be asked."""
     pools: dict[str, list[PoolSample] | None]
+    queue: QueueSample | None = None
+    backlog: Backlog | None = None
 
     def collect(self) -> Iterator[Metric]:
+        yield from self._jobs()
         yield from self._redis()
         yield from self._database()
         lag = _gauge("replica_lag_seconds", "How far the replica's replay is behind.")
@@ -71,6 +83,36 @@ class Samples(Collector):
             lag.add_metric([], self.replica_lag_s)
         yield lag
         yield from self._pools()
+
+    def _jobs(self) -> Iterator[Metric]:
+        lengths = {
+            "queued": "Jobs waiting for a worker.",
+            "active": "Jobs running.",
+            "scheduled": "Jobs waiting for a later time: retries after their backoff.",
+        }
+        for field, help_text in lengths.items():
+            family = _gauge(f"jobs_{field}", help_text)
+            if self.queue is not None:
+                family.add_metric([], getattr(self.queue, field))
+            yield family
+        outcomes = CounterMetricFamily(
+            f"{PREFIX}_job_attempts",
+            "Job attempts by how they ended: done, retried, dead (the last failed), aborted.",
+            labels=["job", "outcome"],
+        )
+        for (job, outcome), count in (self.queue.outcomes if self.queue else {}).items():
+            outcomes.add_metric([job, outcome], count)
+        yield outcomes
+        backlog = {
+            "waiting": "Committed outbox rows not yet on the queue.",
+            "oldest_waiting_seconds": "How long the oldest of them has waited.",
+            "dead": "Dead letters: jobs whose last attempt failed.",
+        }
+        for field, help_text in backlog.items():
+            family = _gauge(f"outbox_{field}", help_text)
+            if self.backlog is not None:
+                family.add_metric([], getattr(self.backlog, field))
+            yield family
 
     def _redis(self) -> Iterator[Metric]:
         for name, help_text, field in _REDIS_GAUGES:
@@ -149,18 +191,30 @@ def _gauge(name: str, help_text: str, labels: list[str] | None = None) -> GaugeM
 async def sample(servers: Servers) -> Samples:
     """Ask every server at once."""
     roles = list(servers.redis)
-    redis, database, lag, pools = await asyncio.gather(
+    redis, database, lag, pools, queue, backlog = await asyncio.gather(
         asyncio.gather(*(redis_sample(servers.redis[role]) for role in roles)),
         database_sample(servers.primary),
         replica_lag_s(servers.replica) if servers.replica is not None else _nothing(),
         asyncio.gather(*(pgbouncer_pools(url) for url in servers.poolers.values())),
+        _probe(queue_sample(servers.redis["state"], servers.queue_name), RedisError),
+        outbox_backlog(servers.primary),
     )
     return Samples(
         dict(zip(roles, redis, strict=True)),
         database,
         lag,
         dict(zip(servers.poolers, pools, strict=True)),
+        queue,
+        backlog,
     )
+
+
+async def _probe(asking: Awaitable[T], errors: type[Exception]) -> T | None:
+    try:
+        async with asyncio.timeout(PROBE_TIMEOUT_S):
+            return await asking
+    except (errors, TimeoutError, OSError):
+        return None
 
 
 async def _nothing() -> None:

@@ -26,7 +26,7 @@ from app.route_orders.schemas import (
 )
 from app.search.queries import Category, NearbyArea
 from app.settings import Settings
-from db import route_orders
+from db import accounts, route_orders
 from db.models import Role
 from db.pages import Page
 from db.replica import PublicReads
@@ -61,7 +61,9 @@ class RouteOrderController(Controller):
         geocoder: NamedDependency[GeocoderChain],
         data: JSONBody[RouteOrderDraft],
     ) -> RouteOrderDetails:
-        """An open order; the address is geocoded unless coordinates are sent."""
+        """An open order; the address is geocoded unless coordinates are sent. 403 until
+        the customer's e-mail address is verified."""
+        await accounts.require_verified(db_session, request.user.id)
         horizon = datetime.now(UTC).date() + timedelta(days=settings.booking_horizon_days)
         if data.latest > horizon:
             raise ValidationException(

@@ -80,7 +80,14 @@ async def test_login_returns_a_bearer_token_for_me(client: Client) -> None:
     account = await sign_up(client, "customer")
     me = await client.get("/api/me", headers=account.headers)
     assert me.status_code == 200
-    assert me.json() == {"id": account.id, "email": account.email, "role": "customer"}
+    assert me.json() == {
+        "id": account.id,
+        "email": account.email,
+        "role": "customer",
+        "email_verified": True,
+        "language": "sv",
+        "email_notifications": True,
+    }
 
 
 async def test_login_is_case_insensitive_in_the_email(client: Client) -> None:

@@ -7,8 +7,9 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.main import create_app, derived_key
+from app.main import create_app
 from app.settings import Settings
+from geo.keys import derived_key
 from tests.support.accounts import PASSWORD, SignedIn, sign_up
 from tests.support.bookings import OpenProvider
 from tests.support.ports import closed_port

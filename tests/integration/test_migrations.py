@@ -38,6 +38,10 @@ TABLES = {
     "route_orders",
     "routes",
     "route_stops",
+    "outbox",
+    "account_tokens",
+    "exports",
+    "calendar_feeds",
 }
 
 

@@ -48,6 +48,13 @@ def settings_environment(settings: Settings) -> dict[str, str]:
         "SECRET_KEY": settings.secret_key,
         "BOOKING_HORIZON_DAYS": str(settings.booking_horizon_days),
         "SEARCH_STRATEGIES": settings.search.strategies,
+        "SMTP_URL": settings.smtp_url,
+        "PUBLIC_BASE_URL": settings.public_base_url,
+        "EXPORT_DIR": settings.exports.dir,
+        **{
+            f"JOBS_{name.upper()}": str(value)
+            for name, value in msgspec.structs.asdict(settings.jobs).items()
+        },
         **{
             f"RATE_LIMIT_{name.upper()}": getattr(settings.rate_limits, name)
             for name in RateLimits.__struct_fields__

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import asyncpg
 
-from app.settings import PasswordHashing, RateLimits
+from app.settings import Jobs, PasswordHashing, RateLimits
 from db.databases import (
     ROOT,
     asyncpg_dsn,
@@ -29,6 +29,15 @@ UNLIMITED = RateLimits(**dict.fromkeys(RateLimits.__struct_fields__, "100000/min
 # The suite signs up hundreds of accounts: production-strength hashes would take half its
 # time. Tests of hashing itself use the production defaults.
 CHEAP_PASSWORD_HASHING = PasswordHashing(time_cost=1, memory_kib=8, parallelism=1)
+# Jobs retried, swept and relayed within a test's patience.
+QUICK_JOBS = Jobs(
+    retry_delay_s=0.1,
+    max_retry_delay_s=0.5,
+    heartbeat_s=3,
+    sweep_s=1,
+    shutdown_grace_s=5,
+    outbox_poll_s=0.1,
+)
 # The suite compares every strategy; deployments offer gist and bbox unless told otherwise.
 ALL_STRATEGIES = "gist,bbox,naive"
 # Far enough ahead for the next spring and autumn clock changes, whatever today is.

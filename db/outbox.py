@@ -121,7 +121,7 @@ async def retry_dead(connection: AsyncConnection, ids: Sequence[int] | None) -> 
 class Backlog(NamedTuple):
     waiting: int
     """Committed rows not yet on the queue."""
-    oldest_waiting_s: float
+    oldest_waiting_seconds: float
     dead: int
 
 

@@ -3,7 +3,7 @@ reading it, changing its password and preferences, deleting it."""
 
 from datetime import UTC, datetime, timedelta
 
-from litestar import Controller, delete, get, patch, post
+from litestar import Controller, MediaType, Response, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.exceptions import ClientException, NotAuthorizedException, NotFoundException
 from litestar.params import JSONBody
@@ -37,6 +37,11 @@ from db.token_versions import TokenVersions
 def _gone() -> NotFoundException:
     """A token that outlived its account in a race with the account's deletion."""
     return NotFoundException("the account no longer exists")
+
+
+def _accepted() -> Response[bytes]:
+    """202 with no body: the work is written down, the worker does it."""
+    return Response(b"", status_code=202, media_type=MediaType.TEXT)
 
 
 def _spent() -> ClientException:
@@ -110,13 +115,14 @@ class AuthController(Controller):
     )
     async def ask_for_reset(
         self, db_session: NamedDependency[AsyncSession], data: JSONBody[PasswordResetRequest]
-    ) -> None:
+    ) -> Response[bytes]:
         """A link to set a new password, mailed if the email has an account. The answer is
         the same, and as fast, whether it has one or not: the request is only written down
         here; the worker looks the account up and mails the link (valid 30 minutes)."""
         payload = {"template": "password_reset", "email": data.email}
         await outbox.add(db_session, OutboxJob.send_mail, payload)
         await db_session.commit()
+        return _accepted()
 
     @post(
         "/password-reset/confirm",
@@ -200,7 +206,7 @@ class MeController(Controller):
     )
     async def mail_verification_again(
         self, db_session: NamedDependency[AsyncSession], request: SignedInRequest
-    ) -> None:
+    ) -> Response[bytes]:
         """The verification mail again (its link works 72 hours); 409 once verified."""
         asked = await accounts.ask_verification_again(db_session, request.user.id)
         if asked is None:
@@ -208,6 +214,7 @@ class MeController(Controller):
         if not asked:
             raise ConflictException("the e-mail address is verified already")
         await db_session.commit()
+        return _accepted()
 
     @post(
         "/password",

@@ -160,7 +160,7 @@ class Letter:
         message["Subject"] = self.subject()
         message["Date"] = formatdate(localtime=False)
         message["Message-ID"] = message_id
-        message["Content-Language"] = self.language
         message.set_content(self.text())
         message.add_alternative(self.html(), subtype="html")
+        message["Content-Language"] = self.language  # after the parts: they move Content-*
         return message

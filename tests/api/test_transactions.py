@@ -6,8 +6,7 @@ answer is an error and that the table is exactly as it was.
 """
 
 import uuid
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import httpx
@@ -21,6 +20,7 @@ from app.main import create_app
 from app.settings import Settings
 from tests.support.accounts import PASSWORD, SignedIn, sign_up
 from tests.support.bookings import Client, OpenProvider, booked, days_ahead, stockholm
+from tests.support.commits import failing_commits
 
 # Cheap, and at another cost than the suite's: a login rehashes it.
 OUTDATED_HASHER = PasswordHasher(time_cost=2, memory_cost=16, parallelism=1)
@@ -263,47 +263,6 @@ async def table_digest(engine: AsyncEngine, table: str) -> tuple[int, str]:
     return row[0], row[1]
 
 
-@pytest.fixture(scope="module")
-async def fail_at_commit(engine: AsyncEngine) -> AsyncIterator[None]:
-    async with engine.begin() as connection:
-        await connection.execute(
-            text(
-                "CREATE FUNCTION fail_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$"
-                " BEGIN RAISE EXCEPTION 'refused at commit' USING ERRCODE = 'check_violation';"
-                " END $$"
-            )
-        )
-    yield
-    async with engine.begin() as connection:
-        await connection.execute(text("DROP FUNCTION fail_at_commit()"))
-
-
-# A trigger needs its table to itself for a moment: a connection someone left idle in a
-# transaction on it should fail the test, not hang it.
-LOCK_TIMEOUT = "SET LOCAL lock_timeout = '10s'"
-
-
-@asynccontextmanager
-async def failing_commits(engine: AsyncEngine, table: str) -> AsyncIterator[None]:
-    """Every transaction that writes `table` fails at COMMIT, not at its statement."""
-    async with engine.begin() as connection:
-        await connection.execute(text(LOCK_TIMEOUT))
-        await connection.execute(
-            text(
-                f"CREATE CONSTRAINT TRIGGER fail_at_commit AFTER INSERT OR UPDATE OR DELETE"
-                f" ON {table} DEFERRABLE INITIALLY DEFERRED"
-                f" FOR EACH ROW EXECUTE FUNCTION fail_at_commit()"
-            )
-        )
-    try:
-        yield
-    finally:
-        async with engine.begin() as connection:
-            await connection.execute(text(LOCK_TIMEOUT))
-            await connection.execute(text(f"DROP TRIGGER fail_at_commit ON {table}"))
-
-
-@pytest.mark.usefixtures("fail_at_commit")
 @pytest.mark.parametrize("write", WRITES, ids=WRITE_IDS)
 async def test_a_write_that_fails_at_commit_is_an_error_and_leaves_its_table_as_it_was(
     client: Client, engine: AsyncEngine, provider: OpenProvider, write: Write

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from tests.support.accounts import PASSWORD, sign_up
 from tests.support.bookings import Client, OpenProvider, days_ahead, open_provider, stockholm
 from tests.support.mail import html_of, letter_to, letters_to, link_token, text_of
+from tests.support.waiting import until
 
 pytestmark = pytest.mark.usefixtures("job_worker_running")
 
@@ -107,10 +108,7 @@ async def test_reset_requests_do_not_tell_which_emails_have_accounts(
     known, unknown = (statistics.median(taken) for taken in timings.values())
     assert 0.67 < known / unknown < 1.5, (known, unknown)
     await letter_to(account.email)
-    deadline = time.monotonic() + 20
-    while not await _outbox_done(engine, nobody) and time.monotonic() < deadline:
-        await asyncio.sleep(0.1)
-    assert await _outbox_done(engine, nobody)
+    assert await until(lambda: _outbox_done(engine, nobody))
     assert letters_to(nobody) == []
 
 

@@ -171,6 +171,8 @@ class Jobs(msgspec.Struct, frozen=True):
     """On SIGTERM, running jobs get this long to finish; then they are put back on the queue."""
     outbox_poll_s: float = 0.5
     """How often the relay moves committed outbox rows onto the queue."""
+    expiry_cron: str = "* * * * *"
+    """When expired exports' files are deleted (cron; a sixth field counts seconds)."""
 
     def __post_init__(self) -> None:
         if self.attempts < 1 or self.concurrency < 1:

@@ -322,7 +322,7 @@ def make_worker(settings: Settings, worker_id: str | None = None) -> Worker[Cont
         ],
         id=worker_id,
         concurrency=settings.jobs.concurrency,
-        cron_jobs=[CronJob(runner.expire_exports, cron="* * * * *", timeout=60)],
+        cron_jobs=[CronJob(runner.expire_exports, cron=settings.jobs.expiry_cron, timeout=60)],
         startup=startup,
         shutdown=shutdown,
         after_process=runner.after_attempt,

@@ -21,6 +21,7 @@ from app.edge.paging import ListPage
 from app.edge.parameters import RowId
 from app.edge.public_reads import commit_public_write
 from app.errors import error_responses, not_yours
+from app.exports.files import MEDIA_TYPES, route_gpx
 from app.routes.queries import Corridor
 from app.routes.schemas import (
     PlannedRoute,
@@ -148,6 +149,25 @@ class RouteController(Controller):
             return feature_collection(features, next_cursor=following)
 
         return _as_asked(RouteList(listed, following), geojson, format_)
+
+    @get(
+        "/{route_id:int}/gpx",
+        operation_id="getRouteGpx",
+        media_type=MEDIA_TYPES["gpx"],
+        responses=error_responses(400, 401, 404, 503),
+    )
+    async def gpx(
+        self, request: SignedInRequest, db_session: NamedDependency[AsyncSession], route_id: RowId
+    ) -> Response[str]:
+        """The route for a GPS device (GPX 1.1): its stops as waypoints, with their
+        arrival times, and its line from start to end as a track."""
+        route = await _route(db_session, request.user.id, route_id)
+        disposition = f'attachment; filename="route-{route.id}-{route.date}.gpx"'
+        return Response(
+            route_gpx(route).to_xml(version="1.1"),
+            media_type=MEDIA_TYPES["gpx"],
+            headers={"Content-Disposition": disposition},
+        )
 
     @get(
         "/{route_id:int}",

@@ -37,6 +37,7 @@ QUICK_JOBS = Jobs(
     sweep_s=1,
     shutdown_grace_s=5,
     outbox_poll_s=0.1,
+    expiry_cron="* * * * * */2",
 )
 # The suite compares every strategy; deployments offer gist and bbox unless told otherwise.
 ALL_STRATEGIES = "gist,bbox,naive"

@@ -6,6 +6,7 @@
 
 import argparse
 import asyncio
+import json
 import logging
 import sys
 
@@ -33,7 +34,7 @@ async def _dead(settings: Settings) -> None:
     for letter in letters:
         print(
             f"{letter.id}\t{letter.job}\t{letter.failed_at:%Y-%m-%d %H:%M:%S}\t"
-            f"{letter.attempts} attempts\t{letter.error}"
+            f"{letter.attempts} attempts\t{json.dumps(letter.payload)}\t{letter.error}"
         )
     print(f"{len(letters)} dead letters", file=sys.stderr)
 

@@ -326,7 +326,8 @@ def make_worker(settings: Settings, worker_id: str | None = None) -> Worker[Cont
         startup=startup,
         shutdown=shutdown,
         after_process=runner.after_attempt,
-        timers=PartialTimersDict(schedule=1, worker_info=10, sweep=settings.jobs.sweep_s, abort=1),
+        # Upkeep sleeps are short: a stopping worker waits for them (SAQ gathers them too).
+        timers=PartialTimersDict(schedule=1, worker_info=2, sweep=settings.jobs.sweep_s, abort=1),
         # Dequeues wait at most a second, so that a stopping worker is not held by them.
         dequeue_timeout=1.0,
         shutdown_grace_period_s=settings.jobs.shutdown_grace_s,

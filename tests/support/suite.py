@@ -33,7 +33,7 @@ CHEAP_PASSWORD_HASHING = PasswordHashing(time_cost=1, memory_kib=8, parallelism=
 QUICK_JOBS = Jobs(
     retry_delay_s=0.1,
     max_retry_delay_s=0.5,
-    heartbeat_s=3,
+    heartbeat_s=2,
     sweep_s=1,
     shutdown_grace_s=5,
     outbox_poll_s=0.1,

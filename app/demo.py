@@ -23,6 +23,7 @@ from litestar.testing import AsyncTestClient
 
 from app.main import create_app
 from app.settings import from_env
+from db.account_tokens import account_token_key, verification_token
 from db.models import ServiceCategory
 
 DEMO_EMAIL = "demo-provider@equinet.example"
@@ -53,14 +54,23 @@ def _answer(response: httpx.Response, *expected: int) -> Any:
     return response.json() if response.content else None
 
 
+async def _verify(client: Client, secret_key: str, user_id: int, email: str) -> None:
+    """The demo accounts' addresses lead nowhere: they are verified with the token their
+    verification mail carries, made from the server's key as the worker makes it."""
+    token = verification_token(account_token_key(secret_key), user_id, email)
+    _answer(await client.post("/api/auth/verify", json={"token": token}), 204)
+
+
 async def _signed_in(
-    client: Client, email: str = DEMO_EMAIL, role: str = "provider"
+    client: Client, secret_key: str, email: str = DEMO_EMAIL, role: str = "provider"
 ) -> dict[str, str]:
     credentials = {"email": email, "password": DEMO_PASSWORD}
     login = await client.post("/api/auth/login", json=credentials)
     if login.status_code == 401:
         say(f"opening the account {email}")
-        _answer(await client.post("/api/auth/register", json=credentials | {"role": role}), 201)
+        body = credentials | {"role": role}
+        account = _answer(await client.post("/api/auth/register", json=body), 201)
+        await _verify(client, secret_key, account["id"], email)
         login = await client.post("/api/auth/login", json=credentials)
     token = _answer(login, 200)["access_token"]
     return {"Authorization": f"Bearer {token}"}
@@ -92,9 +102,9 @@ async def _provider(client: Client, headers: dict[str, str]) -> int:
     return int(provider["id"])
 
 
-async def _book_midday(client: Client, provider_id: int, day: date) -> None:
+async def _book_midday(client: Client, secret_key: str, provider_id: int, day: date) -> None:
     """A demo customer's booking of the provider tomorrow at BOOKED_AT, at a stable."""
-    headers = await _signed_in(client, DEMO_CUSTOMER, "customer")
+    headers = await _signed_in(client, secret_key, DEMO_CUSTOMER, "customer")
     profile = _answer(await client.get(f"/api/providers/{provider_id}"), 200)
     start = datetime.combine(day, BOOKED_AT, ZoneInfo("Europe/Stockholm"))
     booking = {
@@ -111,8 +121,9 @@ async def _book_midday(client: Client, provider_id: int, day: date) -> None:
         say(f"no booking at {BOOKED_AT:%H:%M} on {day}: {made.json()['detail']}")
 
 
-async def plan_tomorrow(client: Client) -> None:
-    headers = await _signed_in(client)
+async def plan_tomorrow(client: Client, secret_key: str) -> None:
+    """`secret_key`: the app's, which the demo accounts' verification tokens are made of."""
+    headers = await _signed_in(client, secret_key)
     provider_id = await _provider(client, headers)
     tomorrow = date.today() + timedelta(days=1)
     day = tomorrow.isoformat()
@@ -133,7 +144,7 @@ async def plan_tomorrow(client: Client) -> None:
     if not orders["items"]:
         say(f"no open order near Stockholm can be visited on {day}: no demo route")
         return
-    await _book_midday(client, provider_id, tomorrow)
+    await _book_midday(client, secret_key, provider_id, tomorrow)
     # All but the farthest: it is left to be found along the route and inserted.
     planned_ids = [o["id"] for o in orders["items"]][: max(1, len(orders["items"]) - 1)]
     draft = {"provider_id": provider_id, "date": day, "route_order_ids": planned_ids}
@@ -175,8 +186,9 @@ def _summary(done: str, route: dict[str, Any]) -> str:
 
 
 async def main() -> None:
-    async with AsyncTestClient(app=create_app(from_env())) as client:
-        await plan_tomorrow(client)
+    settings = from_env()
+    async with AsyncTestClient(app=create_app(settings)) as client:
+        await plan_tomorrow(client, settings.secret_key)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ checked and kept here only."""
 
 import asyncio
 import functools
+from datetime import UTC, datetime
 
 import msgspec
 from argon2 import PasswordHasher
@@ -197,8 +198,7 @@ async def reset_password(
         return None
     user.password_hash = await passwords.hash(new)
     user.token_version += 1
-    if user.email_verified_at is None:
-        user.email_verified_at = func.now()
+    user.email_verified_at = user.email_verified_at or datetime.now(UTC)
     await session.flush()
     return _account(user)
 

@@ -15,7 +15,7 @@ from app.edge.headers import ANONYMOUS, PUBLIC
 from app.errors import error_responses, not_found
 from app.exports.files import MEDIA_TYPES, ExportRow, IcsWriter
 from app.settings import Settings
-from db import calendar_feeds, exports
+from db import calendar, exports
 from db.models import Role
 
 FEED_PAST_DAYS = 30
@@ -38,7 +38,7 @@ class CalendarFeedController(Controller):
         self, request: SignedInRequest, db_session: NamedDependency[AsyncSession]
     ) -> FeedLink:
         """A new feed URL; the previous one stops working."""
-        token = await calendar_feeds.new_feed(db_session, request.user.id)
+        token = await calendar.new_feed(db_session, request.user.id)
         await db_session.commit()
         return FeedLink(f"/api/calendar/{token}.ics")
 
@@ -47,7 +47,7 @@ class CalendarFeedController(Controller):
         self, request: SignedInRequest, db_session: NamedDependency[AsyncSession]
     ) -> None:
         """The feed URL stops working."""
-        if not await calendar_feeds.revoke(db_session, request.user.id):
+        if not await calendar.revoke(db_session, request.user.id):
             raise not_found("calendar feed of", request.user.id)
         await db_session.commit()
 
@@ -61,7 +61,7 @@ class CalendarController(Controller):
     @get(
         "/{feed:str}",
         operation_id="getCalendarFeed",
-        responses=error_responses(404, 503),
+        responses=error_responses(400, 404, 503),
     )
     async def feed(
         self,
@@ -73,7 +73,7 @@ class CalendarController(Controller):
         the providers' clocks: a customer's bookings; a provider's bookings and route
         visits."""
         token, dot, suffix = feed.rpartition(".")
-        owner = dot and suffix == "ics" and await calendar_feeds.feed_owner(db_session, token)
+        owner = dot and suffix == "ics" and await calendar.feed_owner(db_session, token)
         if not owner:
             raise not_found("calendar feed", "")
         user_id, role = owner

@@ -62,7 +62,9 @@ class ExportController(Controller):
         location = f"/api/exports/{export.id}"
         return Response(ExportState.of(export), status_code=202, headers={"Location": location})
 
-    @get("/{export_id:uuid}", operation_id="getExport", responses=error_responses(401, 404, 503))
+    @get(
+        "/{export_id:uuid}", operation_id="getExport", responses=error_responses(400, 401, 404, 503)
+    )
     async def state(
         self,
         request: SignedInRequest,
@@ -75,7 +77,7 @@ class ExportController(Controller):
     @get(
         "/{export_id:uuid}/download",
         operation_id="downloadExport",
-        responses=error_responses(401, 404, 409, 410, 503),
+        responses=error_responses(400, 401, 404, 409, 410, 503),
     )
     async def download(
         self,

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from app import demo
+from app.settings import Settings
 from geo.distance import Point
 from tests.support.accounts import sign_up
 from tests.support.bookings import Client
@@ -15,7 +16,7 @@ from tests.support.day_check import Busy, DayRulesSeen, check_day
 
 
 async def test_the_demo_plans_tomorrow_around_a_booking_with_a_break_and_an_insertion(
-    client: Client, capsys: pytest.CaptureFixture[str]
+    client: Client, settings: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
     tomorrow = date.today() + timedelta(days=1)
     customer = await sign_up(client, "customer")
@@ -31,12 +32,12 @@ async def test_the_demo_plans_tomorrow_around_a_booking_with_a_break_and_an_inse
         made = await client.post("/api/route-orders", json=body, headers=customer.headers)
         assert made.status_code == 201, made.text
 
-    await demo.plan_tomorrow(client)
+    await demo.plan_tomorrow(client, settings.secret_key)
 
     said = capsys.readouterr().err
     assert f"booked {demo.DEMO_NAME} on {tomorrow} at 12:00" in said
     assert "inserted order" in said, said
-    headers = await demo._signed_in(client)
+    headers = await demo._signed_in(client, settings.secret_key)
     day = {"date": tomorrow.isoformat()}
     [route] = (await client.get("/api/routes", params=day, headers=headers)).json()["items"]
     assert route["break"] is not None

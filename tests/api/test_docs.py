@@ -11,6 +11,7 @@ from tests.support.live_server import live_server, settings_environment
 API_DOCUMENT = Path(__file__).resolve().parents[2] / "docs" / "api.md"
 
 
+@pytest.mark.usefixtures("job_worker_running")  # the walk-through resets a password, exports
 def test_every_curl_example_answers_the_status_documented_under_it(settings: Settings) -> None:
     with live_server(settings_environment(settings), workers=1) as url:
         assert run_examples(API_DOCUMENT, url) == []

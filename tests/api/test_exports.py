@@ -141,7 +141,7 @@ async def _provider_with_route(client: Client) -> tuple[OpenProvider, dict[str, 
     return provider, await planned(client, provider, route_body(provider, orders))
 
 
-def _check_gpx(document: bytes | str, route: dict[str, Any]) -> None:
+def _check_gpx(document: str, route: dict[str, Any]) -> None:
     gpx = gpxpy.parse(document)
     assert [(w.latitude, w.longitude) for w in gpx.waypoints] == [
         (stop["latitude"], stop["longitude"]) for stop in route["stops"]
@@ -172,7 +172,7 @@ async def test_a_day_route_as_gpx_has_its_stops_as_waypoints_and_its_line_as_a_t
 
     state, body = await exported(client, provider.owner, kind="routes", format="gpx")
     assert state["rows"] == 1
-    _check_gpx(body, route)
+    _check_gpx(body.decode(), route)
     _, body = await exported(client, provider.owner, kind="routes", format="ics")
     events = icalendar.Calendar.from_ical(body).walk("VEVENT")
     assert [event.decoded("DTSTART") for event in events] == [

@@ -2,7 +2,6 @@
 message in MAIL_DIR, shared by every test, so each test reads the mail of its own
 addresses only."""
 
-import asyncio
 import os
 import re
 import time
@@ -11,34 +10,48 @@ from email.message import EmailMessage
 from email.parser import BytesParser
 from pathlib import Path
 
-MAIL_WAIT_S = 20.0
+from tests.support.waiting import until
 
 
 def mail_dir() -> Path:
     return Path(os.environ["MAIL_DIR"])
 
 
-def letters_to(address: str, since: float = 0.0) -> list[EmailMessage]:
-    """Messages to `address` stored since `since` (a time.time()), oldest first."""
-    found = []
-    for path in sorted(mail_dir().glob("*.eml")):
-        if path.stat().st_mtime < since:
-            continue
+# Mail of earlier runs is older than this process, and never read.
+_STARTED = time.time() - 60
+_read: dict[Path, EmailMessage] = {}
+
+
+def _message(path: Path) -> EmailMessage:
+    if path not in _read:
         message = BytesParser(policy=policy.default).parsebytes(path.read_bytes())
         assert isinstance(message, EmailMessage)
-        if message["To"] == address:
-            found.append(message)
-    return found
+        _read[path] = message
+    return _read[path]
 
 
-async def letter_to(address: str, since: float = 0.0, count: int = 1) -> EmailMessage:
-    """The `count`th message to `address` since `since`, once it has arrived."""
-    deadline = time.monotonic() + MAIL_WAIT_S
-    while time.monotonic() < deadline:
-        if len(found := letters_to(address, since)) >= count:
-            return found[count - 1]
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"no mail number {count} to {address} within {MAIL_WAIT_S} s")
+def letters_to(address: str, subject: str = "") -> list[EmailMessage]:
+    """Messages to `address` (whose subject starts with `subject`), oldest first."""
+    paths = (path for path in sorted(mail_dir().glob("*.eml")) if path not in _read)
+    for path in paths:
+        if path.stat().st_mtime >= _STARTED:
+            _message(path)
+    return [
+        message
+        for _, message in sorted(_read.items())
+        if message["To"] == address and str(message["Subject"]).startswith(subject)
+    ]
+
+
+async def letter_to(address: str, subject: str = "", count: int = 1) -> EmailMessage:
+    """The `count`th message to `address` (whose subject starts with `subject`), once it
+    has arrived."""
+
+    async def arrived() -> bool:
+        return len(letters_to(address, subject)) >= count
+
+    assert await until(arrived), f"no mail number {count} to {address} ({subject}…)"
+    return letters_to(address, subject)[count - 1]
 
 
 def text_of(message: EmailMessage) -> str:

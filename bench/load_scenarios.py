@@ -1,6 +1,6 @@
 """Load scenarios against the API under granian: loopback only, bounded in time.
 
-    python -m bench.load_scenarios normal|peak|spike|abuse
+    python -m bench.load_scenarios normal|peak|spike|abuse|exports
 
 Starts the API (two workers, behind a pretend proxy on 127.0.0.1 so that each simulated
 client counts as itself) on a free loopback port, against DATABASE_URL (the demo data
@@ -8,6 +8,12 @@ client counts as itself) on a free loopback port, against DATABASE_URL (the demo
 and pacer, as deployed), and runs locust headless with the scenario's users for its time. Prints
 p50/p95/p99, throughput and errors per endpoint, the 5xx count and cache hit ratios from
 the API's /metrics, and writes bench/results/load_<scenario>.json.
+
+`exports` is the export storm: a job worker runs beside the API, and the normal scenario
+runs first as the baseline, then again with ten users who each export a few thousand
+bookings over and over (polling once a second, then downloading). It reports the search
+endpoints' p95 in the storm as a ratio of the baseline's in the same run, the 5xx count,
+and whether every export finished.
 """
 
 import argparse
@@ -25,22 +31,29 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import asyncpg
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 from redis import Redis
 
 from bench.load.places import PLACES
 from db.account_tokens import account_token_key, verification_token
+from db.databases import asyncpg_dsn, direct_url
 from geo.geocoding.base import normalize_query
 from geo.geocoding.cache import GeocodeCache
 from tests.support.live_server import live_server
 from tests.support.nominatim_stub import running_stub
+from tests.support.worker import job_worker
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 LOCUSTFILE = ROOT / "bench" / "load" / "locustfile.py"
 EVERYDAY = ["MapVisitor", "Customer", "Planner"]
 ABUSERS = ["NaiveFlooder", "Forger", "LoginStuffer", "CacheBuster"]
+EXPORTERS = 10  # bench/load/locustfile.py Exporter.fixed_count
+EXPORTED_BOOKINGS = 2000
+"""Bookings each exporter has: the seeded customer's, handed over before the run."""
+SEED_CUSTOMER = "seed-customer@example.invalid"
 
 
 @dataclass(frozen=True)
@@ -56,7 +69,9 @@ SCENARIOS = {
     "peak": Scenario(200, 20, 60, EVERYDAY),
     "spike": Scenario(500, 500 / 60, 75, EVERYDAY),  # 0 to 500 users in 60 s
     "abuse": Scenario(50 + 2 * len(ABUSERS), 10, 60, EVERYDAY + ABUSERS),
+    "exports": Scenario(50 + EXPORTERS, 10, 60, [*EVERYDAY, "Exporter"]),
 }
+SEARCHES = ("nearby gist", "in-view", "clusters")
 
 
 @dataclass(frozen=True)
@@ -129,7 +144,8 @@ async def _sign_up(client: httpx.AsyncClient, role: str, address: str) -> dict[s
         verified.raise_for_status()
     login = await client.post("/api/auth/login", json=body, headers=headers)
     login.raise_for_status()
-    return {"role": role, "address": address, "token": login.json()["access_token"]}
+    token = login.json()["access_token"]
+    return {"role": role, "address": address, "token": token, "id": str(registered.json()["id"])}
 
 
 async def _returning_users(url: str, users: int) -> list[dict[str, str]]:
@@ -158,6 +174,73 @@ def _forget_geocoded(queries: Iterable[str]) -> None:
         redis.close()
 
 
+def _locust(url: str, scenario: Scenario, accounts: Path, prefix: Path) -> list[Endpoint]:
+    command = [
+        str(Path(sys.executable).with_name("locust")),
+        *("-f", str(LOCUSTFILE), "--headless", "--host", url),
+        *("-u", str(scenario.users), "-r", str(scenario.spawn_rate)),
+        *("-t", f"{scenario.seconds}s", "--stop-timeout", "5"),
+        *("--csv", str(prefix), "--only-summary", "--loglevel", "WARNING"),
+        *scenario.classes,
+    ]
+    subprocess.run(
+        command,
+        check=False,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        env={**os.environ, "LOAD_ACCOUNTS": str(accounts), "PYTHONPATH": str(ROOT)},
+    )
+    return _endpoints(Path(f"{prefix}_stats.csv"))
+
+
+async def _exporters(url: str) -> list[dict[str, str]]:
+    """Customers with EXPORTED_BOOKINGS bookings each, taken over from the seeded customer."""
+    async with httpx.AsyncClient(base_url=url, timeout=60) as client:
+        accounts = [
+            await _sign_up(client, "customer", f"10.255.0.{n + 1}") for n in range(EXPORTERS)
+        ]
+    connection = await asyncpg.connect(asyncpg_dsn(direct_url() or os.environ["DATABASE_URL"]))
+    try:
+        for account in accounts:
+            await connection.execute(
+                "UPDATE bookings SET customer_id = $1 WHERE id IN (SELECT id FROM bookings"
+                " WHERE customer_id = (SELECT id FROM users WHERE email = $3)"
+                " ORDER BY random() LIMIT $2)",
+                int(account["id"]),
+                EXPORTED_BOOKINGS,
+                SEED_CUSTOMER,
+            )
+    finally:
+        await connection.close()
+    return [account | {"role": "exporter"} for account in accounts]
+
+
+async def _exports_finished(user_ids: list[int], wait_s: float = 180) -> dict[str, int]:
+    """Once the exporters' exports are all done or failed (or the wait is over): how many
+    ended each way."""
+    connection = await asyncpg.connect(asyncpg_dsn(direct_url() or os.environ["DATABASE_URL"]))
+    counts: dict[str, int] = {}
+    try:
+        for _ in range(int(wait_s * 2)):
+            counts = dict(
+                await connection.fetch(  # type: ignore[arg-type]
+                    "SELECT status::text, count(*) FROM exports WHERE user_id = ANY($1)"
+                    " GROUP BY status",
+                    user_ids,
+                )
+            )
+            if not counts.get("queued") and not counts.get("running"):
+                break
+            await asyncio.sleep(0.5)
+    finally:
+        await connection.close()
+    return counts
+
+
+def _p95(endpoints: list[Endpoint], names: Iterable[str]) -> dict[str, float]:
+    return {e.name: e.p95_ms for e in endpoints if e.name in names}
+
+
 def run(name: str) -> dict[str, object]:
     scenario = SCENARIOS[name]
     with tempfile.TemporaryDirectory() as scratch, running_stub() as nominatim:
@@ -172,31 +255,26 @@ def run(name: str) -> dict[str, object]:
             "GEOCODER": "nominatim",
             "NOMINATIM_URL": nominatim.url,
             "NOMINATIM_USER_AGENT": "equinet-geo load scenarios (loopback only)",
+            # Exporters export many times a minute; the storm is about capacity.
+            "RATE_LIMIT_EXPORT": "100000/hour",
         }
-        with live_server(environment, workers=2) as url:
+        with live_server(environment, workers=2) as url, job_worker(environment):
+            users = asyncio.run(_returning_users(url, scenario.users))
+            baseline: list[Endpoint] = []
+            exporters: list[dict[str, str]] = []
+            if name == "exports":
+                exporters = asyncio.run(_exporters(url))
+                accounts = Path(scratch) / "baseline.json"
+                accounts.write_text(json.dumps(users))
+                print(f"{name}: the normal scenario first, as the baseline")
+                baseline = _locust(url, SCENARIOS["normal"], accounts, Path(scratch) / "normal")
             accounts = Path(scratch) / "accounts.json"
-            print(f"{name}: signing up the returning users")
-            accounts.write_text(json.dumps(asyncio.run(_returning_users(url, scenario.users))))
-            prefix = Path(scratch) / "locust"
-            command = [
-                str(Path(sys.executable).with_name("locust")),
-                *("-f", str(LOCUSTFILE), "--headless", "--host", url),
-                *("-u", str(scenario.users), "-r", str(scenario.spawn_rate)),
-                *("-t", f"{scenario.seconds}s", "--stop-timeout", "5"),
-                *("--csv", str(prefix), "--only-summary", "--loglevel", "WARNING"),
-                *scenario.classes,
-            ]
+            accounts.write_text(json.dumps(users + exporters))
             print(f"{name}: {scenario.users} users for {scenario.seconds} s against {url}")
-            subprocess.run(
-                command,
-                check=False,
-                cwd=ROOT,
-                stdout=subprocess.DEVNULL,
-                env={**os.environ, "LOAD_ACCOUNTS": str(accounts), "PYTHONPATH": str(ROOT)},
-            )
+            endpoints = _locust(url, scenario, accounts, Path(scratch) / "locust")
+            exported = asyncio.run(_exports_finished([int(a["id"]) for a in exporters]))
             totals = _from_metrics(url)
-        endpoints = _endpoints(Path(f"{prefix}_stats.csv"))
-    return {
+    result: dict[str, object] = {
         "scenario": name,
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
         "settings": asdict(scenario),
@@ -210,6 +288,16 @@ def run(name: str) -> dict[str, object]:
         "search_cache_hit_ratio": _hit_ratio(totals, "search"),
         "geocode_cache_hit_ratio": _hit_ratio(totals, "geocode"),
     }
+    if name == "exports":
+        normal, storm = _p95(baseline, SEARCHES), _p95(endpoints, SEARCHES)
+        result["baseline_endpoints"] = [asdict(endpoint) for endpoint in baseline]
+        result["search_p95_ratio"] = {
+            search: round(storm[search] / normal[search], 2)
+            for search in SEARCHES
+            if normal.get(search) and search in storm
+        }
+        result["exports"] = exported
+    return result
 
 
 def _print(result: dict[str, object]) -> None:
@@ -225,6 +313,11 @@ def _print(result: dict[str, object]) -> None:
         f" search cache hits: {result['search_cache_hit_ratio']},"
         f" geocode cache hits: {result['geocode_cache_hit_ratio']}"
     )
+    if "exports" in result:
+        print(
+            f"search p95 in the storm / normal: {result['search_p95_ratio']},"
+            f" exports by how they ended: {result['exports']}"
+        )
 
 
 def main() -> None:

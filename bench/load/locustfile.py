@@ -9,6 +9,7 @@ import itertools
 import json
 import os
 import random
+import time
 import uuid
 from datetime import date, timedelta
 from pathlib import Path
@@ -101,7 +102,7 @@ class MapVisitor(Client):
 
 def _accounts_by_role() -> dict[str, list[dict[str, str]]]:
     """The returning users the runner signed up before the clock started (LOAD_ACCOUNTS)."""
-    by_role: dict[str, list[dict[str, str]]] = {"customer": [], "provider": []}
+    by_role: dict[str, list[dict[str, str]]] = {"customer": [], "provider": [], "exporter": []}
     path = os.environ.get("LOAD_ACCOUNTS")
     for account in json.loads(Path(path).read_text()) if path else []:
         by_role[account["role"]].append(account)
@@ -209,6 +210,44 @@ class Planner(SignedIn):
             radius_km=50,
             date=day.isoformat(),
         )
+
+
+EXPORTS = [("bookings", "csv"), ("bookings", "json"), ("bookings", "ics")]
+EXPORT_WAIT_S = 120
+
+
+class Exporter(SignedIn):
+    """Exports its bookings (thousands), waits for the file polling once a second, and
+    downloads it: the export storm (SCENARIO=exports)."""
+
+    role = "exporter"
+    fixed_count = 10  # export storms only
+    wait_time = between(1, 3)
+
+    @task
+    def export(self) -> None:
+        kind, file_format = random.choice(EXPORTS)
+        started = self.client.post(
+            "/api/exports",
+            json={"kind": kind, "format": file_format},
+            headers=self.headers,
+            name="export start",
+        )
+        if started.status_code != 202 or started.headers is None:
+            return
+        location = str(started.headers["Location"])
+        deadline = time.monotonic() + EXPORT_WAIT_S
+        while time.monotonic() < deadline:
+            time.sleep(1)
+            state = self.client.get(location, headers=self.headers, name="export status")
+            status = state.json().get("status") if state.status_code == 200 else None
+            if status == "done":
+                self.client.get(
+                    f"{location}/download", headers=self.headers, name="export download"
+                )
+                return
+            if status == "failed":
+                return
 
 
 class NaiveFlooder(Client):

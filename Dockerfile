@@ -16,7 +16,8 @@ COPY app ./app
 COPY db ./db
 COPY geo ./geo
 
-RUN useradd --system --uid 10001 equinet
+RUN useradd --system --uid 10001 equinet \
+    && mkdir -p /var/lib/equinet/exports && chown equinet /var/lib/equinet/exports
 USER equinet
 EXPOSE 8000
 CMD ["granian", "--interface", "asgi", "--factory", "--host", "0.0.0.0", "--port", "8000", \

@@ -85,16 +85,7 @@ class Samples(Collector):
         yield from self._pools()
 
     def _jobs(self) -> Iterator[Metric]:
-        lengths = {
-            "queued": "Jobs waiting for a worker.",
-            "active": "Jobs running.",
-            "scheduled": "Jobs waiting for a later time: retries after their backoff.",
-        }
-        for field, help_text in lengths.items():
-            family = _gauge(f"jobs_{field}", help_text)
-            if self.queue is not None:
-                family.add_metric([], getattr(self.queue, field))
-            yield family
+        yield from _fields("jobs", _QUEUE_GAUGES, self.queue)
         outcomes = CounterMetricFamily(
             f"{PREFIX}_job_attempts",
             "Job attempts by how they ended: done, retried, dead (the last failed), aborted.",
@@ -103,16 +94,7 @@ class Samples(Collector):
         for (job, outcome), count in (self.queue.outcomes if self.queue else {}).items():
             outcomes.add_metric([job, outcome], count)
         yield outcomes
-        backlog = {
-            "waiting": "Committed outbox rows not yet on the queue.",
-            "oldest_waiting_seconds": "How long the oldest of them has waited.",
-            "dead": "Dead letters: jobs whose last attempt failed.",
-        }
-        for field, help_text in backlog.items():
-            family = _gauge(f"outbox_{field}", help_text)
-            if self.backlog is not None:
-                family.add_metric([], getattr(self.backlog, field))
-            yield family
+        yield from _fields("outbox", _OUTBOX_GAUGES, self.backlog)
 
     def _redis(self) -> Iterator[Metric]:
         for name, help_text, field in _REDIS_GAUGES:
@@ -182,6 +164,27 @@ class Samples(Collector):
                     family.add_metric([pooler, pool.database], float(getattr(pool, field)))
         yield up
         yield from families.values()
+
+
+_QUEUE_GAUGES = {
+    "queued": "Jobs waiting for a worker.",
+    "active": "Jobs running.",
+    "scheduled": "Jobs waiting for a later time: retries after their backoff.",
+}
+_OUTBOX_GAUGES = {
+    "waiting": "Committed outbox rows not yet on the queue.",
+    "oldest_waiting_seconds": "How long the oldest of them has waited.",
+    "dead": "Dead letters: jobs whose last attempt failed.",
+}
+
+
+def _fields(prefix: str, gauges: dict[str, str], sample: object | None) -> Iterator[Metric]:
+    """A gauge for each field of the sample, without a value when there is no sample."""
+    for field, help_text in gauges.items():
+        family = _gauge(f"{prefix}_{field}", help_text)
+        if sample is not None:
+            family.add_metric([], getattr(sample, field))
+        yield family
 
 
 def _gauge(name: str, help_text: str, labels: list[str] | None = None) -> GaugeMetricFamily:

@@ -58,19 +58,21 @@ async def exported(client: Client, user: SignedIn, **request: Any) -> tuple[dict
     return state, download.content
 
 
-async def _customer_with_bookings(client: Client, provider: OpenProvider, count: int) -> SignedIn:
+async def _customer_with_bookings(
+    client: Client, provider: OpenProvider, count: int
+) -> tuple[SignedIn, list[dict[str, Any]]]:
+    """A customer with `count` bookings of the provider, and the bookings as it lists them."""
     customer = await sign_up(client, "customer")
     day = days_ahead(40)
     for n in range(count):
         await booked(client, customer, provider, stockholm(day + timedelta(days=n), 9))
-    return customer
+    return customer, await every_page(client, customer, "/api/bookings", {"side": "customer"})
 
 
 async def test_a_bookings_export_holds_what_the_api_lists_in_json_and_csv(
     client: Client, provider: OpenProvider
 ) -> None:
-    customer = await _customer_with_bookings(client, provider, 3)
-    listed = await every_page(client, customer, "/api/bookings", {"side": "customer"})
+    customer, listed = await _customer_with_bookings(client, provider, 3)
     state, body = await exported(client, customer, kind="bookings", format="json")
     assert state["rows"] == 3
     assert json.loads(body) == listed
@@ -115,8 +117,7 @@ def test_numbers_keep_their_sign_and_plain_text_stays_as_it_is() -> None:
 async def test_bookings_as_icalendar_parse_back_on_the_providers_clock(
     client: Client, provider: OpenProvider
 ) -> None:
-    customer = await _customer_with_bookings(client, provider, 2)
-    listed = await every_page(client, customer, "/api/bookings", {"side": "customer"})
+    customer, listed = await _customer_with_bookings(client, provider, 2)
     _, body = await exported(client, customer, kind="bookings", format="ics")
     calendar = icalendar.Calendar.from_ical(body)
     assert calendar["VERSION"] == "2.0"
@@ -196,7 +197,7 @@ async def test_route_orders_export_as_the_customer_lists_them(client: Client) ->
 async def test_an_export_is_its_owners_alone_and_gone_after_it_expires(
     client: Client, provider: OpenProvider, engine: AsyncEngine, settings: Settings
 ) -> None:
-    customer = await _customer_with_bookings(client, provider, 1)
+    customer, _ = await _customer_with_bookings(client, provider, 1)
     state, _ = await exported(client, customer, kind="bookings", format="csv")
     stranger = await sign_up(client, "customer")
     for path in (f"/api/exports/{state['id']}", state["download_url"]):
@@ -264,7 +265,7 @@ async def test_exports_that_cannot_be_made_are_400(client: Client, body: dict[st
 async def test_a_calendar_feed_serves_the_bookings_until_replaced_or_revoked(
     client: Client, provider: OpenProvider
 ) -> None:
-    customer = await _customer_with_bookings(client, provider, 2)
+    customer, _ = await _customer_with_bookings(client, provider, 2)
     made = await client.post("/api/me/calendar-feed", headers=customer.headers)
     assert made.status_code == 201
     url = made.json()["url"]

@@ -69,6 +69,40 @@ async def test_the_fourth_registration_in_an_hour_is_429(limited: Client) -> Non
     assert statuses == [201, 201, 201, 429]
 
 
+async def test_password_resets_verification_mails_and_exports_have_their_seed_limits(
+    settings: Settings, redis_url: str
+) -> None:
+    """3 reset mails an hour per address; 3 verification mails in 15 minutes, and 20 exports
+    an hour, per user."""
+    defaults = RateLimits()
+    limits = msgspec.structs.replace(
+        UNLIMITED,
+        password_reset=defaults.password_reset,
+        verify_resend=defaults.verify_resend,
+        export=defaults.export,
+    )
+    async with app_limited_by(settings, redis_url, limits) as client:
+        resets = [
+            (await client.post("/api/auth/password-reset", json={"email": "a@example.com"}))
+            for _ in range(4)
+        ]
+        unverified = await sign_up(client, "customer", verified=False)
+        again = [
+            await client.post("/api/me/verification", headers=unverified.headers) for _ in range(4)
+        ]
+        exporter = await sign_up(client, "customer")
+        body = {"kind": "bookings", "format": "csv"}
+        exports = [
+            await client.post("/api/exports", json=body, headers=exporter.headers)
+            for _ in range(21)
+        ]
+    assert [answer.status_code for answer in resets] == [202, 202, 202, 429]
+    assert [answer.status_code for answer in again] == [202, 202, 202, 429]
+    statuses = [answer.status_code for answer in exports]
+    assert 429 not in statuses[:20]  # 409 once 3 are under way: no worker runs here
+    assert statuses[20] == 429
+
+
 async def test_geocoding_allows_30_a_minute(limited: Client) -> None:
     statuses = [
         (await limited.get("/api/geocode", params={"q": "Uppsala"})).status_code for _ in range(31)

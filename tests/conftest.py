@@ -10,12 +10,9 @@ with TEST_THROUGH_PGBOUNCER=1, the tests marked `pgbouncer` with the app going t
 PgBouncer in transaction mode and reading public data from the replica through its own.
 """
 
-import asyncio
 import inspect
 import os
-import uuid
 from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -23,15 +20,15 @@ import msgspec
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
-from redis import Redis as SyncRedis
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.main import create_app
 from app.settings import Exports, SearchLimits, Settings
-from db.databases import create_database, direct_url, drop_database, sibling_url
+from db.databases import sibling_url
 from db.engine import make_engine
 from tests.support.accounts import SUITE_SECRET_KEY
+from tests.support.databases import own_redis_database, template_copy
 from tests.support.openapi import DocumentedResponses
 from tests.support.suite import (
     ALL_STRATEGIES,
@@ -39,8 +36,6 @@ from tests.support.suite import (
     CHEAP_PASSWORD_HASHING,
     QUICK_JOBS,
     UNLIMITED,
-    claimed_redis_database,
-    suite_template,
 )
 
 THROUGH_PGBOUNCER = os.environ.get("TEST_THROUGH_PGBOUNCER") == "1"
@@ -86,47 +81,23 @@ def _require(name: str) -> str:
 
 @pytest.fixture(scope="session")
 def database_url() -> Iterator[str]:
-    """A fresh copy of the suite's migrated and seeded template database (made once, see
-    tests.support.suite), for the whole test session; on PostgreSQL itself when
-    DATABASE_URL goes through PgBouncer."""
-    admin_url = direct_url() or _require("DATABASE_URL")
-    name = f"equinet_test_{uuid.uuid4().hex[:12]}"
-    template = asyncio.run(suite_template(admin_url))
-    asyncio.run(create_database(admin_url, name, template))
-    try:
-        yield sibling_url(admin_url, name)
-    finally:
-        asyncio.run(drop_database(admin_url, name))
-
-
-@contextmanager
-def own_redis_database(variable: str) -> Iterator[str]:
-    """The suite's own database of the Redis at $`variable`, emptied first: cached pages
-    of an earlier run's database must not answer for this one."""
-    url = make_url(_require(variable).replace("redis://", "postgresql://", 1))
-    with claimed_redis_database(f"{url.host}-{url.port}") as number:
-        test_url = (
-            url.set(database=str(number))
-            .render_as_string(hide_password=False)
-            .replace("postgresql://", "redis://", 1)
-        )
-        client = SyncRedis.from_url(test_url)
-        client.flushdb()
-        client.close()
-        yield test_url
+    """A fresh copy of the suite's template database for the whole test session."""
+    _require("DATABASE_URL")
+    with template_copy() as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
 def redis_url() -> Iterator[str]:
     """The state Redis (rate limits, generations, positions, locks)."""
-    with own_redis_database("REDIS_URL") as url:
+    with own_redis_database(_require("REDIS_URL")) as url:
         yield url
 
 
 @pytest.fixture(scope="session")
 def redis_cache_url() -> Iterator[str]:
     """The cache Redis (cached answers), apart from the state's as in production."""
-    with own_redis_database("REDIS_CACHE_URL") as url:
+    with own_redis_database(_require("REDIS_CACHE_URL")) as url:
         yield url
 
 

@@ -36,7 +36,7 @@ QUICK_JOBS = Jobs(
     heartbeat_s=2,
     sweep_s=1,
     shutdown_grace_s=5,
-    outbox_poll_s=0.1,
+    outbox_poll_s=0.25,
     expiry_cron="* * * * * */2",
 )
 # The suite compares every strategy; deployments offer gist and bbox unless told otherwise.

@@ -2,25 +2,32 @@
 a job it was running is run again by another and finishes once; a job that keeps failing
 is a dead letter until an operator puts it back; a mail job run again sends nothing more.
 
-Serial: each test runs its own workers on the suite's database, which no other worker may
-relay from meanwhile."""
+The workers here relay from a database of the module's own, and take jobs from a queue of
+its own (in Redis databases of its own), so that the suite's other workers and tests
+neither take nor add its jobs."""
 
 import asyncio
 import os
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import msgspec
+import pytest
+from litestar.testing import AsyncTestClient
 from saq import Queue
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.main import create_app
 from app.settings import Settings
+from db.engine import make_engine
 from tests.support.accounts import sign_up
 from tests.support.bookings import Client, booked, days_ahead, open_provider, stockholm
+from tests.support.databases import own_redis_database, template_copy
 from tests.support.live_server import REPOSITORY, settings_environment
 from tests.support.mail import letter_to, letters_to
 from tests.support.ports import closed_port
@@ -28,6 +35,39 @@ from tests.support.waiting import until
 from tests.support.worker import Worker
 
 BOOKINGS = 4
+
+
+@pytest.fixture(scope="module")
+def isolated(settings: Settings) -> Iterator[Settings]:
+    """The suite's settings on a copy of the template and Redis databases of their own."""
+    with (
+        template_copy() as url,
+        own_redis_database(settings.redis_url) as redis_url,
+        own_redis_database(settings.redis_cache_url) as redis_cache_url,
+    ):
+        yield msgspec.structs.replace(
+            settings,
+            database_url=url,
+            redis_url=redis_url,
+            redis_cache_url=redis_cache_url,
+            database_replica_url="",
+            db_transaction_pooler=False,
+        )
+
+
+@pytest.fixture(scope="module")
+async def client(isolated: Settings) -> AsyncIterator[Client]:
+    async with AsyncTestClient(app=create_app(isolated)) as test_client:
+        yield test_client
+
+
+@pytest.fixture(scope="module")
+async def engine(isolated: Settings) -> AsyncIterator[AsyncEngine]:
+    engine = make_engine(isolated.database_url)
+    yield engine
+    await engine.dispose()
+
+
 RESET = "Välj ett nytt lösenord"
 
 
@@ -87,9 +127,9 @@ async def _running(engine: AsyncEngine, export_id: str) -> bool:
 
 
 async def test_a_worker_killed_mid_export_leaves_it_to_another_that_finishes_it_once(
-    client: Client, engine: AsyncEngine, settings: Settings
+    client: Client, engine: AsyncEngine, isolated: Settings
 ) -> None:
-    environment = settings_environment(settings)
+    environment = settings_environment(isolated)
     export_id, headers = await _start_export(client)
     async with bookings_locked(engine):
         killed = Worker(environment)
@@ -105,9 +145,9 @@ async def test_a_worker_killed_mid_export_leaves_it_to_another_that_finishes_it_
 
 
 async def test_a_stopped_worker_puts_its_running_job_back_on_the_queue(
-    client: Client, engine: AsyncEngine, settings: Settings
+    client: Client, engine: AsyncEngine, isolated: Settings
 ) -> None:
-    environment = settings_environment(settings) | {"JOBS_SHUTDOWN_GRACE_S": "1"}
+    environment = settings_environment(isolated) | {"JOBS_SHUTDOWN_GRACE_S": "1"}
     export_id, headers = await _start_export(client)
     async with bookings_locked(engine):
         stopped = Worker(environment)
@@ -135,9 +175,9 @@ def _jobs_command(environment: dict[str, str], *arguments: str) -> subprocess.Co
 
 
 async def test_a_mail_that_keeps_failing_is_a_dead_letter_until_put_back(
-    client: Client, engine: AsyncEngine, settings: Settings
+    client: Client, engine: AsyncEngine, isolated: Settings
 ) -> None:
-    environment = settings_environment(settings)
+    environment = settings_environment(isolated)
     account = await sign_up(client, "customer")
     unreachable = environment | {
         "SMTP_URL": f"smtp://127.0.0.1:{closed_port()}",
@@ -173,7 +213,7 @@ async def test_a_mail_that_keeps_failing_is_a_dead_letter_until_put_back(
         assert "1 dead letters back on the queue" in retried.stderr
         letter = await letter_to(account.email, RESET)
         assert "equinet_outbox_dead 0.0" in (await client.get("/metrics")).text
-        await _mail_job_again_sends_nothing(settings, letter["Message-ID"])
+        await _mail_job_again_sends_nothing(isolated, letter["Message-ID"])
         await asyncio.sleep(0.5)
         assert len(letters_to(account.email, RESET)) == 1
     finally:

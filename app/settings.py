@@ -173,10 +173,15 @@ class Jobs(msgspec.Struct, frozen=True):
     """How often the relay moves committed outbox rows onto the queue."""
     expiry_cron: str = "* * * * *"
     """When expired exports' files are deleted (cron; a sixth field counts seconds)."""
+    nice: int = 10
+    """The worker's CPU niceness (0-19): on a machine it shares with the API, requests come
+    first and exports take what is left."""
 
     def __post_init__(self) -> None:
         if self.attempts < 1 or self.concurrency < 1:
             raise ValueError("JOBS_ATTEMPTS and JOBS_CONCURRENCY must be 1 or more")
+        if not 0 <= self.nice <= 19:
+            raise ValueError("JOBS_NICE must be 0 to 19")
 
 
 class Exports(msgspec.Struct, frozen=True):

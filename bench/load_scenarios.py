@@ -11,7 +11,7 @@ the API's /metrics, and writes bench/results/load_<scenario>.json.
 
 `exports` is the export storm: a job worker runs beside the API, and the normal scenario
 runs first as the baseline, then again with ten users who each export a few thousand
-bookings over and over (polling once a second, then downloading). It reports the search
+bookings over and over (polling every 2 s, then downloading). It reports the search
 endpoints' p95 in the storm as a ratio of the baseline's in the same run, the 5xx count,
 and whether every export finished.
 """

@@ -8,6 +8,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import sys
 
 from app.edge.logs import JsonFormatter
@@ -18,6 +19,7 @@ from db.engine import make_engine
 
 
 async def _work(settings: Settings) -> None:
+    os.nice(settings.jobs.nice)
     worker = make_worker(settings)
     await worker.queue.connect()
     try:

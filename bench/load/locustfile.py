@@ -214,11 +214,13 @@ class Planner(SignedIn):
 
 EXPORTS = [("bookings", "csv"), ("bookings", "json"), ("bookings", "ics")]
 EXPORT_WAIT_S = 120
+EXPORT_POLL_S = 2
 
 
 class Exporter(SignedIn):
-    """Exports its bookings (thousands), waits for the file polling once a second, and
-    downloads it: the export storm (SCENARIO=exports)."""
+    """Exports its bookings (thousands), waits for the file polling every 2 s (as the
+    budget portal's plan has its frontend poll), and downloads it: the export storm
+    (SCENARIO=exports)."""
 
     role = "exporter"
     fixed_count = 10  # export storms only
@@ -238,7 +240,7 @@ class Exporter(SignedIn):
         location = str(started.headers["Location"])
         deadline = time.monotonic() + EXPORT_WAIT_S
         while time.monotonic() < deadline:
-            time.sleep(1)
+            time.sleep(EXPORT_POLL_S)
             state = self.client.get(location, headers=self.headers, name="export status")
             status = state.json().get("status") if state.status_code == 200 else None
             if status == "done":

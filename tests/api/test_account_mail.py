@@ -174,7 +174,7 @@ async def test_booking_news_reach_the_other_party_by_mail_unless_turned_off(
     assert cancelled.status_code == 200
     notices = await client.get("/api/notifications", headers=owner.headers)
     assert [n["kind"] for n in notices.json()["items"]][:1] == ["booking_cancelled"]
-    await asyncio.sleep(1.0)  # the worker relays every 0.1 s: time for a mail that must not be
+    await asyncio.sleep(1.0)  # the relay polls every 0.25 s: time for a mail that must not be
     assert len(letters_to(owner.email, "Ny bokning")) == 1
     assert letters_to(owner.email, "Bokningen är avbokad") == []
 

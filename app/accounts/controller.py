@@ -127,7 +127,6 @@ class AuthController(Controller):
     @post(
         "/password-reset/confirm",
         status_code=204,
-        opt=limited("login"),
         operation_id="resetPassword",
         responses=error_responses(400, 413, 415, 429, 503),
     )

@@ -86,3 +86,12 @@ async def use(session: AsyncSession, purpose: TokenPurpose, token: str) -> int |
             .values(used_at=func.now())
         )
     return user_id
+
+
+async def keep_verification(
+    session: AsyncSession, key: bytes, user_id: int, email: str, expires_at: datetime
+) -> str:
+    """The address's verification token, stored (or its expiry moved) until `expires_at`."""
+    token = verification_token(key, user_id, email)
+    await keep(session, user_id, TokenPurpose.verify_email, token, expires_at)
+    return token

@@ -28,7 +28,7 @@ from app.edge.limits import limited
 from app.errors import ConflictException, error_responses
 from app.settings import Settings
 from db import account_tokens, accounts, outbox
-from db.account_tokens import account_token_key, verification_token
+from db.account_tokens import account_token_key
 from db.accounts import Passwords
 from db.models import OutboxJob, Role, TokenPurpose
 from db.token_versions import TokenVersions
@@ -74,12 +74,10 @@ class AuthController(Controller):
         account = await accounts.register(
             db_session, passwords, data.email, data.password, Role(data.role), data.language
         )
-        token = verification_token(
-            account_token_key(settings.secret_key), account.id, account.email
-        )
         expires_at = datetime.now(UTC) + timedelta(hours=settings.verify_email_ttl_h)
-        await account_tokens.keep(
-            db_session, account.id, TokenPurpose.verify_email, token, expires_at
+        key = account_token_key(settings.secret_key)
+        await account_tokens.keep_verification(
+            db_session, key, account.id, account.email, expires_at
         )
         await db_session.commit()
         return AccountView(account.id, account.email, account.role)

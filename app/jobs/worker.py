@@ -37,7 +37,8 @@ from app.mail.letters import TEMPLATES, Letter
 from app.mail.smtp import Mailer
 from app.settings import Settings
 from db import account_tokens, accounts, exports, outbox
-from db.account_tokens import account_token, account_token_key, verification_token
+from db.account_tokens import account_token, account_token_key
+from db.accounts import Account
 from db.engine import Timeouts, make_engine
 from db.letters import provider_card
 from db.models import ExportStatus, OutboxEntry, OutboxJob, Role, TokenPurpose
@@ -83,36 +84,45 @@ class JobRunner:
         """The letter the row asks for; None when there is nobody to send it to (an email
         with no account, a deleted account, an address verified meanwhile)."""
         template, payload = entry.payload["template"], entry.payload
-        key = account_token_key(self.settings.secret_key)
         if template == "password_reset":
-            user = await accounts.live_user_by_email(session, payload["email"])
-            if user is None:
-                return None
-            token = account_token(key, TokenPurpose.password_reset, str(entry.id))
-            ttl = timedelta(minutes=self.settings.password_reset_ttl_min)
-            await account_tokens.keep(
-                session, user.id, TokenPurpose.password_reset, token, entry.created_at + ttl
-            )
-            facts = {"email": user.email, "valid_minutes": self.settings.password_reset_ttl_min}
-            return Letter(
-                user.email, user.language, template, facts, self._link("reset-password", token)
-            )
+            return await self._reset_letter(session, entry)
         account = await accounts.account(session, payload["user_id"])
         if account is None or template not in TEMPLATES:
             return None
         if template == "verify_email":
-            if account.email_verified:
-                return None
-            token = verification_token(key, account.id, account.email)
-            ttl = timedelta(hours=self.settings.verify_email_ttl_h)
-            await account_tokens.keep(
-                session, account.id, TokenPurpose.verify_email, token, datetime.now(UTC) + ttl
-            )
-            facts = {"email": account.email, "valid_hours": self.settings.verify_email_ttl_h}
-            link = self._link("verify-email", token)
-            return Letter(account.email, account.language, template, facts, link)
+            return await self._verification_letter(session, account)
         facts = await self._notification_facts(session, payload["data"])
         return Letter(account.email, account.language, template, facts)
+
+    async def _reset_letter(self, session: AsyncSession, entry: OutboxEntry) -> Letter | None:
+        """A link to a new password, its token made from the request's row and valid from
+        the request on; none for an email without an account."""
+        user = await accounts.live_user_by_email(session, entry.payload["email"])
+        if user is None:
+            return None
+        key = account_token_key(self.settings.secret_key)
+        token = account_token(key, TokenPurpose.password_reset, str(entry.id))
+        minutes = self.settings.password_reset_ttl_min
+        expires_at = entry.created_at + timedelta(minutes=minutes)
+        await account_tokens.keep(session, user.id, TokenPurpose.password_reset, token, expires_at)
+        facts = {"email": user.email, "valid_minutes": minutes}
+        link = self._link("reset-password", token)
+        return Letter(user.email, user.language, "password_reset", facts, link)
+
+    async def _verification_letter(self, session: AsyncSession, account: Account) -> Letter | None:
+        """The address's verification link, good for VERIFY_EMAIL_TTL_H from now; none once
+        the address is verified."""
+        if account.email_verified:
+            return None
+        key = account_token_key(self.settings.secret_key)
+        hours = self.settings.verify_email_ttl_h
+        expires_at = datetime.now(UTC) + timedelta(hours=hours)
+        token = await account_tokens.keep_verification(
+            session, key, account.id, account.email, expires_at
+        )
+        facts = {"email": account.email, "valid_hours": hours}
+        link = self._link("verify-email", token)
+        return Letter(account.email, account.language, "verify_email", facts, link)
 
     async def _notification_facts(
         self, session: AsyncSession, data: dict[str, Any]

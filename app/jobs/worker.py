@@ -41,7 +41,7 @@ from db.account_tokens import account_token, account_token_key
 from db.accounts import Account
 from db.engine import Timeouts, make_engine
 from db.letters import provider_card
-from db.models import ExportStatus, OutboxEntry, OutboxJob, Role, TokenPurpose
+from db.models import Export, ExportStatus, OutboxEntry, OutboxJob, Role, TokenPurpose
 from geo.log_throttle import ThrottledWarning
 
 logger = logging.getLogger(__name__)
@@ -56,7 +56,6 @@ class JobRunner:
     """What the jobs need, made once per worker."""
 
     settings: Settings
-    engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     mailer: Mailer
     redis: Redis
@@ -158,9 +157,7 @@ class JobRunner:
         await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
         final = folder / f"{export.id}.{export.format}"
         part = final.with_suffix(".part")
-        rows = await self._write(
-            context, export.id, exports.rows_statement(exports.Wanted.of(export), role), part
-        )
+        rows = await self._write(context, export, role, part)
         await asyncio.to_thread(os.replace, part, final)
         async with self.sessions() as session:
             ttl = timedelta(hours=self.settings.exports.ttl_h)
@@ -178,25 +175,21 @@ class JobRunner:
             await session.commit()
         return f"{rows} rows"
 
-    async def _write(
-        self, context: Context, export_id: uuid.UUID, statement: exports.Rows, path: Path
-    ) -> int:
-        """Writes the rows of one snapshot to `path`, telling progress as it goes."""
-        async with self.sessions() as session:
-            export = await exports.export_of_job(session, export_id)
-            assert export is not None
-            kind, file_format, bom = export.kind, export.format, export.excel_bom
+    async def _write(self, context: Context, export: Export, role: Role, path: Path) -> int:
+        """Writes the export's rows, as one snapshot shows them, to `path`, telling progress
+        as it goes."""
+        statement = exports.rows_statement(exports.Wanted.of(export), role)
         async with self.sessions() as reading:
             snapshot = await exports.snapshot(reading, statement)
             total = await snapshot.count()
-            out = writer(kind, file_format, bom)
+            out = writer(export.kind, export.format, export.excel_bom)
             done = 0
             with path.open("w", encoding="utf-8", newline="") as file:
                 file.write(out.head())
                 async for chunk in snapshot.chunks(self.settings.exports.chunk_rows):
                     file.write(out.rows([ExportRow(*row) for row in chunk]))
                     done += len(chunk)
-                    await self._progress(context, export_id, done / max(total, 1))
+                    await self._progress(context, export.id, done / max(total, 1))
                 file.write(out.tail())
             await reading.rollback()
         return done
@@ -306,7 +299,6 @@ def make_worker(settings: Settings, worker_id: str | None = None) -> Worker[Cont
     redis = Redis.from_url(settings.redis_url)
     runner = JobRunner(
         settings,
-        engine,
         async_sessionmaker(engine, expire_on_commit=False),
         Mailer(settings.smtp_url),
         redis,

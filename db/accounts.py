@@ -145,19 +145,28 @@ async def register(
         if await session.scalar(exists(same).select()):
             raise DuplicateEmailError("an account with this email exists")
         raise DuplicateEmailError("an account with an email that looks the same exists")
-    await outbox.add(session, OutboxJob.send_mail, {"template": "verify_email", "user_id": user_id})
+    await _mail_verification(session, user_id)
     return Account(user_id, email, role, language=language)
+
+
+async def _verified(session: AsyncSession, user_id: int) -> bool | None:
+    """Whether the live account has verified its address; None when there is none."""
+    statement = select(User.email_verified_at.is_not(None)).where(User.id == user_id, _LIVE)
+    verified: bool | None = await session.scalar(statement)
+    return verified
+
+
+async def _mail_verification(session: AsyncSession, user_id: int) -> None:
+    await outbox.add(session, OutboxJob.send_mail, {"template": "verify_email", "user_id": user_id})
 
 
 async def ask_verification_again(session: AsyncSession, user_id: int) -> bool | None:
     """Another verification mail; False when the address is verified already, None when
     there is no such account."""
-    verified = await session.scalar(
-        select(User.email_verified_at.is_not(None)).where(User.id == user_id, _LIVE)
-    )
+    verified = await _verified(session, user_id)
     if verified is None or verified:
         return None if verified is None else False
-    await outbox.add(session, OutboxJob.send_mail, {"template": "verify_email", "user_id": user_id})
+    await _mail_verification(session, user_id)
     return True
 
 
@@ -171,13 +180,10 @@ async def mark_verified(session: AsyncSession, user_id: int) -> None:
 
 async def require_verified(session: AsyncSession, user_id: int) -> None:
     """UnverifiedError unless the account has verified its address."""
-    verified = await session.scalar(
-        select(User.email_verified_at.is_not(None)).where(User.id == user_id)
-    )
-    if not verified:
+    if not await _verified(session, user_id):
         raise UnverifiedError(
             "verify your e-mail address first: follow the link we mailed you "
-            "(POST /api/auth/verify/resend sends it again)"
+            "(POST /api/me/verification sends it again)"
         )
 
 

@@ -89,13 +89,18 @@ def make_engine(
     pool_timeout_s: float = 5,
     timeouts: Timeouts | None = None,
     per_transaction: bool = False,
+    application_name: str | None = None,
 ) -> AsyncEngine:
     """An engine whose connections run under `timeouts`: set when each connection opens,
     or, with `per_transaction` (behind a transaction-mode pooler, where a connection's
-    settings would reach other clients), at the start of each transaction, for it alone."""
+    settings would reach other clients), at the start of each transaction, for it alone.
+    `application_name` names its connections in pg_stat_activity."""
     options = engine_options(pool_size, max_overflow, pool_timeout_s)
+    server_settings = options["connect_args"].setdefault("server_settings", {})
     if timeouts is not None and not per_transaction:
-        options["connect_args"]["server_settings"] = timeouts.settings()
+        server_settings.update(timeouts.settings())
+    if application_name is not None:
+        server_settings["application_name"] = application_name
     engine = create_async_engine(url, **options)
     if timeouts is not None and per_transaction:
         statement = "SELECT " + ", ".join(

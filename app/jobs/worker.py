@@ -49,6 +49,8 @@ logger = logging.getLogger(__name__)
 # Exports read for minutes; a mail job holds its row while the SMTP server answers.
 WORKER_TIMEOUTS = Timeouts(statement_ms=600_000, lock_ms=30_000, idle_in_transaction_ms=120_000)
 LINK_BASE_WITHOUT_SETTING = "http://127.0.0.1:8000"
+WORKER_APPLICATION_NAME = "equinet-geo worker"
+"""How the worker's connections show in pg_stat_activity."""
 
 
 @dataclass
@@ -294,6 +296,7 @@ def make_worker(settings: Settings, worker_id: str | None = None) -> Worker[Cont
         max_overflow=2,
         timeouts=WORKER_TIMEOUTS,
         per_transaction=settings.db_transaction_pooler,
+        application_name=WORKER_APPLICATION_NAME,
     )
     queue = job_queue(settings.redis_url, settings.jobs)
     redis = Redis.from_url(settings.redis_url)

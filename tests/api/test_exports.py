@@ -217,7 +217,11 @@ async def test_an_export_is_its_owners_alone_and_gone_after_it_expires(
         return answer.status_code == 410
 
     assert await until(expired)
-    assert not file.exists()
+
+    async def deleted() -> bool:  # the worker deletes the file once the expiry committed
+        return not file.exists()
+
+    assert await until(deleted)
     assert (await client.get(f"/api/exports/{state['id']}", headers=customer.headers)).json()[
         "status"
     ] == "expired"

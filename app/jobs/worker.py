@@ -18,6 +18,8 @@ import asyncio
 import logging
 import os
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -77,6 +79,13 @@ class JobRunner:
             await outbox.finished(session, entry.id)
         return "sent" if letter is not None else "nobody to send to"
 
+    @asynccontextmanager
+    async def _committed(self) -> AsyncIterator[AsyncSession]:
+        """A transaction of its own, committed before the mail goes out: a link followed the
+        moment it arrives finds its token."""
+        async with self.sessions() as session, session.begin():
+            yield session
+
     def _link(self, path: str, token: str) -> str:
         base = self.settings.public_base_url.rstrip("/") or LINK_BASE_WITHOUT_SETTING
         return f"{base}/{path}?token={token}"
@@ -91,7 +100,7 @@ class JobRunner:
         if account is None or template not in TEMPLATES:
             return None
         if template == "verify_email":
-            return await self._verification_letter(session, account)
+            return await self._verification_letter(account)
         facts = await self._notification_facts(session, payload["data"])
         return Letter(account.email, account.language, template, facts)
 
@@ -105,12 +114,13 @@ class JobRunner:
         token = account_token(key, TokenPurpose.password_reset, str(entry.id))
         minutes = self.settings.password_reset_ttl_min
         expires_at = entry.created_at + timedelta(minutes=minutes)
-        await account_tokens.keep(session, user.id, TokenPurpose.password_reset, token, expires_at)
+        async with self._committed() as own:
+            await account_tokens.keep(own, user.id, TokenPurpose.password_reset, token, expires_at)
         facts = {"email": user.email, "valid_minutes": minutes}
         link = self._link("reset-password", token)
         return Letter(user.email, user.language, "password_reset", facts, link)
 
-    async def _verification_letter(self, session: AsyncSession, account: Account) -> Letter | None:
+    async def _verification_letter(self, account: Account) -> Letter | None:
         """The address's verification link, good for VERIFY_EMAIL_TTL_H from now; none once
         the address is verified."""
         if account.email_verified:
@@ -118,9 +128,10 @@ class JobRunner:
         key = account_token_key(self.settings.secret_key)
         hours = self.settings.verify_email_ttl_h
         expires_at = datetime.now(UTC) + timedelta(hours=hours)
-        token = await account_tokens.keep_verification(
-            session, key, account.id, account.email, expires_at
-        )
+        async with self._committed() as own:
+            token = await account_tokens.keep_verification(
+                own, key, account.id, account.email, expires_at
+            )
         facts = {"email": account.email, "valid_hours": hours}
         link = self._link("verify-email", token)
         return Letter(account.email, account.language, "verify_email", facts, link)

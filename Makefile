@@ -27,7 +27,7 @@ STACK := stack=$$(bash scripts/devstack.sh up) && set -a && eval "$$stack" \
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := .venv
 
-.PHONY: help install services stop migrate seed serve worker serve-cluster run test test-fast upgrade lint bench bench-quick drills drill-restore backup restore roll-cluster load check-docs mutation
+.PHONY: help install services stop migrate seed roads serve worker serve-cluster run test test-fast upgrade lint bench bench-quick drills drill-restore backup restore roll-cluster load check-docs mutation
 
 help:
 	@echo "make run       venv, services, migrations, demo data, then serve the API"
@@ -38,6 +38,7 @@ help:
 	@echo "make stop      stop the local services started by 'make services'"
 	@echo "make migrate   alembic upgrade head"
 	@echo "make seed N=…  replace all providers with N seeded ones (default $(N))"
+	@echo "make roads     load the road network: central Helsinki (sample), PBF=extract.osm.pbf, or SYNTHETIC=km"
 	@echo "make serve     granian on HOST:PORT with WORKERS workers, and the job worker"
 	@echo "make worker    the job worker alone (mail, exports; python -m app.jobs dead|retry for dead letters)"
 	@echo "make serve-cluster INSTANCES=N  nginx on HOST:PORT in front of N granian instances (TLS=1: HTTPS)"
@@ -74,6 +75,14 @@ migrate: install
 
 seed: migrate
 	@$(STACK) && $(BIN)/python -m db.seed $(N)
+
+# The road network routes are planned on (docs/routes.md#roads): an OpenStreetMap extract,
+# a generated region SYNTHETIC km across, or the sample of central Helsinki.
+PBF ?=
+SYNTHETIC ?=
+roads: migrate
+	@$(STACK) && $(BIN)/python -m db.roads $(if $(PBF),--pbf $(PBF)) \
+		$(if $(SYNTHETIC),--synthetic $(SYNTHETIC))
 
 serve: install
 	@$(STACK) && export GEOCODER_PROCESSES=$${GEOCODER_PROCESSES:-$(WORKERS)} \

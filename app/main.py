@@ -18,6 +18,7 @@ from litestar.openapi import OpenAPIConfig
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.accounts.auth import TokenIssuer, make_jwt_auth
 from app.accounts.controller import AuthController, MeController
@@ -49,7 +50,7 @@ from app.routes.queries import corridor_dependency, day_rules
 from app.search.costly import CostlySearches
 from app.search.queries import search_parsers
 from app.search.reads import Available, Clusters, InView, Nearby
-from app.settings import GeocoderKind, Settings, from_env, weak_secret_key
+from app.settings import GeocoderKind, Routing, Settings, from_env, weak_secret_key
 from app.slots.queries import slot_rules, windows
 from app.slots.reads import Slots
 from app.tiles.controller import TileController
@@ -57,6 +58,7 @@ from app.tiles.reads import ProviderTile
 from db.accounts import Passwords
 from db.engine import SlowStatementLog, check_pooler
 from db.geocoding import GazetteerGeocoder
+from db.roads.matrix import RoadMatrix
 from db.search_cache import SearchCache
 from db.token_versions import TokenVersions
 from db.working_days import Travel
@@ -64,7 +66,7 @@ from geo.cursor import CursorCodec
 from geo.geocoding.chain import GeocoderChain
 from geo.geocoding.nominatim import NominatimGeocoder
 from geo.keys import derived_key
-from geo.routes import GreatCircleMatrix
+from geo.travel import DistanceMatrix, GreatCircleMatrix
 from geo.vroom_solver import vroom_steps
 
 logger = logging.getLogger(__name__)
@@ -100,6 +102,14 @@ def poolers(settings: Settings) -> dict[str, str]:
 
 def _constant(value: object) -> Callable[[], object]:
     return lambda: value
+
+
+def _route_matrix(settings: Settings, engine: AsyncEngine) -> DistanceMatrix:
+    """Drives on the roads (which fall back to the great circle where none are loaded),
+    unless ROUTING=great_circle."""
+    if settings.routing is Routing.great_circle:
+        return GreatCircleMatrix(settings.routes.speed_kmh)
+    return RoadMatrix(engine, settings.routes.speed_kmh)
 
 
 def _geocoder(
@@ -235,7 +245,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
         # Orders along a provider's own route: the primary's (app.edge.public_reads).
         "order_search": databases.public_reads.primary.orders,
         "travel": Travel(
-            settings.routes.speed_kmh, GreatCircleMatrix(), day_rules(settings.routes), vroom_steps
+            settings.routes.speed_kmh,
+            _route_matrix(settings, engine),
+            day_rules(settings.routes),
+            vroom_steps,
         ),
         "servers": Servers(
             {"state": redis, **({"cache": cache_redis} if cache_redis is not redis else {})},

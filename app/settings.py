@@ -212,6 +212,15 @@ class GeocoderKind(enum.StrEnum):
     nominatim = "nominatim"
 
 
+class Routing(enum.StrEnum):
+    """What route plans measure drives on."""
+
+    roads = "roads"
+    """The road network where one is loaded (make roads) and covers the places; the great
+    circle elsewhere."""
+    great_circle = "great_circle"
+
+
 # Signing keys anyone could guess: a key with one of these in it is refused.
 PLACEHOLDER_KEYS = ("change-me", "changeme", "change_me", "replace-me", "placeholder", "example")
 SECRET_KEY_MIN_BYTES = 32
@@ -293,6 +302,7 @@ class Settings(msgspec.Struct, frozen=True):
     """Free slots start at least this long after they are asked for."""
     free_time_max_days: int = 14
     """The most days one request for free slots or free providers covers."""
+    routing: Routing = Routing.roads
     geocoder: GeocoderKind = GeocoderKind.gazetteer
     nominatim_url: str = "https://nominatim.openstreetmap.org"
     nominatim_user_agent: str = ""

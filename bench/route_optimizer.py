@@ -31,7 +31,8 @@ from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 from bench.reporting import splice
 from geo.day_plan import Day, Visit, plan_day
 from geo.distance import Point
-from geo.routes import Matrix, great_circle_matrix, nearest_neighbour, path_length_m, visiting_order
+from geo.routes import great_circle_matrix, nearest_neighbour, path_length_m, visiting_order
+from geo.travel import Matrix
 from geo.vroom_solver import vroom_steps
 
 ROOT = Path(__file__).resolve().parent.parent

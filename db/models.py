@@ -36,6 +36,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSTZRANGE, Range
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from geo.distance import Point
+from geo.travel import TravelBy
 
 MAX_ROW_ID = 2**63 - 1
 """Ids are bigint identities."""
@@ -262,6 +263,8 @@ class Route(IdentityAuditBase):
     start_latitude: Mapped[float] = mapped_column(Float)
     start_longitude: Mapped[float] = mapped_column(Float)
     total_distance_m: Mapped[float] = mapped_column(Float)
+    travel: Mapped[str] = mapped_column(Text, default=TravelBy.great_circle)
+    """What measured the legs: roads, or the great circle (geo.travel.TravelBy)."""
     # Where the day ends (None: at its last visit), how far that is from it, and when.
     end_latitude: Mapped[float | None] = mapped_column(Float)
     end_longitude: Mapped[float | None] = mapped_column(Float)
@@ -301,6 +304,8 @@ class RouteStop(IdentityBase):
     route_order_id: Mapped[int] = mapped_column(ForeignKey("route_orders.id"))
     position: Mapped[int] = mapped_column(SmallInteger)
     leg_distance_m: Mapped[float] = mapped_column(Float)
+    leg_seconds: Mapped[int | None] = mapped_column(Integer)
+    leg_travel: Mapped[str] = mapped_column(Text, default=TravelBy.great_circle)
     eta: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
     service_minutes: Mapped[int] = mapped_column(Integer)
     status: Mapped[RouteStopStatus] = mapped_column(

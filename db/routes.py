@@ -33,7 +33,7 @@ from db.models import (
 from db.notifications import NotificationKind, notify, notify_about_order
 from db.pages import Page
 from db.profiles import owned_provider
-from db.working_days import DayModel, OrderVisit, Travel, model_day
+from db.working_days import DayModel, OrderVisit, Travel, model_day, whole_seconds
 from geo.cursor import IdKey
 from geo.day_plan import (
     Reason,
@@ -46,6 +46,7 @@ from geo.day_plan import (
     why_left_out,
 )
 from geo.distance import Point, haversine_m
+from geo.travel import TravelBy, TravelTimes
 
 
 class RouteRuleError(Exception):
@@ -223,10 +224,37 @@ def _order_visit(order: _Claimed, minutes: dict[str, int]) -> OrderVisit:
 
 
 @dataclass(frozen=True, slots=True)
+class Leg:
+    """A drive from wherever the provider was before: the start, a stop or another
+    commitment."""
+
+    metres: float
+    seconds: int
+    travel: TravelBy
+
+    @classmethod
+    def of(cls, times: TravelTimes, a: int, b: int) -> "Leg":
+        return cls(times.metres[a][b], whole_seconds(times.seconds[a][b]), times.by(a, b))
+
+    def values(self) -> dict[str, Any]:
+        """The leg as route_stops columns."""
+        return {
+            "leg_distance_m": self.metres,
+            "leg_seconds": self.seconds,
+            "leg_travel": self.travel,
+        }
+
+
+def travel_of(legs: Collection[Leg]) -> TravelBy:
+    """Roads if any leg was measured on them."""
+    by_roads = any(leg.travel is TravelBy.roads for leg in legs)
+    return TravelBy.roads if by_roads else TravelBy.great_circle
+
+
+@dataclass(frozen=True, slots=True)
 class _Stop:
     order: OrderVisit
-    leg_m: float
-    """From wherever the provider was before: the start, a stop or another commitment."""
+    leg: Leg
     eta: datetime
     """When the visit starts (after waiting, if the provider arrives early)."""
 
@@ -237,7 +265,7 @@ class _Schedule:
     total_m: float
     """Everything the day drives, commitments between the stops and the way to the end
     included."""
-    end_m: float
+    end: Leg | None
     finish: datetime
     break_start: datetime | None
     break_minutes: int | None
@@ -248,11 +276,13 @@ class _Schedule:
         end = last.eta + timedelta(minutes=last.order.service_minutes)
         return TimeTaken(provider.id, first.eta, end, provider.timezone, route_id)
 
-    def route_values(self, before_m: float = 0.0) -> dict[str, Any]:
-        """The route's columns; `before_m` driven to visits made before the schedule."""
+    def route_values(self, before: Sequence[Leg] = ()) -> dict[str, Any]:
+        """The route's columns; `before`: the legs to visits made before the schedule."""
+        legs = [*before, *(stop.leg for stop in self.stops), *([self.end] if self.end else [])]
         return {
-            "total_distance_m": before_m + self.total_m,
-            "end_distance_m": self.end_m,
+            "total_distance_m": sum(leg.metres for leg in before) + self.total_m,
+            "travel": travel_of(legs),
+            "end_distance_m": 0.0 if self.end is None else self.end.metres,
             "finish": self.finish,
             "break_start": self.break_start,
             "break_minutes": self.break_minutes,
@@ -266,18 +296,18 @@ def _schedule(model: DayModel, driven: Timeline) -> _Schedule:
         node = timed.step.node
         if node is None:
             continue
-        leg_m = model.distances_m[here][node]
-        total_m += leg_m
+        leg = Leg.of(model.times, here, node)
+        total_m += leg.metres
         here = node
         if isinstance(timed.step, Visit):
-            stops.append(_Stop(model.orders[timed.step], leg_m, model.clock.instant(timed.start_s)))
-    end_m = 0.0 if model.day.end is None else model.distances_m[here][model.day.end]
+            stops.append(_Stop(model.orders[timed.step], leg, model.clock.instant(timed.start_s)))
+    end = None if model.day.end is None else Leg.of(model.times, here, model.day.end)
     rest, rest_start = model.day.rest, driven.rest_start_s
     taken = rest is not None and rest_start is not None
     return _Schedule(
         stops,
-        total_m + end_m,
-        end_m,
+        total_m + (0.0 if end is None else end.metres),
+        end,
         model.clock.instant(driven.finish_s),
         model.clock.instant(rest_start) if rest_start is not None else None,
         rest.length_s // 60 if rest is not None and taken else None,
@@ -343,7 +373,7 @@ async def _store(
             "route_id": route_id,
             "route_order_id": stop.order.order_id,
             "position": position,
-            "leg_distance_m": stop.leg_m,
+            **stop.leg.values(),
             "eta": stop.eta,
             "service_minutes": stop.order.service_minutes,
         }
@@ -708,17 +738,17 @@ async def _replan(
     told = {stop.route_order_id: (stop.order.customer_id, stop.eta) for stop in waiting}
     schedule = _schedule(model, driven)
     by_order = {stop.route_order_id: stop for stop in waiting}
-    done_legs_m = await _legs_m(travel, [route.start, *(stop.order.point for stop in done)])
+    done_legs = await _legs(travel, [route.start, *(stop.order.point for stop in done)])
     changes: list[dict[str, Any]] = [
-        {"id": stop.id, "position": position, "leg_distance_m": leg_m}
-        for position, (stop, leg_m) in enumerate(zip(done, done_legs_m, strict=True))
+        {"id": stop.id, "position": position, **leg.values()}
+        for position, (stop, leg) in enumerate(zip(done, done_legs, strict=True))
     ]
     added = []
     for position, planned in enumerate(schedule.stops, start=len(done)):
         stop = by_order.get(planned.order.order_id)
         values: dict[str, Any] = {
             "position": position,
-            "leg_distance_m": planned.leg_m,
+            **planned.leg.values(),
             "eta": planned.eta,
         }
         if stop is None:
@@ -736,7 +766,7 @@ async def _replan(
         await session.execute(update(RouteStop), changes)
         if added:
             await session.execute(insert(RouteStop), added)
-    route_values = schedule.route_values(before_m=sum(done_legs_m))
+    route_values = schedule.route_values(before=done_legs)
     if resume.rested:
         route_values.update(break_start=route.break_start, break_minutes=route.break_minutes)
     await session.execute(update(Route).where(Route.id == route.id).values(**route_values))
@@ -747,10 +777,10 @@ async def _replan(
     return schedule
 
 
-async def _legs_m(travel: Travel, places: Sequence[Point]) -> list[float]:
+async def _legs(travel: Travel, places: Sequence[Point]) -> list[Leg]:
     """From each place to the next."""
-    distances = await travel.matrix.between(list(places))
-    return [distances[n][n + 1] for n in range(len(places) - 1)]
+    times = await travel.matrix.between(list(places))
+    return [Leg.of(times, n, n + 1) for n in range(len(places) - 1)]
 
 
 def _stop_visit(stop: RouteStop) -> OrderVisit:

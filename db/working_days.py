@@ -20,7 +20,7 @@ from db.hours import opening_intervals
 from db.models import Availability, AvailabilityException, Provider
 from geo.day_plan import Day, Fixed, Rest, Solver, Step, Visit, working_day
 from geo.distance import Point
-from geo.routes import DistanceMatrix, Matrix
+from geo.travel import DistanceMatrix, GreatCircleMatrix, TravelTimes
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,8 +36,12 @@ class DayRules:
 
 @dataclass(frozen=True, slots=True)
 class Travel:
-    """How a provider's day runs: how fast driving goes, how far apart places are, and
-    the deployment's day."""
+    """How a provider's day runs: the drives between places a route is planned with (on
+    the roads when a network is loaded), and the deployment's day.
+
+    The calendar's check of travel between a booking and its neighbours (`drives`) is
+    the great circle at `speed_kmh`, as the free slots reckon it in SQL (migration
+    0012's drive_time): a slot offered is a slot a booking takes."""
 
     speed_kmh: float
     matrix: DistanceMatrix
@@ -47,14 +51,17 @@ class Travel:
 
     async def drives(self, places: Sequence[Point]) -> list[timedelta]:
         """How long driving from each place to the next takes, rounded up to the second
-        as free slots reckon it in SQL (migration 0012's drive_time)."""
-        distances = await self.matrix.between(list(places))
+        as free slots reckon it."""
+        times = await GreatCircleMatrix(self.speed_kmh).between(list(places))
         return [
-            timedelta(seconds=self.seconds(distances[a][a + 1])) for a in range(len(places) - 1)
+            timedelta(seconds=whole_seconds(times.seconds[a][a + 1]))
+            for a in range(len(places) - 1)
         ]
 
-    def seconds(self, metres: float) -> int:
-        return math.ceil(metres / 1000 / self.speed_kmh * 3600)
+
+def whole_seconds(seconds: float) -> int:
+    """A drive as plans and the calendar count it: rounded up to the second."""
+    return math.ceil(seconds)
 
 
 class LocalClock:
@@ -93,7 +100,7 @@ class DayModel:
     clock: LocalClock
     places: list[Point]
     """By node: the start, the end (when the day has one), the commitments, the orders."""
-    distances_m: Matrix
+    times: TravelTimes
     orders: dict[Visit, OrderVisit]
 
     def as_planned(self, visits: Sequence[Visit]) -> list[Step] | None:
@@ -148,8 +155,8 @@ async def model_day(
     ]
     start, end = ends
     places = [start, *([end] if end else []), *(c.place for c in taken), *(o.point for o in orders)]
-    distances_m = await travel.matrix.between(places)
-    drives = [[travel.seconds(metres) for metres in row] for row in distances_m]
+    times = await travel.matrix.between(places)
+    drives = [[whole_seconds(seconds) for seconds in row] for row in times.seconds]
     first_taken = 2 if end else 1
     commitments = [
         Fixed(_at(clock, c.start), _at(clock, c.end), first_taken + n) for n, c in enumerate(taken)
@@ -162,7 +169,7 @@ async def model_day(
     }
     rest = None if rested else _rest(clock, provider, travel.rules)
     planned = working_day(drives, opening, commitments, list(visits), rest, 1 if end else None)
-    return DayModel(planned, clock, places, distances_m, visits)
+    return DayModel(planned, clock, places, times, visits)
 
 
 def _at(clock: LocalClock, instant: datetime) -> int:

@@ -19,14 +19,13 @@ import math
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol, cast, runtime_checkable
+from typing import cast
 
 import shapely
 from shapely import LineString
 
 from geo.distance import Point, along_great_circle, haversine_m
-
-Matrix = Sequence[Sequence[float]]
+from geo.travel import Matrix
 
 # Gains below this are float noise; taking them could loop forever between equal paths.
 _EPSILON_M = 1e-6
@@ -40,20 +39,6 @@ _KICKS_WORK = 12_500
 _KICKS_MAX = 20
 _KICKS_MIN_STOPS = 8
 """Below this, every first stop is tried already and the result is nearly always optimal."""
-
-
-@runtime_checkable
-class DistanceMatrix(Protocol):
-    """Distances in metres between every pair of points, row from, column to."""
-
-    async def between(self, points: Sequence[Point]) -> Matrix: ...
-
-
-class GreatCircleMatrix:
-    """Straight-line distances on the sphere: the default, with no road network."""
-
-    async def between(self, points: Sequence[Point]) -> Matrix:
-        return great_circle_matrix(points)
 
 
 def great_circle_matrix(points: Sequence[Point]) -> list[list[float]]:

@@ -72,6 +72,12 @@ ensure_packages() {
   if [ ! -f "/usr/share/postgresql/$major/extension/postgis.control" ]; then
     apt_install "postgresql-$major-postgis-3"
   fi
+  # The road network: routing inside PostgreSQL, and the importer of OpenStreetMap extracts.
+  if [ ! -f "/usr/share/postgresql/$major/extension/pgrouting.control" ]; then
+    apt_install "postgresql-$major-pgrouting"
+  fi
+  command -v osm2pgrouting >/dev/null || apt_install osm2pgrouting
+  command -v osmium >/dev/null || apt_install osmium-tool
   command -v redis-server >/dev/null || apt_install redis-server
   command -v pgbackrest >/dev/null || apt_install pgbackrest  # WAL archive and backups
   command -v curl >/dev/null || apt_install curl  # the docs' examples are curl commands

@@ -12,6 +12,7 @@ from geo.day_plan import Reason
 from geo.distance import Point
 from geo.geojson import feature_collection, line_feature, point_feature
 from geo.routes import drawn_line
+from geo.travel import TravelBy
 
 
 class Position(msgspec.Struct, forbid_unknown_fields=True):
@@ -87,6 +88,10 @@ class StopDetails(msgspec.Struct):
     service_minutes: int
     """How long the visit lasts: the provider's service for the category, per horse."""
     status: RouteStopStatus
+    leg_seconds: int | None
+    """The drive of that leg (None on routes planned before legs were timed)."""
+    leg_travel: TravelBy
+    """What measured the leg: the roads, or the great circle (a place off the network)."""
 
 
 class DayEnd(msgspec.Struct):
@@ -116,6 +121,8 @@ class RouteDetails(msgspec.Struct):
     """None: the day ends at its last stop."""
     finish: datetime | None
     """When the day is over: at the end, or after the last stop."""
+    travel: TravelBy
+    """Roads if any leg was measured on them, else the great circle."""
     break_: Break | None = msgspec.field(name="break")
 
     @classmethod
@@ -131,6 +138,8 @@ class RouteDetails(msgspec.Struct):
                 stop.eta,
                 stop.service_minutes,
                 stop.status,
+                stop.leg_seconds,
+                TravelBy(stop.leg_travel),
             )
             for stop in route.stops
         ]
@@ -151,6 +160,7 @@ class RouteDetails(msgspec.Struct):
             stops,
             None if end is None else DayEnd(*end, route.end_distance_m, route.finish),
             route.finish,
+            TravelBy(route.travel),
             rest,
         )
 

@@ -20,7 +20,7 @@ from db.commitments import TimeTakenError, TooFarError
 from db.working_days import Travel
 from geo.distance import Point
 from geo.opening_hours import HoursException, OpeningHours, WeeklyHours
-from geo.routes import GreatCircleMatrix
+from geo.travel import GreatCircleMatrix
 from tests.support.bookings import (
     BOOKABLE_SPOT,
     Client,
@@ -32,7 +32,7 @@ from tests.support.bookings import (
 
 DAY = days_ahead(33)
 HORIZON = timedelta(days=400)
-TRAVEL = Travel(60.0, GreatCircleMatrix(), day_rules(RoutePlanning()))
+TRAVEL = Travel(60.0, GreatCircleMatrix(60.0), day_rules(RoutePlanning()))
 # A stable an hour and a quarter's drive from the provider (60 km/h, great circle).
 FAR = Point(BOOKABLE_SPOT["latitude"] + 75 / 111.195, BOOKABLE_SPOT["longitude"])
 

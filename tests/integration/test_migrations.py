@@ -42,6 +42,10 @@ TABLES = {
     "account_tokens",
     "exports",
     "calendar_feeds",
+    "road_network",
+    "road_vertices",
+    "road_edges",
+    "road_costs",
 }
 
 

@@ -40,13 +40,14 @@ async def open_provider(
     opens: str = "08:00",
     closes: str = "17:00",
     owner: SignedIn | None = None,
+    spot: Mapping[str, float] = BOOKABLE_SPOT,
 ) -> OpenProvider:
-    """A new provider with one service, open every day at these hours, Stockholm time; of
-    a new owner unless given one."""
+    """A new provider at `spot` with one service, open every day at these hours, Stockholm
+    time; of a new owner unless given one."""
     owner = owner or await sign_up(client, "provider")
     created = await client.post(
         "/api/providers",
-        json={"business_name": "Bokbar", **BOOKABLE_SPOT},
+        json={"business_name": "Bokbar", **spot},
         headers=owner.headers,
     )
     assert created.status_code == 201, created.text

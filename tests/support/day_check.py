@@ -1,12 +1,14 @@
 """An independent check of a planned day: every arrival, wait, break and departure
-recomputed from great-circle distances, and every rule the plan must keep asserted.
+recomputed from the drives, and every rule the plan must keep asserted.
 
 It shares nothing with the planner but the haversine: times come from the route's JSON,
-drives from the distance at the deployment's speed rounded up to the second.
+drives from the distance at the deployment's speed rounded up to the second, or from
+the test's own shortest paths on the roads (tests.support.roads).
 """
 
 import itertools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -31,6 +33,12 @@ class Busy:
     what: str
 
 
+def great_circle(a: Point, b: Point) -> tuple[float, float]:
+    """Seconds and metres at the deployment's speed."""
+    metres = haversine_m(a, b)
+    return metres / 1000 / PLANNING.speed_kmh * 3600, metres
+
+
 @dataclass(frozen=True)
 class DayRulesSeen:
     day: date
@@ -40,13 +48,17 @@ class DayRulesSeen:
     break_window: tuple[time, time] = (time(11), time(13, 30))
     commitments: list[Busy] = field(default_factory=list)
     """Other than the route's own visits: bookings, other routes' visits."""
+    travel: Callable[[Point, Point], tuple[float, float]] = great_circle
+    """Seconds and metres from a place to another."""
 
     def local(self, at: time) -> datetime:
         return datetime.combine(self.day, at, STOCKHOLM)
 
+    def drive(self, a: Point, b: Point) -> timedelta:
+        return timedelta(seconds=math.ceil(self.travel(a, b)[0]))
 
-def drive(a: Point, b: Point) -> timedelta:
-    return timedelta(seconds=math.ceil(haversine_m(a, b) / 1000 / PLANNING.speed_kmh * 3600))
+    def metres(self, a: Point, b: Point) -> float:
+        return self.travel(a, b)[1]
 
 
 def _point(body: dict[str, Any]) -> Point:
@@ -90,7 +102,7 @@ def check_day(
         assert rest_span[1] <= rules.local(rules.break_window[1])
     here, clock, what = start, day_start, "the start"
     for item in items:
-        needed = drive(here, item.place)
+        needed = rules.drive(here, item.place)
         if rest_span and clock <= rest_span[0] and rest_span[1] <= item.start:
             needed += rest_span[1] - rest_span[0]
         assert clock + needed <= item.start + timedelta(seconds=1), (
@@ -103,7 +115,7 @@ def check_day(
         if item.what.startswith("stop "):
             order_id = int(item.what.split()[1])
             [stop] = [s for s in route["stops"] if s["route_order_id"] == order_id]
-            assert stop["leg_distance_m"] == pytest.approx(haversine_m(previous, item.place))
+            assert stop["leg_distance_m"] == pytest.approx(rules.metres(previous, item.place))
             _check_window(stop, orders.get(order_id, {}), rules)
         previous = item.place
     _check_end(route, rules, here, clock, rest_span, places)
@@ -134,8 +146,8 @@ def _check_end(
         assert finish <= closes
         return
     end = _point(route["end"])
-    assert route["end"]["distance_m"] == pytest.approx(haversine_m(here, end))
-    needed = drive(here, end)
+    assert route["end"]["distance_m"] == pytest.approx(rules.metres(here, end))
+    needed = rules.drive(here, end)
     if rest_span and clock <= rest_span[0]:
         needed += rest_span[1] - rest_span[0]
     assert clock + needed <= finish + timedelta(seconds=1)

@@ -21,6 +21,7 @@ from db.databases import (
     migrate,
     sibling_url,
 )
+from db.roads.loader import load_network
 from db.seed import seed
 
 SEEDED_PROVIDERS = 30_000
@@ -102,7 +103,8 @@ async def load_suite_data(url: str) -> None:
 
 
 # What the suite's database is made from: a change to any of these makes a new template.
-TEMPLATE_SOURCES = ("alembic/versions", "db/seed.py", "tests/support/suite.py")
+TEMPLATE_SOURCES = ("alembic/versions", "db/seed.py", "db/roads", "tests/support/suite.py")
+_SOURCE_SUFFIXES = {".py", ".xml"}  # code, and the road loader's configuration
 TEMPLATE_PREFIX = "equinet_test_template_"
 _TEMPLATE_LOCK = 0x65717569  # an advisory lock id of the suite's own
 
@@ -113,7 +115,12 @@ def suite_template_name() -> str:
     digest = hashlib.sha256(date.today().isoformat().encode())
     for source in TEMPLATE_SOURCES:
         path = ROOT / source
-        for file in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
+        files = (
+            [f for f in path.rglob("*") if f.suffix in _SOURCE_SUFFIXES]
+            if path.is_dir()
+            else [path]
+        )
+        for file in sorted(files):
             digest.update(file.relative_to(ROOT).as_posix().encode())
             digest.update(file.read_bytes())
     return TEMPLATE_PREFIX + digest.hexdigest()[:16]
@@ -147,6 +154,7 @@ async def _build_template(admin_url: str, name: str) -> None:
     url = sibling_url(admin_url, building)
     await asyncio.to_thread(migrate, url)
     await load_suite_data(url)
+    await load_network(url)  # the sample: central Helsinki
     connection = await asyncpg.connect(asyncpg_dsn(admin_url))
     try:
         await connection.execute(f'ALTER DATABASE "{building}" RENAME TO "{name}"')

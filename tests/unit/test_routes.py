@@ -8,7 +8,6 @@ import shapely
 
 from geo.distance import Point, along_great_circle, haversine_m
 from geo.routes import (
-    GreatCircleMatrix,
     Insertion,
     Insertions,
     drawn_line,
@@ -18,6 +17,7 @@ from geo.routes import (
     path_length_m,
     visiting_order,
 )
+from geo.travel import GreatCircleMatrix, TravelBy
 
 UPPSALA = Point(59.8586, 17.6389)
 
@@ -95,10 +95,14 @@ def test_nearest_neighbour_breaks_ties_by_the_lower_stop() -> None:
     assert nearest_neighbour(great_circle_matrix([UPPSALA, *twins])) == [0, 1, 2]
 
 
-async def test_the_great_circle_matrix_is_haversine_both_ways() -> None:
+async def test_the_great_circle_matrix_is_haversine_both_ways_at_the_speed() -> None:
     points = stables(3, 4)
-    matrix = await GreatCircleMatrix().between(points)
-    assert matrix == [[haversine_m(a, b) for b in points] for a in points]
+    times = await GreatCircleMatrix(60.0).between(points)
+    assert times.metres == [[haversine_m(a, b) for b in points] for a in points]
+    assert times.seconds == [
+        [haversine_m(a, b) / 1000 / 60.0 * 3600 for b in points] for a in points
+    ]
+    assert times.travel is TravelBy.great_circle
 
 
 @pytest.mark.parametrize("seed", range(8))

@@ -1,0 +1,59 @@
+"""A day route in central Helsinki, on the sample road network the suite loads: planned
+on the roads, every leg measured on them (or said to be the great circle), and the day's
+clock kept with the test's own shortest paths."""
+
+import itertools
+import math
+import random
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from geo.distance import Point
+from tests.support.accounts import SignedIn
+from tests.support.bookings import Client, open_provider
+from tests.support.day_check import DayRulesSeen, check_day
+from tests.support.roads import RoadGraph
+from tests.support.routes import DAY, ROUTES, planned, route_body
+
+HELSINKI_CENTRE = {"latitude": 60.1706, "longitude": 24.9441}
+
+
+async def _order(client: Client, customer: SignedIn, at: Point) -> dict[str, Any]:
+    body = {
+        "category": "farrier",
+        "latitude": at.latitude,
+        "longitude": at.longitude,
+        "earliest": DAY.isoformat(),
+        "latest": DAY.isoformat(),
+    }
+    response = await client.post("/api/route-orders", json=body, headers=customer.headers)
+    assert response.status_code == 201, response.text
+    order: dict[str, Any] = response.json()
+    return order
+
+
+async def test_a_helsinki_route_is_planned_on_the_roads_and_keeps_the_clock(
+    client: Client, customer: SignedIn, engine: AsyncEngine
+) -> None:
+    roads = await RoadGraph.load(engine)
+    provider = await open_provider(client, spot=HELSINKI_CENTRE)
+    rng = random.Random(11)
+    on_streets = [roads.random_point(rng) for _ in range(6)]
+    off = Point(HELSINKI_CENTRE["latitude"] + 0.05, HELSINKI_CENTRE["longitude"])
+    orders = [await _order(client, customer, at) for at in [*on_streets, off]]
+    route = await planned(client, provider, route_body(provider, orders))
+    assert route["travel"] == "roads"
+    start = Point(route["start"]["latitude"], route["start"]["longitude"])
+    stops = [Point(stop["latitude"], stop["longitude"]) for stop in route["stops"]]
+    for (before, here), stop in zip(
+        itertools.pairwise([start, *stops]), route["stops"], strict=True
+    ):
+        seconds, _, by_roads = roads.drive(before, here)
+        assert stop["leg_travel"] == ("roads" if by_roads else "great_circle")
+        assert stop["leg_seconds"] == math.ceil(seconds)
+    assert {stop["leg_travel"] for stop in route["stops"]} == {"roads", "great_circle"}
+    check_day(route, DayRulesSeen(DAY, travel=roads.travel), {o["id"]: o for o in orders})
+    shown = await client.get(f"{ROUTES}/{route['id']}", headers=provider.owner.headers)
+    assert shown.json()["travel"] == "roads"
+    assert shown.json()["stops"] == route["stops"]

@@ -117,7 +117,8 @@ serve-cluster: install
 # The demo data is small enough for the naive strategy: the map page times all three.
 run: migrate
 	@$(STACK) && $(BIN)/python -m db.seed $(DEMO_PROVIDERS) --if-empty --calendars \
-		--route-orders $(DEMO_ROUTE_ORDERS) && $(BIN)/python -m app.demo
+		--route-orders $(DEMO_ROUTE_ORDERS) && $(BIN)/python -m db.roads --if-empty \
+		&& $(BIN)/python -m app.demo
 	@SEARCH_STRATEGIES=$${SEARCH_STRATEGIES:-gist,bbox,naive} $(MAKE) --no-print-directory serve
 
 # The suite runs against the local stack with a streaming replica and PgBouncer in front of

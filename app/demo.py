@@ -1,18 +1,22 @@
-"""A provider the demo map can sign in as, with tomorrow's route planned through the API.
+"""Providers the demo map can sign in as, with tomorrow's routes planned through the API.
 
-`make run` runs `python -m app.demo` after loading the demo data: the first time it opens an
-account (DEMO_EMAIL, DEMO_PASSWORD) with a provider in Stockholm offering every category,
-open 08:00-17:00 every day. Whenever that provider has no route for tomorrow, a demo
-customer books it at midday, and it plans a day through the open orders nearest it that
-can be visited then, all but the farthest: around the booking, with its lunch break; then
-it looks along the route for an open order and inserts the one that adds least.
-Everything goes through the API's own handlers, in process, as a client would; the seeded
-orders are wanted within three weeks of loading, so the route gets shorter with the days
-and stops when none is left.
+`make run` runs `python -m app.demo` after loading the demo data and the sample road
+network: the first time it opens an account (DEMO_EMAIL, DEMO_PASSWORD) with a provider in
+Stockholm and one in central Helsinki, each offering every category, open 08:00-17:00
+every day. Whenever the Stockholm provider has no route for tomorrow, a demo customer
+books it at midday, and it plans a day through the open orders nearest it that can be
+visited then, all but the farthest: around the booking, with its lunch break; then it
+looks along the route for an open order and inserts the one that adds least. Whenever the
+Helsinki provider has none, the demo customer orders visits to stables in the streets of
+the sample network and the provider plans them: a route driven on the roads, one-way
+streets and all. Everything goes through the API's own handlers, in process, as a client
+would; the seeded orders are wanted within three weeks of loading, so the Stockholm route
+gets shorter with the days and stops when none is left.
 """
 
 import asyncio
 import sys
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -34,8 +38,33 @@ BOOKED_AT = time(12)
 BOOKED_STABLE = {"latitude": 59.37, "longitude": 18.0}
 ALONG_KM = 25
 """How far from the planned route's line the demo looks for an order to insert."""
-STOCKHOLM = {"latitude": 59.3294, "longitude": 18.0687}
-DEMO_NAME = "Demo hästtjänst"
+
+
+@dataclass(frozen=True)
+class Site:
+    """Where a demo provider works from."""
+
+    name: str
+    city: str
+    location: dict[str, float]
+    timezone: str
+
+
+STOCKHOLM = Site(
+    "Demo hästtjänst", "Stockholm", {"latitude": 59.3294, "longitude": 18.0687}, "Europe/Stockholm"
+)
+HELSINKI = Site(
+    "Demo hevospalvelu", "Helsinki", {"latitude": 60.1699, "longitude": 24.9384}, "Europe/Helsinki"
+)
+HELSINKI_STABLES = [
+    (60.1745, 24.9410),
+    (60.1660, 24.9480),
+    (60.1770, 24.9500),
+    (60.1690, 24.9520),
+    (60.1725, 24.9365),
+    (60.1655, 24.9400),
+]
+"""In the streets of the sample road network (db.roads: central Helsinki)."""
 STOPS = 8
 DEMO_REACH_KM = 50
 """The demo provider's service radius (the default): it claims no order beyond it."""
@@ -76,18 +105,19 @@ async def _signed_in(
     return {"Authorization": f"Bearer {token}"}
 
 
-async def _provider(client: Client, headers: dict[str, str]) -> int:
-    """The demo account's provider (found where it was opened, by its name), opened with a
-    service of every category the first time."""
-    here = {"lat": STOCKHOLM["latitude"], "lng": STOCKHOLM["longitude"], "radius_km": 0.01}
+async def _provider(client: Client, headers: dict[str, str], site: Site) -> int:
+    """The demo account's provider at the site (found where it was opened, by its name),
+    opened with a service of every category the first time."""
+    at = site.location
+    here = {"lat": at["latitude"], "lng": at["longitude"], "radius_km": 0.01}
     nearby = _answer(await client.get("/api/providers/nearby", params=here), 200)
     for hit in nearby["items"]:
-        if hit["business_name"] == DEMO_NAME:
+        if hit["business_name"] == site.name:
             return int(hit["id"])
-    body = {"business_name": DEMO_NAME, "city": "Stockholm", **STOCKHOLM}
+    body = {"business_name": site.name, "city": site.city, **at}
     provider = _answer(await client.post("/api/providers", json=body, headers=headers), 201)
     weekly = [{"weekday": day, "opens": "08:00", "closes": "17:00"} for day in range(7)]
-    hours = {"timezone": "Europe/Stockholm", "weekly": weekly}
+    hours = {"timezone": site.timezone, "weekly": weekly}
     path = f"/api/providers/{provider['id']}/availability"
     _answer(await client.put(path, json=hours, headers=headers), 200)
     for category in ServiceCategory:
@@ -116,24 +146,33 @@ async def _book_midday(client: Client, secret_key: str, provider_id: int, day: d
     }
     made = await client.post("/api/bookings", json=booking, headers=headers)
     if made.status_code == 201:
-        say(f"booked {DEMO_NAME} on {day} at {BOOKED_AT:%H:%M}")
+        say(f"booked {STOCKHOLM.name} on {day} at {BOOKED_AT:%H:%M}")
     else:
         say(f"no booking at {BOOKED_AT:%H:%M} on {day}: {made.json()['detail']}")
+
+
+async def _has_route(client: Client, headers: dict[str, str], provider_id: int, day: str) -> bool:
+    planned = _answer(await client.get("/api/routes", params={"date": day}, headers=headers), 200)
+    return any(route["provider_id"] == provider_id for route in planned["items"])
 
 
 async def plan_tomorrow(client: Client, secret_key: str) -> None:
     """`secret_key`: the app's, which the demo accounts' verification tokens are made of."""
     headers = await _signed_in(client, secret_key)
-    provider_id = await _provider(client, headers)
+    await _plan_stockholm(client, secret_key, headers)
+    await _plan_helsinki(client, secret_key, headers)
+
+
+async def _plan_stockholm(client: Client, secret_key: str, headers: dict[str, str]) -> None:
+    provider_id = await _provider(client, headers, STOCKHOLM)
     tomorrow = date.today() + timedelta(days=1)
     day = tomorrow.isoformat()
-    planned = _answer(await client.get("/api/routes", params={"date": day}, headers=headers), 200)
-    if planned["items"]:
-        say(f"{DEMO_EMAIL} has a route on {day} already")
+    if await _has_route(client, headers, provider_id, day):
+        say(f"{STOCKHOLM.name} has a route on {day} already")
         return
     params: dict[str, str | float] = {
-        "lat": STOCKHOLM["latitude"],
-        "lng": STOCKHOLM["longitude"],
+        "lat": STOCKHOLM.location["latitude"],
+        "lng": STOCKHOLM.location["longitude"],
         "radius_km": DEMO_REACH_KM,
         "limit": STOPS,
         "date": day,
@@ -153,6 +192,26 @@ async def plan_tomorrow(client: Client, secret_key: str) -> None:
     await _insert_along(client, headers, route)
 
 
+async def _plan_helsinki(client: Client, secret_key: str, headers: dict[str, str]) -> None:
+    """Tomorrow's visits to HELSINKI_STABLES, ordered by the demo customer and planned on
+    the roads."""
+    provider_id = await _provider(client, headers, HELSINKI)
+    day = (date.today() + timedelta(days=1)).isoformat()
+    if await _has_route(client, headers, provider_id, day):
+        say(f"{HELSINKI.name} has a route on {day} already")
+        return
+    customer = await _signed_in(client, secret_key, DEMO_CUSTOMER, "customer")
+    order_ids = []
+    for latitude, longitude in HELSINKI_STABLES:
+        order = {"category": "farrier", "latitude": latitude, "longitude": longitude}
+        order |= {"earliest": day, "latest": day}
+        placed = await client.post("/api/route-orders", json=order, headers=customer)
+        order_ids.append(_answer(placed, 201)["id"])
+    draft = {"provider_id": provider_id, "date": day, "route_order_ids": order_ids}
+    route = _answer(await client.post("/api/routes", json=draft, headers=headers), 201)
+    say(_summary(f"planned route {route['id']} in Helsinki on {day}", route, HELSINKI.timezone))
+
+
 async def _insert_along(client: Client, headers: dict[str, str], route: dict[str, Any]) -> None:
     """Insert the open order near the route whose visit would add least to it."""
     path = f"/api/routes/{route['id']}"
@@ -169,8 +228,8 @@ async def _insert_along(client: Client, headers: dict[str, str], route: dict[str
     say("no order along the route fits the day")
 
 
-def _summary(done: str, route: dict[str, Any]) -> str:
-    zone = ZoneInfo("Europe/Stockholm")
+def _summary(done: str, route: dict[str, Any], timezone: str = STOCKHOLM.timezone) -> str:
+    zone = ZoneInfo(timezone)
     rest = route["break"]
     lunch = (
         "no break"
@@ -179,7 +238,8 @@ def _summary(done: str, route: dict[str, Any]) -> str:
     )
     left = len(route.get("unassigned", []))
     return (
-        f"{done}: {len(route['stops'])} stops, {route['total_distance_m'] / 1000:.1f} km,"
+        f"{done}: {len(route['stops'])} stops, {route['total_distance_m'] / 1000:.1f} km"
+        f" by {route['travel'].replace('_', ' ')},"
         f" {lunch}, home at {datetime.fromisoformat(route['finish']).astimezone(zone):%H:%M}"
         + (f", {left} orders left open" if left else "")
     )

@@ -17,7 +17,7 @@ always gives the same route.
 import itertools
 import math
 import random
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import cast
 
@@ -215,6 +215,9 @@ class Insertions:
 
 # A drawn leg follows its great circle to within this; about 10 m north-south.
 _DRAWN_TOLERANCE_DEG = 1e-4
+# A leg along streets keeps to them within this, about 1 m: on the street at zoom 16
+# (about 2.4 m a pixel at the equator, less farther north).
+_STREET_TOLERANCE_DEG = 1e-5
 # Legs are cut into pieces of at most this before simplifying: a 10 km chord strays
 # under 2 m from its arc, well inside the tolerance.
 _DRAWN_PIECE_M = 10_000.0
@@ -229,13 +232,23 @@ def path_geometry(points: Sequence[Point]) -> shapely.Geometry:
     return LineString(positions)
 
 
-def drawn_line(points: Sequence[Point]) -> LineString:
-    """The path through the points as a GeoJSON line: GeoJSON draws straight lines
-    between positions, so long legs are cut to follow their great circle, then the line
-    is simplified back to the positions it needs."""
+Streets = Sequence[Sequence[Point] | None]
+"""Per leg of a path, the street line it drives (None: not on the roads)."""
+
+
+def drawn_line(points: Sequence[Point], streets: Streets = ()) -> LineString:
+    """The path through the points as a GeoJSON line, each leg along its streets when
+    `streets` has them, else along its great circle (GeoJSON draws straight lines between
+    positions, so long legs are cut to follow the arc), then simplified back to the
+    positions it needs."""
     positions = [(points[0].longitude, points[0].latitude)]
-    for a, b in itertools.pairwise(points):
-        pieces = max(1, math.ceil(haversine_m(a, b) / _DRAWN_PIECE_M))
-        inner = (along_great_circle(a, b, piece / pieces) for piece in range(1, pieces))
+    for leg, (a, b) in enumerate(itertools.pairwise(points)):
+        street = streets[leg] if leg < len(streets) else None
+        if street:
+            inner: Iterable[Point] = street
+        else:
+            pieces = max(1, math.ceil(haversine_m(a, b) / _DRAWN_PIECE_M))
+            inner = (along_great_circle(a, b, piece / pieces) for piece in range(1, pieces))
         positions.extend((point.longitude, point.latitude) for point in [*inner, b])
-    return cast(LineString, LineString(positions).simplify(_DRAWN_TOLERANCE_DEG))
+    tolerance = _STREET_TOLERANCE_DEG if any(streets) else _DRAWN_TOLERANCE_DEG
+    return cast(LineString, LineString(positions).simplify(tolerance))

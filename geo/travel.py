@@ -45,9 +45,14 @@ class TravelTimes:
 
 @runtime_checkable
 class DistanceMatrix(Protocol):
-    """The drives between every pair of points."""
+    """The drives between every pair of points, and the streets of a path's legs."""
 
     async def between(self, points: Sequence[Point]) -> TravelTimes: ...
+
+    async def streets(self, path: Sequence[Point]) -> list[list[Point] | None]:
+        """Per leg of the path, the positions of the streets it drives, the leg's ends
+        excluded (None: the leg is not on the roads)."""
+        ...
 
 
 def great_circle_leg(
@@ -72,3 +77,6 @@ class GreatCircleMatrix:
             [[metres for _, metres in row] for row in legs],
             [[False] * len(points) for _ in points],
         )
+
+    async def streets(self, path: Sequence[Point]) -> list[list[Point] | None]:
+        return [None] * max(0, len(path) - 1)

@@ -12,9 +12,9 @@
 - `road_costs`: shortest drives already reckoned between two vertices, one way. Only ever
   added to (a pair is kept as first reckoned) and emptied when the network is reloaded.
 - `road_paths(sources, targets)`: the drives between vertices, on the part of the graph
-  inside the vertices' box widened by a margin (a query never reads the whole country),
-  seconds and the metres of that fastest path. One function, so that a booking's travel
-  check, the free slots and a route's matrix reckon a pair alike.
+  inside the vertices' box widened by a margin (`road_edges_near`: a query never reads
+  the whole country), seconds and the metres of that fastest path; `road_lines` the
+  streets of given legs, on the same part of the graph.
 
 - `routes.travel`, `route_stops.leg_travel`: what measured a route's legs, `roads` or
   `great_circle` (a place off the network), and `leg_seconds`, each leg's drive.
@@ -99,38 +99,55 @@ UPGRADE = [
             CHECK (leg_travel IN ('roads', 'great_circle'))
     """,
     """
+    CREATE FUNCTION road_edges_near(vertices bigint[]) RETURNS text
+    LANGUAGE sql STABLE AS $$
+        -- The edges SQL for pgRouting: those in the vertices' box widened by a quarter of
+        -- its larger side, and at least about 2 km (room for the detours a straight box
+        -- would cut off: a bridge, a ring road).
+        SELECT format('SELECT id, source, target, cost_s AS cost, reverse_cost_s AS reverse_cost'
+                      ' FROM road_edges WHERE geom && %L::geometry',
+                      ST_Expand(box, greatest(0.02, 0.25 * greatest(width, height))))
+        FROM (SELECT box, ST_XMax(box) - ST_XMin(box) AS width,
+                     ST_YMax(box) - ST_YMin(box) AS height
+              FROM (SELECT ST_Envelope(ST_Collect(geom)) AS box
+                    FROM road_vertices WHERE id = ANY(vertices)) AS envelope) AS area
+        WHERE box IS NOT NULL
+    $$
+    """,
+    """
     CREATE FUNCTION road_paths(sources bigint[], targets bigint[])
     RETURNS TABLE (source bigint, target bigint, seconds float8, metres float8)
-    LANGUAGE plpgsql STABLE AS $$
-    DECLARE
-        box geometry;
-        margin float8;
-    BEGIN
-        SELECT ST_Envelope(ST_Collect(v.geom)) INTO box
-        FROM road_vertices v WHERE v.id = ANY(sources || targets);
-        IF box IS NULL THEN
-            RETURN;
-        END IF;
-        -- A quarter of the box's larger side, and at least about 2 km: room for the
-        -- detours a straight box would cut off (a bridge, a ring road).
-        margin := greatest(0.02, 0.25 * greatest(ST_XMax(box) - ST_XMin(box),
-                                                  ST_YMax(box) - ST_YMin(box)));
-        RETURN QUERY
-            SELECT p.start_vid, p.end_vid, sum(p.cost), sum(e.length_m)
-            FROM pgr_dijkstra(
-                format('SELECT id, source, target, cost_s AS cost, reverse_cost_s AS reverse_cost'
-                       ' FROM road_edges WHERE geom && %L::geometry', ST_Expand(box, margin)),
-                sources, targets, true
-            ) AS p
-            JOIN road_edges e ON e.id = p.edge
-            GROUP BY p.start_vid, p.end_vid;
-    END
+    LANGUAGE sql STABLE AS $$
+        SELECT p.start_vid, p.end_vid, sum(p.cost), sum(e.length_m)
+        FROM pgr_dijkstra(road_edges_near(sources || targets), sources, targets, true) AS p
+        JOIN road_edges e ON e.id = p.edge
+        GROUP BY p.start_vid, p.end_vid
+    $$
+    """,
+    # Each leg's street line, its edges turned the way they are driven.
+    """
+    CREATE FUNCTION road_lines(sources bigint[], targets bigint[])
+    RETURNS TABLE (source bigint, target bigint, line geometry)
+    LANGUAGE sql STABLE AS $$
+        SELECT p.start_vid, p.end_vid,
+               ST_MakeLine(CASE WHEN p.node = e.source THEN e.geom ELSE ST_Reverse(e.geom) END
+                           ORDER BY p.path_seq)
+        FROM pgr_dijkstra(
+            road_edges_near(sources || targets),
+            format('SELECT unnest(%L::bigint[]) AS source, unnest(%L::bigint[]) AS target',
+                   sources, targets),
+            true
+        ) AS p
+        JOIN road_edges e ON e.id = p.edge
+        GROUP BY p.start_vid, p.end_vid
     $$
     """,
 ]
 
 DOWNGRADE = [
+    "DROP FUNCTION road_lines",
     "DROP FUNCTION road_paths",
+    "DROP FUNCTION road_edges_near",
     "ALTER TABLE route_stops DROP COLUMN leg_seconds, DROP COLUMN leg_travel",
     "ALTER TABLE routes DROP COLUMN travel",
     "DROP TABLE road_costs",

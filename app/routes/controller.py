@@ -1,7 +1,7 @@
 """Day routes: a provider plans a day through open orders, and reads it back."""
 
 import itertools
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Annotated, Any
 
@@ -33,6 +33,7 @@ from app.routes.schemas import (
     StopRequest,
     route_features,
     route_geojson,
+    route_path,
 )
 from app.settings import Settings
 from db import routes
@@ -66,11 +67,11 @@ async def _route(session: AsyncSession, owner_id: int, route_id: int) -> RouteDe
     return RouteDetails.of(route)
 
 
-def _as_asked(
-    body: msgspec.Struct, geojson: Callable[[], dict[str, Any]], form: ResponseFormat
+async def _as_asked(
+    body: msgspec.Struct, geojson: Callable[[], Awaitable[dict[str, Any]]], form: ResponseFormat
 ) -> Response[Any]:
     if form is ResponseFormat.geojson:
-        return Response(geojson(), media_type=GEOJSON)
+        return Response(await geojson(), media_type=GEOJSON)
     return Response(body)
 
 
@@ -131,6 +132,7 @@ class RouteController(Controller):
         self,
         request: SignedInRequest,
         db_session: NamedDependency[AsyncSession],
+        travel: NamedDependency[Travel],
         cursor_codec: NamedDependency[CursorCodec],
         list_page: NamedDependency[ListPage],
         day: Annotated[date, QueryParameter(name="date", description="the routes' day")],
@@ -144,11 +146,15 @@ class RouteController(Controller):
         following = cursor_codec.following(page.last_key(lambda r: IdKey(r.id)), filters)
         listed = [RouteDetails.of(route) for route in page.items]
 
-        def geojson() -> dict[str, Any]:
-            features = itertools.chain.from_iterable(route_features(r) for r in listed)
-            return feature_collection(features, next_cursor=following)
+        async def geojson() -> dict[str, Any]:
+            features = [
+                route_features(r, await travel.matrix.streets(route_path(r))) for r in listed
+            ]
+            return feature_collection(
+                itertools.chain.from_iterable(features), next_cursor=following
+            )
 
-        return _as_asked(RouteList(listed, following), geojson, format_)
+        return await _as_asked(RouteList(listed, following), geojson, format_)
 
     @get(
         "/{route_id:int}/gpx",
@@ -181,13 +187,19 @@ class RouteController(Controller):
         self,
         request: SignedInRequest,
         db_session: NamedDependency[AsyncSession],
+        travel: NamedDependency[Travel],
         route_id: RowId,
         format_: Format = ResponseFormat.json,
     ) -> Response[Any]:
         """The route with its stops in visiting order; as GeoJSON, its start, stops and
-        line (each leg along its great circle)."""
+        line: each leg along the streets it drives when the roads measured it, else
+        along its great circle."""
         route = await _route(db_session, request.user.id, route_id)
-        return _as_asked(route, lambda: route_geojson(route), format_)
+
+        async def geojson() -> dict[str, Any]:
+            return route_geojson(route, await travel.matrix.streets(route_path(route)))
+
+        return await _as_asked(route, geojson, format_)
 
     @get(
         "/{route_id:int}/nearby-orders",

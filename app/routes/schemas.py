@@ -11,7 +11,7 @@ from db.routes import AT_START, LeftOut, RouteDraft
 from geo.day_plan import Reason
 from geo.distance import Point
 from geo.geojson import feature_collection, line_feature, point_feature
-from geo.routes import drawn_line
+from geo.routes import Streets, drawn_line
 from geo.travel import TravelBy
 
 
@@ -182,17 +182,23 @@ class PlannedRoute(RouteDetails):
         return cls(**members, unassigned=unassigned)
 
 
-def route_features(route: RouteDetails) -> list[dict[str, Any]]:
-    """The route for a map: its start, its line and its stops, each saying which it is."""
+def route_path(route: RouteDetails) -> list[Point]:
+    """Where the route drives: its start, its stops in order, its end if it has one."""
+    stops = [Point(stop.latitude, stop.longitude) for stop in route.stops]
+    end = [] if route.end is None else [Point(route.end.latitude, route.end.longitude)]
+    return [Point(route.start.latitude, route.start.longitude), *stops, *end]
+
+
+def route_features(route: RouteDetails, streets: Streets = ()) -> list[dict[str, Any]]:
+    """The route for a map: its start, its line (along `streets`, the legs' streets where
+    it has them) and its stops, each saying which it is."""
     start = route.start
     summary = {"route_id": route.id, "status": route.status}
     features = [point_feature(None, start.latitude, start.longitude, {"kind": "start", **summary})]
     if route.stops:
-        stops = [Point(stop.latitude, stop.longitude) for stop in route.stops]
-        end = [] if route.end is None else [Point(route.end.latitude, route.end.longitude)]
-        line = drawn_line([Point(start.latitude, start.longitude), *stops, *end])
-        total = {"total_distance_m": route.total_distance_m}
-        features.append(line_feature(line, {"kind": "line", **summary, **total}))
+        line = drawn_line(route_path(route), streets)
+        totals = {"total_distance_m": route.total_distance_m, "travel": route.travel}
+        features.append(line_feature(line, {"kind": "line", **summary, **totals}))
     return [
         *features,
         *(
@@ -207,10 +213,10 @@ def route_features(route: RouteDetails) -> list[dict[str, Any]]:
     ]
 
 
-def route_geojson(route: RouteDetails) -> dict[str, Any]:
+def route_geojson(route: RouteDetails, streets: Streets = ()) -> dict[str, Any]:
     members = msgspec.to_builtins(route)
     del members["stops"], members["start"]
-    return feature_collection(route_features(route), **members)
+    return feature_collection(route_features(route, streets), **members)
 
 
 class RouteList(msgspec.Struct):

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from db.databases import direct_url
-from db.roads.loader import LoadedNetwork, RoadLoadError, SnapRules, load_network
+from db.roads.loader import LoadedNetwork, RoadLoadError, SnapRules, load_network, loaded_network
 
 
 def _arguments() -> argparse.Namespace:
@@ -56,6 +56,9 @@ def main() -> int:
     if arguments.pbf is not None and not arguments.pbf.is_file():
         print(f"no such file: {arguments.pbf}", file=sys.stderr)
         return 2
+    if arguments.if_empty and (loaded := asyncio.run(loaded_network(url))):
+        print(f"roads: a network is loaded already ({loaded})")
+        return 0
     try:
         network = asyncio.run(
             load_network(

@@ -314,3 +314,13 @@ async def _detour_factor(connection: asyncpg.Connection) -> float:
     from the routable ones: what a leg off the network is stretched by."""
     ratios = [row[0] for row in await connection.fetch(_DETOURS, DETOUR_SAMPLE, _DETOUR_MIN_M)]
     return max(1.0, statistics.median(ratios)) if ratios else _DETOUR_UNMEASURED
+
+
+async def loaded_network(url: str) -> str | None:
+    """What the loaded network was loaded from, and when; None if none is."""
+    connection = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        row = await connection.fetchrow("SELECT source, loaded_at FROM road_network")
+    finally:
+        await connection.close()
+    return None if row is None else f"{row['source']}, {row['loaded_at']:%Y-%m-%d %H:%M}"

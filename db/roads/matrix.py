@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import shapely
 from sqlalchemy import ARRAY, BigInteger, Float, bindparam, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -45,6 +46,12 @@ _KNOWN = text(
     "SELECT source, target, seconds, metres FROM road_costs"
     " WHERE source = ANY(:vertices) AND target = ANY(:vertices)"
 ).bindparams(bindparam("vertices", type_=ARRAY(BigInteger)))
+
+_LINES = text(
+    "SELECT source, target, ST_AsBinary(line) AS line FROM road_lines(:sources, :targets)"
+).bindparams(
+    bindparam("sources", type_=ARRAY(BigInteger)), bindparam("targets", type_=ARRAY(BigInteger))
+)
 
 _RECKONED = text(
     """
@@ -113,6 +120,32 @@ class RoadMatrix:
                 )
             seconds[a][b], metres[a][b] = drive
         return TravelTimes(seconds, metres, by_roads)
+
+    async def streets(self, path: Sequence[Point]) -> list[list[Point] | None]:
+        async with self.engine.connect() as connection:
+            network = await snapped(connection, path)
+            if network is None:
+                return [None] * max(0, len(path) - 1)
+            ends = [(a.vertex, b.vertex) for a, b in itertools.pairwise(network.snaps)]
+            on_roads = [(a, b) for a, b in ends if a is not None and b is not None and a != b]
+            lines = await _lines(connection, on_roads)
+        return [_positions(lines.get(pair)) for pair in ends]
+
+
+async def _lines(
+    connection: AsyncConnection, legs: list[tuple[int, int]]
+) -> dict[tuple[int | None, int | None], shapely.Geometry]:
+    if not legs:
+        return {}
+    values = {"sources": [a for a, _ in legs], "targets": [b for _, b in legs]}
+    rows = (await connection.execute(_LINES, values)).all()
+    return {(row.source, row.target): shapely.from_wkb(row.line) for row in rows}
+
+
+def _positions(line: shapely.Geometry | None) -> list[Point] | None:
+    if line is None:
+        return None
+    return [Point(latitude, longitude) for longitude, latitude in shapely.get_coordinates(line)]
 
 
 def _factor(network: Snaps, a: int, b: int) -> float:

@@ -7,6 +7,8 @@ import math
 import random
 from typing import Any
 
+import shapely
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from geo.distance import Point
@@ -57,3 +59,30 @@ async def test_a_helsinki_route_is_planned_on_the_roads_and_keeps_the_clock(
     shown = await client.get(f"{ROUTES}/{route['id']}", headers=provider.owner.headers)
     assert shown.json()["travel"] == "roads"
     assert shown.json()["stops"] == route["stops"]
+
+
+async def test_a_route_on_the_roads_is_drawn_along_the_streets(
+    client: Client, customer: SignedIn, engine: AsyncEngine
+) -> None:
+    roads = await RoadGraph.load(engine)
+    provider = await open_provider(client, spot=HELSINKI_CENTRE)
+    rng = random.Random(12)
+    orders = [await _order(client, customer, roads.random_point(rng)) for _ in range(4)]
+    route = await planned(client, provider, route_body(provider, orders))
+    drawn = await client.get(
+        f"{ROUTES}/{route['id']}", params={"format": "geojson"}, headers=provider.owner.headers
+    )
+    [line] = [f for f in drawn.json()["features"] if f["properties"]["kind"] == "line"]
+    assert line["properties"]["travel"] == "roads"
+    async with engine.connect() as connection:
+        streets = shapely.from_wkb(
+            await connection.scalar(text("SELECT ST_AsBinary(ST_Collect(geom)) FROM road_edges"))
+        )
+    stops = {(s["longitude"], s["latitude"]) for s in [route["start"], *route["stops"]]}
+    positions = [tuple(position) for position in line["geometry"]["coordinates"]]
+    assert stops <= set(positions)
+    off_street = [
+        p for p in positions if p not in stops and streets.distance(shapely.Point(p)) > 1e-9
+    ]
+    assert off_street == []  # every bend is a point of the streets
+    assert len(positions) > 2 * len(stops)  # it turns with them, not straight from stop to stop

@@ -50,9 +50,11 @@ class DayRulesSeen:
     """Other than the route's own visits: bookings, other routes' visits."""
     travel: Callable[[Point, Point], tuple[float, float]] = great_circle
     """Seconds and metres from a place to another."""
+    zone: ZoneInfo = STOCKHOLM
+    """The provider's clock."""
 
     def local(self, at: time) -> datetime:
-        return datetime.combine(self.day, at, STOCKHOLM)
+        return datetime.combine(self.day, at, self.zone)
 
     def drive(self, a: Point, b: Point) -> timedelta:
         return timedelta(seconds=math.ceil(self.travel(a, b)[0]))
@@ -122,7 +124,7 @@ def check_day(
 
 
 def _check_window(stop: dict[str, Any], order: dict[str, Any], rules: DayRulesSeen) -> None:
-    eta = datetime.fromisoformat(stop["eta"]).astimezone(STOCKHOLM)
+    eta = datetime.fromisoformat(stop["eta"]).astimezone(rules.zone)
     end = eta + timedelta(minutes=stop["service_minutes"])
     assert rules.local(rules.opens) <= eta
     assert end <= rules.local(rules.closes)

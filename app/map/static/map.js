@@ -398,7 +398,8 @@ import * as maplibregl from "./vendor/maplibre-gl/dist/maplibre-gl.mjs";
       note.textContent = routes.items.length ? "" : "No routes on that day.";
       $("route-list").replaceChildren(...routes.items.map((route) => {
         const entry = element("li");
-        const pick = element("button", `Route ${route.id}: ${route.stops.length} stops, ${(route.total_distance_m / 1000).toFixed(1)} km`);
+        const by = route.travel === "roads" ? "by road" : "straight line";
+        const pick = element("button", `Route ${route.id}: ${route.stops.length} stops, ${(route.total_distance_m / 1000).toFixed(1)} km ${by}`);
         pick.addEventListener("click", () => showRoute(route.id));
         entry.append(pick);
         return entry;

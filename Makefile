@@ -43,7 +43,7 @@ help:
 	@echo "make worker    the job worker alone (mail, exports; python -m app.jobs dead|retry for dead letters)"
 	@echo "make serve-cluster INSTANCES=N  nginx on HOST:PORT in front of N granian instances (TLS=1: HTTPS)"
 	@echo "make check-docs  run docs/api.md's curl examples against http://HOST:PORT"
-	@echo "make bench     route optimizer, search strategies, map clusters and tiles, booking contention, throughput against the floor, plots and summary (docs/benchmarks.md)"
+	@echo "make bench     route optimizer, search strategies, map clusters and tiles, road matrices, booking contention, throughput against the floor, plots and summary (docs/benchmarks.md)"
 	@echo "make bench-quick  the strategies, map views, free time and contention at CI size"
 	@echo "make backup    a pgBackRest backup of the local cluster (BACKUP_TYPE=incr|diff|full) and what it took"
 	@echo "make restore TARGET_TIME='…' RESTORE_PORT=…  the cluster as it was then, as a separate cluster; last line DATABASE_URL=…"
@@ -181,6 +181,7 @@ bench: migrate
 	@$(STACK) && $(BIN)/python -m bench.strategies
 	@$(STACK) && $(BIN)/python -m bench.map_views
 	@$(STACK) && $(BIN)/python -m bench.free_time
+	@$(STACK) && $(BIN)/python -m bench.road_matrix
 	@$(STACK) && $(BIN)/python -m bench.contention
 	@$(STACK) && $(BIN)/python -m bench.throughput
 	$(BIN)/python -m bench.report

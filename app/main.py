@@ -18,7 +18,7 @@ from litestar.openapi import OpenAPIConfig
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.auth import TokenIssuer, make_jwt_auth
 from app.accounts.controller import AuthController, MeController
@@ -58,7 +58,7 @@ from app.tiles.reads import ProviderTile
 from db.accounts import Passwords
 from db.engine import SlowStatementLog, check_pooler
 from db.geocoding import GazetteerGeocoder
-from db.roads.matrix import RoadMatrix
+from db.roads.matrix import KeptDrives, RoadMatrix
 from db.search_cache import SearchCache
 from db.token_versions import TokenVersions
 from db.working_days import Travel
@@ -104,12 +104,16 @@ def _constant(value: object) -> Callable[[], object]:
     return lambda: value
 
 
-def _route_matrix(settings: Settings, engine: AsyncEngine) -> DistanceMatrix:
+def _route_matrices(
+    settings: Settings, kept: KeptDrives
+) -> Callable[[AsyncSession], DistanceMatrix]:
     """Drives on the roads (which fall back to the great circle where none are loaded),
     unless ROUTING=great_circle."""
+    speed_kmh = settings.routes.speed_kmh
     if settings.routing is Routing.great_circle:
-        return GreatCircleMatrix(settings.routes.speed_kmh)
-    return RoadMatrix(engine, settings.routes.speed_kmh)
+        straight = GreatCircleMatrix(speed_kmh)
+        return lambda _: straight
+    return lambda session: RoadMatrix(session, speed_kmh, kept)
 
 
 def _geocoder(
@@ -172,6 +176,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
     )
     cursor_codec = CursorCodec(derived_key(settings.secret_key, "search-cursor"))
     token_versions = TokenVersions(redis, engine)
+    # Reckoned road drives are written on a pool of their own (db.roads.matrix.KeptDrives).
+    kept_drives = database_engine(settings, settings.database_url, pool_size=1, max_overflow=1)
     jwt_auth = make_jwt_auth(
         derived_key(settings.secret_key, "access-token").hex(),
         settings.access_token_ttl_s,
@@ -203,6 +209,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             await limits_redis.aclose()
             if cache_redis is not redis:
                 await cache_redis.aclose()
+            await kept_drives.dispose()
             for name, pool in databases.engines.items():
                 if name != "main":  # the plugin disposes of its own
                     await pool.dispose()
@@ -246,7 +253,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         "order_search": databases.public_reads.primary.orders,
         "travel": Travel(
             settings.routes.speed_kmh,
-            _route_matrix(settings, engine),
+            _route_matrices(settings, KeptDrives(kept_drives)),
             day_rules(settings.routes),
             vroom_steps,
         ),

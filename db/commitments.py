@@ -156,8 +156,9 @@ def _taken(clash: Clash | None, time: TimeTaken) -> TimeTakenError:
 
 
 class Drives(Protocol):
-    async def drives(self, places: Sequence[Point]) -> list[timedelta]:
-        """How long driving from each place to the next takes."""
+    async def drives(self, session: AsyncSession, places: Sequence[Point]) -> list[timedelta]:
+        """How long driving from each place to the next takes (read in the session's
+        transaction)."""
         ...
 
 
@@ -223,14 +224,14 @@ async def day_in_order(
 
 
 async def _check_beside(
-    in_order: Sequence[tuple[Placed, bool]], time: TimeTaken, drives: Drives
+    session: AsyncSession, in_order: Sequence[tuple[Placed, bool]], time: TimeTaken, drives: Drives
 ) -> None:
     """TooFarError unless the provider can drive between each commitment the write adds
     (marked True) and the others beside it, within the gaps."""
     for (before, before_mine), (after, after_mine) in itertools.pairwise(in_order):
         if before_mine == after_mine:
             continue
-        [drive] = await drives.drives([before.place, after.place])
+        [drive] = await drives.drives(session, [before.place, after.place])
         if before.end + drive > after.start:
             other, arriving = (before, True) if after_mine else (after, False)
             raise _too_far(other, drive, time, arriving=arriving)
@@ -252,7 +253,8 @@ async def check_drives(
         if placed.end <= time.start or placed.start >= time.end
     ]
     added = Placed(CommitmentKind.booking, time.start, time.end, place)
-    await _check_beside(sorted([*others, (added, True)], key=lambda p: p[0].start), time, drives)
+    in_order = sorted([*others, (added, True)], key=lambda p: p[0].start)
+    await _check_beside(session, in_order, time, drives)
 
 
 def _too_far(other: Placed, drive: timedelta, time: TimeTaken, arriving: bool) -> TooFarError:
@@ -282,4 +284,4 @@ async def check_route_drives(
     commitments beside it that are not the route's, that day (the route's own legs are
     its schedule's). Hold the day's lock."""
     in_order = await day_in_order(session, time.provider_id, day, route_id)
-    await _check_beside(in_order, time, drives)
+    await _check_beside(session, in_order, time, drives)

@@ -738,7 +738,7 @@ async def _replan(
     told = {stop.route_order_id: (stop.order.customer_id, stop.eta) for stop in waiting}
     schedule = _schedule(model, driven)
     by_order = {stop.route_order_id: stop for stop in waiting}
-    done_legs = await _legs(travel, [route.start, *(stop.order.point for stop in done)])
+    done_legs = await _legs(session, travel, [route.start, *(stop.order.point for stop in done)])
     changes: list[dict[str, Any]] = [
         {"id": stop.id, "position": position, **leg.values()}
         for position, (stop, leg) in enumerate(zip(done, done_legs, strict=True))
@@ -777,9 +777,9 @@ async def _replan(
     return schedule
 
 
-async def _legs(travel: Travel, places: Sequence[Point]) -> list[Leg]:
+async def _legs(session: AsyncSession, travel: Travel, places: Sequence[Point]) -> list[Leg]:
     """From each place to the next."""
-    times = await travel.matrix.between(list(places))
+    times = await travel.matrix(session).between(list(places))
     return [Leg.of(times, n, n + 1) for n in range(len(places) - 1)]
 
 

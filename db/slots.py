@@ -1,5 +1,6 @@
-"""Free time: when a provider could come, reckoned in PostgreSQL by migration 0012's
-functions from the opening hours, the exceptions and the commitments with their places.
+"""Free time: when a provider could come, reckoned in PostgreSQL by migration 0016's
+functions (made in 0012) from the opening hours, the exceptions and the commitments with
+their places, the drives between them on the roads where a network covers them.
 
 A slot is what a booking would accept (db.bookings): inside one opening interval of its
 local date, clear of every active commitment by the drive between the two places, not
@@ -13,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Date,
     DateTime,
     Float,
@@ -39,7 +41,9 @@ class SlotRules:
     notice: timedelta
     horizon: timedelta
     speed_kmh: float
-    """The travel speed between places, as bookings check it (ROUTE_SPEED_KMH)."""
+    """The travel speed along the great circle, as bookings check it (ROUTE_SPEED_KMH)."""
+    on_roads: bool
+    """Drives on the loaded road network where it covers the places (ROUTING=roads)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +66,7 @@ def _free_time_values(rules: SlotRules, window: Window, place: Point | None) -> 
         "not_after": now + rules.horizon,
         "step_minutes": rules.step_minutes,
         "speed_kmh": rules.speed_kmh,
+        "on_roads": rules.on_roads,
     }
 
 
@@ -74,6 +79,7 @@ _ARGUMENTS = (
     bindparam("not_after", type_=DateTime(timezone=True)),
     bindparam("step_minutes", type_=Integer),
     bindparam("speed_kmh", type_=Float),
+    bindparam("on_roads", type_=Boolean),
 )
 
 

@@ -7,7 +7,7 @@ with a clock change has its real length and 08:00 is 08:00 on the wall either si
 """
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -20,7 +20,7 @@ from db.hours import opening_intervals
 from db.models import Availability, AvailabilityException, Provider
 from geo.day_plan import Day, Fixed, Rest, Solver, Step, Visit, working_day
 from geo.distance import Point
-from geo.travel import DistanceMatrix, GreatCircleMatrix, TravelTimes
+from geo.travel import DistanceMatrix, TravelTimes
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,23 +36,28 @@ class DayRules:
 
 @dataclass(frozen=True, slots=True)
 class Travel:
-    """How a provider's day runs: the drives between places a route is planned with (on
-    the roads when a network is loaded), and the deployment's day.
+    """How a provider's day runs: the drives between places (on the roads where a network
+    is loaded and covers them, else along the great circle at `speed_kmh`), and the
+    deployment's day.
 
-    The calendar's check of travel between a booking and its neighbours (`drives`) is
-    the great circle at `speed_kmh`, as the free slots reckon it in SQL (migration
-    0012's drive_time): a slot offered is a slot a booking takes."""
+    The calendar's check of travel between a booking and its neighbours (`drives`) reads
+    the same matrix, which reckons each pair as the free slots do in SQL (migration 0016's
+    travel_seconds): a slot offered is a slot a booking takes."""
 
     speed_kmh: float
-    matrix: DistanceMatrix
+    matrices: Callable[[AsyncSession], DistanceMatrix]
+    """The matrix that reads in a session's transaction."""
     rules: DayRules
     solver: Solver | None = None
     """Proposes each day's plan (geo.day_plan checks it); None: cheapest insertion."""
 
-    async def drives(self, places: Sequence[Point]) -> list[timedelta]:
+    def matrix(self, session: AsyncSession) -> DistanceMatrix:
+        return self.matrices(session)
+
+    async def drives(self, session: AsyncSession, places: Sequence[Point]) -> list[timedelta]:
         """How long driving from each place to the next takes, rounded up to the second
         as free slots reckon it."""
-        times = await GreatCircleMatrix(self.speed_kmh).between(list(places))
+        times = await self.matrix(session).between(list(places))
         return [
             timedelta(seconds=whole_seconds(times.seconds[a][a + 1]))
             for a in range(len(places) - 1)
@@ -155,7 +160,7 @@ async def model_day(
     ]
     start, end = ends
     places = [start, *([end] if end else []), *(c.place for c in taken), *(o.point for o in orders)]
-    times = await travel.matrix.between(places)
+    times = await travel.matrix(session).between(places)
     drives = [[whole_seconds(seconds) for seconds in row] for row in times.seconds]
     first_taken = 2 if end else 1
     commitments = [

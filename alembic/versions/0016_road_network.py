@@ -16,6 +16,14 @@
   the whole country), seconds and the metres of that fastest path; `road_lines` the
   streets of given legs, on the same part of the graph.
 
+- `road_snap(lat, lng)`: the nearest routable vertex on the sphere, if within the
+  network's `snap_max_m`, and whether the place lies in the network's extent.
+- `travel_seconds(…, speed_kmh, on_roads)`: one drive as the calendar reckons it, on the
+  roads when asked and a network is loaded (the road matrix's rules, db.roads.matrix:
+  the kept drive, else `road_paths` for the pair; a place off the network is the great
+  circle, stretched by the detour factor near the network), else the great circle.
+  `provider_slots` and `first_free_slot` take `on_roads` and widen each commitment by
+  it: the booking's check reckons the same drives (a slot offered is still bookable).
 - `routes.travel`, `route_stops.leg_travel`: what measured a route's legs, `roads` or
   `great_circle` (a place off the network), and `leg_seconds`, each leg's drive.
 
@@ -26,6 +34,10 @@ Revision ID: 0016
 Revises: 0015
 Create Date: 2026-12-07
 """
+
+import importlib.util
+from pathlib import Path
+from types import ModuleType
 
 from alembic import op
 
@@ -63,9 +75,9 @@ UPGRADE = [
         routable boolean NOT NULL
     )
     """,
-    # Snapping: the nearest routable vertex, by KNN on the sphere.
-    "CREATE INDEX road_vertices_routable ON road_vertices USING gist ((geom::geography))"
-    " WHERE routable",
+    # Snapping: the nearest routable vertex in degrees, by KNN, then the nearest on the
+    # sphere inside the box that distance spans (db.roads.matrix).
+    "CREATE INDEX road_vertices_routable ON road_vertices USING gist (geom) WHERE routable",
     """
     CREATE TABLE road_edges (
         id bigint PRIMARY KEY,
@@ -142,9 +154,205 @@ UPGRADE = [
         GROUP BY p.start_vid, p.end_vid
     $$
     """,
+    """
+    CREATE FUNCTION road_snap(lat float8, lng float8,
+                              OUT vertex bigint, OUT metres float8, OUT inside boolean)
+    LANGUAGE plpgsql STABLE AS $$
+    DECLARE
+        place geometry := ST_SetSRID(ST_MakePoint(lng, lat), 4326);
+        network road_network;
+        reach float8;
+    BEGIN
+        SELECT * INTO network FROM road_network;
+        IF NOT FOUND THEN
+            RETURN;
+        END IF;
+        inside := ST_Intersects(network.extent, place);
+        metres := 0;
+        -- The nearest in degrees (an index KNN) is `reach` away on the sphere; the nearest
+        -- on the sphere lies in the box of points that near, which the index reads too.
+        SELECT degrees(ST_Distance(r.geom::geography, place::geography, false)
+                       / 6371008.7714150598)
+        INTO reach
+        FROM road_vertices r WHERE r.routable ORDER BY r.geom <-> place LIMIT 1;
+        SELECT r.id, ST_Distance(r.geom::geography, place::geography, false)
+        INTO vertex, metres
+        FROM road_vertices r
+        WHERE r.routable
+          AND r.geom && ST_Expand(
+              place, reach / greatest(cos(radians(least(89.9, abs(lat) + reach))), 0.001), reach)
+        ORDER BY 2, 1
+        LIMIT 1;
+        IF vertex IS NULL OR metres > network.snap_max_m THEN
+            vertex := NULL;
+            metres := 0;
+        END IF;
+    END
+    $$
+    """,
+    """
+    CREATE FUNCTION great_circle_m(from_lat float8, from_lng float8, to_lat float8, to_lng float8)
+    RETURNS float8 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+        SELECT 2 * 6371008.7714150598::float8 * asin(least(1.0, sqrt(
+            power(sin((radians(to_lat) - radians(from_lat)) / 2), 2)
+            + cos(radians(from_lat)) * cos(radians(to_lat))
+              * power(sin(radians(to_lng - from_lng) / 2), 2)
+        )))
+    $$
+    """,
+    # Term for term the sums of db.roads.matrix and geo.travel, so that both round alike.
+    """
+    CREATE FUNCTION travel_seconds(from_lat float8, from_lng float8, to_lat float8,
+                                   to_lng float8, speed_kmh float8, on_roads boolean)
+    RETURNS float8 LANGUAGE plpgsql STABLE AS $$
+    DECLARE
+        network road_network;
+        a record;
+        b record;
+        road float8;
+        factor float8 := 1;
+    BEGIN
+        IF from_lat = to_lat AND from_lng = to_lng THEN
+            RETURN 0;
+        END IF;
+        IF on_roads THEN
+            SELECT * INTO network FROM road_network;
+        END IF;
+        IF network.version IS NOT NULL THEN
+            a := road_snap(from_lat, from_lng);
+            b := road_snap(to_lat, to_lng);
+            IF a.vertex = b.vertex THEN
+                road := 0;
+            ELSIF a.vertex IS NOT NULL AND b.vertex IS NOT NULL THEN
+                SELECT c.seconds INTO road FROM road_costs c
+                WHERE c.source = a.vertex AND c.target = b.vertex;
+                IF road IS NULL THEN
+                    SELECT p.seconds INTO road
+                    FROM road_paths(ARRAY[a.vertex, b.vertex], ARRAY[a.vertex, b.vertex]) AS p
+                    WHERE p.source = a.vertex AND p.target = b.vertex;
+                END IF;
+            END IF;
+            IF road IS NOT NULL THEN
+                RETURN a.metres / 1000 / network.snap_speed_kmh * 3600 + road
+                       + b.metres / 1000 / network.snap_speed_kmh * 3600;
+            END IF;
+            IF a.inside OR b.inside THEN
+                factor := network.detour_factor;
+            END IF;
+        END IF;
+        RETURN great_circle_m(from_lat, from_lng, to_lat, to_lng) * factor
+               / 1000 / speed_kmh * 3600;
+    END
+    $$
+    """,
+    "DROP FUNCTION first_free_slot(bigint, text, date, date, float8, float8, timestamptz,"
+    " timestamptz, integer, float8)",
+    "DROP FUNCTION provider_slots(bigint, integer, date, date, float8, float8, timestamptz,"
+    " timestamptz, integer, float8)",
+    "DROP FUNCTION drive_time",
+    """
+    CREATE FUNCTION provider_slots(
+        provider bigint, minutes integer, first_day date, last_day date,
+        at_lat float8, at_lng float8, not_before timestamptz, not_after timestamptz,
+        step_minutes integer, speed_kmh float8, on_roads boolean
+    ) RETURNS TABLE (slot_start timestamptz, slot_end timestamptz)
+    LANGUAGE sql STABLE AS $$
+        WITH visitor AS (
+            -- No place named: the visit is at the provider's own location.
+            SELECT timezone, coalesce(at_lat, latitude) AS lat, coalesce(at_lng, longitude) AS lng
+            FROM providers WHERE id = provider AND is_active
+        ),
+        days AS (
+            SELECT first_day + n AS day FROM generate_series(0, last_day - first_day) AS n
+        ),
+        opening AS (
+            SELECT tstzrange((day + opens) AT TIME ZONE timezone,
+                             (day + closes) AT TIME ZONE timezone) AS hours
+            FROM visitor, days, LATERAL (
+                SELECT e.opens, e.closes FROM availability_exceptions e
+                WHERE e.provider_id = provider AND e.date = day AND e.opens IS NOT NULL
+                UNION ALL
+                SELECT a.opens, a.closes FROM availability a
+                WHERE a.provider_id = provider AND a.weekday = extract(isodow FROM day) - 1
+                  AND NOT EXISTS (SELECT FROM availability_exceptions e
+                                  WHERE e.provider_id = provider AND e.date = day)
+            ) AS intervals
+        ),
+        taken AS (
+            SELECT coalesce(range_agg(tstzrange(
+                lower(c.during) - make_interval(secs => ceil(travel_seconds(
+                    lat, lng, c.latitude, c.longitude, speed_kmh, on_roads))),
+                upper(c.during) + make_interval(secs => ceil(travel_seconds(
+                    c.latitude, c.longitude, lat, lng, speed_kmh, on_roads)))
+            )), '{}') AS ranges
+            FROM visitor, commitments c
+            WHERE c.provider_id = provider AND c.active
+              AND c.during && tstzrange((first_day - 1)::timestamp AT TIME ZONE timezone,
+                                        (last_day + 2)::timestamp AT TIME ZONE timezone)
+        ),
+        free AS (
+            -- Each opening interval on its own: a visit must fit in one (touching
+            -- intervals are not merged).
+            SELECT unnest(multirange(hours) - ranges) AS span FROM opening, taken
+        )
+        SELECT start, start + make_interval(mins => minutes)
+        FROM free, LATERAL generate_series(
+            date_bin(make_interval(mins => step_minutes),
+                     lower(span) + make_interval(mins => step_minutes) - interval '1 microsecond',
+                     timestamptz '2000-01-01 00:00+00'),
+            upper(span) - make_interval(mins => minutes),
+            make_interval(mins => step_minutes)
+        ) AS start
+        WHERE start >= not_before AND start <= not_after
+        ORDER BY start
+    $$
+    """,
+    """
+    CREATE FUNCTION first_free_slot(
+        provider bigint, category text, first_day date, last_day date,
+        at_lat float8, at_lng float8, not_before timestamptz, not_after timestamptz,
+        step_minutes integer, speed_kmh float8, on_roads boolean
+    ) RETURNS TABLE (service_id bigint, slot_start timestamptz, slot_end timestamptz)
+    LANGUAGE plpgsql STABLE
+    -- One plan for the day's query, made on the first call: planning it anew for each
+    -- provider and day (PL/pgSQL's custom plans) would cost more than running it.
+    SET plan_cache_mode = force_generic_plan
+    AS $$
+    DECLARE
+        shortest record;
+    BEGIN
+        SELECT s.id, s.duration_minutes INTO shortest FROM services s
+        WHERE s.provider_id = provider AND s.is_active
+          AND (first_free_slot.category IS NULL OR s.category = first_free_slot.category)
+        ORDER BY s.duration_minutes, s.id
+        LIMIT 1;
+        IF NOT FOUND THEN
+            RETURN;
+        END IF;
+        -- Day by day: most providers are free on one of the first, and the days after
+        -- it are never reckoned.
+        FOR day IN 0 .. last_day - first_day LOOP
+            RETURN QUERY
+                SELECT shortest.id, free.slot_start, free.slot_end
+                FROM provider_slots(provider, shortest.duration_minutes, first_day + day,
+                                    first_day + day, at_lat, at_lng, not_before, not_after,
+                                    step_minutes, speed_kmh, on_roads) AS free
+                LIMIT 1;
+            IF FOUND THEN
+                RETURN;
+            END IF;
+        END LOOP;
+    END
+    $$
+    """,
 ]
 
 DOWNGRADE = [
+    "DROP FUNCTION first_free_slot",
+    "DROP FUNCTION provider_slots",
+    "DROP FUNCTION travel_seconds",
+    "DROP FUNCTION great_circle_m",
+    "DROP FUNCTION road_snap",
     "DROP FUNCTION road_lines",
     "DROP FUNCTION road_paths",
     "DROP FUNCTION road_edges_near",
@@ -165,3 +373,18 @@ def upgrade() -> None:
 def downgrade() -> None:
     for statement in DOWNGRADE:
         op.execute(statement)
+    for statement in _free_slots_0012().UPGRADE:
+        op.execute(statement)
+
+
+def _free_slots_0012() -> ModuleType:
+    """Migration 0012, whose functions (drive_time and the free slots') a downgrade
+    restores as it made them."""
+    spec = importlib.util.spec_from_file_location(
+        "free_slots", Path(__file__).with_name("0012_free_slots.py")
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

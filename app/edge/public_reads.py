@@ -35,12 +35,15 @@ class Servers(NamedTuple):
     """The index-ordered searches' pools, which count their connections themselves."""
 
 
-def database_engine(settings: Settings, url: str) -> AsyncEngine:
-    """An engine of the API's: its pool, and every transaction under the timeouts."""
+def database_engine(
+    settings: Settings, url: str, pool_size: int | None = None, max_overflow: int | None = None
+) -> AsyncEngine:
+    """An engine of the API's: its pool (the settings' size unless given one), and every
+    transaction under the timeouts."""
     return make_engine(
         url,
-        pool_size=settings.db_pool_size,
-        max_overflow=settings.db_max_overflow,
+        pool_size=settings.db_pool_size if pool_size is None else pool_size,
+        max_overflow=settings.db_max_overflow if max_overflow is None else max_overflow,
         pool_timeout_s=settings.db_pool_timeout_s,
         timeouts=Timeouts(
             settings.db_statement_timeout_ms,

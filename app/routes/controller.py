@@ -148,7 +148,8 @@ class RouteController(Controller):
 
         async def geojson() -> dict[str, Any]:
             features = [
-                route_features(r, await travel.matrix.streets(route_path(r))) for r in listed
+                route_features(r, await travel.matrix(db_session).streets(route_path(r)))
+                for r in listed
             ]
             return feature_collection(
                 itertools.chain.from_iterable(features), next_cursor=following
@@ -197,7 +198,8 @@ class RouteController(Controller):
         route = await _route(db_session, request.user.id, route_id)
 
         async def geojson() -> dict[str, Any]:
-            return route_geojson(route, await travel.matrix.streets(route_path(route)))
+            streets = await travel.matrix(db_session).streets(route_path(route))
+            return route_geojson(route, streets)
 
         return await _as_asked(route, geojson, format_)
 

@@ -9,7 +9,7 @@ import msgspec
 from litestar.params import Parameter, QueryParameter
 
 from app.edge.parameters import RowId, bad_query
-from app.settings import Settings
+from app.settings import Routing, Settings
 from db.models import MAX_ROW_ID
 from db.slots import SlotRules, Window
 from geo.distance import canonical_coordinate, canonical_longitude
@@ -44,6 +44,7 @@ def slot_rules(settings: Settings) -> SlotRules:
         timedelta(minutes=settings.booking_min_notice_minutes),
         timedelta(days=settings.booking_horizon_days),
         settings.routes.speed_kmh,
+        on_roads=settings.routing is Routing.roads,
     )
 
 

@@ -22,6 +22,9 @@ def _arguments() -> argparse.Namespace:
         "--synthetic", type=float, metavar="KM", help="a generated region KM across"
     )
     parser.add_argument(
+        "--if-empty", action="store_true", help="only when no network is loaded yet"
+    )
+    parser.add_argument(
         "--snap-max-m",
         type=float,
         default=SnapRules().max_m,

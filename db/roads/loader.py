@@ -285,7 +285,7 @@ async def _replace_graph(
         progress(f"detour factor {detour:.3f}: {time.monotonic() - began:.1f} s")
         version = await connection.fetchval(_NETWORK, source, snap.max_m, snap.speed_kmh, detour)
         await connection.execute(f"DROP SCHEMA {IMPORT_SCHEMA} CASCADE")
-    await connection.execute("ANALYZE road_edges, road_vertices, road_costs")
+    await connection.execute("ANALYZE road_network, road_edges, road_vertices, road_costs")
     counts = await connection.fetchrow(
         """
         SELECT n.vertices, (SELECT count(*) FROM road_vertices WHERE routable) AS routable,

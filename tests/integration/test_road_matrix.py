@@ -8,10 +8,10 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from db.roads.matrix import RoadMatrix, snapped
+from db.roads.matrix import snapped
 from geo.distance import Point, haversine_m
 from geo.travel import TravelBy
-from tests.support.roads import SPEED_KMH, RoadGraph
+from tests.support.roads import SPEED_KMH, RoadGraph, road_matrix
 
 HELSINKI_CENTRE = Point(60.1706, 24.9441)
 
@@ -30,7 +30,8 @@ async def test_a_road_drive_is_never_shorter_than_the_great_circle(
     engine: AsyncEngine, roads: RoadGraph
 ) -> None:
     points = _points(roads, 1, 16)
-    times = await RoadMatrix(engine, SPEED_KMH).between(points)
+    async with road_matrix(engine) as matrix:
+        times = await matrix.between(points)
     for a, start in enumerate(points):
         for b, end in enumerate(points):
             assert times.metres[a][b] >= haversine_m(start, end) * (1 - 1e-9)
@@ -57,7 +58,8 @@ async def test_a_one_way_street_is_driven_one_way(engine: AsyncEngine) -> None:
             )
         ).one()
     along, against = Point(street[0], street[1]), Point(street[2], street[3])
-    times = await RoadMatrix(engine, SPEED_KMH).between([along, against])
+    async with road_matrix(engine) as matrix:
+        times = await matrix.between([along, against])
     assert times.seconds[0][1] <= street[4] + 1e-9
     assert times.seconds[1][0] > times.seconds[0][1]
     assert times.metres[1][0] > times.metres[0][1]
@@ -69,7 +71,8 @@ async def test_the_matrix_is_the_shortest_path_over_the_same_edges(
     rng = random.Random(3)
     at_vertices = [roads.vertices[v] for v in rng.sample(sorted(roads.vertices), 10)]
     points = at_vertices + _points(roads, 4, 8)
-    times = await RoadMatrix(engine, SPEED_KMH).between(points)
+    async with road_matrix(engine) as matrix:
+        times = await matrix.between(points)
     for a, start in enumerate(points):
         for b, end in enumerate(points):
             if a == b:
@@ -99,27 +102,28 @@ async def test_a_place_off_the_network_is_the_great_circle_and_says_so(
     off = Point(HELSINKI_CENTRE.latitude + 0.05, HELSINKI_CENTRE.longitude)  # 5 km north
     stockholm, uppsala = Point(59.3293, 18.0686), Point(59.8586, 17.6389)
     points = [HELSINKI_CENTRE, off, stockholm, uppsala]
-    times = await RoadMatrix(engine, SPEED_KMH).between(points)
+    async with road_matrix(engine) as matrix:
+        times = await matrix.between(points)
+        far_away = await matrix.between([stockholm, uppsala])
     assert times.by(0, 1) is TravelBy.great_circle
     stretched = haversine_m(HELSINKI_CENTRE, off) * roads.detour_factor
     assert times.metres[0][1] == pytest.approx(stretched)
     assert times.seconds[0][1] == pytest.approx(stretched / 1000 / SPEED_KMH * 3600)
     assert times.metres[2][3] == pytest.approx(haversine_m(stockholm, uppsala))
     assert roads.detour_factor > 1.0
-    assert (await RoadMatrix(engine, SPEED_KMH).between([stockholm, uppsala])).travel is (
-        TravelBy.great_circle
-    )
+    assert far_away.travel is TravelBy.great_circle
 
 
 async def test_reckoned_drives_are_kept_and_read_back_alike(
     engine: AsyncEngine, roads: RoadGraph
 ) -> None:
     points = _points(roads, 6, 6)
-    matrix = RoadMatrix(engine, SPEED_KMH)
-    first = await matrix.between(points)
+    async with road_matrix(engine) as matrix:
+        first = await matrix.between(points)
     async with engine.connect() as connection:
         kept = await connection.scalar(text("SELECT count(*) FROM road_costs"))
-    again = await matrix.between(points)
+    async with road_matrix(engine) as matrix:
+        again = await matrix.between(points)
     assert kept is not None
     assert kept >= 6 * 5 - 6  # every pair of distinct vertices, at least
     assert again == first

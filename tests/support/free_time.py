@@ -2,7 +2,7 @@
 calendar allows and what the slot endpoints must therefore offer."""
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -95,8 +95,15 @@ async def commitments_of(
     return [(start, end, place) for _, start, end, place in await timeline(engine, provider_id)]
 
 
-def drive(a: Point, b: Point, speed_kmh: float) -> timedelta:
-    return timedelta(seconds=math.ceil(haversine_m(a, b) / 1000 / speed_kmh * 3600))
+Drive = Callable[[Point, Point], timedelta]
+"""How long the drive from a place to another takes, as a booking's check rounds it."""
+
+
+def great_circle_drive(speed_kmh: float) -> Drive:
+    def drive(a: Point, b: Point) -> timedelta:
+        return timedelta(seconds=math.ceil(haversine_m(a, b) / 1000 / speed_kmh * 3600))
+
+    return drive
 
 
 def _fits(calendar: Calendar, start: datetime, end: datetime) -> bool:
@@ -109,12 +116,9 @@ def _fits(calendar: Calendar, start: datetime, end: datetime) -> bool:
     )
 
 
-def _clear(
-    calendar: Calendar, start: datetime, end: datetime, place: Point, speed_kmh: float
-) -> bool:
+def _clear(calendar: Calendar, start: datetime, end: datetime, place: Point, drive: Drive) -> bool:
     return all(
-        end + drive(place, there, speed_kmh) <= taken_from
-        or taken_until + drive(there, place, speed_kmh) <= start
+        end + drive(place, there) <= taken_from or taken_until + drive(there, place) <= start
         for taken_from, taken_until, there in calendar.commitments
     )
 
@@ -126,9 +130,12 @@ def brute_force_slots(
     place: Point | None,
     rules: SlotRules,
     now: datetime,
+    drive: Drive | None = None,
 ) -> list[datetime]:
     """Every minute of the window tried as a start, in UTC (local arithmetic would skip or
-    repeat the changed hour)."""
+    repeat the changed hour); drives along the great circle at the rules' speed unless
+    `drive` says otherwise."""
+    drive = drive or great_circle_drive(rules.speed_kmh)
     visit_at = place or calendar.home
     length = timedelta(minutes=minutes)
     first, last = days
@@ -141,7 +148,7 @@ def brute_force_slots(
             (local.hour * 60 + local.minute) % rules.step_minutes == 0
             and now + rules.notice <= start <= now + rules.horizon
             and _fits(calendar, start, start + length)
-            and _clear(calendar, start, start + length, visit_at, rules.speed_kmh)
+            and _clear(calendar, start, start + length, visit_at, drive)
         ):
             slots.append(start)
         start += MINUTE

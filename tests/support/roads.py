@@ -9,6 +9,7 @@ when either place lies in the network's extent.
 
 import itertools
 import random
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 
 import networkx as nx
@@ -16,6 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.settings import RoutePlanning
+from db.roads.matrix import RoadMatrix, road_matrix_on
 from geo.distance import Point, haversine_m
 
 SPEED_KMH = RoutePlanning().speed_kmh
@@ -109,3 +111,8 @@ class RoadGraph:
         """Seconds and metres, for the day checker."""
         seconds, metres, _ = self.drive(a, b)
         return seconds, metres
+
+
+def road_matrix(engine: AsyncEngine) -> AbstractAsyncContextManager[RoadMatrix]:
+    """The product's road matrix at the deployment's speed, on a connection of `engine`."""
+    return road_matrix_on(engine, SPEED_KMH)

@@ -1,0 +1,83 @@
+"""Free slots and bookings in central Helsinki, on the sample road network the suite
+loads: each commitment is widened by the drives on the roads (one way differs from the
+other), as a minute-by-minute reckoning with the test's own shortest paths finds, and
+every slot offered can be booked."""
+
+import math
+import random
+from datetime import UTC, datetime, time, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.settings import Settings
+from app.slots.queries import slot_rules
+from geo.distance import Point
+from tests.support.accounts import SignedIn
+from tests.support.bookings import Client, OpenProvider, days_ahead, open_provider, stockholm
+from tests.support.free_time import Calendar, brute_force_slots, commitments_of
+from tests.support.roads import RoadGraph
+
+HELSINKI = {"latitude": 60.1706, "longitude": 24.9441}
+
+
+async def _book(
+    client: Client, customer: SignedIn, provider: OpenProvider, start: datetime, at: Point
+) -> None:
+    body = provider.booking(start, latitude=at.latitude, longitude=at.longitude)
+    response = await client.post("/api/bookings", json=body, headers=customer.headers)
+    assert response.status_code == 201, response.text
+
+
+async def _offered(
+    client: Client, provider: OpenProvider, day: object, at: Point
+) -> list[datetime]:
+    query: dict[str, str | float] = {"service_id": provider.service_id, "from": str(day)}
+    query |= {"to": str(day), "lat": at.latitude, "lng": at.longitude}
+    response = await client.get(f"/api/providers/{provider.id}/slots", params=query)
+    assert response.status_code == 200, response.text
+    return [datetime.fromisoformat(slot["start"]) for slot in response.json()["items"]]
+
+
+async def test_slots_on_the_roads_are_what_the_calendar_allows_minute_by_minute(
+    client: Client, customer: SignedIn, engine: AsyncEngine, settings: Settings
+) -> None:
+    roads = await RoadGraph.load(engine)
+    provider = await open_provider(client, duration_minutes=20, spot=HELSINKI)
+    day = days_ahead(5)
+    rng = random.Random(21)
+    stables = [roads.random_point(rng) for _ in range(4)]
+    # Each visit ends two minutes before a slot could start after it, and a slot could
+    # end three minutes before each starts: about a drive in the centre, a little more
+    # on the roads than along the straight line.
+    for hour, at in zip((9, 11, 13, 15), stables, strict=True):
+        await _book(client, customer, provider, stockholm(day, hour, 23), at)
+    weekly = {weekday: [(time(8), time(17))] for weekday in range(7)}
+    calendar = Calendar(Point(**HELSINKI), weekly, {}, await commitments_of(engine, provider.id))
+
+    def on_roads(a: Point, b: Point) -> timedelta:
+        return timedelta(seconds=math.ceil(roads.drive(a, b)[0]))
+
+    rules, differs = slot_rules(settings), False
+    for at in [stables[0], roads.random_point(rng), roads.random_point(rng)]:
+        now = datetime.now(UTC)
+        offered = await _offered(client, provider, day, at)
+        expected = brute_force_slots(calendar, 20, (day, day), at, rules, now, on_roads)
+        assert offered == expected
+        differs |= expected != brute_force_slots(calendar, 20, (day, day), at, rules, now)
+    assert differs  # the roads, not the great circle, widened the commitments
+
+
+async def test_every_slot_offered_on_the_roads_can_be_booked_until_none_is_left(
+    client: Client, customer: SignedIn, engine: AsyncEngine
+) -> None:
+    roads = await RoadGraph.load(engine)
+    provider = await open_provider(client, opens="08:00", closes="13:00", spot=HELSINKI)
+    day = days_ahead(6)
+    rng = random.Random(31)
+    await _book(client, customer, provider, stockholm(day, 10), roads.random_point(rng))
+    booked = 0
+    while offered := await _offered(client, provider, day, there := roads.random_point(rng)):
+        await _book(client, customer, provider, rng.choice(offered), there)
+        booked += 1
+        assert booked <= 5  # five hours, 60-minute visits
+    assert booked >= 2

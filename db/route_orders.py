@@ -39,7 +39,8 @@ from db.routes import take_off_route
 from db.working_days import Travel
 from geo.cursor import DistanceKey, TimeKey
 from geo.distance import Point
-from geo.routes import Insertion, Insertions, path_geometry
+from geo.routes import Insertion, Insertions, cheapest_insertion, path_geometry
+from geo.travel import DistanceMatrix
 
 
 class RouteOrderStateError(Exception):
@@ -228,8 +229,13 @@ class OpenOrderSearch(SearchSettings):
         rows = await self.rows(sessions, available_statement(query), index_ordered=True)
         return Page.of([OrderHit(*row) for row in rows], query.limit)
 
-    async def along(self, sessions: Sessions, query: CorridorQuery) -> OrdersAlong:
-        """Open orders along a route, by the detour a visit to each would add, ties by id."""
+    async def along(
+        self, sessions: Sessions, query: CorridorQuery, matrix: DistanceMatrix
+    ) -> OrdersAlong:
+        """Open orders along a route, by the detour a visit to each would add, ties by id:
+        the weighed ones ranked by great circle, then those that could make the page
+        (SHORTLIST times it) measured anew with `matrix` (on the roads, one way and the
+        other) and ranked again."""
         rows = await self.rows(sessions, corridor_statement(query), index_ordered=False)
         near = Page.of([OrderHit(*row) for row in rows], query.weighed)
         insertions = Insertions(query.path[0], query.path[1:])
@@ -237,7 +243,34 @@ class OpenOrderSearch(SearchSettings):
             (_along(hit, insertions.cheapest(hit.point)) for hit in near.items),
             key=lambda order: (order.detour_m, order.id),
         )
-        return OrdersAlong(ranked[: query.limit], truncated=near.has_more)
+        measured = await _measured(query.path, ranked[: SHORTLIST * query.limit], matrix)
+        return OrdersAlong(measured[: query.limit], truncated=near.has_more)
+
+
+SHORTLIST = 2
+"""How many times a page of orders along a route is measured with the route's matrix."""
+
+
+async def _measured(
+    path: Sequence[Point], shortlist: Sequence[OrderAlong], matrix: DistanceMatrix
+) -> list[OrderAlong]:
+    """The orders ranked by their detours as `matrix` measures them."""
+    if not shortlist:
+        return []
+    drives = (await matrix.between([*path, *(order.point for order in shortlist)])).metres
+    nodes = range(len(path))
+    legs_m = [drives[node][node + 1] for node in nodes[:-1]]
+
+    def measured(order: OrderAlong, at: int) -> OrderAlong:
+        insertion = cheapest_insertion(
+            legs_m, [drives[node][at] for node in nodes], [drives[at][node] for node in nodes]
+        )
+        return msgspec.structs.replace(
+            order, detour_m=insertion.detour_m, position=insertion.position
+        )
+
+    orders = (measured(order, at) for at, order in enumerate(shortlist, len(path)))
+    return sorted(orders, key=lambda order: (order.detour_m, order.id))
 
 
 def _along(hit: OrderHit, insertion: Insertion) -> OrderAlong:

@@ -193,6 +193,21 @@ class Insertion:
     detour_m: float
 
 
+def cheapest_insertion(
+    legs_m: Sequence[float], to_point_m: Sequence[float], from_point_m: Sequence[float]
+) -> Insertion:
+    """The cheapest place for a point in the open path whose legs are `legs_m`, given the
+    drives from each of the path's nodes to the point and from the point to each (they
+    need not be equal: one-way streets): at the end unless a gap is cheaper; between gaps
+    of equal cost, the first."""
+    best = Insertion(len(legs_m), to_point_m[-1])
+    for position, leg_m in enumerate(legs_m):
+        detour_m = to_point_m[position] + from_point_m[position + 1] - leg_m
+        if detour_m < best.detour_m:
+            best = Insertion(position, detour_m)
+    return best
+
+
 class Insertions:
     """What one more point would add to the open path start → stops, by great circle:
     the path's legs are measured once, then each point costs one distance per stop."""
@@ -202,15 +217,8 @@ class Insertions:
         self._legs_m = [haversine_m(a, b) for a, b in itertools.pairwise(self._path)]
 
     def cheapest(self, point: Point) -> Insertion:
-        """The cheapest place for the point (at the end unless a gap is cheaper; between
-        gaps of equal cost, the first)."""
         reach_m = [haversine_m(node, point) for node in self._path]
-        best = Insertion(len(self._legs_m), reach_m[-1])
-        for position, leg_m in enumerate(self._legs_m):
-            detour_m = reach_m[position] + reach_m[position + 1] - leg_m
-            if detour_m < best.detour_m:
-                best = Insertion(position, detour_m)
-        return best
+        return cheapest_insertion(self._legs_m, reach_m, reach_m)
 
 
 # A drawn leg follows its great circle to within this; about 10 m north-south.

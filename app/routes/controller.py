@@ -215,6 +215,7 @@ class RouteController(Controller):
         settings: NamedDependency[Settings],
         order_search: NamedDependency[OpenOrderSearch],
         corridor: NamedDependency[Corridor],
+        travel: NamedDependency[Travel],
         route_id: RowId,
     ) -> OrdersAlong:
         """Open orders wanted on the route's day within `corridor_km` of its line and in no
@@ -231,7 +232,7 @@ class RouteController(Controller):
             weighed=settings.routes.corridor_weighed,
             category=corridor.category,
         )
-        return await order_search.along(lent(db_session), query)
+        return await order_search.along(lent(db_session), query, travel.matrix(db_session))
 
     @patch(
         "/{route_id:int}",

@@ -7,6 +7,7 @@ import math
 import random
 from typing import Any
 
+import pytest
 import shapely
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -86,3 +87,34 @@ async def test_a_route_on_the_roads_is_drawn_along_the_streets(
     ]
     assert off_street == []  # every bend is a point of the streets
     assert len(positions) > 2 * len(stops)  # it turns with them, not straight from stop to stop
+
+
+async def test_orders_along_a_route_on_the_roads_are_ranked_by_their_road_detour(
+    client: Client, customer: SignedIn, engine: AsyncEngine
+) -> None:
+    roads = await RoadGraph.load(engine)
+    provider = await open_provider(client, spot=HELSINKI_CENTRE)
+    rng = random.Random(13)
+    stops = [await _order(client, customer, roads.random_point(rng)) for _ in range(3)]
+    route = await planned(client, provider, route_body(provider, stops))
+    for _ in range(6):
+        await _order(client, customer, roads.random_point(rng))
+    along = await client.get(
+        f"{ROUTES}/{route['id']}/nearby-orders",
+        params={"corridor_km": 2, "limit": 3},
+        headers=provider.owner.headers,
+    )
+    assert along.status_code == 200, along.text
+    items = along.json()["items"]
+    path = [Point(route["start"]["latitude"], route["start"]["longitude"])]
+    path += [Point(stop["latitude"], stop["longitude"]) for stop in route["stops"]]
+
+    def metres(a: Point, b: Point) -> float:
+        return roads.drive(a, b)[1]
+
+    for item in items:
+        at = Point(item["latitude"], item["longitude"])
+        gaps = [metres(a, at) + metres(at, b) - metres(a, b) for a, b in itertools.pairwise(path)]
+        assert item["detour_m"] == pytest.approx(min([*gaps, metres(path[-1], at)]))
+    assert [item["detour_m"] for item in items] == sorted(item["detour_m"] for item in items)
+    assert len(items) == 3

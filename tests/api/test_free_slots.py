@@ -16,6 +16,7 @@ from tests.support.accounts import SignedIn
 from tests.support.bookings import (
     Client,
     OpenProvider,
+    booked_at,
     days_ahead,
     next_dst_change,
     open_provider,
@@ -56,16 +57,6 @@ async def _slots(
     return items
 
 
-async def _book(
-    client: Client, customer: SignedIn, provider: OpenProvider, start: datetime, at: Point
-) -> int:
-    body = provider.booking(start, latitude=at.latitude, longitude=at.longitude)
-    response = await client.post("/api/bookings", json=body, headers=customer.headers)
-    assert response.status_code == 201, response.text
-    booking_id: int = response.json()["id"]
-    return booking_id
-
-
 @pytest.mark.parametrize("forward", [True, False], ids=["spring", "autumn"])
 async def test_slots_are_what_the_calendar_allows_minute_by_minute(
     client: Client, customer: SignedIn, engine: AsyncEngine, settings: Settings, forward: bool
@@ -91,7 +82,7 @@ async def test_slots_are_what_the_calendar_allows_minute_by_minute(
         stockholm(change + timedelta(days=2), 9, 10): NEAR,
     }
     for start, place in at.items():
-        await _book(client, customer, provider, start, place)
+        await booked_at(client, customer, provider, start, place)
     route_day = change + timedelta(days=5)
     orders = await orders_around(
         client, customer, 2, earliest=route_day.isoformat(), latest=route_day.isoformat()
@@ -120,11 +111,11 @@ async def test_every_slot_offered_can_be_booked_until_none_is_left(
 ) -> None:
     provider = await open_provider(client, duration_minutes=60, opens="08:00", closes="13:00")
     day = days_ahead(6)
-    await _book(client, customer, provider, stockholm(day, 10), FAR)
+    await booked_at(client, customer, provider, stockholm(day, 10), FAR)
     rng = random.Random(29)
     booked = 0
     while offered := await _slots(client, provider, (day, day), NEAR):
-        await _book(
+        await booked_at(
             client, customer, provider, datetime.fromisoformat(rng.choice(offered)["start"]), NEAR
         )
         booked += 1
@@ -157,10 +148,10 @@ async def test_slots_leave_out_a_new_bookings_time_at_once_and_offer_it_again_wh
     }
     repeated = await client.get(_path(provider), params=params)
     assert repeated.headers["server-timing"] == 'cache;desc="hit"'
-    await _book(client, customer, other, stockholm(day, 10), HOME)
+    await booked_at(client, customer, other, stockholm(day, 10), HOME)
     untouched = await client.get(_path(provider), params=params)
     assert untouched.headers["server-timing"] == 'cache;desc="hit"'  # another provider's
-    booking_id = await _book(client, customer, provider, stockholm(day, 10), HOME)
+    booking_id = await booked_at(client, customer, provider, stockholm(day, 10), HOME)
     after = await _slots(client, provider, (day, day))
     first_taken = stockholm(day, 9, 15)
     taken = {(first_taken + timedelta(minutes=15 * q)).isoformat() for q in range(7)}

@@ -13,19 +13,18 @@ from app.settings import Settings
 from app.slots.queries import slot_rules
 from geo.distance import Point
 from tests.support.accounts import SignedIn
-from tests.support.bookings import Client, OpenProvider, days_ahead, open_provider, stockholm
+from tests.support.bookings import (
+    Client,
+    OpenProvider,
+    booked_at,
+    days_ahead,
+    open_provider,
+    stockholm,
+)
 from tests.support.free_time import Calendar, brute_force_slots, commitments_of
 from tests.support.roads import RoadGraph
 
 HELSINKI = {"latitude": 60.1706, "longitude": 24.9441}
-
-
-async def _book(
-    client: Client, customer: SignedIn, provider: OpenProvider, start: datetime, at: Point
-) -> None:
-    body = provider.booking(start, latitude=at.latitude, longitude=at.longitude)
-    response = await client.post("/api/bookings", json=body, headers=customer.headers)
-    assert response.status_code == 201, response.text
 
 
 async def _offered(
@@ -50,7 +49,7 @@ async def test_slots_on_the_roads_are_what_the_calendar_allows_minute_by_minute(
     # end three minutes before each starts: about a drive in the centre, a little more
     # on the roads than along the straight line.
     for hour, at in zip((9, 11, 13, 15), stables, strict=True):
-        await _book(client, customer, provider, stockholm(day, hour, 23), at)
+        await booked_at(client, customer, provider, stockholm(day, hour, 23), at)
     weekly = {weekday: [(time(8), time(17))] for weekday in range(7)}
     calendar = Calendar(Point(**HELSINKI), weekly, {}, await commitments_of(engine, provider.id))
 
@@ -74,10 +73,10 @@ async def test_every_slot_offered_on_the_roads_can_be_booked_until_none_is_left(
     provider = await open_provider(client, opens="08:00", closes="13:00", spot=HELSINKI)
     day = days_ahead(6)
     rng = random.Random(31)
-    await _book(client, customer, provider, stockholm(day, 10), roads.random_point(rng))
+    await booked_at(client, customer, provider, stockholm(day, 10), roads.random_point(rng))
     booked = 0
     while offered := await _offered(client, provider, day, there := roads.random_point(rng)):
-        await _book(client, customer, provider, rng.choice(offered), there)
+        await booked_at(client, customer, provider, rng.choice(offered), there)
         booked += 1
         assert booked <= 5  # five hours, 60-minute visits
     assert booked >= 2

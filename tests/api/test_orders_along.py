@@ -17,7 +17,7 @@ from app.settings import Settings
 from geo.distance import EARTH_RADIUS_M, Point, haversine_m
 from tests.support.accounts import SignedIn
 from tests.support.bookings import Client, OpenProvider, days_ahead, every_page, open_provider
-from tests.support.routes import ROUTES, planned, route_body, scattered_bodies
+from tests.support.routes import ROUTES, placed, planned, route_body, scattered_bodies
 
 # Inland Finland, where no other test asks for visits: only this module's orders show.
 SPOT = Point(63.2, 27.6)
@@ -28,19 +28,6 @@ def along_url(route: dict[str, Any]) -> str:
     return f"{ROUTES}/{route['id']}/nearby-orders"
 
 
-async def placed(client: Client, customer: SignedIn, **fields: Any) -> dict[str, Any]:
-    body = {
-        "category": "farrier",
-        "earliest": DAY.isoformat(),
-        "latest": DAY.isoformat(),
-        **fields,
-    }
-    response = await client.post("/api/route-orders", json=body, headers=customer.headers)
-    assert response.status_code == 201, response.text
-    order: dict[str, Any] = response.json()
-    return order
-
-
 async def route_near(
     client: Client, provider: OpenProvider, customer: SignedIn, spot: Point
 ) -> dict[str, Any]:
@@ -49,6 +36,7 @@ async def route_near(
         await placed(
             client,
             customer,
+            DAY,
             latitude=spot.latitude + (0.05 if n % 2 else -0.05),
             longitude=spot.longitude + 0.2 * (n + 1),
         )
@@ -66,7 +54,7 @@ async def scattered_orders(
     start the day after, two categories, some cancelled and some in another's route."""
     cancelled, rivals = [], []
     for n, body in enumerate(scattered_bodies(31, 90, spot, DAY, (0.3, -0.3, 1.2))):
-        order = await placed(client, customer, **body)
+        order = await placed(client, customer, DAY, **body)
         wanted = body["earliest"] <= DAY.isoformat() <= body["latest"]
         if n % 9 == 2:
             cancelled.append(order["id"])
@@ -198,7 +186,12 @@ async def test_an_order_along_a_route_shows_where_when_and_the_detour_not_who(
     route = await route_near(client, provider, customer, spot)
     first = route["stops"][0]
     order = await placed(
-        client, customer, latitude=first["latitude"], longitude=first["longitude"], notes="Box 3"
+        client,
+        customer,
+        DAY,
+        latitude=first["latitude"],
+        longitude=first["longitude"],
+        notes="Box 3",
     )
     response = await client.get(along_url(route), headers=provider.owner.headers)
     [item] = [i for i in response.json()["items"] if i["id"] == order["id"]]
@@ -225,7 +218,7 @@ async def test_past_the_orders_it_weighs_the_answer_says_truncated(
     spot = Point(SPOT.latitude - 4, SPOT.longitude)
     route = await route_near(client, provider, customer, spot)
     near = [
-        await placed(client, customer, latitude=spot.latitude, longitude=spot.longitude + d)
+        await placed(client, customer, DAY, latitude=spot.latitude, longitude=spot.longitude + d)
         for d in (0.01, 0.02, 0.03)
     ]
     routes = msgspec.structs.replace(settings.routes, corridor_weighed=2)

@@ -14,26 +14,26 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from geo.distance import Point
 from tests.support.accounts import SignedIn
-from tests.support.bookings import Client, open_provider
+from tests.support.bookings import Client, OpenProvider, open_provider
 from tests.support.day_check import DayRulesSeen, check_day
 from tests.support.roads import RoadGraph
-from tests.support.routes import DAY, ROUTES, planned, route_body
+from tests.support.routes import DAY, ROUTES, placed, planned, route_body
 
 HELSINKI_CENTRE = {"latitude": 60.1706, "longitude": 24.9441}
 
 
 async def _order(client: Client, customer: SignedIn, at: Point) -> dict[str, Any]:
-    body = {
-        "category": "farrier",
-        "latitude": at.latitude,
-        "longitude": at.longitude,
-        "earliest": DAY.isoformat(),
-        "latest": DAY.isoformat(),
-    }
-    response = await client.post("/api/route-orders", json=body, headers=customer.headers)
-    assert response.status_code == 201, response.text
-    order: dict[str, Any] = response.json()
-    return order
+    return await placed(client, customer, latitude=at.latitude, longitude=at.longitude)
+
+
+async def _helsinki_route(
+    client: Client, customer: SignedIn, roads: RoadGraph, seed: int, stops: int
+) -> tuple[OpenProvider, dict[str, Any]]:
+    """A provider in central Helsinki and its route through `stops` stables in the streets."""
+    provider = await open_provider(client, spot=HELSINKI_CENTRE)
+    rng = random.Random(seed)
+    orders = [await _order(client, customer, roads.random_point(rng)) for _ in range(stops)]
+    return provider, await planned(client, provider, route_body(provider, orders))
 
 
 async def test_a_helsinki_route_is_planned_on_the_roads_and_keeps_the_clock(
@@ -66,10 +66,7 @@ async def test_a_route_on_the_roads_is_drawn_along_the_streets(
     client: Client, customer: SignedIn, engine: AsyncEngine
 ) -> None:
     roads = await RoadGraph.load(engine)
-    provider = await open_provider(client, spot=HELSINKI_CENTRE)
-    rng = random.Random(12)
-    orders = [await _order(client, customer, roads.random_point(rng)) for _ in range(4)]
-    route = await planned(client, provider, route_body(provider, orders))
+    provider, route = await _helsinki_route(client, customer, roads, 12, 4)
     drawn = await client.get(
         f"{ROUTES}/{route['id']}", params={"format": "geojson"}, headers=provider.owner.headers
     )
@@ -93,10 +90,8 @@ async def test_orders_along_a_route_on_the_roads_are_ranked_by_their_road_detour
     client: Client, customer: SignedIn, engine: AsyncEngine
 ) -> None:
     roads = await RoadGraph.load(engine)
-    provider = await open_provider(client, spot=HELSINKI_CENTRE)
-    rng = random.Random(13)
-    stops = [await _order(client, customer, roads.random_point(rng)) for _ in range(3)]
-    route = await planned(client, provider, route_body(provider, stops))
+    provider, route = await _helsinki_route(client, customer, roads, 13, 3)
+    rng = random.Random(14)
     for _ in range(6):
         await _order(client, customer, roads.random_point(rng))
     along = await client.get(

@@ -10,6 +10,7 @@ import httpx
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from geo.distance import Point
 from tests.support.accounts import SignedIn, sign_up
 
 Client = AsyncTestClient[Litestar]
@@ -86,6 +87,17 @@ async def booked(
 ) -> int:
     """The id of a new booking that must succeed."""
     response = await request_booking(client, customer, provider, start)
+    assert response.status_code == 201, response.text
+    booking_id: int = response.json()["id"]
+    return booking_id
+
+
+async def booked_at(
+    client: Client, customer: SignedIn, provider: OpenProvider, start: datetime, at: Point
+) -> int:
+    """The id of a new booking at a stable that must succeed."""
+    body = provider.booking(start, latitude=at.latitude, longitude=at.longitude)
+    response = await client.post("/api/bookings", json=body, headers=customer.headers)
     assert response.status_code == 201, response.text
     booking_id: int = response.json()["id"]
     return booking_id

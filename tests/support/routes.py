@@ -43,6 +43,22 @@ async def orders_around(
     return placed
 
 
+async def placed(
+    client: Client, customer: SignedIn, day: date = DAY, **fields: Any
+) -> dict[str, Any]:
+    """A new farrier order wanted on `day` (unless `fields` say otherwise)."""
+    body = {
+        "category": "farrier",
+        "earliest": day.isoformat(),
+        "latest": day.isoformat(),
+        **fields,
+    }
+    response = await client.post("/api/route-orders", json=body, headers=customer.headers)
+    assert response.status_code == 201, response.text
+    order: dict[str, Any] = response.json()
+    return order
+
+
 def route_body(
     provider: OpenProvider, orders: list[dict[str, Any]], **fields: Any
 ) -> dict[str, Any]:

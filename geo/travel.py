@@ -33,13 +33,8 @@ class TravelTimes:
 
     @property
     def travel(self) -> TravelBy:
-        """Roads if any leg between two places was measured on them."""
-        roads = any(
-            self.by_roads[a][b]
-            for a in range(len(self.by_roads))
-            for b in range(len(self.by_roads))
-            if a != b
-        )
+        """Roads if any drive was measured on them."""
+        roads = any(any(row) for row in self.by_roads)
         return TravelBy.roads if roads else TravelBy.great_circle
 
 

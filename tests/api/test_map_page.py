@@ -2,14 +2,15 @@
 app under granian: it draws the basemap and the providers with their clusters' counts,
 pans and zooms, shows a provider's profile, lists a nearby search by distance, finds who
 is free near a point and books one of its slots, without a console error or a failed
-request. Screenshots land in tests/artifacts/."""
+request, and draws a provider's route on the roads along its streets. Screenshots land in
+tests/artifacts/."""
 
 import asyncio
 import os
 import shutil
 import time
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from playwright.async_api import (
     TimeoutError as PlaywrightTimeoutError,
 )
 
+from app import demo
 from tests.support.accounts import PASSWORD, sign_up
 from tests.support.bookings import open_provider
 
@@ -36,6 +38,7 @@ SCREEN: ViewportSize = {"width": 1280, "height": 800}
 STOCKHOLM = [18.0687, 59.3294]
 # Near Mo i Rana, where no other test's provider is open.
 FREE_SPOT = {"latitude": 66.31, "longitude": 14.14}
+HELSINKI = demo.HELSINKI.location
 # Software WebGL: the machines that run the suite have no GPU.
 CHROMIUM_ARGS = ["--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--ignore-gpu-blocklist"]
 
@@ -277,4 +280,44 @@ async def test_the_map_page_finds_who_is_free_near_a_point_and_books_a_slot(
         round(spot["lat"], 5),
         round(spot["lng"], 5),
     )
+    assert troubles.seen == []
+
+
+async def test_the_map_page_draws_a_route_on_the_roads_along_its_streets(
+    browser: Browser, server_url: str
+) -> None:
+    tomorrow = (date.today() + timedelta(days=1)).isoformat()
+    async with httpx.AsyncClient(base_url=server_url) as api:
+        provider = await open_provider(api, spot=HELSINKI)
+        customer = await sign_up(api, "customer")
+        order_ids = []
+        for latitude, longitude in demo.HELSINKI_STABLES[:4]:
+            order = {"category": "farrier", "latitude": latitude, "longitude": longitude}
+            order |= {"earliest": tomorrow, "latest": tomorrow}
+            made = await api.post("/api/route-orders", json=order, headers=customer.headers)
+            assert made.status_code == 201, made.text
+            order_ids.append(made.json()["id"])
+        body = {"provider_id": provider.id, "date": tomorrow, "route_order_ids": order_ids}
+        route = await api.post("/api/routes", json=body, headers=provider.owner.headers)
+        assert route.status_code == 201, route.text
+    page = await browser.new_page(viewport=SCREEN)
+    troubles = Troubles(page)
+    await page.goto(f"{server_url}/map")
+    await _until(page, "document.body.dataset.providers === 'drawn'")
+    await page.fill("#route-email", provider.owner.email)
+    await page.fill("#route-password", PASSWORD)
+    await page.click("#route-login button")
+    pick = page.locator("#route-list button", has_text="by road")
+    await pick.wait_for(timeout=10_000)
+    await _settled(page, "true")  # no tile under way for the jump to the route to abort
+    await pick.click()
+    features = "equinetMap.getSource('route').serialize().data.features"
+    line = f"{features}.find((f) => f.geometry.type === 'LineString')"
+    positions = await _until(page, f"({line} || {{}}).geometry?.coordinates.length")
+    assert positions > 2 * (len(order_ids) + 2)  # it turns with the streets
+    # The map closes in on the route, street level (it is about a kilometre across).
+    await _settled(page, "equinetMap.getZoom() > 14")
+    drawn = "equinetMap.queryRenderedFeatures({ layers: ['route-line'] }).length"
+    assert await _settled(page, drawn) > 0
+    await _screenshot(page, "map-route-roads")
     assert troubles.seen == []

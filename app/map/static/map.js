@@ -425,8 +425,9 @@ import * as maplibregl from "./vendor/maplibre-gl/dist/maplibre-gl.mjs";
       })),
     });
     $("route-note").textContent = `${along.items.length} open orders along route ${id}.`;
-    const points = route.features.filter((f) => f.geometry.type === "Point").map((f) => f.geometry.coordinates);
+    // The whole route in view: its stops, and its line where it drives past them.
+    const points = route.features.flatMap((f) => f.geometry.type === "Point" ? [f.geometry.coordinates] : f.geometry.coordinates);
     const bounds = points.reduce((box, point) => box.extend(point), new maplibregl.LngLatBounds(points[0], points[0]));
-    map.fitBounds(bounds, { padding: 60, maxZoom: 12 });
+    map.fitBounds(bounds, { padding: 60, maxZoom: 16, animate: false });
   }
 })();

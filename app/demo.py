@@ -2,8 +2,8 @@
 
 `make run` runs `python -m app.demo` after loading the demo data and the sample road
 network: the first time it opens an account (DEMO_EMAIL, DEMO_PASSWORD) with a provider in
-Stockholm and one in central Helsinki, each offering every category, open 08:00-17:00
-every day. Whenever the Stockholm provider has no route for tomorrow, a demo customer
+Stockholm offering every category and a farrier in central Helsinki, both open
+08:00-17:00 every day. Whenever the Stockholm provider has no route for tomorrow, a demo customer
 books it at midday, and it plans a day through the open orders nearest it that can be
 visited then, all but the farthest: around the booking, with its lunch break; then it
 looks along the route for an open order and inserts the one that adds least. Whenever the
@@ -22,6 +22,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
+import msgspec
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
@@ -48,13 +49,18 @@ class Site:
     city: str
     location: dict[str, float]
     timezone: str
+    categories: tuple[ServiceCategory, ...] = tuple(ServiceCategory)
 
 
 STOCKHOLM = Site(
     "Demo hästtjänst", "Stockholm", {"latitude": 59.3294, "longitude": 18.0687}, "Europe/Stockholm"
 )
 HELSINKI = Site(
-    "Demo hevospalvelu", "Helsinki", {"latitude": 60.1699, "longitude": 24.9384}, "Europe/Helsinki"
+    "Demo hevospalvelu",
+    "Helsinki",
+    {"latitude": 60.1699, "longitude": 24.9384},
+    "Europe/Helsinki",
+    (ServiceCategory.farrier,),
 )
 HELSINKI_STABLES = [
     (60.1745, 24.9410),
@@ -120,7 +126,7 @@ async def _provider(client: Client, headers: dict[str, str], site: Site) -> int:
     hours = {"timezone": site.timezone, "weekly": weekly}
     path = f"/api/providers/{provider['id']}/availability"
     _answer(await client.put(path, json=hours, headers=headers), 200)
-    for category in ServiceCategory:
+    for category in site.categories:
         service = {
             "name": f"Demo {category}",
             "category": category,
@@ -247,6 +253,11 @@ def _summary(done: str, route: dict[str, Any], timezone: str = STOCKHOLM.timezon
 
 async def main() -> None:
     settings = from_env()
+    # Opening both providers is a dozen profile writes in a moment, past what one account
+    # may make a minute; the demo's own in-process app allows them (the served one keeps
+    # the limit).
+    limits = msgspec.structs.replace(settings.rate_limits, provider_write="60/minute")
+    settings = msgspec.structs.replace(settings, rate_limits=limits)
     async with AsyncTestClient(app=create_app(settings)) as client:
         await plan_tomorrow(client, settings.secret_key)
 

@@ -59,6 +59,7 @@ from geo.cursor import DistanceKey
 from geo.distance import Point
 from geo.strategies import SearchStrategy
 from geo.tiles import Tile
+from geo.travel import TravelBy
 from geo.viewport import Viewport
 
 
@@ -325,12 +326,13 @@ class ProviderSearch(SearchSettings):
         rows = await self.rows(sessions, bound, index_ordered=False)
         if not rows:
             return None
-        timezone, minutes, _ = next(iter(rows))
+        timezone, minutes, travel, _ = next(iter(rows))
         if minutes is None:
             raise NoSuchServiceError(
                 f"provider {query.provider_id} offers no service {query.service_id}"
             )
-        return FreeSlots(timezone, minutes, [start for *_, start in rows if start is not None])
+        starts = [start for *_, start in rows if start is not None]
+        return FreeSlots(timezone, minutes, TravelBy(travel), starts)
 
     async def in_view(
         self, sessions: Sessions, viewport: Viewport, category: str | None, limit: int

@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     and_,
     bindparam,
+    case,
     func,
     select,
     true,
@@ -31,6 +32,7 @@ from sqlalchemy.sql.functions import Function
 
 from db.models import Provider, Service
 from geo.distance import Point
+from geo.travel import TravelBy
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,16 +72,18 @@ def _free_time_values(rules: SlotRules, window: Window, place: Point | None) -> 
     }
 
 
+_AT_LAT, _AT_LNG = bindparam("at_lat", type_=Float), bindparam("at_lng", type_=Float)
+_ON_ROADS = bindparam("on_roads", type_=Boolean)
 _ARGUMENTS = (
     bindparam("first_day", type_=Date),
     bindparam("last_day", type_=Date),
-    bindparam("at_lat", type_=Float),
-    bindparam("at_lng", type_=Float),
+    _AT_LAT,
+    _AT_LNG,
     bindparam("not_before", type_=DateTime(timezone=True)),
     bindparam("not_after", type_=DateTime(timezone=True)),
     bindparam("step_minutes", type_=Integer),
     bindparam("speed_kmh", type_=Float),
-    bindparam("on_roads", type_=Boolean),
+    _ON_ROADS,
 )
 
 
@@ -120,10 +124,21 @@ def _slots_statement() -> Select[Any]:
         .table_valued("slot_start", "slot_end")
         .lateral()
     )
+    # The visit's place on the road network, if any: then its drives were the roads'.
+    place = (
+        func.road_snap(
+            func.coalesce(_AT_LAT, Provider.latitude), func.coalesce(_AT_LNG, Provider.longitude)
+        )
+        .table_valued("vertex")
+        .lateral()
+    )
+    on_roads = and_(_ON_ROADS, place.c.vertex.is_not(None))
+    travel = case((on_roads, TravelBy.roads.value), else_=TravelBy.great_circle.value)
     return (
-        select(Provider.timezone, Service.duration_minutes, slots.c.slot_start)
+        select(Provider.timezone, Service.duration_minutes, travel, slots.c.slot_start)
         .select_from(Provider)
         .outerjoin(Service, offered)
+        .outerjoin(place, true())
         .outerjoin(slots, true())
         .where(Provider.id == bindparam("provider_id", type_=BigInteger), Provider.is_active)
         .order_by(slots.c.slot_start)
@@ -132,7 +147,8 @@ def _slots_statement() -> Select[Any]:
 
 SLOTS = _slots_statement()
 """A row per free slot of the provider's service, in time order: the provider's time
-zone, the service's minutes and the slot's start. One row with no start when none is
+zone, the service's minutes, what measured the drives (geo.travel.TravelBy) and the
+slot's start. One row with no start when none is
 free, and no minutes either when the provider offers no such active service; no row
 for no active provider."""
 
@@ -146,4 +162,5 @@ def slots_values(rules: SlotRules, query: SlotsQuery) -> dict[str, Any]:
 class FreeSlots:
     timezone: str
     minutes: int
+    travel: TravelBy
     starts: list[datetime]

@@ -26,7 +26,7 @@ def _slot_list(free: FreeSlots) -> SlotList:
     slots = [
         Slot(start.astimezone(zone), (start + length).astimezone(zone)) for start in free.starts
     ]
-    return SlotList(slots, free.timezone)
+    return SlotList(slots, free.timezone, free.travel)
 
 
 class Slots(CachedRead[SlotsRequest]):

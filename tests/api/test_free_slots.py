@@ -53,6 +53,7 @@ async def _slots(
     response = await client.get(_path(provider), params=query)
     assert response.status_code == 200, response.text
     assert response.json()["timezone"] == "Europe/Stockholm"
+    assert response.json()["travel"] == "great_circle"  # no road network up north
     items: list[dict[str, Any]] = response.json()["items"]
     return items
 

@@ -34,6 +34,7 @@ async def _offered(
     query |= {"to": str(day), "lat": at.latitude, "lng": at.longitude}
     response = await client.get(f"/api/providers/{provider.id}/slots", params=query)
     assert response.status_code == 200, response.text
+    assert response.json()["travel"] == "roads"
     return [datetime.fromisoformat(slot["start"]) for slot in response.json()["items"]]
 
 

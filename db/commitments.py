@@ -17,11 +17,10 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import false, func, or_, select, text
 from sqlalchemy.dialects.postgresql import Range
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import Commitment, CommitmentKind, RouteStop, provider_days
+from db.models import Commitment, CommitmentKind, RouteStop
 from geo.distance import Point
 
 EXCLUSION_VIOLATION = "23P01"
@@ -186,13 +185,9 @@ def day_bounds(day: date, timezone: str) -> tuple[datetime, datetime]:
 
 async def lock_day(session: AsyncSession, provider_id: int, day: date) -> None:
     """Take the provider's `day` until the transaction ends: writes that add commitments to
-    it take turns, so that each checks travel against its neighbours as they stand."""
-    row = pg_insert(provider_days).values(provider_id=provider_id, day=day)
-    await session.execute(
-        row.on_conflict_do_update(
-            index_elements=["provider_id", "day"], set_={"day": row.excluded.day}
-        )
-    )
+    it take turns, so that each checks travel against its neighbours as they stand. A write
+    waits its turn up to the statement timeout, not the lock timeout (migration 0017)."""
+    await session.execute(select(func.lock_provider_day(provider_id, day)))
 
 
 async def day_in_order(

@@ -1,8 +1,10 @@
 """Every transaction of the API runs under a statement timeout, a lock timeout and an
 idle-in-transaction timeout (db.engine.Timeouts), set on each connection or, behind
 PgBouncer, on each transaction. A row held by a stuck transaction makes a booking or a
-route a fast 503 with Retry-After instead of a request that waits behind it."""
+route a fast 503 with Retry-After instead of a request that waits behind it. A provider's
+day is a queue of short writes: a write waits its turn there up to the statement timeout."""
 
+import contextlib
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -34,18 +36,26 @@ async def client_with(settings: Settings, **changed: int) -> AsyncIterator[Clien
         yield client
 
 
+PROVIDER_ROW = "SELECT 1 FROM providers WHERE id = $1 FOR UPDATE"
+DAY_ROW = "SELECT lock_provider_day($1, $2)"
+
+
 @asynccontextmanager
-async def row_held(database_url: str, provider_id: int) -> AsyncIterator[None]:
-    """A transaction elsewhere that locks the provider's row and does nothing more."""
-    connection = await asyncpg.connect(asyncpg_dsn(database_url))
+async def row_held(
+    database_url: str, locking: str, *args: object, settings: dict[str, str] | None = None
+) -> AsyncIterator[None]:
+    """A transaction elsewhere, on a connection with `settings`, that runs `locking` and
+    does nothing more (its server may end it first: an idle-in-transaction timeout)."""
+    connection = await asyncpg.connect(asyncpg_dsn(database_url), server_settings=settings)
     transaction = connection.transaction()
     await transaction.start()
     try:
-        await connection.execute("SELECT 1 FROM providers WHERE id = $1 FOR UPDATE", provider_id)
+        await connection.execute(locking, *args)
         yield
     finally:
-        await transaction.rollback()
-        await connection.close()
+        with contextlib.suppress(asyncpg.PostgresError, asyncpg.InterfaceError):
+            await transaction.rollback()
+        connection.terminate()
 
 
 @pytest.mark.parametrize(
@@ -63,7 +73,7 @@ async def test_a_booking_behind_a_held_row_is_a_fast_503(
         provider = await open_provider(client)
         customer = await sign_up(client, "customer")
         start = stockholm(days_ahead(5), 10)
-        async with row_held(database_url, provider.id):
+        async with row_held(database_url, PROVIDER_ROW, provider.id):
             began = time.perf_counter()
             held = await request_booking(client, customer, provider, start)
             took_s = time.perf_counter() - began
@@ -82,7 +92,7 @@ async def test_a_route_behind_a_held_row_is_a_fast_503(
         customer = await sign_up(client, "customer")
         orders = await orders_around(client, customer, 3, seed=31)
         body = route_body(provider, orders)
-        async with row_held(database_url, provider.id):
+        async with row_held(database_url, PROVIDER_ROW, provider.id):
             began = time.perf_counter()
             held = await client.post(ROUTES, json=body, headers=provider.owner.headers)
             took_s = time.perf_counter() - began
@@ -92,3 +102,40 @@ async def test_a_route_behind_a_held_row_is_a_fast_503(
     assert held.json()["detail"] == "database busy, try again shortly"
     assert took_s < FAST_S
     assert released.status_code == 201, released.text
+
+
+async def test_a_booking_waits_its_turn_for_the_providers_day_past_the_lock_timeout(
+    settings: Settings, database_url: str
+) -> None:
+    """Another write holds the day longer than the lock timeout, until the server ends its
+    idle transaction: the booking waits for it and is booked, no 503."""
+    held_ms = 4 * SHORT_MS
+    async with client_with(settings, db_lock_timeout_ms=SHORT_MS) as client:
+        provider = await open_provider(client)
+        customer = await sign_up(client, "customer")
+        start = stockholm(days_ahead(5), 10)
+        ended = {"idle_in_transaction_session_timeout": str(held_ms)}
+        async with row_held(database_url, DAY_ROW, provider.id, start.date(), settings=ended):
+            began = time.perf_counter()
+            booked = await request_booking(client, customer, provider, start)
+            took_s = time.perf_counter() - began
+    assert booked.status_code == 201, booked.text
+    assert took_s >= held_ms / 1000
+
+
+async def test_a_write_behind_a_stuck_providers_day_is_a_503_at_the_statement_timeout(
+    settings: Settings, database_url: str
+) -> None:
+    statement_ms = 3 * SHORT_MS
+    timeouts = {"db_lock_timeout_ms": SHORT_MS, "db_statement_timeout_ms": statement_ms}
+    async with client_with(settings, **timeouts) as client:
+        provider = await open_provider(client)
+        customer = await sign_up(client, "customer")
+        start = stockholm(days_ahead(5), 10)
+        async with row_held(database_url, DAY_ROW, provider.id, start.date()):
+            began = time.perf_counter()
+            held = await request_booking(client, customer, provider, start)
+            took_s = time.perf_counter() - began
+    assert held.status_code == 503, held.text
+    assert int(held.headers["Retry-After"]) >= 1
+    assert statement_ms / 1000 <= took_s < FAST_S

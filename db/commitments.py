@@ -5,7 +5,6 @@ constraint cannot see travel: a write that adds a commitment locks the provider'
 checks the drives to and from its neighbours under that lock. This module says what a
 refused write ran into."""
 
-import itertools
 import math
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -222,11 +221,19 @@ async def _check_beside(
     session: AsyncSession, in_order: Sequence[tuple[Placed, bool]], time: TimeTaken, drives: Drives
 ) -> None:
     """TooFarError unless the provider can drive between each commitment the write adds
-    (marked True) and the others beside it, within the gaps."""
-    for (before, before_mine), (after, after_mine) in itertools.pairwise(in_order):
-        if before_mine == after_mine:
-            continue
-        [drive] = await drives.drives(session, [before.place, after.place])
+    (marked True) and the others beside it, within the gaps. One matrix for all of them:
+    the day's lock is held meanwhile."""
+    beside = [
+        index for index in range(1, len(in_order)) if in_order[index - 1][1] != in_order[index][1]
+    ]
+    if not beside:
+        return
+    path = sorted({index - 1 for index in beside} | set(beside))
+    legs = await drives.drives(session, [in_order[index][0].place for index in path])
+    drive_to = dict(zip(path[1:], legs, strict=True))
+    for index in beside:
+        (before, _), (after, after_mine) = in_order[index - 1], in_order[index]
+        drive = drive_to[index]
         if before.end + drive > after.start:
             other, arriving = (before, True) if after_mine else (after, False)
             raise _too_far(other, drive, time, arriving=arriving)

@@ -252,7 +252,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
         # Orders along a provider's own route: the primary's (app.edge.public_reads).
         "order_search": databases.public_reads.primary.orders,
         "travel": Travel(
-            settings.routes.speed_kmh,
             _route_matrices(settings, KeptDrives(kept_drives)),
             day_rules(settings.routes),
             vroom_steps,

@@ -46,7 +46,7 @@ from geo.day_plan import (
     why_left_out,
 )
 from geo.distance import Point, haversine_m
-from geo.travel import TravelBy, TravelTimes
+from geo.travel import TravelBy, TravelTimes, travel_of
 
 
 class RouteRuleError(Exception):
@@ -245,12 +245,6 @@ class Leg:
         }
 
 
-def travel_of(legs: Collection[Leg]) -> TravelBy:
-    """Roads if any leg was measured on them."""
-    by_roads = any(leg.travel is TravelBy.roads for leg in legs)
-    return TravelBy.roads if by_roads else TravelBy.great_circle
-
-
 @dataclass(frozen=True, slots=True)
 class _Stop:
     order: OrderVisit
@@ -281,7 +275,7 @@ class _Schedule:
         legs = [*before, *(stop.leg for stop in self.stops), *([self.end] if self.end else [])]
         return {
             "total_distance_m": sum(leg.metres for leg in before) + self.total_m,
-            "travel": travel_of(legs),
+            "travel": travel_of(leg.travel is TravelBy.roads for leg in legs),
             "end_distance_m": 0.0 if self.end is None else self.end.metres,
             "finish": self.finish,
             "break_start": self.break_start,

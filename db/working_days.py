@@ -37,22 +37,18 @@ class DayRules:
 @dataclass(frozen=True, slots=True)
 class Travel:
     """How a provider's day runs: the drives between places (on the roads where a network
-    is loaded and covers them, else along the great circle at `speed_kmh`), and the
+    is loaded and covers them, else along the great circle at ROUTE_SPEED_KMH), and the
     deployment's day.
 
     The calendar's check of travel between a booking and its neighbours (`drives`) reads
     the same matrix, which reckons each pair as the free slots do in SQL (migration 0016's
     travel_seconds): a slot offered is a slot a booking takes."""
 
-    speed_kmh: float
-    matrices: Callable[[AsyncSession], DistanceMatrix]
+    matrix: Callable[[AsyncSession], DistanceMatrix]
     """The matrix that reads in a session's transaction."""
     rules: DayRules
     solver: Solver | None = None
     """Proposes each day's plan (geo.day_plan checks it); None: cheapest insertion."""
-
-    def matrix(self, session: AsyncSession) -> DistanceMatrix:
-        return self.matrices(session)
 
     async def drives(self, session: AsyncSession, places: Sequence[Point]) -> list[timedelta]:
         """How long driving from each place to the next takes, rounded up to the second

@@ -6,7 +6,8 @@ road network, or a place off it).
 """
 
 import enum
-from collections.abc import Sequence
+import itertools
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -33,9 +34,12 @@ class TravelTimes:
 
     @property
     def travel(self) -> TravelBy:
-        """Roads if any drive was measured on them."""
-        roads = any(any(row) for row in self.by_roads)
-        return TravelBy.roads if roads else TravelBy.great_circle
+        return travel_of(itertools.chain.from_iterable(self.by_roads))
+
+
+def travel_of(on_roads: Iterable[bool]) -> TravelBy:
+    """Roads if any drive was measured on them, else the great circle."""
+    return TravelBy.roads if any(on_roads) else TravelBy.great_circle
 
 
 @runtime_checkable

@@ -33,7 +33,7 @@ from tests.support.bookings import (
 DAY = days_ahead(33)
 HORIZON = timedelta(days=400)
 STRAIGHT = GreatCircleMatrix(60.0)
-TRAVEL = Travel(60.0, lambda _: STRAIGHT, day_rules(RoutePlanning()))
+TRAVEL = Travel(lambda _: STRAIGHT, day_rules(RoutePlanning()))
 # A stable an hour and a quarter's drive from the provider (60 km/h, great circle).
 FAR = Point(BOOKABLE_SPOT["latitude"] + 75 / 111.195, BOOKABLE_SPOT["longitude"])
 

@@ -81,7 +81,13 @@ async def test_an_address_nobody_can_locate_is_422(client: Client, customer: Sig
         ({"latitude": 90.5}, "latitude"),
         ({"category": "plumber"}, "category"),
         ({"earliest": days_ahead(5).isoformat(), "latest": days_ahead(4).isoformat()}, "before"),
-        ({"latest": days_ahead(3 + MAX_WINDOW_DAYS).isoformat()}, f"at most {MAX_WINDOW_DAYS}"),
+        (
+            {
+                "earliest": days_ahead(3).isoformat(),
+                "latest": days_ahead(3 + MAX_WINDOW_DAYS).isoformat(),
+            },
+            f"at most {MAX_WINDOW_DAYS}",
+        ),
         ({"earliest": days_ahead(-9).isoformat(), "latest": days_ahead(-2).isoformat()}, "passed"),
         ({"earliest": "next week"}, "earliest"),
         ({"notes": "x" * 2001}, "notes"),

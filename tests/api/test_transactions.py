@@ -8,6 +8,7 @@ answer is an error and that the table is exactly as it was.
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 import httpx
 import pytest
@@ -25,6 +26,11 @@ from tests.support.commits import failing_commits
 
 # Cheap, and at another cost than the suite's: a login rehashes it.
 OUTDATED_HASHER = PasswordHasher(time_cost=2, memory_cost=16, parallelism=1)
+# The scene's days, reckoned once for the scene and the cases alike: a run may cross midnight.
+BOOKED_DAY = days_ahead(20)
+CLOSED_DAY = days_ahead(21).isoformat()
+ROUTE_DAY = days_ahead(5).isoformat()
+NEXT_ROUTE_DAY = days_ahead(6).isoformat()
 
 
 @dataclass(frozen=True)
@@ -50,9 +56,9 @@ class Scene:
 async def _scene(client: Client, engine: AsyncEngine, provider: OpenProvider) -> Scene:
     customer = await sign_up(client, "customer")
     spare = await sign_up(client, "customer")
-    booking_id = await booked(client, customer, provider, stockholm(days_ahead(20), 10))
-    started_booking_id = await booked(client, customer, provider, stockholm(days_ahead(20), 12))
-    exception = {"date": days_ahead(21).isoformat(), "closed": True}
+    booking_id = await booked(client, customer, provider, stockholm(BOOKED_DAY, 10))
+    started_booking_id = await booked(client, customer, provider, stockholm(BOOKED_DAY, 12))
+    exception = {"date": CLOSED_DAY, "closed": True}
     path = f"/api/providers/{provider.id}/availability/exceptions"
     response = await client.post(path, json=exception, headers=provider.owner.headers)
     assert response.status_code == 201, response.text
@@ -137,7 +143,7 @@ def _route(provider: OpenProvider, order_id: int, day: str) -> dict[str, object]
 
 
 def _booking(scene: Scene) -> dict[str, object]:
-    return scene.provider.booking(stockholm(days_ahead(20), 14))
+    return scene.provider.booking(stockholm(BOOKED_DAY, 14))
 
 
 PROVIDER = "/api/providers/{p.id}"
@@ -147,8 +153,6 @@ BOOKING = "/api/bookings/{s.booking_id}"
 WEEKLY = {"weekly": [{"weekday": 0, "opens": "07:00", "closes": "09:00"}]}
 SERVICE_DRAFT = {"name": "Verkning", "category": "farrier", "duration_minutes": 30, "price": "500"}
 NEW_PROVIDER = {"business_name": "X", "latitude": 67.1, "longitude": 5.1}
-ROUTE_DAY = days_ahead(5).isoformat()
-NEXT_ROUTE_DAY = days_ahead(6).isoformat()
 ROUTE_ORDER = {
     "category": "farrier",
     "latitude": 59.86,
@@ -188,13 +192,13 @@ WRITES = [
         "availability_exceptions",
         "POST",
         HOURS + "/exceptions",
-        lambda _: {"date": days_ahead(22).isoformat(), "closed": True},
+        lambda _: {"date": (BOOKED_DAY + timedelta(days=2)).isoformat(), "closed": True},
     ),
     Write(
         "remove an exception",
         "availability_exceptions",
         "DELETE",
-        HOURS + "/exceptions/" + days_ahead(21).isoformat(),
+        HOURS + "/exceptions/" + CLOSED_DAY,
     ),
     Write("book", "bookings", "POST", "/api/bookings", _booking, caller="customer"),
     Write("cancel", "bookings", "POST", BOOKING + "/cancel", caller="customer"),

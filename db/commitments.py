@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Commitment, CommitmentKind, RouteStop
 from geo.distance import Point
+from geo.travel import TravelBy
 
 EXCLUSION_VIOLATION = "23P01"
 # Two transactions inserting overlapping commitments at the same moment can each find the
@@ -53,19 +54,32 @@ class Clash:
         }
 
 
+class Drive(NamedTuple):
+    """How long a drive takes, and what measured it."""
+
+    time: timedelta
+    travel: TravelBy
+
+    @property
+    def minutes(self) -> int:
+        return math.ceil(self.time.total_seconds() / 60)
+
+
 class TimeTakenError(Exception):
     """A write would overlap an active commitment of the same provider."""
 
-    def __init__(self, message: str, clash: Clash | None, drive_minutes: int | None = None) -> None:
+    def __init__(self, message: str, clash: Clash | None, drive: Drive | None = None) -> None:
         super().__init__(message)
         self.clash = clash
-        self.drive_minutes = drive_minutes
+        self.drive = drive
 
     @property
     def extra(self) -> dict[str, Any] | None:
         if self.clash is None:
             return None
-        drive = {} if self.drive_minutes is None else {"drive_minutes": self.drive_minutes}
+        if self.drive is None:
+            return {"conflict": self.clash.as_dict()}
+        drive = {"drive_minutes": self.drive.minutes, "travel": self.drive.travel.value}
         return {"conflict": self.clash.as_dict(), **drive}
 
 
@@ -154,7 +168,7 @@ def _taken(clash: Clash | None, time: TimeTaken) -> TimeTakenError:
 
 
 class Drives(Protocol):
-    async def drives(self, session: AsyncSession, places: Sequence[Point]) -> list[timedelta]:
+    async def drives(self, session: AsyncSession, places: Sequence[Point]) -> list[Drive]:
         """How long driving from each place to the next takes (read in the session's
         transaction)."""
         ...
@@ -234,7 +248,7 @@ async def _check_beside(
     for index in beside:
         (before, _), (after, after_mine) = in_order[index - 1], in_order[index]
         drive = drive_to[index]
-        if before.end + drive > after.start:
+        if before.end + drive.time > after.start:
             other, arriving = (before, True) if after_mine else (after, False)
             raise _too_far(other, drive, time, arriving=arriving)
 
@@ -259,9 +273,9 @@ async def check_drives(
     await _check_beside(session, in_order, time, drives)
 
 
-def _too_far(other: Placed, drive: timedelta, time: TimeTaken, arriving: bool) -> TooFarError:
+def _too_far(other: Placed, drive: Drive, time: TimeTaken, arriving: bool) -> TooFarError:
     clash = Clash.on_clock(other.kind, other.start, other.end, time.timezone)
-    minutes = math.ceil(drive.total_seconds() / 60)
+    minutes = drive.minutes
     if arriving:
         said = (
             f"the provider cannot arrive in time: coming from a {other.kind.value} that ends at"
@@ -272,7 +286,7 @@ def _too_far(other: Placed, drive: timedelta, time: TimeTaken, arriving: bool) -
             f"the provider could not reach the {other.kind.value} that starts at"
             f" {clash.start.isoformat()}, {minutes} minutes' drive away"
         )
-    return TooFarError(f"{said}; choose another time", clash, drive_minutes=minutes)
+    return TooFarError(f"{said}; choose another time", clash, drive)
 
 
 async def check_route_drives(

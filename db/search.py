@@ -50,6 +50,7 @@ from db.slots import (
     SlotsQuery,
     Window,
     first_free,
+    first_free_travel,
     first_free_values,
     slots_values,
 )
@@ -85,6 +86,8 @@ class FirstFree(msgspec.Struct, frozen=True):
     start: datetime
     end: datetime
     service_id: int
+    travel: TravelBy
+    """What measured the drives around it (free slots' travel)."""
 
 
 class AvailableHit(ProviderHit, frozen=True):
@@ -163,6 +166,7 @@ _AVAILABLE = Located(
         *_hit_columns(distance),
         Provider.timezone,
         *_FIRST_FREE_LATERAL.c,
+        first_free_travel(),
     ),
     beside=_FIRST_FREE_LATERAL,
 )
@@ -190,9 +194,9 @@ def available_statement(query: AvailableQuery, rules: SlotRules) -> Bound:
 
 
 def _available_hit(row: Any) -> AvailableHit:
-    *hit, timezone, service_id, start, end = row
+    *hit, timezone, service_id, start, end, travel = row
     zone = ZoneInfo(timezone)
-    first = FirstFree(start.astimezone(zone), end.astimezone(zone), service_id)
+    first = FirstFree(start.astimezone(zone), end.astimezone(zone), service_id, TravelBy(travel))
     return AvailableHit(**msgspec.structs.asdict(ProviderHit(*hit)), first_free=first)
 
 

@@ -28,6 +28,7 @@ from sqlalchemy import (
     select,
     true,
 )
+from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import Function
 
 from db.models import Provider, Service
@@ -87,11 +88,24 @@ _ARGUMENTS = (
 )
 
 
+def travel_to(latitude: Any, longitude: Any) -> ColumnElement[str]:
+    """What measured the drives to a visit there (geo.travel.TravelBy): the roads when
+    they are used and the place is on the network, else the great circle."""
+    vertex = select(func.road_snap(latitude, longitude).table_valued("vertex").c.vertex)
+    on_roads = and_(_ON_ROADS, vertex.scalar_subquery().is_not(None))
+    return case((on_roads, TravelBy.roads.value), else_=TravelBy.great_circle.value)
+
+
 def first_free(provider_id: Any) -> Function[Any]:
     """The earliest slot of the provider's shortest active service of the bound `category`
     (None for any): columns service_id, slot_start, slot_end."""
     category = bindparam("category", type_=Text)
     return func.first_free_slot(provider_id, category, *_ARGUMENTS)
+
+
+def first_free_travel() -> ColumnElement[str]:
+    """What measured the drives of first_free's slots: those to the bound place."""
+    return travel_to(_AT_LAT, _AT_LNG)
 
 
 def first_free_values(
@@ -124,21 +138,13 @@ def _slots_statement() -> Select[Any]:
         .table_valued("slot_start", "slot_end")
         .lateral()
     )
-    # The visit's place on the road network, if any: then its drives were the roads'.
-    place = (
-        func.road_snap(
-            func.coalesce(_AT_LAT, Provider.latitude), func.coalesce(_AT_LNG, Provider.longitude)
-        )
-        .table_valued("vertex")
-        .lateral()
+    travel = travel_to(
+        func.coalesce(_AT_LAT, Provider.latitude), func.coalesce(_AT_LNG, Provider.longitude)
     )
-    on_roads = and_(_ON_ROADS, place.c.vertex.is_not(None))
-    travel = case((on_roads, TravelBy.roads.value), else_=TravelBy.great_circle.value)
     return (
         select(Provider.timezone, Service.duration_minutes, travel, slots.c.slot_start)
         .select_from(Provider)
         .outerjoin(Service, offered)
-        .outerjoin(place, true())
         .outerjoin(slots, true())
         .where(Provider.id == bindparam("provider_id", type_=BigInteger), Provider.is_active)
         .order_by(slots.c.slot_start)

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.commitments import day_bounds, day_in_order
+from db.commitments import Drive, day_bounds, day_in_order
 from db.hours import opening_intervals
 from db.models import Availability, AvailabilityException, Provider
 from geo.day_plan import Day, Fixed, Rest, Solver, Step, Visit, working_day
@@ -50,12 +50,12 @@ class Travel:
     solver: Solver | None = None
     """Proposes each day's plan (geo.day_plan checks it); None: cheapest insertion."""
 
-    async def drives(self, session: AsyncSession, places: Sequence[Point]) -> list[timedelta]:
+    async def drives(self, session: AsyncSession, places: Sequence[Point]) -> list[Drive]:
         """How long driving from each place to the next takes, rounded up to the second
         as free slots reckon it."""
         times = await self.matrix(session).between(list(places))
         return [
-            timedelta(seconds=whole_seconds(times.seconds[a][a + 1]))
+            Drive(timedelta(seconds=whole_seconds(times.seconds[a][a + 1])), times.by(a, a + 1))
             for a in range(len(places) - 1)
         ]
 

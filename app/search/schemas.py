@@ -55,6 +55,7 @@ AVAILABLE_EXAMPLE = Example(
                     "start": "2027-03-29T10:15:00+02:00",
                     "end": "2027-03-29T11:15:00+02:00",
                     "service_id": 4711,
+                    "travel": "roads",
                 }
             }
         ],

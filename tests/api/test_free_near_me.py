@@ -179,6 +179,7 @@ async def test_free_near_me_is_the_brute_force_on_random_queries_every_page_walk
             for item in items
         ]
         assert found == _expected(scene, query, rules, now), query
+        assert {item["first_free"]["travel"] for item in items} <= {"great_circle"}
         providers_seen |= {item["id"] for item in items}
     assert len(providers_seen) >= 6  # the queries found something to compare
 

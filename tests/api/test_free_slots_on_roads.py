@@ -1,7 +1,7 @@
 """Free slots and bookings in central Helsinki, on the sample road network the suite
 loads: each commitment is widened by the drives on the roads (one way differs from the
-other), as a minute-by-minute reckoning with the test's own shortest paths finds, and
-every slot offered can be booked."""
+other), as a minute-by-minute reckoning with the test's own shortest paths finds,
+every slot offered can be booked, and the answers say the roads measured them."""
 
 import math
 import random
@@ -18,6 +18,7 @@ from tests.support.bookings import (
     OpenProvider,
     booked_at,
     days_ahead,
+    every_page,
     open_provider,
     stockholm,
 )
@@ -81,3 +82,36 @@ async def test_every_slot_offered_on_the_roads_can_be_booked_until_none_is_left(
         booked += 1
         assert booked <= 5  # five hours, 60-minute visits
     assert booked >= 2
+
+
+async def test_free_near_me_says_its_slots_were_reckoned_on_the_roads(
+    client: Client, customer: SignedIn, engine: AsyncEngine
+) -> None:
+    roads = await RoadGraph.load(engine)
+    provider = await open_provider(client, spot=HELSINKI)
+    day, at = days_ahead(7), roads.random_point(random.Random(41))
+    query: dict[str, str | float] = {"lat": at.latitude, "lng": at.longitude, "radius_km": 3}
+    query |= {"category": "farrier"}
+    query |= {"from": str(day), "to": str(day), "limit": 100}
+    items = await every_page(client, customer, "/api/providers/available", query)
+    assert provider.id in [item["id"] for item in items]
+    assert {item["first_free"]["travel"] for item in items} == {"roads"}
+
+
+async def test_a_booking_too_far_on_the_roads_says_the_road_drive(
+    client: Client, customer: SignedIn, engine: AsyncEngine
+) -> None:
+    roads = await RoadGraph.load(engine)
+    provider = await open_provider(client, spot=HELSINKI)
+    day, rng = days_ahead(8), random.Random(51)
+    first, second = roads.random_point(rng), roads.random_point(rng)
+    await booked_at(client, customer, provider, stockholm(day, 9), first)
+    body = provider.booking(
+        stockholm(day, 10), latitude=second.latitude, longitude=second.longitude
+    )
+    answer = await client.post("/api/bookings", json=body, headers=customer.headers)
+    assert answer.status_code == 409, answer.text
+    seconds, _, by_roads = roads.drive(first, second)
+    assert by_roads
+    assert answer.json()["extra"]["drive_minutes"] == math.ceil(math.ceil(seconds) / 60)
+    assert answer.json()["extra"]["travel"] == "roads"

@@ -226,6 +226,7 @@ async def test_a_booking_leaves_the_provider_time_to_drive_from_the_one_before(
         "the provider cannot arrive in time: coming from a booking that ends at"
     )
     assert answer.json()["extra"]["drive_minutes"] == 76  # 75 and a few seconds, rounded up
+    assert answer.json()["extra"]["travel"] == "great_circle"  # no road network there
 
 
 async def test_a_route_leaves_the_provider_time_to_drive_to_and_from_a_booking(

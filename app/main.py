@@ -18,7 +18,6 @@ from litestar.openapi import OpenAPIConfig
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.auth import TokenIssuer, make_jwt_auth
 from app.accounts.controller import AuthController, MeController
@@ -46,11 +45,11 @@ from app.ops.metrics import MetricsController, Servers
 from app.profiles.controller import ProfileController
 from app.route_orders.controller import RouteOrderController
 from app.routes.controller import RouteController
-from app.routes.queries import corridor_dependency, day_rules
+from app.routes.queries import corridor_dependency, day_rules, route_matrices
 from app.search.costly import CostlySearches
 from app.search.queries import search_parsers
 from app.search.reads import Available, Clusters, InView, Nearby
-from app.settings import GeocoderKind, Routing, Settings, from_env, weak_secret_key
+from app.settings import GeocoderKind, Settings, from_env, weak_secret_key
 from app.slots.queries import slot_rules, windows
 from app.slots.reads import Slots
 from app.tiles.controller import TileController
@@ -58,7 +57,7 @@ from app.tiles.reads import ProviderTile
 from db.accounts import Passwords
 from db.engine import SlowStatementLog, check_pooler
 from db.geocoding import GazetteerGeocoder
-from db.roads.matrix import KeptDrives, RoadMatrix
+from db.roads.matrix import KeptDrives
 from db.search_cache import SearchCache
 from db.token_versions import TokenVersions
 from db.working_days import Travel
@@ -66,7 +65,6 @@ from geo.cursor import CursorCodec
 from geo.geocoding.chain import GeocoderChain
 from geo.geocoding.nominatim import NominatimGeocoder
 from geo.keys import derived_key
-from geo.travel import DistanceMatrix, GreatCircleMatrix
 from geo.vroom_solver import vroom_steps
 
 logger = logging.getLogger(__name__)
@@ -102,18 +100,6 @@ def poolers(settings: Settings) -> dict[str, str]:
 
 def _constant(value: object) -> Callable[[], object]:
     return lambda: value
-
-
-def _route_matrices(
-    settings: Settings, kept: KeptDrives
-) -> Callable[[AsyncSession], DistanceMatrix]:
-    """Drives on the roads (which fall back to the great circle where none are loaded),
-    unless ROUTING=great_circle."""
-    speed_kmh = settings.routes.speed_kmh
-    if settings.routing is Routing.great_circle:
-        straight = GreatCircleMatrix(speed_kmh)
-        return lambda _: straight
-    return lambda session: RoadMatrix(session, speed_kmh, kept)
 
 
 def _geocoder(
@@ -252,7 +238,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         # Orders along a provider's own route: the primary's (app.edge.public_reads).
         "order_search": databases.public_reads.primary.orders,
         "travel": Travel(
-            _route_matrices(settings, KeptDrives(kept_drives)),
+            route_matrices(settings, KeptDrives(kept_drives)),
             day_rules(settings.routes),
             vroom_steps,
         ),

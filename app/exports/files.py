@@ -19,16 +19,18 @@ import msgspec
 
 from app.bookings.schemas import BookingDetails
 from app.route_orders.schemas import RouteOrderDetails
-from app.routes.schemas import RouteDetails, StopDetails
+from app.routes.schemas import RouteDetails, StopDetails, route_path
 from db.models import Booking, BookingStatus, Route, RouteOrder
 from geo.distance import Point
-from geo.routes import drawn_line
+from geo.routes import Streets, drawn_line
 
 
 class ExportRow(NamedTuple):
     item: Booking | RouteOrder | Route
     business_name: str | None
     timezone: str | None
+    streets: Streets = ()
+    """A route's legs along the streets, for a format that draws its line (DRAWN)."""
 
 
 FORMATS_OF_KIND = {
@@ -42,6 +44,9 @@ MEDIA_TYPES = {
     "ics": "text/calendar; charset=utf-8",
     "gpx": "application/gpx+xml",
 }
+
+DRAWN = frozenset({"gpx"})
+"""The formats that draw a route's line: its rows need their streets."""
 
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -223,16 +228,19 @@ class IcsWriter:
         return "".join(zones) + "END:VCALENDAR\r\n"
 
 
-def route_gpx(route: RouteDetails, business_name: str = "") -> gpxpy.gpx.GPX:
+def route_gpx(route: RouteDetails, streets: Streets = ()) -> gpxpy.gpx.GPX:
     """A day route for a GPS device: its stops as waypoints (arrival times, in visiting
-    order) and its line, start to end, as a track."""
+    order) and its line, start to end, as a track: along `streets` where it has them, as
+    the map draws it."""
     gpx = gpxpy.gpx.GPX()
     gpx.creator = "equinet-geo"
-    add_route(gpx, route, business_name)
+    add_route(gpx, route, "", streets)
     return gpx
 
 
-def add_route(gpx: gpxpy.gpx.GPX, route: RouteDetails, business_name: str = "") -> None:
+def add_route(
+    gpx: gpxpy.gpx.GPX, route: RouteDetails, business_name: str, streets: Streets
+) -> None:
     for stop in route.stops:
         waypoint = gpxpy.gpx.GPXWaypoint(
             stop.latitude,
@@ -242,11 +250,8 @@ def add_route(gpx: gpxpy.gpx.GPX, route: RouteDetails, business_name: str = "") 
             description=f"{stop.service_minutes} min",
         )
         gpx.waypoints.append(waypoint)
-    start = Point(route.start.latitude, route.start.longitude)
-    stops = [Point(stop.latitude, stop.longitude) for stop in route.stops]
-    end = [] if route.end is None else [Point(route.end.latitude, route.end.longitude)]
     segment = gpxpy.gpx.GPXTrackSegment()
-    for longitude, latitude in drawn_line([start, *stops, *end]).coords:
+    for longitude, latitude in drawn_line(route_path(route), streets).coords:
         segment.points.append(gpxpy.gpx.GPXTrackPoint(latitude, longitude))
     track = gpxpy.gpx.GPXTrack(name=f"{business_name} {route.date} (route {route.id})".strip())
     track.segments.append(segment)
@@ -268,7 +273,7 @@ class GpxWriter:
         for row in rows:
             shown = view(row)
             assert isinstance(shown, RouteDetails)
-            add_route(self.gpx, shown, row.business_name or "")
+            add_route(self.gpx, shown, row.business_name or "", row.streets)
         return ""
 
     def tail(self) -> str:

@@ -18,7 +18,7 @@ import asyncio
 import logging
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -33,10 +33,12 @@ from saq.types import Context, PartialTimersDict
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from app.exports.files import ExportRow, writer
+from app.exports.files import DRAWN, ExportRow, view, writer
 from app.jobs.queue import attempt_options, job_queue, outcomes_key
 from app.mail.letters import TEMPLATES, Letter
 from app.mail.smtp import Mailer
+from app.routes.queries import route_matrices
+from app.routes.schemas import RouteDetails, route_path
 from app.settings import Settings
 from db import account_tokens, accounts, exports, outbox
 from db.account_tokens import account_token, account_token_key
@@ -44,7 +46,9 @@ from db.accounts import Account
 from db.engine import Timeouts, make_engine
 from db.letters import provider_card
 from db.models import Export, ExportStatus, OutboxEntry, OutboxJob, Role, TokenPurpose
+from db.roads.matrix import KeptDrives
 from geo.log_throttle import ThrottledWarning
+from geo.travel import DistanceMatrix
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +67,8 @@ class JobRunner:
     sessions: async_sessionmaker[AsyncSession]
     mailer: Mailer
     redis: Redis
+    matrices: Callable[[AsyncSession], DistanceMatrix]
+    """The API's travel, for the streets of a route drawn in an export."""
 
     # --- mail ---
 
@@ -200,12 +206,27 @@ class JobRunner:
             with path.open("w", encoding="utf-8", newline="") as file:
                 file.write(out.head())
                 async for chunk in snapshot.chunks(self.settings.exports.chunk_rows):
-                    file.write(out.rows([ExportRow(*row) for row in chunk]))
+                    rows = [ExportRow(*row) for row in chunk]
+                    if export.format in DRAWN:
+                        rows = await self._along_streets(reading, rows)
+                    file.write(out.rows(rows))
                     done += len(chunk)
                     await self._progress(context, export.id, done / max(total, 1))
                 file.write(out.tail())
             await reading.rollback()
         return done
+
+    async def _along_streets(
+        self, session: AsyncSession, rows: Sequence[ExportRow]
+    ) -> list[ExportRow]:
+        """The routes' rows with the streets of their legs, read in the export's snapshot."""
+        matrix = self.matrices(session)
+        drawn = []
+        for row in rows:
+            route = view(row)
+            assert isinstance(route, RouteDetails)  # only routes are drawn
+            drawn.append(row._replace(streets=await matrix.streets(route_path(route))))
+        return drawn
 
     async def _progress(self, context: Context, export_id: uuid.UUID, progress: float) -> None:
         async with self.sessions() as session:
@@ -316,6 +337,7 @@ def make_worker(settings: Settings, worker_id: str | None = None) -> Worker[Cont
         async_sessionmaker(engine, expire_on_commit=False),
         Mailer(settings.smtp_url),
         redis,
+        route_matrices(settings, KeptDrives(engine)),
     )
     relay = Relay(engine, queue, settings)
     relay_task: list[asyncio.Task[None]] = []

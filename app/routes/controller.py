@@ -164,14 +164,20 @@ class RouteController(Controller):
         responses=error_responses(400, 401, 404, 503),
     )
     async def gpx(
-        self, request: SignedInRequest, db_session: NamedDependency[AsyncSession], route_id: RowId
+        self,
+        request: SignedInRequest,
+        db_session: NamedDependency[AsyncSession],
+        travel: NamedDependency[Travel],
+        route_id: RowId,
     ) -> Response[str]:
         """The route for a GPS device (GPX 1.1): its stops as waypoints, with their
-        arrival times, and its line from start to end as a track."""
+        arrival times, and its line from start to end as a track, along the streets as
+        the GeoJSON line."""
         route = await _route(db_session, request.user.id, route_id)
+        streets = await travel.matrix(db_session).streets(route_path(route))
         disposition = f'attachment; filename="route-{route.id}-{route.date}.gpx"'
         return Response(
-            route_gpx(route).to_xml(version="1.1"),
+            route_gpx(route, streets).to_xml(version="1.1"),
             media_type=MEDIA_TYPES["gpx"],
             headers={"Content-Disposition": disposition},
         )

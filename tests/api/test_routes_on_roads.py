@@ -1,12 +1,14 @@
 """A day route in central Helsinki, on the sample road network the suite loads: planned
-on the roads, every leg measured on them (or said to be the great circle), and the day's
-clock kept with the test's own shortest paths."""
+on the roads, every leg measured on them (or said to be the great circle), the day's
+clock kept with the test's own shortest paths, and drawn along the streets on the map and
+for a GPS device."""
 
 import itertools
 import math
 import random
 from typing import Any
 
+import gpxpy
 import pytest
 import shapely
 from sqlalchemy import text
@@ -16,6 +18,7 @@ from geo.distance import Point
 from tests.support.accounts import SignedIn
 from tests.support.bookings import Client, OpenProvider, open_provider
 from tests.support.day_check import DayRulesSeen, check_day
+from tests.support.exports import exported
 from tests.support.roads import RoadGraph
 from tests.support.routes import DAY, ROUTES, placed, planned, route_body
 
@@ -84,6 +87,26 @@ async def test_a_route_on_the_roads_is_drawn_along_the_streets(
     ]
     assert off_street == []  # every bend is a point of the streets
     assert len(positions) > 2 * len(stops)  # it turns with them, not straight from stop to stop
+
+
+@pytest.mark.usefixtures("job_worker_running")
+async def test_a_route_on_the_roads_goes_to_a_gps_device_along_the_streets(
+    client: Client, customer: SignedIn, engine: AsyncEngine
+) -> None:
+    """The GPX track, asked for or exported, is the map's line."""
+    roads = await RoadGraph.load(engine)
+    provider, route = await _helsinki_route(client, customer, roads, 15, 3)
+    path, headers = f"{ROUTES}/{route['id']}", provider.owner.headers
+    drawn = await client.get(path, params={"format": "geojson"}, headers=headers)
+    [line] = [f for f in drawn.json()["features"] if f["properties"]["kind"] == "line"]
+    asked = await client.get(f"{path}/gpx", headers=headers)
+    assert asked.status_code == 200, asked.text
+    _, export = await exported(client, provider.owner, kind="routes", format="gpx")
+    for document in (asked.text, export.decode()):
+        (track,) = gpxpy.parse(document).tracks
+        positions = [[p.longitude, p.latitude] for p in track.segments[0].points]
+        assert positions == [pytest.approx(p, abs=1e-9) for p in line["geometry"]["coordinates"]]
+    assert len(positions) > 2 * (len(route["stops"]) + 1)  # it turns with the streets
 
 
 async def test_orders_along_a_route_on_the_roads_are_ranked_by_their_road_detour(

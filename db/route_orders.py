@@ -40,7 +40,7 @@ from db.working_days import Travel
 from geo.cursor import DistanceKey, TimeKey
 from geo.distance import Point
 from geo.routes import Insertion, Insertions, cheapest_insertion, path_geometry
-from geo.travel import DistanceMatrix
+from geo.travel import DistanceMatrix, TravelBy, travel_of
 
 
 class RouteOrderStateError(Exception):
@@ -197,6 +197,8 @@ class OrderAlong(OrderHit, frozen=True):
     """How much longer the route gets with a visit to this order at its cheapest place."""
     position: int
     """That place: the stop position the visit would take (the stops from it on move down)."""
+    travel: TravelBy = TravelBy.great_circle
+    """What measured the drives to and from it (geo.travel)."""
 
 
 class OrdersAlong(msgspec.Struct):
@@ -257,16 +259,20 @@ async def _measured(
     """The orders ranked by their detours as `matrix` measures them."""
     if not shortlist:
         return []
-    drives = (await matrix.between([*path, *(order.point for order in shortlist)])).metres
-    nodes = range(len(path))
+    times = await matrix.between([*path, *(order.point for order in shortlist)])
+    drives, nodes = times.metres, range(len(path))
     legs_m = [drives[node][node + 1] for node in nodes[:-1]]
 
     def measured(order: OrderAlong, at: int) -> OrderAlong:
         insertion = cheapest_insertion(
             legs_m, [drives[node][at] for node in nodes], [drives[at][node] for node in nodes]
         )
+        on_roads = (times.by_roads[node][at] or times.by_roads[at][node] for node in nodes)
         return msgspec.structs.replace(
-            order, detour_m=insertion.detour_m, position=insertion.position
+            order,
+            detour_m=insertion.detour_m,
+            position=insertion.position,
+            travel=travel_of(on_roads),
         )
 
     orders = (measured(order, at) for at, order in enumerate(shortlist, len(path)))

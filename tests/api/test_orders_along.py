@@ -173,6 +173,7 @@ async def test_orders_along_a_route_match_brute_force(
     for item, want in zip(found["items"], expected, strict=False):
         assert item["distance_m"] == pytest.approx(want["distance_m"], rel=1e-6, abs=1e-3)
         assert item["detour_m"] == pytest.approx(want["detour_m"], rel=1e-9, abs=1e-6)
+        assert item["travel"] == "great_circle"  # no road network there
         assert want["detours"][item["position"]] == pytest.approx(want["detour_m"], abs=1e-6)
     assert len(expected) > 2, "the scattered orders should leave some to find"
     beyond = brute_force(mine, route, 1000, category)
@@ -209,6 +210,7 @@ async def test_an_order_along_a_route_shows_where_when_and_the_detour_not_who(
         "distance_m": 0,
         "detour_m": 0,
         "position": 0,
+        "travel": "great_circle",
     }
 
 

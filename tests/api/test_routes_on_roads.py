@@ -134,5 +134,6 @@ async def test_orders_along_a_route_on_the_roads_are_ranked_by_their_road_detour
         at = Point(item["latitude"], item["longitude"])
         gaps = [metres(a, at) + metres(at, b) - metres(a, b) for a, b in itertools.pairwise(path)]
         assert item["detour_m"] == pytest.approx(min([*gaps, metres(path[-1], at)]))
+        assert item["travel"] == "roads"
     assert [item["detour_m"] for item in items] == sorted(item["detour_m"] for item in items)
     assert len(items) == 3

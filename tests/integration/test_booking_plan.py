@@ -37,6 +37,10 @@ async def sample(engine: AsyncEngine) -> AsyncIterator[Sample]:
             .scalars()
             .all()
         )
+        # A pooled connection keeps the plans it made when bookings was small: one that
+        # checks each new commitment's booking by scanning bookings made this one statement
+        # scan its own growing rows 60,000 times (80 s instead of 4 s).
+        await connection.execute(text("DISCARD PLANS"))
         await connection.execute(
             text(
                 "INSERT INTO bookings (provider_id, customer_id, service_id, horse_name, during)"

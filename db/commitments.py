@@ -77,10 +77,10 @@ class TimeTakenError(Exception):
     def extra(self) -> dict[str, Any] | None:
         if self.clash is None:
             return None
-        if self.drive is None:
-            return {"conflict": self.clash.as_dict()}
-        drive = {"drive_minutes": self.drive.minutes, "travel": self.drive.travel.value}
-        return {"conflict": self.clash.as_dict(), **drive}
+        extra: dict[str, Any] = {"conflict": self.clash.as_dict()}
+        if self.drive is not None:
+            extra |= {"drive_minutes": self.drive.minutes, "travel": self.drive.travel.value}
+        return extra
 
 
 def is_overlap(error: DBAPIError) -> bool:
@@ -275,16 +275,15 @@ async def check_drives(
 
 def _too_far(other: Placed, drive: Drive, time: TimeTaken, arriving: bool) -> TooFarError:
     clash = Clash.on_clock(other.kind, other.start, other.end, time.timezone)
-    minutes = drive.minutes
     if arriving:
         said = (
             f"the provider cannot arrive in time: coming from a {other.kind.value} that ends at"
-            f" {clash.end.isoformat()}, {minutes} minutes' drive away"
+            f" {clash.end.isoformat()}, {drive.minutes} minutes' drive away"
         )
     else:
         said = (
             f"the provider could not reach the {other.kind.value} that starts at"
-            f" {clash.start.isoformat()}, {minutes} minutes' drive away"
+            f" {clash.start.isoformat()}, {drive.minutes} minutes' drive away"
         )
     return TooFarError(f"{said}; choose another time", clash, drive)
 
